@@ -1,0 +1,50 @@
+# hftui: `make demo` opens the TUI on the local exchange, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Reinstall when the dependency list changes; the stamp records the last install.
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test lint bench snapshots-update soak clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "hftui needs Python 3.11 or newer"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@ $(STAMP)
+
+demo: $(STAMP)  ## start the engine and the local exchange and open the TUI (mode observe)
+	$(BIN)/hftui
+
+test: $(DEV_STAMP)  ## run the whole test suite (soak tests excluded)
+	$(BIN)/python -m pytest -q
+
+lint: $(DEV_STAMP)  ## ruff format check, ruff, mypy and the import contracts
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: $(STAMP)  ## run the benchmarks
+	$(BIN)/python benchmarks/bench_book.py
+
+snapshots-update: $(DEV_STAMP)  ## rewrite the TUI's SVG snapshots (read the diff report first)
+	$(BIN)/python -m pytest -q tests/ui/test_snapshots.py --snapshot-update
+
+soak: $(DEV_STAMP)  ## long-running soak tests, not part of `make test`
+	$(BIN)/python -m pytest -q -m slow
+
+clean:  ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,272 @@
+"""Frozen, typed settings loaded from TOML and validated with errors that name the key.
+
+Secrets are never config: API keys live in the OS keyring. A key in the file that looks like
+a credential is refused rather than silently ignored, so it cannot sit in plain text unnoticed.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, Literal
+
+from hftui.paths import config_path
+from hftui.protocol import MAX_SYMBOLS, VENUES, Mode
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "EngineConfig",
+    "ExchangeSettings",
+    "LoggingConfig",
+    "MarketConfig",
+    "TuiConfig",
+    "VenueConfig",
+    "load_config",
+    "parse_config",
+]
+
+DepthSpeed = Literal["100ms", "250ms", "500ms"]
+_SPEEDS: Final = ("100ms", "250ms", "500ms")
+_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
+_SYMBOL_RE: Final = re.compile(r"^[A-Z0-9]{2,20}$")
+_INSTANCE_RE: Final = re.compile(r"^[a-z0-9_]{1,16}$")
+_SECRET_RE: Final = re.compile(r"secret|api_?key|password|passphrase|token", re.IGNORECASE)
+
+
+class ConfigError(ValueError):
+    """The config file is unreadable or a value is not allowed; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class VenueConfig:
+    name: str = "local"
+    url: str | None = None  # for `local`: use the exchange already running there
+
+
+@dataclass(frozen=True, slots=True)
+class MarketConfig:
+    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+    depth_speed: DepthSpeed = "100ms"
+    stale_after_s: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    instance: str = "default"
+    mode: Mode = Mode.OBSERVE
+    publish_hz: float = 50.0
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeSettings:
+    """How the engine starts the local exchange when the venue is `local` without a url."""
+
+    seed: int = 1
+    port: int = 0  # 0: any free port
+
+
+@dataclass(frozen=True, slots=True)
+class TuiConfig:
+    refresh_hz: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    level: str = "INFO"
+    max_bytes: int = 10_000_000
+    backups: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    venue: VenueConfig = field(default_factory=VenueConfig)
+    market: MarketConfig = field(default_factory=MarketConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    exchange: ExchangeSettings = field(default_factory=ExchangeSettings)
+    tui: TuiConfig = field(default_factory=TuiConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    source: Path | None = None  # the file it came from, None for built-in defaults
+
+
+class _Table:
+    """Reads one TOML table, remembering which keys were consumed."""
+
+    def __init__(self, path: str, raw: object) -> None:
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"[{path}] must be a table, got {_show(raw)}")
+        self.path = path
+        self.raw: Mapping[str, object] = raw
+        self.seen: set[str] = set()
+
+    def _get(self, key: str) -> object | None:
+        self.seen.add(key)
+        return self.raw.get(key)
+
+    def _bad(self, key: str, value: object, allowed: str) -> ConfigError:
+        return ConfigError(f"{self.path}.{key} = {_show(value)} is not allowed: {allowed}")
+
+    def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self._get(key)
+        if value is None:
+            return default
+        if value not in allowed:
+            raise self._bad(key, value, "expected one of " + ", ".join(map(repr, allowed)))
+        return str(value)
+
+    def text(self, key: str, pattern: re.Pattern[str] | None, allowed: str) -> str | None:
+        value = self._get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or (pattern is not None and not pattern.match(value)):
+            raise self._bad(key, value, allowed)
+        return value
+
+    def number(self, key: str, default: float, low: float, high: float) -> float:
+        value = self._get(key)
+        if value is None:
+            return default
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not (low <= value <= high)
+        ):
+            raise self._bad(key, value, f"expected a number from {low:g} to {high:g}")
+        return float(value)
+
+    def integer(self, key: str, default: int, low: int, high: int) -> int:
+        value = self._get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or not (low <= value <= high):
+            raise self._bad(key, value, f"expected an integer from {low} to {high}")
+        return value
+
+    def symbols(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self._get(key)
+        if value is None:
+            return default
+        allowed = f'expected a list of 1 to {MAX_SYMBOLS} upper-case symbols like "BTCUSDT"'
+        if not isinstance(value, list) or not 1 <= len(value) <= MAX_SYMBOLS:
+            raise self._bad(key, value, allowed)
+        for item in value:
+            if not isinstance(item, str) or not _SYMBOL_RE.match(item):
+                raise self._bad(key, value, allowed)
+        if len(set(value)) != len(value):
+            raise self._bad(key, value, "symbols must not repeat")
+        return tuple(value)
+
+    def finish(self) -> None:
+        extra = sorted(set(self.raw) - self.seen)
+        if extra:
+            known = ", ".join(sorted(self.seen))
+            raise ConfigError(f"unknown key {self.path}.{extra[0]}; [{self.path}] accepts: {known}")
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _refuse_secrets(raw: Mapping[str, object], path: str = "") -> None:
+    for key, value in raw.items():
+        where = f"{path}.{key}" if path else key
+        if _SECRET_RE.search(key):
+            raise ConfigError(
+                f"{where}: credentials are never read from config; store them in the OS "
+                "keyring with `hftui keys` (the value was not read)"
+            )
+        if isinstance(value, Mapping):
+            _refuse_secrets(value, where)
+
+
+def _url(table: _Table) -> str | None:
+    url = table.text("url", re.compile(r"^(https?|wss?)://[^\s/]+"), "expected an http(s) URL")
+    return url.rstrip("/") if url else None
+
+
+def parse_config(raw: Mapping[str, object], source: Path | None = None) -> Config:
+    """Validate a parsed TOML document and build a `Config`.
+
+    Raises:
+        ConfigError: naming the key, the bad value and what is allowed.
+    """
+    _refuse_secrets(raw)
+    sections = {"venue", "market", "engine", "exchange", "tui", "logging"}
+    unknown = sorted(set(raw) - sections)
+    if unknown:
+        raise ConfigError(
+            f"unknown section [{unknown[0]}]; sections are: " + ", ".join(sorted(sections))
+        )
+
+    t = _Table("venue", raw.get("venue", {}))
+    venue = VenueConfig(name=t.choice("name", "local", VENUES), url=_url(t))
+    t.finish()
+
+    t = _Table("market", raw.get("market", {}))
+    market = MarketConfig(
+        symbols=t.symbols("symbols", MarketConfig.symbols),
+        depth_speed=t.choice("depth_speed", "100ms", _SPEEDS),  # type: ignore[arg-type]
+        stale_after_s=t.number("stale_after_s", 5.0, 0.5, 3600.0),
+    )
+    t.finish()
+
+    t = _Table("engine", raw.get("engine", {}))
+    instance = t.text("instance", _INSTANCE_RE, "expected 1-16 of a-z, 0-9, _") or "default"
+    mode_name = t.choice("mode", "observe", tuple(m.label for m in Mode))
+    if mode_name != "observe":
+        # Modes go up one deliberate step at a time from the TUI or CLI, never from a file.
+        raise ConfigError(
+            f"engine.mode = {mode_name!r} is not allowed: the engine always starts in "
+            "'observe'; switch up from the TUI or with `hftui mode`"
+        )
+    engine = EngineConfig(
+        instance=instance, mode=Mode.OBSERVE, publish_hz=t.number("publish_hz", 50.0, 1.0, 1000.0)
+    )
+    t.finish()
+
+    t = _Table("exchange", raw.get("exchange", {}))
+    exchange = ExchangeSettings(
+        seed=t.integer("seed", 1, 0, 2**63 - 1), port=t.integer("port", 0, 0, 65535)
+    )
+    t.finish()
+
+    t = _Table("tui", raw.get("tui", {}))
+    tui = TuiConfig(refresh_hz=t.number("refresh_hz", 10.0, 1.0, 60.0))
+    t.finish()
+
+    t = _Table("logging", raw.get("logging", {}))
+    logging_config = LoggingConfig(
+        level=t.choice("level", "INFO", _LEVELS),
+        max_bytes=t.integer("max_bytes", 10_000_000, 100_000, 1_000_000_000),
+        backups=t.integer("backups", 5, 0, 100),
+    )
+    t.finish()
+    return Config(venue, market, engine, exchange, tui, logging_config, source)
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Load `path`, or the default XDG path if it exists, or built-in defaults.
+
+    Raises:
+        ConfigError: if an explicitly given file is missing, or any file is invalid.
+    """
+    explicit = path is not None
+    path = path or config_path()
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"config file {path} does not exist")
+        return Config()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    try:
+        return parse_config(raw, source=path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
