@@ -208,7 +208,7 @@ def parse_config(raw: Mapping[str, object], source: Path | None = None) -> Confi
 
     t = _Table("market", raw.get("market", {}))
     market = MarketConfig(
-        symbols=t.symbols("symbols", MarketConfig.symbols),
+        symbols=t.symbols("symbols", ("BTCUSDT", "ETHUSDT")),
         depth_speed=t.choice("depth_speed", "100ms", _SPEEDS),  # type: ignore[arg-type]
         stale_after_s=t.number("stale_after_s", 5.0, 0.5, 3600.0),
     )

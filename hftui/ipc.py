@@ -90,8 +90,10 @@ class SnapshotWriter:
     def __init__(self, name: str) -> None:
         self.name = name
         self._shm = shared_memory.SharedMemory(name=name, create=True, size=REGION_SIZE)
-        self._buf = self._shm.buf
-        self._header, self._symbols = _views(self._buf)
+        buf = self._shm.buf
+        if buf is None:
+            raise RegionError(f"segment {name!r} could not be mapped")
+        self._header, self._symbols = _views(buf)
         self._header[0]["seq"] = 0
         body = self._header[0]["body"]
         body["magic"] = MAGIC
@@ -124,8 +126,7 @@ class SnapshotWriter:
         if self._closed:
             return
         self._closed = True
-        del self._header, self._symbols
-        self._buf.release()
+        del self._header, self._symbols  # numpy views pin the mapping; drop them first
         self._shm.close()
         if unlink:
             with contextlib.suppress(FileNotFoundError):
@@ -148,8 +149,9 @@ class SnapshotReader:
         finally:
             os.close(fd)
         self.name = name
-        self._buf: memoryview | None = memoryview(self._map)
-        self._header, self._symbols = _views(self._buf)
+        buf = memoryview(self._map)
+        self._buf: memoryview | None = buf
+        self._header, self._symbols = _views(buf)
         magic = int(self._header[0]["body"]["magic"])
         version = int(self._header[0]["body"]["layout_version"])
         if magic != MAGIC or version != LAYOUT_VERSION:
@@ -165,9 +167,9 @@ class SnapshotReader:
         while True:
             before = int(block["seq"])
             if not before & 1:
-                copy: np.void = block["body"].copy()
+                copy = block["body"].copy()
                 if int(block["seq"]) == before:
-                    return copy
+                    return copy  # type: ignore[return-value]  # a 0-d copy of a void field
             # Writer mid-update: spin briefly, then yield; give up if it never finishes.
             now = time.monotonic()
             if deadline == 0.0:

@@ -1,0 +1,106 @@
+"""Real processes for end-to-end tests: start them, poll them, always clean them up."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import orjson
+
+T = TypeVar("T")
+
+HFTUI = [sys.executable, "-m", "hftui"]
+
+
+def eventually(probe: Callable[[], T | None], timeout_s: float = 20.0, every_s: float = 0.05) -> T:
+    """Poll `probe` until it returns something other than None (or False)."""
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = probe()
+            if value is not None and value is not False:
+                return value
+        except (AssertionError, OSError, ValueError, KeyError) as exc:
+            last_error = exc
+        time.sleep(every_s)
+    raise AssertionError(f"condition not met within {timeout_s}s; last error: {last_error!r}")
+
+
+def isolated_env(home: Path) -> dict[str, str]:
+    """An environment whose XDG dirs are private to one test."""
+    env = dict(os.environ)
+    env["XDG_CONFIG_HOME"] = str(home / "config")
+    env["XDG_DATA_HOME"] = str(home / "data")
+    env.pop("HFTUI_CONFIG", None)
+    return env
+
+
+def cli(args: list[str], env: dict[str, str], timeout_s: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """Run `hftui ARGS` to completion."""
+    return subprocess.run(
+        [*HFTUI, *args], env=env, capture_output=True, text=True, timeout=timeout_s, check=False
+    )
+
+
+def cli_json(args: list[str], env: dict[str, str]) -> dict[str, object]:
+    done = cli(args, env)
+    doc = orjson.loads(done.stdout)
+    assert isinstance(doc, dict), done.stdout
+    return doc
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """Start `hftui ARGS`; on exit SIGTERM it, then SIGKILL if it lingers."""
+    proc = subprocess.Popen(
+        [*HFTUI, *args], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        yield proc
+    finally:
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: float = 10.0) -> int:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+@contextmanager
+def local_exchange(env: dict[str, str], tmp: Path, seed: int = 3) -> Iterator[str]:
+    """A real `hftui exchange` on a free loopback port; yields its base URL."""
+    ready = tmp / "exchange-ready.json"
+    with process(
+        ["exchange", "--port", "0", "--seed", str(seed), "--ready-file", str(ready)], env
+    ) as proc:
+        info = eventually(lambda: orjson.loads(ready.read_bytes()) if ready.exists() else None)
+        assert proc.poll() is None
+        yield str(info["url"])
+
+
+def pids_of_children(pid: int) -> list[int]:
+    """Direct children of `pid` (Linux /proc)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [int(p) for p in path.read_text().split()]
+    except OSError:
+        return []
+
+
+def shm_segments(prefix: str) -> list[str]:
+    return [name for name in os.listdir("/dev/shm") if name.startswith(prefix)]
