@@ -1,0 +1,202 @@
+"""The engine process: wiring and the asyncio loop.
+
+One loop owns the venue connections, books and publishing. Start-up publishes the snapshot
+region first (so a TUI can show "starting" at once), then starts the local exchange if the
+venue is `local` without a url, then connects. SIGTERM, SIGINT and SIGHUP all lead to the
+same orderly shutdown: stop streams, stop the exchange child, unlink shared memory, remove
+the instance file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass
+
+from hftui.config import Config
+from hftui.engine.binance.constants import VENUE_URLS, ws_base_from_http
+from hftui.engine.binance.rest import PublicRest
+from hftui.engine.book import OrderBook
+from hftui.engine.local_venue import LocalExchange, LocalExchangeError
+from hftui.engine.market_data import MarketData
+from hftui.engine.publisher import Publisher
+from hftui.instance import find_running, remove_instance, write_instance
+from hftui.ipc import SnapshotWriter, segment_name
+
+__all__ = ["Engine", "EngineAlreadyRunningError", "run_engine"]
+
+log = logging.getLogger(__name__)
+
+
+class EngineAlreadyRunningError(RuntimeError):
+    """Another engine of the same instance is alive."""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    venue: str
+    rest_url: str
+    stream_url: str
+
+
+def _warm_kernels() -> None:
+    # The first call of each numba kernel compiles (or loads the cache): pay it now, not on
+    # the first live message.
+    book = OrderBook("WARMUP", "0.10", "0.001")
+    book.load_snapshot([["100.00", "1.000"]], [["100.10", "1.000"]])
+    book.apply([["100.00", "0"], ["99.90", "2.000"]], [["100.20", "0.500"]])
+    book.best_bid()
+    book.best_ask()
+
+
+class Engine:
+    """Owns the engine's components for one run."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.pid = os.getpid()
+        self.started_ns = time.time_ns()
+        self.stop_requested = asyncio.Event()
+        self.exchange: LocalExchange | None = None
+        self.market: MarketData | None = None
+        self.writer: SnapshotWriter | None = None
+        self.publisher: Publisher | None = None
+        self.rest: PublicRest | None = None
+
+    def request_stop(self, reason: str) -> None:
+        if not self.stop_requested.is_set():
+            log.info("stop requested", extra={"reason": reason})
+            self.stop_requested.set()
+
+    async def _endpoints(self) -> Endpoints:
+        venue = self.config.venue
+        if venue.name == "local":
+            url = venue.url
+            if url is None:
+                self.exchange = LocalExchange(
+                    self.config.market.symbols, self.config.exchange.seed, self.config.exchange.port
+                )
+                url = await self.exchange.start()
+            return Endpoints("local", url, ws_base_from_http(url))
+        rest_url, stream_url = VENUE_URLS[venue.name]
+        return Endpoints(venue.name, rest_url, stream_url)
+
+    async def run(self) -> int:
+        """Run until a stop is requested. Returns the process exit status."""
+        instance = self.config.engine.instance
+        running = find_running(instance)
+        if running is not None and running.pid != self.pid:
+            raise EngineAlreadyRunningError(
+                f"an engine of instance {instance!r} is already running (pid {running.pid}); "
+                "use `hftui attach`, or stop it first"
+            )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.add_signal_handler(sig, self.request_stop, sig.name)
+        self.writer = SnapshotWriter(segment_name(instance, self.pid))
+        self.publisher = Publisher(self.writer)
+        configured_url = self.config.venue.url or (
+            "" if self.config.venue.name == "local" else VENUE_URLS[self.config.venue.name][0]
+        )
+        self.publisher.publish_identity(
+            self.pid,
+            self.started_ns,
+            self.config.venue.name,
+            configured_url,
+            "",
+            self.config.engine.mode,
+        )
+        write_instance(
+            instance,
+            self.pid,
+            self.writer.name,
+            self.started_ns,
+            self.config.venue.name,
+            configured_url,
+        )
+        status = 0
+        try:
+            _warm_kernels()
+            status = await self._serve(self.publisher)
+        finally:
+            await self._shutdown()
+        return status
+
+    async def _serve(self, publisher: Publisher) -> int:
+        publish_task = asyncio.create_task(self._publish_loop(publisher))
+        try:
+            try:
+                endpoints = await self._endpoints()
+            except LocalExchangeError as exc:
+                log.error("local exchange failed", extra={"error": str(exc)})
+                return 1
+            publisher.publish_identity(
+                self.pid,
+                self.started_ns,
+                endpoints.venue,
+                endpoints.rest_url,
+                endpoints.stream_url,
+                self.config.engine.mode,
+            )
+            self.rest = PublicRest(endpoints.rest_url)
+            market = MarketData(
+                self.rest,
+                endpoints.stream_url,
+                self.config.market.symbols,
+                self.config.market.depth_speed,
+                self.config.market.stale_after_s,
+            )
+            self.market = market
+            publisher.attach(market)
+            market_task = asyncio.create_task(market.run())
+            stop_task = asyncio.create_task(self.stop_requested.wait())
+            done, _ = await asyncio.wait(
+                {market_task, stop_task}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if market_task in done and market_task.exception() is not None:
+                log.error("market data failed", exc_info=market_task.exception())
+                return 1
+            await market.stop()
+            stop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await market_task
+            return 0
+        finally:
+            publish_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await publish_task
+
+    async def _publish_loop(self, publisher: Publisher) -> None:
+        period = 1.0 / self.config.engine.publish_hz
+        while True:
+            publisher.publish()
+            await asyncio.sleep(period)
+
+    async def _shutdown(self) -> None:
+        if self.publisher is not None:
+            self.publisher.set_stopping()
+        if self.rest is not None:
+            await self.rest.close()
+        if self.exchange is not None:
+            await self.exchange.stop()
+        remove_instance(self.config.engine.instance, self.pid)
+        if self.writer is not None:
+            self.writer.close(unlink=True)
+        log.info("engine stopped")
+
+
+def run_engine(config: Config) -> int:
+    """Run an engine in this process until SIGTERM/SIGINT/SIGHUP."""
+    engine = Engine(config)
+    try:
+        return asyncio.run(engine.run())
+    except EngineAlreadyRunningError as exc:
+        log.error(str(exc))
+        raise
+    finally:
+        if engine.exchange is not None:
+            engine.exchange.stop_now()

@@ -1,0 +1,396 @@
+"""Market data: stream connections, frame dispatch, depth sync per symbol, recent trades.
+
+`MarketData` alone owns the books (through each symbol's `DepthSync`), the trade rings and
+the feed counters. Everything else reads them. The receive path is frame -> orjson -> sync ->
+kernel, with no I/O, locks or awaits in between; snapshot fetches run as separate tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+import aiohttp
+import numpy as np
+import orjson
+
+from hftui.engine.binance.constants import DEPTH_SNAPSHOT_LIMIT, depth_stream
+from hftui.engine.binance.rest import PublicRest, VenueError
+from hftui.engine.book import OrderBook
+from hftui.engine.depth_sync import DepthSync, SyncState
+from hftui.protocol import TRADE_SLOTS, FeedState
+
+__all__ = ["Backoff", "MarketData", "SymbolFeed", "SymbolSpec", "parse_symbol_specs"]
+
+log = logging.getLogger(__name__)
+
+_MAX_FRAME: Final = 4 << 20  # a 1000-level snapshot is ~40 KB; anything near this is hostile
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolSpec:
+    """What the engine needs of one exchangeInfo symbol."""
+
+    symbol: str
+    tick_size: str
+    step_size: str
+
+
+def parse_symbol_specs(info: dict[str, object], wanted: Sequence[str]) -> dict[str, SymbolSpec]:
+    """Pick `wanted` symbols out of an exchangeInfo payload; unknown ones are left out."""
+    specs: dict[str, SymbolSpec] = {}
+    symbols = info.get("symbols")
+    for entry in symbols if isinstance(symbols, list) else []:
+        if not isinstance(entry, dict) or entry.get("symbol") not in wanted:
+            continue
+        filters = {f.get("filterType"): f for f in entry.get("filters", []) if isinstance(f, dict)}
+        try:
+            tick = str(filters["PRICE_FILTER"]["tickSize"])
+            step = str(filters["LOT_SIZE"]["stepSize"])
+        except KeyError:
+            log.error("exchangeInfo symbol lacks PRICE_FILTER/LOT_SIZE", extra={"entry": entry})
+            continue
+        specs[str(entry["symbol"])] = SymbolSpec(str(entry["symbol"]), tick, step)
+    return specs
+
+
+class Backoff:
+    """Exponential backoff with full jitter, capped (AWS architecture blog's variant)."""
+
+    def __init__(self, base_s: float = 0.25, cap_s: float = 15.0) -> None:
+        self.base_s = base_s
+        self.cap_s = cap_s
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        delay = random.uniform(0.0, min(self.cap_s, self.base_s * (2**self.attempt)))
+        self.attempt = min(self.attempt + 1, 30)
+        return delay
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+@dataclass(slots=True)
+class SymbolFeed:
+    """One symbol's live state. Mutated only by `MarketData`."""
+
+    index: int
+    symbol: str
+    sync: DepthSync | None = None  # None until exchangeInfo told us the grid
+    tick_units: int = 1  # price units (10**-price_decimals) per tick
+    lot_units: int = 1
+    recv_ns: int = 0
+    event_time_ms: int = 0
+    msgs: int = 0
+    version: int = 0  # bumped on every visible change; the publisher compares it
+    trade_count: int = 0
+    trade_px: np.ndarray = field(default_factory=lambda: np.zeros(TRADE_SLOTS, np.int64))
+    trade_qty: np.ndarray = field(default_factory=lambda: np.zeros(TRADE_SLOTS, np.int64))
+    trade_time_ms: np.ndarray = field(default_factory=lambda: np.zeros(TRADE_SLOTS, np.int64))
+    trade_buyer_maker: np.ndarray = field(default_factory=lambda: np.zeros(TRADE_SLOTS, np.uint8))
+    snapshot_task: asyncio.Task[None] | None = None
+
+    @property
+    def book(self) -> OrderBook | None:
+        return self.sync.book if self.sync is not None else None
+
+    def state(self, connected: bool, now_ns: int, stale_after_ns: int) -> FeedState:
+        if not connected:
+            return FeedState.DOWN
+        if self.sync is None or self.sync.state != SyncState.SYNCED:
+            return FeedState.SYNCING
+        if now_ns - self.recv_ns > stale_after_ns:
+            return FeedState.STALE
+        return FeedState.LIVE
+
+
+def _units(decimals_of: str) -> int:
+    return len(decimals_of.split(".", 1)[1]) if "." in decimals_of else 0
+
+
+class MarketData:
+    """Connections to the venue's streams and the per-symbol state they feed."""
+
+    def __init__(
+        self,
+        rest: PublicRest,
+        stream_url: str,
+        symbols: Sequence[str],
+        depth_speed: str,
+        stale_after_s: float,
+        clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.rest = rest
+        self.stream_url = stream_url.rstrip("/")
+        self.depth_speed = depth_speed
+        self.stale_after_ns = int(stale_after_s * 1e9)
+        self.clock_ns = clock_ns
+        self.feeds = [SymbolFeed(i, s) for i, s in enumerate(symbols)]
+        self._by_symbol = {f.symbol: f for f in self.feeds}
+        self.depth_connected = False
+        self.trades_connected = False
+        self.msgs_total = 0
+        self.bytes_total = 0
+        self.bad_frames = 0
+        self.reconnects = 0
+        self._stopping = asyncio.Event()
+        self._sockets: set[aiohttp.ClientWebSocketResponse] = set()
+
+    # ---- start-up -------------------------------------------------------------------------
+
+    async def load_specs(self) -> None:
+        """Fetch exchangeInfo (retrying with backoff until it answers) and set up the books."""
+        backoff = Backoff(0.5, 10.0)
+        while not self._stopping.is_set():
+            try:
+                info = await self.rest.exchange_info()
+                break
+            except VenueError as exc:
+                delay = backoff.next_delay()
+                log.warning("exchangeInfo failed; retrying", extra={"error": str(exc)})
+                await self._sleep(delay)
+        else:
+            return
+        specs = parse_symbol_specs(info, [f.symbol for f in self.feeds])
+        for feed in self.feeds:
+            spec = specs.get(feed.symbol)
+            if spec is None:
+                log.error("symbol is not listed by the venue", extra={"symbol": feed.symbol})
+                continue
+            book = OrderBook(spec.symbol, spec.tick_size, spec.step_size)
+            feed.tick_units = int(spec.tick_size.replace(".", ""))
+            feed.lot_units = int(spec.step_size.replace(".", ""))
+            feed.sync = DepthSync(book)
+            feed.version += 1
+
+    # ---- connections ----------------------------------------------------------------------
+
+    def _urls(self) -> tuple[str, str]:
+        symbols = [f.symbol for f in self.feeds if f.sync is not None]
+        depth = "/".join(
+            name
+            for s in symbols
+            for name in (depth_stream(s, self.depth_speed), f"{s.lower()}@bookTicker")
+        )
+        trades = "/".join(f"{s.lower()}@aggTrade" for s in symbols)
+        return (
+            f"{self.stream_url}/public/stream?streams={depth}",
+            f"{self.stream_url}/market/stream?streams={trades}",
+        )
+
+    async def run(self) -> None:
+        """Load specs, then keep both stream connections up until `stop()`."""
+        session = aiohttp.ClientSession()
+        try:
+            await self.load_specs()
+            if self._stopping.is_set():
+                return
+            if not any(f.sync for f in self.feeds):
+                log.error("none of the configured symbols is listed; market data idle")
+                await self._stopping.wait()
+                return
+            depth_url, trades_url = self._urls()
+            await asyncio.gather(
+                self._connection(session, "depth", depth_url),
+                self._connection(session, "trades", trades_url),
+                self._watchdog(),
+            )
+        finally:
+            for feed in self.feeds:
+                if feed.snapshot_task is not None:
+                    feed.snapshot_task.cancel()
+            await session.close()
+
+    def _set_connected(self, name: str, up: bool) -> None:
+        if name == "depth":
+            self.depth_connected = up
+            # Anything may have been missed while down: every book starts over.
+            for feed in self.feeds:
+                if feed.sync is not None:
+                    feed.sync.reset("reconnect")
+                    feed.version += 1
+        else:
+            self.trades_connected = up
+
+    async def _connection(self, session: aiohttp.ClientSession, name: str, url: str) -> None:
+        backoff = Backoff()
+        while not self._stopping.is_set():
+            try:
+                async with session.ws_connect(
+                    url, autoping=True, max_msg_size=_MAX_FRAME, compress=0, heartbeat=None
+                ) as ws:
+                    self._sockets.add(ws)
+                    log.info("stream connected", extra={"stream": name, "url": url})
+                    self._set_connected(name, True)
+                    backoff.reset()
+                    await self._receive(ws)
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                log.warning("stream failed", extra={"stream": name, "error": repr(exc)})
+            finally:
+                self._sockets = {s for s in self._sockets if not s.closed}
+                self._set_connected(name, False)
+            if self._stopping.is_set():
+                return
+            self.reconnects += 1
+            await self._sleep(backoff.next_delay())
+
+    async def _receive(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in ws:
+            if message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                self.on_frame(message.data, self.clock_ns())
+            elif message.type == aiohttp.WSMsgType.ERROR:
+                log.warning("stream error", extra={"error": repr(ws.exception())})
+                return
+
+    async def _watchdog(self) -> None:
+        # A connection that delivers nothing at all for a while is dead even if TCP says not.
+        while not self._stopping.is_set():
+            await self._sleep(max(0.5, self.stale_after_ns / 4e9))
+            newest = max((f.recv_ns for f in self.feeds), default=0)
+            if self.depth_connected and self.clock_ns() - newest > 2 * self.stale_after_ns:
+                log.warning("streams silent; reconnecting")
+                for ws in list(self._sockets):
+                    await ws.close()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        for ws in list(self._sockets):
+            await ws.close()
+
+    # ---- the receive path -----------------------------------------------------------------
+
+    def _bad(self, why: str, frame: str | bytes) -> None:
+        self.bad_frames += 1
+        # Log the first few, then one in a thousand: a flood must not become a disk flood.
+        if self.bad_frames <= 20 or self.bad_frames % 1000 == 0:
+            log.warning(
+                "bad frame dropped",
+                extra={"why": why, "count": self.bad_frames, "frame": repr(frame[:200])},
+            )
+
+    def on_frame(self, frame: str | bytes, recv_ns: int) -> None:
+        """Handle one stream frame. Never raises: bad input is counted and dropped."""
+        self.msgs_total += 1
+        self.bytes_total += len(frame)
+        try:
+            message = orjson.loads(frame)
+        except orjson.JSONDecodeError:
+            self._bad("not JSON", frame)
+            return
+        if not isinstance(message, dict):
+            self._bad("not an object", frame)
+            return
+        payload = message.get("data", message) if "stream" in message else message
+        if not isinstance(payload, dict):
+            self._bad("data is not an object", frame)
+            return
+        kind = payload.get("e")
+        try:
+            if kind == "depthUpdate":
+                self._on_depth(payload, recv_ns, frame)
+            elif kind == "aggTrade":
+                self._on_trade(payload, recv_ns, frame)
+            elif kind == "bookTicker":
+                feed = self._by_symbol.get(payload.get("s"))  # type: ignore[arg-type]
+                if feed is not None:
+                    feed.recv_ns = recv_ns
+            elif "id" in message and ("result" in message or "code" in message):
+                pass  # a reply to a control frame
+            else:
+                self._bad(f"unknown event {kind!r}", frame)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            self._bad(f"{type(exc).__name__}: {exc}", frame)
+
+    def _on_depth(self, event: dict[str, object], recv_ns: int, frame: str | bytes) -> None:
+        feed = self._by_symbol.get(event["s"])  # type: ignore[call-overload]
+        if feed is None or feed.sync is None:
+            self._bad("depth for an unknown symbol", frame)
+            return
+        first, final, prev = event["U"], event["u"], event["pu"]
+        bids, asks = event["b"], event["a"]
+        if not (type(first) is int and type(final) is int and type(prev) is int) or not (
+            isinstance(bids, list) and isinstance(asks, list)
+        ):
+            self._bad("depth fields missing or mistyped", frame)
+            return
+        feed.recv_ns = recv_ns
+        feed.msgs += 1
+        event_time = event.get("E")
+        if type(event_time) is int:
+            feed.event_time_ms = event_time
+        result = feed.sync.on_diff(first, final, prev, bids, asks)
+        feed.version += 1
+        if feed.sync.needs_snapshot and feed.snapshot_task is None:
+            log.info("fetching snapshot", extra={"symbol": feed.symbol, "after": result.name})
+            feed.snapshot_task = asyncio.get_running_loop().create_task(self._snapshot(feed))
+
+    def _on_trade(self, event: dict[str, object], recv_ns: int, frame: str | bytes) -> None:
+        feed = self._by_symbol.get(event["s"])  # type: ignore[call-overload]
+        book = feed.book if feed is not None else None
+        if feed is None or book is None:
+            self._bad("trade for an unknown symbol", frame)
+            return
+        price = book.price_to_ticks(event["p"]) * feed.tick_units
+        qty = book.qty_to_lots(event["q"]) * feed.lot_units
+        slot = feed.trade_count % TRADE_SLOTS
+        feed.trade_px[slot] = price
+        feed.trade_qty[slot] = qty
+        feed.trade_time_ms[slot] = int(event["T"])  # type: ignore[call-overload]
+        feed.trade_buyer_maker[slot] = 1 if event["m"] is True else 0
+        feed.trade_count += 1
+        feed.recv_ns = recv_ns
+        feed.version += 1
+
+    async def _snapshot(self, feed: SymbolFeed) -> None:
+        backoff = Backoff(0.25, 10.0)
+        try:
+            while feed.sync is not None and feed.sync.needs_snapshot and self.depth_connected:
+                try:
+                    snap = await self.rest.depth(feed.symbol, DEPTH_SNAPSHOT_LIMIT)
+                    result = feed.sync.on_snapshot(
+                        snap["lastUpdateId"],  # type: ignore[arg-type]
+                        snap["bids"],  # type: ignore[arg-type]
+                        snap["asks"],  # type: ignore[arg-type]
+                    )
+                    feed.version += 1
+                    log.info(
+                        "snapshot applied",
+                        extra={
+                            "symbol": feed.symbol,
+                            "result": result.name,
+                            "last_update_id": snap["lastUpdateId"],
+                        },
+                    )
+                    if not feed.sync.needs_snapshot:
+                        return
+                except (VenueError, KeyError, TypeError, ValueError) as exc:
+                    log.warning("snapshot failed", extra={"symbol": feed.symbol, "error": str(exc)})
+                # Resync storms burn the venue's weight budget: back off between attempts.
+                await self._sleep(backoff.next_delay())
+        finally:
+            feed.snapshot_task = None
+
+    def connected(self) -> bool:
+        return self.depth_connected
+
+    def feed_states(self) -> list[FeedState]:
+        now = self.clock_ns()
+        return [f.state(self.depth_connected, now, self.stale_after_ns) for f in self.feeds]
+
+    def units(self, feed: SymbolFeed) -> tuple[int, int]:
+        """Price and quantity decimals of a feed (0 before exchangeInfo arrived)."""
+        book = feed.book
+        if book is None:
+            return 0, 0
+        return _units(book.tick_size), _units(book.step_size)

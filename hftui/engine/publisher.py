@@ -1,0 +1,151 @@
+"""Copies engine state into the shared-memory snapshot region at a fixed rate.
+
+The publisher runs on the engine's loop between frames, so it reads `MarketData` state
+without locks; each block it writes is bracketed by the block's seqlock.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Final
+
+import numpy as np
+
+from hftui.engine.market_data import MarketData
+from hftui.ipc import SnapshotWriter
+from hftui.protocol import BOOK_DEPTH, Mode
+
+__all__ = ["Publisher"]
+
+_RATE_ALPHA: Final = 0.3  # smoothing of the msgs/s figure
+
+
+class Publisher:
+    """Owns the snapshot writer; nothing else writes shared memory."""
+
+    def __init__(self, writer: SnapshotWriter, market: MarketData | None = None) -> None:
+        self.writer = writer
+        self.market = market
+        self._versions: list[int] = []
+        self._last_ns = 0
+        self._last_msgs = 0
+        self._rate = 0.0
+        # Scratch for book tops in ticks/lots, reused every publish.
+        self._bid_px = np.zeros(BOOK_DEPTH, np.int64)
+        self._bid_qty = np.zeros(BOOK_DEPTH, np.int64)
+        self._ask_px = np.zeros(BOOK_DEPTH, np.int64)
+        self._ask_qty = np.zeros(BOOK_DEPTH, np.int64)
+
+    def publish_identity(
+        self, pid: int, started_ns: int, venue: str, venue_url: str, stream_url: str, mode: Mode
+    ) -> None:
+        w = self.writer
+        w.begin_header()
+        h = w.header
+        h["engine_pid"] = pid
+        h["started_ns"] = started_ns
+        h["heartbeat_ns"] = time.time_ns()
+        h["venue"] = venue.encode()[:32]
+        h["venue_url"] = venue_url.encode()[:128]
+        h["stream_url"] = stream_url.encode()[:128]
+        h["mode"] = int(mode)
+        w.end_header()
+
+    def set_stopping(self) -> None:
+        w = self.writer
+        w.begin_header()
+        w.header["stopping"] = 1
+        w.header["heartbeat_ns"] = time.time_ns()
+        w.end_header()
+
+    def attach(self, market: MarketData) -> None:
+        self.market = market
+        self._versions = [-1] * len(market.feeds)
+        w = self.writer
+        w.begin_header()
+        w.header["n_symbols"] = len(market.feeds)
+        w.end_header()
+        for feed in market.feeds:
+            w.begin_symbol(feed.index)
+            w.symbol(feed.index)["symbol"] = feed.symbol.encode()
+            w.symbol(feed.index)["best_bid"] = -1
+            w.symbol(feed.index)["best_ask"] = -1
+            w.end_symbol(feed.index)
+
+    def publish(self) -> None:
+        """Write the header (heartbeat, counters) and every symbol that changed."""
+        now = time.time_ns()
+        market = self.market
+        w = self.writer
+        if market is not None:
+            if self._last_ns:
+                elapsed = (now - self._last_ns) / 1e9
+                if elapsed >= 0.25:
+                    rate = (market.msgs_total - self._last_msgs) / elapsed
+                    self._rate += _RATE_ALPHA * (rate - self._rate)
+                    self._last_ns, self._last_msgs = now, market.msgs_total
+            else:
+                self._last_ns, self._last_msgs = now, market.msgs_total
+        w.begin_header()
+        h = w.header
+        h["heartbeat_ns"] = now
+        if market is not None:
+            h["ws_connected"] = 1 if market.connected() else 0
+            h["reconnects"] = market.reconnects
+            h["msgs_total"] = market.msgs_total
+            h["bytes_total"] = market.bytes_total
+            h["msgs_per_s"] = self._rate
+            h["bad_frames"] = market.bad_frames
+        w.end_header()
+        if market is None:
+            return
+        states = market.feed_states()
+        for feed, state in zip(market.feeds, states, strict=True):
+            slot = w.symbol(feed.index)
+            if feed.version == self._versions[feed.index] and slot["feed_state"] == state:
+                continue
+            self._versions[feed.index] = feed.version
+            self._write_symbol(market, feed.index, state)
+
+    def _write_symbol(self, market: MarketData, index: int, state: int) -> None:
+        feed = market.feeds[index]
+        w = self.writer
+        w.begin_symbol(index)
+        s = w.symbol(index)
+        s["feed_state"] = state
+        s["recv_ns"] = feed.recv_ns
+        s["event_time_ms"] = feed.event_time_ms
+        s["msgs_total"] = feed.msgs
+        sync = feed.sync
+        if sync is None:
+            w.end_symbol(index)
+            return
+        book = sync.book
+        pd, qd = market.units(feed)
+        s["price_decimals"] = pd
+        s["qty_decimals"] = qd
+        s["tick_units"] = feed.tick_units
+        s["synced"] = 1 if sync.synced else 0
+        s["last_update_id"] = sync.last_update_id
+        s["gaps"] = sync.gaps
+        s["resyncs"] = sync.resyncs
+        if sync.synced:
+            n_bids, n_asks = book.top(
+                BOOK_DEPTH, self._bid_px, self._bid_qty, self._ask_px, self._ask_qty
+            )
+        else:
+            n_bids = n_asks = 0
+        s["n_bids"] = n_bids
+        s["n_asks"] = n_asks
+        np.multiply(self._bid_px, feed.tick_units, out=s["bid_px"])
+        np.multiply(self._bid_qty, feed.lot_units, out=s["bid_qty"])
+        np.multiply(self._ask_px, feed.tick_units, out=s["ask_px"])
+        np.multiply(self._ask_qty, feed.lot_units, out=s["ask_qty"])
+        s["best_bid"] = self._bid_px[0] * feed.tick_units if n_bids else -1
+        s["best_ask"] = self._ask_px[0] * feed.tick_units if n_asks else -1
+        s["trade_count"] = feed.trade_count
+        s["trade_px"] = feed.trade_px
+        s["trade_qty"] = feed.trade_qty
+        s["trade_time_ms"] = feed.trade_time_ms
+        s["trade_buyer_maker"] = feed.trade_buyer_maker
+        w.end_symbol(index)
