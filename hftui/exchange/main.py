@@ -1,0 +1,180 @@
+"""The `hftui exchange` process: configuration, start-up, clocks and shutdown.
+
+When no account is given the exchange accepts the built-in demo account below. It is a
+published, well-known pair: it guards nothing but a simulated wallet on a loopback port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import orjson
+from aiohttp import web
+
+from hftui.exchange.server import build_app
+from hftui.exchange.streams import DEPTH_SPEEDS_MS, StreamHub
+from hftui.exchange.symbols import spec_for
+from hftui.exchange.venue import Venue
+
+__all__ = [
+    "DEMO_API_KEY",
+    "DEMO_API_SECRET",
+    "ExchangeConfig",
+    "RunningExchange",
+    "parse_account",
+    "run",
+    "start",
+]
+
+log = logging.getLogger(__name__)
+
+DEMO_API_KEY: Final = "hftui-demo-key-0000000000000000000000000000000000000000000000000"
+# The published demo credential of a loopback simulator, not a secret.
+DEMO_API_SECRET: Final = "hftui-demo-secret-0000000000000000000000000000000000000000000000"  # noqa: S105
+
+
+def parse_account(text: str) -> tuple[str, str]:
+    """Parse `KEY:SECRET`; ValueError with a clear message otherwise."""
+    key, sep, secret = text.partition(":")
+    if not sep or not key or not secret:
+        raise ValueError("--account must be KEY:SECRET with both parts non-empty")
+    return key, secret
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeConfig:
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: any free port; the ready file tells which
+    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+    seed: int = 1
+    accounts: tuple[tuple[str, str], ...] = ()
+    step_ms: int = 20
+    ready_file: Path | None = None
+    ping_interval_s: float = 180.0
+
+    def validate(self) -> None:
+        try:
+            address = ipaddress.ip_address(self.host)
+        except ValueError:
+            address = None
+        if self.host != "localhost" and (address is None or not address.is_loopback):
+            raise ValueError(
+                f"the local exchange binds loopback only (127.0.0.0/8, ::1); got {self.host!r}"
+            )
+        if not self.symbols:
+            raise ValueError("the local exchange needs at least one symbol")
+        for symbol in self.symbols:
+            spec_for(symbol)
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port {self.port} is not between 0 and 65535")
+
+    @property
+    def all_accounts(self) -> tuple[tuple[str, str], ...]:
+        return self.accounts or ((DEMO_API_KEY, DEMO_API_SECRET),)
+
+
+class RunningExchange:
+    """A started exchange: its address, and how to stop it."""
+
+    def __init__(self, runner: web.AppRunner, venue: Venue, host: str, port: int) -> None:
+        self._runner = runner
+        self.venue = venue
+        self.host = host
+        self.port = port
+        self.url = f"http://{host}:{port}"
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start_clocks(self, step_ms: int) -> None:
+        self._tasks.append(asyncio.create_task(self._every(step_ms, self._step, step_ms)))
+        for speed in DEPTH_SPEEDS_MS:
+            self._tasks.append(
+                asyncio.create_task(self._every(speed, self.venue.flush_depth, speed))
+            )
+
+    def _step(self, step_ms: int) -> None:
+        self.venue.step(step_ms / 1000)
+
+    @staticmethod
+    async def _every(period_ms: int, action, arg: int) -> None:  # type: ignore[no-untyped-def]
+        # Absolute deadlines: a late tick does not shift every later one.
+        loop = asyncio.get_running_loop()
+        period = period_ms / 1000
+        deadline = loop.time()
+        while True:
+            deadline += period
+            delay = deadline - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                deadline = loop.time()  # fell behind: do not burst to catch up
+            try:
+                action(arg)
+            except Exception:  # the market must keep running whatever one tick does
+                log.exception("exchange clock tick failed")
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._runner.cleanup()
+
+
+async def start(config: ExchangeConfig) -> RunningExchange:
+    """Start serving; returns once the port is bound. Raises ValueError on bad config."""
+    config.validate()
+    hub = StreamHub()
+    venue = Venue(config.symbols, config.seed, hub)
+    app = build_app(venue, hub, config.ping_interval_s)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    await site.start()
+    server = site._server  # the bound socket tells the real port when port was 0
+    sockets = getattr(server, "sockets", None) or []
+    port = int(sockets[0].getsockname()[1]) if sockets else config.port
+    running = RunningExchange(runner, venue, config.host, port)
+    running.start_clocks(config.step_ms)
+    if config.ready_file is not None:
+        _write_ready(config.ready_file, running)
+    log.info("local exchange listening", extra={"url": running.url, "symbols": config.symbols})
+    return running
+
+
+def _write_ready(path: Path, running: RunningExchange) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(
+        orjson.dumps(
+            {"host": running.host, "port": running.port, "url": running.url, "pid": os.getpid()}
+        )
+    )
+    os.replace(tmp, path)
+
+
+def run(config: ExchangeConfig) -> int:
+    """Serve until SIGTERM, SIGINT or SIGHUP; returns the exit status."""
+    config.validate()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.add_signal_handler(sig, stop.set)
+        running = await start(config)
+        try:
+            await stop.wait()
+        finally:
+            await running.stop()
+            log.info("local exchange stopped")
+
+    asyncio.run(main())
+    return 0

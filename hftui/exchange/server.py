@@ -1,0 +1,245 @@
+"""HTTP and WebSocket front of the local exchange (aiohttp, one port).
+
+REST under `/fapi/...` (plus the spot stubs clients call at construction), streams under
+`/ws`, `/stream` and the routed `/public`, `/market`, `/private` prefixes, and a loopback
+admin API under `/admin/...` for tests. Every error is `{"code", "msg"}` JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Final
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from hftui.exchange.streams import StreamHub, Subscriber, parse_stream
+from hftui.exchange.symbols import exchange_info
+from hftui.exchange.venue import Venue, now_ms
+
+__all__ = ["build_app"]
+
+log = logging.getLogger(__name__)
+
+_PREFIXES: Final = ("", "/public", "/market", "/private")
+_MAX_CONTROL_PER_S: Final = 10
+_PONG_TIMEOUT_S: Final = 600.0
+
+VENUE_KEY: Final = web.AppKey("venue", Venue)
+HUB_KEY: Final = web.AppKey("hub", StreamHub)
+PING_KEY: Final = web.AppKey("ping_interval_s", float)
+
+
+def error(status: int, code: int, msg: str) -> web.Response:
+    return web.Response(
+        status=status,
+        body=orjson.dumps({"code": code, "msg": msg}),
+        content_type="application/json",
+    )
+
+
+def ok(payload: object) -> web.Response:
+    return web.Response(body=orjson.dumps(payload), content_type="application/json")
+
+
+# ---- REST ----------------------------------------------------------------------------------
+
+
+async def ping(request: web.Request) -> web.Response:
+    return ok({})
+
+
+async def server_time(request: web.Request) -> web.Response:
+    return ok({"serverTime": now_ms()})
+
+
+async def info(request: web.Request) -> web.Response:
+    venue = request.app[VENUE_KEY]
+    return ok(exchange_info(tuple(venue.symbols), now_ms()))
+
+
+async def depth(request: web.Request) -> web.Response:
+    venue = request.app[VENUE_KEY]
+    symbol = request.query.get("symbol", "")
+    if not symbol:
+        return error(
+            400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."
+        )
+    if symbol not in venue.symbols:
+        return error(400, -1121, "Invalid symbol.")
+    raw_limit = request.query.get("limit", "500")
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        return error(400, -1130, "Data sent for parameter 'limit' is not valid.")
+    if limit > 1000 or limit < 1:
+        return error(400, -1130, "Data sent for parameter 'limit' is not valid.")
+    if not venue.depth_limit_ok(limit):
+        return error(400, -4021, f"{limit} is not valid depth limit")
+    return ok(venue.depth(symbol, limit))
+
+
+async def empty_list(request: web.Request) -> web.Response:
+    return ok([])
+
+
+async def admin_pause(request: web.Request) -> web.Response:
+    request.app[VENUE_KEY].paused = True
+    return ok({"paused": True})
+
+
+async def admin_resume(request: web.Request) -> web.Response:
+    request.app[VENUE_KEY].paused = False
+    return ok({"paused": False})
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    # Clients index `code` and `msg` on every error; never let aiohttp answer in HTML.
+    try:
+        response: web.StreamResponse = await handler(request)
+    except web.HTTPNotFound:
+        return error(404, -1000, f"Unknown path {request.path}.")
+    except web.HTTPMethodNotAllowed:
+        return error(405, -1000, f"Method {request.method} not allowed on {request.path}.")
+    return response
+
+
+# ---- streams -------------------------------------------------------------------------------
+
+
+def _control_reply(hub: StreamHub, sub: Subscriber, text: str) -> dict[str, object]:
+    try:
+        message = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return {"code": 3, "msg": f"Invalid JSON: {exc}", "id": None}
+    if not isinstance(message, dict) or "method" not in message:
+        return {"code": 2, "msg": "Invalid request: missing field 'method'", "id": None}
+    request_id = message.get("id")
+    if isinstance(request_id, dict | list):
+        return {"code": 2, "msg": "Invalid request: request ID must be a scalar", "id": None}
+    method, params = message["method"], message.get("params", [])
+    if not isinstance(params, list):
+        return {"code": 2, "msg": "Invalid request: params must be a list", "id": request_id}
+    if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
+        return _subscription(hub, sub, method, params, request_id)
+    if method == "LIST_SUBSCRIPTIONS":
+        return {"result": sorted(sub.streams), "id": request_id}
+    if method in ("SET_PROPERTY", "GET_PROPERTY"):
+        return _property(sub, method, params, request_id)
+    return {"code": 2, "msg": f"Invalid request: unknown method {method!r}", "id": request_id}
+
+
+def _subscription(
+    hub: StreamHub, sub: Subscriber, method: str, params: list[object], request_id: object
+) -> dict[str, object]:
+    if not all(isinstance(name, str) for name in params):
+        return {"code": 2, "msg": "Invalid request: stream names are strings", "id": request_id}
+    for name in params:
+        if method == "SUBSCRIBE":
+            hub.subscribe(sub, str(name))
+        else:
+            hub.unsubscribe(sub, str(name))
+    return {"result": None, "id": request_id}
+
+
+def _property(
+    sub: Subscriber, method: str, params: list[object], request_id: object
+) -> dict[str, object]:
+    if not params or params[0] != "combined":
+        return {"code": 0, "msg": "Unknown property", "id": request_id}
+    if method == "GET_PROPERTY":
+        return {"result": sub.combined, "id": request_id}
+    if len(params) != 2 or not isinstance(params[1], bool):
+        return {"code": 1, "msg": "Invalid value type: expected Boolean", "id": request_id}
+    sub.combined = params[1]
+    return {"result": None, "id": request_id}
+
+
+async def _sender(ws: web.WebSocketResponse, sub: Subscriber) -> None:
+    while True:
+        frame = await sub.queue.get()
+        if frame is None:
+            await ws.close(message=b"too slow")
+            return
+        await ws.send_str(frame)
+
+
+async def _pinger(ws: web.WebSocketResponse, interval_s: float, last_pong: list[float]) -> None:
+    while not ws.closed:
+        await asyncio.sleep(interval_s)
+        if time.monotonic() - last_pong[0] > _PONG_TIMEOUT_S:
+            await ws.close(message=b"no pong")
+            return
+        with contextlib.suppress(ConnectionResetError):
+            await ws.ping()
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    hub = request.app[HUB_KEY]
+    combined = request.path.rstrip("/").endswith("/stream")
+    names: list[str] = []
+    if combined:
+        names = [n for n in request.query.get("streams", "").split("/") if n]
+    else:
+        tail = request.match_info.get("tail", "")
+        # Any segment that is not a stream (ccxt's `/public/ws/0`) is just a connection label.
+        names = [n for n in tail.split("/") if parse_stream(n) is not None]
+    ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 16)
+    await ws.prepare(request)
+    sub = Subscriber(combined)
+    for name in names:
+        hub.subscribe(sub, name)
+    last_pong = [time.monotonic()]
+    sender = asyncio.create_task(_sender(ws, sub))
+    pinger = asyncio.create_task(_pinger(ws, request.app[PING_KEY], last_pong))
+    window_start, count = time.monotonic(), 0
+    try:
+        async for message in ws:
+            if message.type == WSMsgType.PING:
+                await ws.pong(message.data)
+                continue
+            if message.type == WSMsgType.PONG:
+                last_pong[0] = time.monotonic()
+                continue
+            if message.type != WSMsgType.TEXT:
+                continue
+            now = time.monotonic()
+            if now - window_start >= 1.0:
+                window_start, count = now, 0
+            count += 1
+            if count > _MAX_CONTROL_PER_S:
+                await ws.close(message=b"too many messages")
+                break
+            sub.offer(orjson.dumps(_control_reply(hub, sub, message.data)).decode())
+    finally:
+        hub.drop(sub)
+        sender.cancel()
+        pinger.cancel()
+    return ws
+
+
+def build_app(venue: Venue, hub: StreamHub, ping_interval_s: float) -> web.Application:
+    """The aiohttp application of one exchange."""
+    app = web.Application(middlewares=[json_errors])
+    app[VENUE_KEY] = venue
+    app[HUB_KEY] = hub
+    app[PING_KEY] = ping_interval_s
+    routes = app.router
+    routes.add_get("/fapi/v1/ping", ping)
+    routes.add_get("/fapi/v1/time", server_time)
+    routes.add_get("/fapi/v1/exchangeInfo", info)
+    routes.add_get("/fapi/v1/depth", depth)
+    routes.add_get("/api/v3/ping", ping)
+    routes.add_get("/api/v3/time", server_time)
+    routes.add_get("/sapi/v1/capital/config/getall", empty_list)
+    routes.add_post("/admin/market/pause", admin_pause)
+    routes.add_post("/admin/market/resume", admin_resume)
+    for prefix in _PREFIXES:
+        routes.add_get(f"{prefix}/ws", stream)
+        routes.add_get(f"{prefix}/ws/{{tail:.*}}", stream)
+        routes.add_get(f"{prefix}/stream", stream)
+    return app

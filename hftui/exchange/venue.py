@@ -1,0 +1,195 @@
+"""The exchange's state for all symbols: books, synthetic markets, stream windows, clocks.
+
+Owns: one `MatchingBook` + `SyntheticMarket` per symbol, the diff-depth windows per speed,
+the top of book last announced on bookTicker, and the aggregate trade ids. It turns book
+changes and trades into stream events on the hub. No I/O here: the server drives it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Final
+
+from hftui.exchange.book import BUY, SELL, Fill, MatchingBook
+from hftui.exchange.market import SyntheticMarket
+from hftui.exchange.streams import DEPTH_SPEEDS_MS, DepthWindow, StreamHub, depth_stream_name
+from hftui.exchange.symbols import SymbolSpec, spec_for
+
+__all__ = ["SymbolVenue", "Venue"]
+
+_DEPTH_LIMITS: Final = (5, 10, 20, 50, 100, 500, 1000)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class SymbolVenue:
+    spec: SymbolSpec
+    book: MatchingBook
+    market: SyntheticMarket
+    windows: tuple[DepthWindow, ...]
+    last_top: tuple[int, int, int, int] = (0, 0, 0, 0)
+    agg_id: int = 0
+    trade_id: int = 0
+    last_change_ms: int = 0
+
+
+class Venue:
+    """All listed symbols of one exchange process."""
+
+    def __init__(self, symbols: tuple[str, ...], seed: int, hub: StreamHub) -> None:
+        self.hub = hub
+        self.symbols: dict[str, SymbolVenue] = {}
+        self.paused = False
+        for symbol in symbols:
+            spec = spec_for(symbol)
+            windows = tuple(DepthWindow(symbol, speed) for speed in DEPTH_SPEEDS_MS)
+            book = MatchingBook()
+            market = SyntheticMarket(spec, seed, book)
+            venue = SymbolVenue(spec, book, market, windows)
+            # Listeners attach after seeding: the initial book is the state before id 1 is
+            # ever streamed, and a snapshot taken now carries it.
+            book.listener = self._level_listener(venue)
+            for window in windows:
+                window.prev_final = book.update_id
+            market.on_trade = self._trade_listener(venue)
+            self.symbols[symbol] = venue
+
+    # ---- book changes -> streams ----------------------------------------------------------
+
+    def _level_listener(self, venue: SymbolVenue):  # type: ignore[no-untyped-def]
+        windows = venue.windows
+
+        def on_level(side: int, tick: int, total: int, update_id: int) -> None:
+            is_bid = side == BUY
+            for window in windows:
+                window.record(is_bid, tick, total, update_id)
+            venue.last_change_ms = now_ms()
+
+        return on_level
+
+    def _trade_listener(self, venue: SymbolVenue):  # type: ignore[no-untyped-def]
+        def on_trade(taker_side: int, fills: list[Fill]) -> None:
+            self._publish_trades(venue, taker_side, fills)
+
+        return on_trade
+
+    def _publish_trades(self, venue: SymbolVenue, taker_side: int, fills: list[Fill]) -> None:
+        spec = venue.spec
+        name = f"{spec.symbol.lower()}@aggTrade"
+        ts = now_ms()
+        # One aggregate per price level of the taker order: same price, same taker side.
+        k = 0
+        while k < len(fills):
+            tick = fills[k].tick
+            first = venue.trade_id + 1
+            lots = 0
+            while k < len(fills) and fills[k].tick == tick:
+                lots += fills[k].lots
+                venue.trade_id += 1
+                k += 1
+            venue.agg_id += 1
+            if self.hub.wants(name):
+                qty = spec.format_qty(lots)
+                self.hub.publish(
+                    name,
+                    {
+                        "e": "aggTrade",
+                        "E": ts,
+                        "s": spec.symbol,
+                        "a": venue.agg_id,
+                        "p": spec.format_price(tick),
+                        "q": qty,
+                        "nq": qty,
+                        "f": first,
+                        "l": venue.trade_id,
+                        "T": ts,
+                        "m": taker_side == SELL,  # buyer is maker when the taker sold
+                    },
+                )
+
+    def _publish_top(self, venue: SymbolVenue) -> None:
+        book = venue.book
+        bid, ask = book.best(BUY), book.best(SELL)
+        if bid is None or ask is None:
+            return
+        top = (bid, book.total(BUY, bid), ask, book.total(SELL, ask))
+        if top == venue.last_top:
+            return
+        venue.last_top = top
+        name = f"{venue.spec.symbol.lower()}@bookTicker"
+        if self.hub.wants(name):
+            spec, ts = venue.spec, now_ms()
+            self.hub.publish(
+                name,
+                {
+                    "e": "bookTicker",
+                    "u": book.update_id,
+                    "E": ts,
+                    "T": venue.last_change_ms or ts,
+                    "s": spec.symbol,
+                    "b": spec.format_price(bid),
+                    "B": spec.format_qty(top[1]),
+                    "a": spec.format_price(ask),
+                    "A": spec.format_qty(top[3]),
+                },
+            )
+
+    # ---- clocks ---------------------------------------------------------------------------
+
+    def step(self, dt_s: float) -> None:
+        """One slice of synthetic flow for every symbol (nothing while paused)."""
+        if self.paused:
+            return
+        for venue in self.symbols.values():
+            venue.market.step(dt_s)
+            self._publish_top(venue)
+
+    def flush_depth(self, speed_ms: int) -> None:
+        """Close the current window of `speed_ms` for every symbol and send its event."""
+        index = DEPTH_SPEEDS_MS.index(speed_ms)
+        for venue in self.symbols.values():
+            event = venue.windows[index].take()
+            if event is None:
+                continue
+            first, final, prev, bids, asks = event
+            name = depth_stream_name(venue.spec.symbol, speed_ms)
+            if not self.hub.wants(name):
+                continue
+            spec, ts = venue.spec, now_ms()
+            self.hub.publish(
+                name,
+                {
+                    "e": "depthUpdate",
+                    "E": ts,
+                    "T": venue.last_change_ms or ts,
+                    "s": spec.symbol,
+                    "U": first,
+                    "u": final,
+                    "pu": prev,
+                    "b": [[spec.format_price(t), spec.format_qty(q)] for t, q in bids.items()],
+                    "a": [[spec.format_price(t), spec.format_qty(q)] for t, q in asks.items()],
+                },
+            )
+
+    # ---- REST views -----------------------------------------------------------------------
+
+    def depth(self, symbol: str, limit: int) -> dict[str, object]:
+        venue = self.symbols[symbol]
+        spec, book, ts = venue.spec, venue.book, now_ms()
+        return {
+            "lastUpdateId": book.update_id,
+            "E": ts,
+            "T": venue.last_change_ms or ts,
+            "bids": [[spec.format_price(t), spec.format_qty(q)] for t, q in book.depth(BUY, limit)],
+            "asks": [
+                [spec.format_price(t), spec.format_qty(q)] for t, q in book.depth(SELL, limit)
+            ],
+        }
+
+    @staticmethod
+    def depth_limit_ok(limit: int) -> bool:
+        return limit in _DEPTH_LIMITS
