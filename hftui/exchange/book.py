@@ -79,7 +79,7 @@ class MatchingBook:
         return self._orders.get(order_id)
 
     def orders_at(self, side: int, tick: int) -> deque[RestingOrder]:
-        return self._sides[side].get(tick, deque())
+        return cast("deque[RestingOrder]", self._sides[side].get(tick, deque()))
 
     # ---- changes --------------------------------------------------------------------------
 

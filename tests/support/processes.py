@@ -43,7 +43,9 @@ def isolated_env(home: Path) -> dict[str, str]:
     return env
 
 
-def cli(args: list[str], env: dict[str, str], timeout_s: float = 30.0) -> subprocess.CompletedProcess[str]:
+def cli(
+    args: list[str], env: dict[str, str], timeout_s: float = 30.0
+) -> subprocess.CompletedProcess[str]:
     """Run `hftui ARGS` to completion."""
     return subprocess.run(
         [*HFTUI, *args], env=env, capture_output=True, text=True, timeout=timeout_s, check=False
@@ -61,7 +63,10 @@ def cli_json(args: list[str], env: dict[str, str]) -> dict[str, object]:
 def process(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     """Start `hftui ARGS`; on exit SIGTERM it, then SIGKILL if it lingers."""
     proc = subprocess.Popen(
-        [*HFTUI, *args], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        [*HFTUI, *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
@@ -93,13 +98,22 @@ def local_exchange(env: dict[str, str], tmp: Path, seed: int = 3) -> Iterator[st
         yield str(info["url"])
 
 
-def pids_of_children(pid: int) -> list[int]:
-    """Direct children of `pid` (Linux /proc)."""
+def pids_of_children(pid: int, containing: str = "") -> list[int]:
+    """Direct children of `pid` whose command line contains `containing` (Linux /proc)."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
     try:
-        return [int(p) for p in path.read_text().split()]
+        children = [int(p) for p in path.read_text().split()]
     except OSError:
         return []
+    found = []
+    for child in children:
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if containing.encode() in cmdline:
+            found.append(child)
+    return found
 
 
 def shm_segments(prefix: str) -> list[str]:

@@ -1,0 +1,409 @@
+"""Command line: `hftui [engine|attach|exchange|status|book]`.
+
+Each subcommand imports only what it needs, so the TUI process never loads the engine and
+`hftui status` starts fast. The JSON printed by `status --json` and `book --json` is an
+interface scripts rely on; its fields are documented in README.md.
+
+Exit statuses: 0 success, 1 no running engine or a runtime failure, 2 bad usage or config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import orjson
+
+from hftui.config import Config, ConfigError, load_config
+from hftui.instance import InstanceInfo, find_running, pid_alive
+from hftui.paths import logs_dir
+
+if TYPE_CHECKING:
+    from hftui.ipc import SnapshotReader
+
+__all__ = ["main"]
+
+_ENGINE_START_TIMEOUT_S: Final = 30.0
+_ENGINE_STOP_TIMEOUT_S: Final = 10.0
+
+
+def _fail(message: str, status: int = 1) -> int:
+    print(f"hftui: {message}", file=sys.stderr)
+    return status
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hftui",
+        description="Terminal trading workstation for Binance USD-M Futures. With no "
+        "subcommand: start the engine (and the local exchange for venue 'local') and open "
+        "the TUI on it, or attach to the engine already running.",
+    )
+    parser.add_argument("--config", type=Path, help="config file (default: XDG config path)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("engine", help="run the engine headless in the foreground")
+    sub.add_parser("attach", help="open the TUI on a running engine")
+
+    ex = sub.add_parser("exchange", help="run the local exchange (Binance USD-M wire protocol)")
+    ex.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    ex.add_argument("--port", type=int, default=8080, help="port (0: any free port)")
+    ex.add_argument("--symbols", default="BTCUSDT,ETHUSDT", help="comma-separated symbols")
+    ex.add_argument("--seed", type=int, default=1, help="seed of the synthetic market")
+    ex.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="KEY:SECRET",
+        help="an API key and secret the exchange accepts (repeatable); "
+        "default: the built-in demo account",
+    )
+    ex.add_argument("--ready-file", type=Path, help="write {host, port, url, pid} here when up")
+
+    st = sub.add_parser("status", help="show the running engine's state")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+
+    bk = sub.add_parser("book", help="print a symbol's order book from the running engine")
+    bk.add_argument("symbol", help="symbol, e.g. BTCUSDT")
+    bk.add_argument("--depth", type=int, default=10, help="levels per side (1-20)")
+    bk.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `hftui` console script."""
+    args = _build_parser().parse_args(argv)
+    command = args.command
+    if command == "exchange":
+        return _cmd_exchange(args)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        return _fail(f"config error: {exc}", 2)
+    if command == "engine":
+        return _cmd_engine(config)
+    if command == "status":
+        return _cmd_status(config, args.json)
+    if command == "book":
+        return _cmd_book(config, args.symbol.upper(), args.depth, args.json)
+    if command == "attach":
+        return _cmd_attach(config)
+    return _cmd_launch(config, args.config)
+
+
+# ---- exchange and engine --------------------------------------------------------------------
+
+
+def _cmd_exchange(args: argparse.Namespace) -> int:
+    from hftui.exchange.main import ExchangeConfig, parse_account, run
+    from hftui.logs import setup_logging
+
+    try:
+        accounts = tuple(parse_account(a) for a in args.account)
+        symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
+        config = ExchangeConfig(
+            host=args.host,
+            port=args.port,
+            symbols=symbols,
+            seed=args.seed,
+            accounts=accounts,
+            ready_file=args.ready_file,
+        )
+    except ValueError as exc:
+        return _fail(str(exc), 2)
+    setup_logging("exchange")
+    try:
+        status: int = run(config)
+        return status
+    except ValueError as exc:
+        return _fail(str(exc), 2)
+    except OSError as exc:
+        return _fail(f"cannot serve on {args.host}:{args.port}: {exc}", 1)
+
+
+def _cmd_engine(config: Config) -> int:
+    from hftui.engine.main import EngineAlreadyRunningError, run_engine
+    from hftui.logs import setup_logging
+
+    setup_logging("engine", config.logging.level, config.logging.max_bytes, config.logging.backups)
+    try:
+        return run_engine(config)
+    except EngineAlreadyRunningError as exc:
+        return _fail(str(exc), 1)
+
+
+# ---- reading the running engine -------------------------------------------------------------
+
+
+def _open_reader(config: Config) -> tuple[InstanceInfo, SnapshotReader] | None:
+    from hftui.ipc import RegionError, SnapshotReader
+
+    info = find_running(config.engine.instance)
+    if info is None:
+        return None
+    try:
+        return info, SnapshotReader(info.shm)
+    except RegionError:
+        return None
+
+
+def status_document(config: Config) -> dict[str, object]:
+    """The `status --json` document (see README for the fields)."""
+    from hftui.protocol import FeedState, Mode, decode_text, format_units
+
+    opened = _open_reader(config)
+    if opened is None:
+        return {"running": False, "instance": config.engine.instance}
+    info, reader = opened
+    try:
+        header = reader.header()
+        now = time.time_ns()
+        symbols: dict[str, object] = {}
+        for i in range(int(header["n_symbols"])):
+            s = reader.symbol(i)
+            pd = int(s["price_decimals"])
+            recv = int(s["recv_ns"])
+            symbols[decode_text(s["symbol"])] = {
+                "synced": bool(s["synced"]),
+                "feed_state": FeedState(int(s["feed_state"])).label,
+                "best_bid": format_units(int(s["best_bid"]), pd) if s["best_bid"] >= 0 else None,
+                "best_ask": format_units(int(s["best_ask"]), pd) if s["best_ask"] >= 0 else None,
+                "last_update_id": int(s["last_update_id"]),
+                "age_s": round((now - recv) / 1e9, 3) if recv else None,
+                "msgs_total": int(s["msgs_total"]),
+                "gaps": int(s["gaps"]),
+                "resyncs": int(s["resyncs"]),
+            }
+        heartbeat_age = (now - int(header["heartbeat_ns"])) / 1e9
+        return {
+            "running": True,
+            "instance": info.instance,
+            "engine_pid": int(header["engine_pid"]),
+            "engine_alive": pid_alive(info.pid) and heartbeat_age < 2.0,
+            "heartbeat_age_s": round(heartbeat_age, 3),
+            "uptime_s": round((now - int(header["started_ns"])) / 1e9, 1),
+            "venue": decode_text(header["venue"]),
+            "venue_url": decode_text(header["venue_url"]),
+            "stream_url": decode_text(header["stream_url"]),
+            "mode": Mode(int(header["mode"])).label,
+            "killed": bool(header["killed"]),
+            "stopping": bool(header["stopping"]),
+            "ws_connected": bool(header["ws_connected"]),
+            "msgs_total": int(header["msgs_total"]),
+            "msgs_per_s": round(float(header["msgs_per_s"]), 1),
+            "bad_frames": int(header["bad_frames"]),
+            "reconnects": int(header["reconnects"]),
+            "symbols": symbols,
+        }
+    finally:
+        reader.close()
+
+
+def _cmd_status(config: Config, as_json: bool) -> int:
+    doc = status_document(config)
+    if as_json:
+        print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+        return 0 if doc["running"] else 1
+    if not doc["running"]:
+        return _fail(f"no engine running (instance {config.engine.instance!r})")
+    alive = "up" if doc["engine_alive"] else "NOT RESPONDING"
+    print(f"engine   pid {doc['engine_pid']}  {alive}  uptime {doc['uptime_s']}s")
+    print(f"venue    {doc['venue']}  {doc['venue_url']}")
+    print(f"mode     {str(doc['mode']).upper()}{'  KILLED' if doc['killed'] else ''}")
+    print(
+        f"feed     {doc['msgs_per_s']} msgs/s  bad frames {doc['bad_frames']}  "
+        f"reconnects {doc['reconnects']}"
+    )
+    symbols = doc["symbols"]
+    for name, s in symbols.items() if isinstance(symbols, dict) else ():
+        print(
+            f"{name:<10} {s['feed_state']:<8} bid {s['best_bid'] or '-':>12}  "
+            f"ask {s['best_ask'] or '-':>12}  id {s['last_update_id']}  "
+            f"gaps {s['gaps']} resyncs {s['resyncs']}"
+        )
+    return 0
+
+
+def book_document(config: Config, symbol: str, depth: int) -> dict[str, object] | str:
+    """The `book --json` document, or an error message."""
+    from hftui.protocol import decode_text, format_units
+
+    opened = _open_reader(config)
+    if opened is None:
+        return f"no engine running (instance {config.engine.instance!r})"
+    _, reader = opened
+    try:
+        header = reader.header()
+        names = []
+        for i in range(int(header["n_symbols"])):
+            s = reader.symbol(i)
+            name = decode_text(s["symbol"])
+            names.append(name)
+            if name != symbol:
+                continue
+            pd, qd = int(s["price_decimals"]), int(s["qty_decimals"])
+            nb, na = min(depth, int(s["n_bids"])), min(depth, int(s["n_asks"]))
+            return {
+                "symbol": symbol,
+                "synced": bool(s["synced"]),
+                "last_update_id": int(s["last_update_id"]),
+                "bids": [
+                    [format_units(int(s["bid_px"][k]), pd), format_units(int(s["bid_qty"][k]), qd)]
+                    for k in range(nb)
+                ],
+                "asks": [
+                    [format_units(int(s["ask_px"][k]), pd), format_units(int(s["ask_qty"][k]), qd)]
+                    for k in range(na)
+                ],
+            }
+        return f"symbol {symbol} is not traded by the engine; it has: {', '.join(names)}"
+    finally:
+        reader.close()
+
+
+def _cmd_book(config: Config, symbol: str, depth: int, as_json: bool) -> int:
+    from hftui.protocol import BOOK_DEPTH
+
+    if not 1 <= depth <= BOOK_DEPTH:
+        return _fail(f"--depth {depth} is not allowed: expected 1 to {BOOK_DEPTH}", 2)
+    doc = book_document(config, symbol, depth)
+    if isinstance(doc, str):
+        return _fail(doc, 1)
+    if as_json:
+        print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    bids = doc["bids"] if isinstance(doc["bids"], list) else []
+    asks = doc["asks"] if isinstance(doc["asks"], list) else []
+    state = "synced" if doc["synced"] else "NOT SYNCED"
+    print(f"{symbol}  last update id {doc['last_update_id']}  {state}")
+    for price, qty in reversed(asks):
+        print(f"  ask {price:>14} {qty:>12}")
+    print("  " + "-" * 31)
+    for price, qty in bids:
+        print(f"  bid {price:>14} {qty:>12}")
+    return 0
+
+
+# ---- the TUI --------------------------------------------------------------------------------
+
+
+def _spawn_engine(config_path: Path | None) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "hftui"]
+    if config_path is not None:
+        command += ["--config", str(config_path)]
+    command.append("engine")
+    err_path = logs_dir() / "engine.stderr"
+    fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        # A session of its own: the engine must not receive the terminal's Ctrl+C or hangup.
+        return subprocess.Popen(  # noqa: S603 - our own program
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=fd,
+            start_new_session=True,
+            close_fds=True,
+        )
+    finally:
+        os.close(fd)
+
+
+def _wait_for_engine(config: Config, process: subprocess.Popen[bytes]) -> InstanceInfo | str:
+    deadline = time.monotonic() + _ENGINE_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        status = process.poll()
+        if status is not None:
+            return (
+                f"the engine exited with status {status} while starting; see "
+                f"{logs_dir() / 'engine.log'} and {logs_dir() / 'engine.stderr'}"
+            )
+        info = find_running(config.engine.instance)
+        if info is not None and info.pid == process.pid:
+            return info
+        time.sleep(0.02)
+    stop_engine(process.pid)
+    return f"the engine did not start within {_ENGINE_START_TIMEOUT_S:.0f}s"
+
+
+def stop_engine(pid: int, timeout_s: float = _ENGINE_STOP_TIMEOUT_S) -> bool:
+    """SIGTERM the engine and wait; SIGKILL it if it does not stop. True if it stopped cleanly."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.02)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    return False
+
+
+def _run_tui(config: Config, info: InstanceInfo, spawned: bool) -> int:
+    from hftui.app import HftuiApp
+    from hftui.link import EngineLink
+    from hftui.logs import setup_logging
+
+    setup_logging("tui", config.logging.level, config.logging.max_bytes, config.logging.backups)
+    link = EngineLink.open(info)
+    app = HftuiApp(
+        link,
+        spawned=spawned,
+        refresh_hz=config.tui.refresh_hz,
+        symbols_hint=config.market.symbols,
+    )
+    # A hangup or SIGTERM of the terminal ends the TUI like a quit; an engine this TUI
+    # started goes with it, one it attached to keeps running.
+    hangup_choice = "stop" if spawned else "leave"
+
+    def on_signal(signum: int, frame: object) -> None:
+        app.call_later(app.exit, hangup_choice)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        choice = app.run()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        link.close()
+    if choice is None:  # the app ended without a choice (e.g. a crash): be conservative
+        choice = hangup_choice
+    if choice == "stop":
+        print("hftui: stopping the engine…", file=sys.stderr)
+        if not stop_engine(info.pid):
+            print("hftui: the engine did not stop in time and was killed", file=sys.stderr)
+        find_running(config.engine.instance)  # clears what a killed engine left behind
+    else:
+        print(
+            f"hftui: engine left running (pid {info.pid}); `hftui attach` reopens it",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _cmd_attach(config: Config) -> int:
+    info = find_running(config.engine.instance)
+    if info is None:
+        return _fail(f"no engine running (instance {config.engine.instance!r}); run `hftui`")
+    return _run_tui(config, info, spawned=False)
+
+
+def _cmd_launch(config: Config, config_path: Path | None) -> int:
+    info = find_running(config.engine.instance)
+    if info is not None:
+        return _run_tui(config, info, spawned=False)
+    print("hftui: starting the engine…", file=sys.stderr)
+    process = _spawn_engine(config_path)
+    waited = _wait_for_engine(config, process)
+    if isinstance(waited, str):
+        return _fail(waited)
+    return _run_tui(config, waited, spawned=True)
