@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
     from hftui.ipc import SnapshotReader
 
 __all__ = ["main"]
+
+log = logging.getLogger("hftui.cli")
 
 _ENGINE_START_TIMEOUT_S: Final = 30.0
 _ENGINE_STOP_TIMEOUT_S: Final = 10.0
@@ -361,12 +365,26 @@ def _run_tui(config: Config, info: InstanceInfo, spawned: bool) -> int:
         refresh_hz=config.tui.refresh_hz,
         symbols_hint=config.market.symbols,
     )
-    # A hangup or SIGTERM of the terminal ends the TUI like a quit; an engine this TUI
-    # started goes with it, one it attached to keeps running.
-    hangup_choice = "stop" if spawned else "leave"
+    # A hangup or SIGTERM ends the TUI; an engine this TUI started goes with it, one it
+    # attached to keeps running.
+    watchdog: list[threading.Timer] = []
 
     def on_signal(signum: int, frame: object) -> None:
-        app.call_later(app.exit, hangup_choice)
+        log.warning("TUI got %s", signal.Signals(signum).name)
+        if spawned:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(info.pid, signal.SIGTERM)  # the engine shuts itself down in order
+        if signum == signal.SIGHUP:
+            # The terminal is gone: there is nothing to restore, and Textual's shutdown can
+            # block writing to it. Leave at once.
+            logging.shutdown()
+            os._exit(128 + signum)
+        app.call_later(app.exit, "stop" if spawned else "leave")
+        # Never outlive a SIGTERM by more than a few seconds, whatever the UI is doing.
+        timer = threading.Timer(5.0, os._exit, args=(128 + signum,))
+        timer.daemon = True
+        timer.start()
+        watchdog.append(timer)
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
@@ -374,9 +392,11 @@ def _run_tui(config: Config, info: InstanceInfo, spawned: bool) -> int:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        for timer in watchdog:
+            timer.cancel()
         link.close()
     if choice is None:  # the app ended without a choice (e.g. a crash): be conservative
-        choice = hangup_choice
+        choice = "stop" if spawned else "leave"
     if choice == "stop":
         print("hftui: stopping the engine…", file=sys.stderr)
         if not stop_engine(info.pid):

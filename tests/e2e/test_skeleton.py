@@ -61,8 +61,8 @@ def test_engine_book_matches_the_exchange(tmp_path: Path) -> None:
     with local_exchange(env, tmp_path) as url:
         _config(env, f'[venue]\nname = "local"\nurl = "{url}"\n[engine]\ninstance = "e2e"\n')
         with process(["engine"], env) as engine:
-            for symbol in ("BTCUSDT", "ETHUSDT"):
-                eventually(lambda s=symbol: _synced_book(env, s), timeout_s=30)
+            eventually(lambda: _synced_book(env, "BTCUSDT"), timeout_s=30)
+            eventually(lambda: _synced_book(env, "ETHUSDT"), timeout_s=30)
             status = cli_json(["status", "--json"], env)
             assert status["running"] is True
             assert status["venue"] == "local"

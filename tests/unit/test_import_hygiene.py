@@ -40,7 +40,7 @@ def test_exchange_shares_nothing_with_the_engine() -> None:
     assert _under(modules, "textual") == set()
 
 
-@pytest.mark.parametrize("kernel", ["hftui.engine.kernels.book", "hftui.engine.kernels.decimal"])
+@pytest.mark.parametrize("kernel", ["hftui.engine.kernels.book"])
 def test_kernels_use_only_numpy_and_numba(kernel: str) -> None:
     modules = _modules_after(f"import {kernel}")
     ours = {m for m in _under(modules, "hftui") if not m.startswith("hftui.engine.kernels")}

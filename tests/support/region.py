@@ -1,0 +1,101 @@
+"""A real shared-memory snapshot region filled with a fixed, engine-like state."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from hftui.ipc import SnapshotWriter
+from hftui.protocol import BOOK_DEPTH, FeedState, Mode
+
+FROZEN_NS = 1_795_000_000_000_000_000  # the tests' wall clock: 2026-11-18T11:06:40Z
+
+# symbol, price decimals, qty decimals, tick units, best bid units, lot units
+_SYMBOLS = (
+    ("BTCUSDT", 2, 3, 10, 6_400_010, 1),
+    ("ETHUSDT", 2, 3, 1, 320_001, 1),
+)
+
+
+def fill_symbol(
+    writer: SnapshotWriter,
+    index: int,
+    *,
+    synced: bool = True,
+    age_s: float = 0.05,
+    last_update_id: int = 123_456,
+) -> None:
+    """Write one symbol block as the engine's publisher does."""
+    symbol, pd, qd, tick, best_bid, lot = _SYMBOLS[index]
+    writer.begin_symbol(index)
+    s = writer.symbol(index)
+    s["symbol"] = symbol.encode()
+    s["synced"] = 1 if synced else 0
+    s["feed_state"] = FeedState.LIVE if synced else FeedState.SYNCING
+    s["price_decimals"] = pd
+    s["qty_decimals"] = qd
+    s["tick_units"] = tick
+    s["last_update_id"] = last_update_id
+    s["recv_ns"] = FROZEN_NS - int(age_s * 1e9)
+    s["event_time_ms"] = FROZEN_NS // 1_000_000
+    n = BOOK_DEPTH if synced else 0
+    s["n_bids"] = n
+    s["n_asks"] = n
+    for k in range(BOOK_DEPTH):
+        s["bid_px"][k] = best_bid - k * tick
+        s["ask_px"][k] = best_bid + (k + 1) * tick
+        s["bid_qty"][k] = (k * 37 % 11 + 1) * 125 * lot
+        s["ask_qty"][k] = (k * 53 % 13 + 1) * 100 * lot
+    s["best_bid"] = best_bid if n else -1
+    s["best_ask"] = best_bid + tick if n else -1
+    s["msgs_total"] = 5000
+    s["trade_count"] = 70  # more than the ring holds: the oldest six were overwritten
+    for k in range(70):
+        slot = k % 64
+        s["trade_px"][slot] = best_bid + (k % 3) * tick
+        s["trade_qty"][slot] = (k % 7 + 1) * 10 * lot
+        s["trade_time_ms"][slot] = FROZEN_NS // 1_000_000 - (70 - k) * 250
+        s["trade_buyer_maker"][slot] = k % 2
+    writer.end_symbol(index)
+
+
+def fill_header(
+    writer: SnapshotWriter,
+    *,
+    heartbeat_age_s: float = 0.01,
+    mode: Mode = Mode.OBSERVE,
+    killed: bool = False,
+    stopping: bool = False,
+    n_symbols: int = 2,
+) -> None:
+    writer.begin_header()
+    h = writer.header
+    h["engine_pid"] = 4242
+    h["started_ns"] = FROZEN_NS - 60 * 10**9
+    h["heartbeat_ns"] = FROZEN_NS - int(heartbeat_age_s * 1e9)
+    h["mode"] = int(mode)
+    h["killed"] = 1 if killed else 0
+    h["stopping"] = 1 if stopping else 0
+    h["ws_connected"] = 1
+    h["n_symbols"] = n_symbols
+    h["msgs_total"] = 10_000
+    h["msgs_per_s"] = 150.0
+    h["venue"] = b"local"
+    h["venue_url"] = b"http://127.0.0.1:8080"
+    h["stream_url"] = b"ws://127.0.0.1:8080"
+    writer.end_header()
+
+
+@contextmanager
+def frozen_region() -> Iterator[SnapshotWriter]:
+    """A region with both symbols synced and a fresh heartbeat; unlinked afterwards."""
+    writer = SnapshotWriter(f"hftui_test_{os.getpid()}_{uuid.uuid4().hex[:8]}")
+    try:
+        fill_header(writer)
+        for index in range(len(_SYMBOLS)):
+            fill_symbol(writer, index)
+        yield writer
+    finally:
+        writer.close()
