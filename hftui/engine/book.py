@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 
@@ -22,10 +22,44 @@ from hftui.engine.kernels.book import (
     top_ask_,
     top_bid_,
 )
+from hftui.engine.kernels.parse import (
+    META_ASKS,
+    META_BIDS,
+    META_EVENT_TIME,
+    META_FINAL,
+    META_FIRST,
+    META_PREV,
+    META_SIZE,
+    parse_depth_,
+)
 
-__all__ = ["OrderBook", "decimals_of"]
+__all__ = ["OrderBook", "RawDiff", "decimals_of"]
 
 _SCRATCH: Final = 1024  # levels per side per message handled without reallocating
+
+
+class RawDiff(NamedTuple):
+    """A diff parsed into integer ticks and lots; the arrays may be the book's scratch."""
+
+    first_id: int
+    final_id: int
+    prev_final_id: int
+    bid_ticks: np.ndarray
+    bid_lots: np.ndarray
+    n_bids: int
+    ask_ticks: np.ndarray
+    ask_lots: np.ndarray
+    n_asks: int
+    event_time_ms: int = 0
+
+    def copy(self) -> RawDiff:
+        """Detached from scratch buffers, for events kept while waiting for a snapshot."""
+        return self._replace(
+            bid_ticks=self.bid_ticks[: self.n_bids].copy(),
+            bid_lots=self.bid_lots[: self.n_bids].copy(),
+            ask_ticks=self.ask_ticks[: self.n_asks].copy(),
+            ask_lots=self.ask_lots[: self.n_asks].copy(),
+        )
 
 
 def decimals_of(step: str) -> int:
@@ -56,8 +90,11 @@ class OrderBook:
         self._best_ask = window_ticks  # index, window if none there
         self._over_bids: dict[int, int] = {}  # tick -> lots, outside the window
         self._over_asks: dict[int, int] = {}
-        self._idx = np.zeros(_SCRATCH, np.int64)
-        self._lots = np.zeros(_SCRATCH, np.int64)
+        self._meta = np.zeros(META_SIZE, np.int64)
+        self._bid_ticks = np.zeros(_SCRATCH, np.int64)
+        self._bid_lots = np.zeros(_SCRATCH, np.int64)
+        self._ask_ticks = np.zeros(_SCRATCH, np.int64)
+        self._ask_lots = np.zeros(_SCRATCH, np.int64)
 
     # ---- numbers --------------------------------------------------------------------------
 
@@ -113,60 +150,123 @@ class OrderBook:
         self._over_bids.clear()
         self._over_asks.clear()
 
+    def _parse(self, levels: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            ticks = np.fromiter((self.price_to_ticks(p) for p, _ in levels), np.int64, len(levels))
+            lots = np.fromiter((self.qty_to_lots(q) for _, q in levels), np.int64, len(levels))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{self.symbol}: bad level: {exc}") from exc
+        return ticks, lots
+
     def load_snapshot(self, bids: Sequence[Sequence[str]], asks: Sequence[Sequence[str]]) -> None:
         """Replace the whole book. Raises ValueError on a malformed level (book then empty)."""
         self.clear()
-        try:
-            parsed_bids = [(self.price_to_ticks(p), self.qty_to_lots(q)) for p, q in bids]
-            parsed_asks = [(self.price_to_ticks(p), self.qty_to_lots(q)) for p, q in asks]
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"{self.symbol}: bad snapshot level: {exc}") from exc
-        top_bid = max((t for t, q in parsed_bids if q), default=None)
-        top_ask = min((t for t, q in parsed_asks if q), default=None)
+        bid_ticks, bid_lots = self._parse(bids)
+        ask_ticks, ask_lots = self._parse(asks)
+        live_bids, live_asks = bid_ticks[bid_lots > 0], ask_ticks[ask_lots > 0]
+        top_bid = int(live_bids.max()) if live_bids.size else None
+        top_ask = int(live_asks.min()) if live_asks.size else None
         anchor = next((t for t in (top_bid, top_ask) if t is not None), 0)
         mid = (top_bid + top_ask) // 2 if top_bid is not None and top_ask is not None else anchor
         self._base = mid - self.window // 2
-        self._set_levels(parsed_bids, parsed_asks)
+        self.apply_ticks(bid_ticks, bid_lots, len(bids), ask_ticks, ask_lots, len(asks))
 
     def apply(self, bids: Sequence[Sequence[str]], asks: Sequence[Sequence[str]]) -> None:
         """Apply absolute quantities ("0" deletes). All-or-nothing: a bad level raises
         ValueError before anything changes."""
-        try:
-            parsed_bids = [(self.price_to_ticks(p), self.qty_to_lots(q)) for p, q in bids]
-            parsed_asks = [(self.price_to_ticks(p), self.qty_to_lots(q)) for p, q in asks]
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"{self.symbol}: bad level: {exc}") from exc
-        self._set_levels(parsed_bids, parsed_asks)
+        bid_ticks, bid_lots = self._parse(bids)
+        ask_ticks, ask_lots = self._parse(asks)
+        self.apply_ticks(bid_ticks, bid_lots, len(bids), ask_ticks, ask_lots, len(asks))
 
-    def _set_levels(self, bids: Sequence[tuple[int, int]], asks: Sequence[tuple[int, int]]) -> None:
-        self._best_bid = self._apply_side(bids, True)
-        self._best_ask = self._apply_side(asks, False)
+    def parse_raw(self, frame: bytes) -> RawDiff | None:
+        """Parse a diff-depth frame's bytes in numba into this book's scratch arrays.
+
+        Returns None when the fast path does not apply (malformed, off-grid, unusual), and
+        the caller uses the general JSON path instead.
+        """
+        meta = self._meta
+        status = parse_depth_(
+            frame,
+            self.price_decimals,
+            self.qty_decimals,
+            self.tick_units,
+            self.lot_units,
+            meta,
+            self._bid_ticks,
+            self._bid_lots,
+            self._ask_ticks,
+            self._ask_lots,
+        )
+        if status != 0:
+            return None
+        return RawDiff(
+            int(meta[META_FIRST]),
+            int(meta[META_FINAL]),
+            int(meta[META_PREV]),
+            self._bid_ticks,
+            self._bid_lots,
+            int(meta[META_BIDS]),
+            self._ask_ticks,
+            self._ask_lots,
+            int(meta[META_ASKS]),
+            int(meta[META_EVENT_TIME]),
+        )
+
+    def apply_ticks(
+        self,
+        bid_ticks: np.ndarray,
+        bid_lots: np.ndarray,
+        n_bids: int,
+        ask_ticks: np.ndarray,
+        ask_lots: np.ndarray,
+        n_asks: int,
+    ) -> None:
+        """Apply absolute quantities given as ticks and lots (the hot path)."""
+        best = int(apply_bid_(self._bids, self._base, bid_ticks, bid_lots, n_bids, self._best_bid))
+        if best == -2:
+            self._apply_slow(bid_ticks, bid_lots, n_bids, True)
+        else:
+            self._best_bid = best
+        best = int(apply_ask_(self._asks, self._base, ask_ticks, ask_lots, n_asks, self._best_ask))
+        if best == -2:
+            self._apply_slow(ask_ticks, ask_lots, n_asks, False)
+        else:
+            self._best_ask = best
+        # Fast exit when the touch is comfortably inside the window (the usual case).
+        margin = self.window >> 3
+        if (
+            margin <= self._best_bid < self.window - margin
+            and margin <= self._best_ask < self.window - margin
+            and not self._over_bids
+            and not self._over_asks
+        ):
+            return
         self._maybe_recenter()
 
-    def _apply_side(self, levels: Sequence[tuple[int, int]], is_bid: bool) -> int:
+    def _apply_slow(self, ticks: np.ndarray, lots: np.ndarray, count: int, is_bid: bool) -> None:
+        # Some levels fall outside the window: apply one by one, spilling to the overflow.
         qty = self._bids if is_bid else self._asks
         over = self._over_bids if is_bid else self._over_asks
-        best = self._best_bid if is_bid else self._best_ask
-        if len(levels) > self._idx.shape[0]:
-            self._idx = np.zeros(len(levels), np.int64)
-            self._lots = np.zeros(len(levels), np.int64)
-        idx, lots, base, window = self._idx, self._lots, self._base, self.window
-        count = 0
-        for ticks, size in levels:
-            i = ticks - base
-            if 0 <= i < window:
-                idx[count] = i
-                lots[count] = size
-                count += 1
+        inside_ticks, inside_lots = [], []
+        for k in range(count):
+            tick, size = int(ticks[k]), int(lots[k])
+            if 0 <= tick - self._base < self.window:
+                inside_ticks.append(tick)
+                inside_lots.append(size)
             elif size:
-                over[ticks] = size
+                over[tick] = size
             else:
-                over.pop(ticks, None)
-        if count == 0:
-            return best
+                over.pop(tick, None)
+        arr_ticks = np.array(inside_ticks, np.int64)
+        arr_lots = np.array(inside_lots, np.int64)
         if is_bid:
-            return int(apply_bid_(qty, idx, lots, count, best))
-        return int(apply_ask_(qty, idx, lots, count, best))
+            self._best_bid = int(
+                apply_bid_(qty, self._base, arr_ticks, arr_lots, len(arr_ticks), self._best_bid)
+            )
+        else:
+            self._best_ask = int(
+                apply_ask_(qty, self._base, arr_ticks, arr_lots, len(arr_ticks), self._best_ask)
+            )
 
     def _maybe_recenter(self) -> None:
         # Recentre when the touch is outside or within 1/8 of the window of an edge.
@@ -185,8 +285,12 @@ class OrderBook:
         bids, asks = self.levels()
         self.clear()
         self._base = mid - self.window // 2
-        self._best_bid = self._apply_side(bids, True)
-        self._best_ask = self._apply_side(asks, False)
+        bid_ticks = np.array([t for t, _ in bids], np.int64)
+        bid_lots = np.array([q for _, q in bids], np.int64)
+        ask_ticks = np.array([t for t, _ in asks], np.int64)
+        ask_lots = np.array([q for _, q in asks], np.int64)
+        self._apply_slow(bid_ticks, bid_lots, len(bids), True)
+        self._apply_slow(ask_ticks, ask_lots, len(asks), False)
 
     # ---- queries --------------------------------------------------------------------------
 

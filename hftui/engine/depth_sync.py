@@ -20,10 +20,9 @@ import enum
 import logging
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
-from hftui.engine.book import OrderBook
+from hftui.engine.book import OrderBook, RawDiff
 
 __all__ = ["DepthSync", "DiffResult", "SnapshotResult", "SyncState"]
 
@@ -55,15 +54,6 @@ class SnapshotResult(enum.IntEnum):
     GAP = 4  # the buffered events do not chain: discarded, fetch another
 
 
-@dataclass(frozen=True, slots=True)
-class _Event:
-    first: int
-    final: int
-    prev: int
-    bids: Levels
-    asks: Levels
-
-
 _DEFAULT_BUFFER: Final = 10_000
 
 
@@ -76,7 +66,7 @@ class DepthSync:
         self.state = SyncState.WAITING_SNAPSHOT
         self.last_update_id = 0
         self.needs_snapshot = True
-        self._buffer: deque[_Event] = deque()
+        self._buffer: deque[RawDiff] = deque()
         self._pending: tuple[int, Levels, Levels] | None = None  # snapshot awaiting an event
         self.gaps = 0
         self.resyncs = 0
@@ -106,21 +96,45 @@ class DepthSync:
     def on_diff(
         self, first_id: int, final_id: int, prev_final_id: int, bids: Levels, asks: Levels
     ) -> DiffResult:
-        """One diff-depth event (U, u, pu, b, a)."""
+        """One diff-depth event (U, u, pu, b, a) with levels as decimal strings."""
+        try:
+            bid_ticks, bid_lots = self.book._parse(bids)
+            ask_ticks, ask_lots = self.book._parse(asks)
+        except ValueError:
+            self.corrupt += 1
+            if self.state == SyncState.SYNCED:
+                self.reset("malformed levels")
+            return DiffResult.CORRUPT
+        return self.on_raw(
+            RawDiff(
+                first_id,
+                final_id,
+                prev_final_id,
+                bid_ticks,
+                bid_lots,
+                len(bids),
+                ask_ticks,
+                ask_lots,
+                len(asks),
+            )
+        )
+
+    def on_raw(self, diff: RawDiff) -> DiffResult:
+        """One diff-depth event already parsed into ticks (the hot path)."""
         if self.state == SyncState.SYNCED:
-            if final_id <= self.last_update_id:
+            if diff.final_id <= self.last_update_id:
                 self.dropped_events += 1
                 return DiffResult.DROPPED_OLD
-            if prev_final_id != self.last_update_id:
+            if diff.prev_final_id != self.last_update_id:
                 self.gaps += 1
-                self.reset(f"gap: pu {prev_final_id} != last u {self.last_update_id}")
-                self._buffer.append(_Event(first_id, final_id, prev_final_id, bids, asks))
+                self.reset(f"gap: pu {diff.prev_final_id} != last u {self.last_update_id}")
+                self._buffer.append(diff.copy())
                 return DiffResult.GAP
-            return self._apply(final_id, bids, asks)
+            return self._apply(diff)
         if len(self._buffer) >= self.max_buffer:
             self.buffer_overflows += 1
             self.reset("buffer overflow while waiting for a snapshot")
-        self._buffer.append(_Event(first_id, final_id, prev_final_id, bids, asks))
+        self._buffer.append(diff.copy())
         if self._pending is not None:
             result = self._try_pending(self._pending)
             if result == SnapshotResult.SYNCED:
@@ -131,14 +145,11 @@ class DepthSync:
                 return DiffResult.GAP
         return DiffResult.BUFFERED
 
-    def _apply(self, final_id: int, bids: Levels, asks: Levels) -> DiffResult:
-        try:
-            self.book.apply(bids, asks)
-        except (ValueError, TypeError):
-            self.corrupt += 1
-            self.reset("malformed levels")
-            return DiffResult.CORRUPT
-        self.last_update_id = final_id
+    def _apply(self, diff: RawDiff) -> DiffResult:
+        self.book.apply_ticks(
+            diff.bid_ticks, diff.bid_lots, diff.n_bids, diff.ask_ticks, diff.ask_lots, diff.n_asks
+        )
+        self.last_update_id = diff.final_id
         if self.book.is_crossed():
             self.crossed += 1
             self.reset("crossed book")
@@ -155,13 +166,13 @@ class DepthSync:
 
     def _try_pending(self, pending: tuple[int, Levels, Levels]) -> SnapshotResult:
         snap_id, bids, asks = pending
-        while self._buffer and self._buffer[0].final < snap_id:
+        while self._buffer and self._buffer[0].final_id < snap_id:
             self._buffer.popleft()
             self.dropped_events += 1
         if not self._buffer:
             return SnapshotResult.WAITING
         first = self._buffer[0]
-        if not (first.first <= snap_id <= first.final or first.prev == snap_id):
+        if not (first.first_id <= snap_id <= first.final_id or first.prev_final_id == snap_id):
             self.stale_snapshots += 1
             self._pending = None
             self.needs_snapshot = True
@@ -177,12 +188,14 @@ class DepthSync:
         self.last_update_id = snap_id
         buffered, self._buffer = list(self._buffer), deque()
         for k, event in enumerate(buffered):
-            if k and event.prev != self.last_update_id:
+            if k and event.prev_final_id != self.last_update_id:
                 self.gaps += 1
-                self.reset(f"gap in buffered events: pu {event.prev} != u {self.last_update_id}")
+                self.reset(
+                    f"gap in buffered events: pu {event.prev_final_id} != u {self.last_update_id}"
+                )
                 self._buffer.extend(buffered[k:])  # still good for the next snapshot
                 return SnapshotResult.GAP
-            result = self._apply(event.final, event.bids, event.asks)
+            result = self._apply(event)
             if result != DiffResult.APPLIED:
                 return SnapshotResult.CORRUPT
         return SnapshotResult.SYNCED

@@ -38,11 +38,25 @@ def scan_ask_(qty: np.ndarray, start: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def apply_bid_(qty: np.ndarray, index: np.ndarray, lots: np.ndarray, count: int, best: int) -> int:
-    """Set absolute quantities on the bid side; returns the new best index (-1 if empty)."""
+def _in_window(ticks: np.ndarray, count: int, base: int, size: int) -> bool:
+    for k in range(count):
+        i = ticks[k] - base
+        if i < 0 or i >= size:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def apply_bid_(
+    qty: np.ndarray, base: int, ticks: np.ndarray, lots: np.ndarray, count: int, best: int
+) -> int:
+    """Set absolute bid quantities; returns the new best index (-1 if empty), or -2 without
+    changing anything if a tick falls outside the window."""
+    if not _in_window(ticks, count, base, qty.shape[0]):
+        return -2
     removed_best = False
     for k in range(count):
-        i = index[k]
+        i = ticks[k] - base
         q = lots[k]
         qty[i] = q
         if q != 0:
@@ -56,12 +70,17 @@ def apply_bid_(qty: np.ndarray, index: np.ndarray, lots: np.ndarray, count: int,
 
 
 @njit(cache=True, nogil=True)
-def apply_ask_(qty: np.ndarray, index: np.ndarray, lots: np.ndarray, count: int, best: int) -> int:
-    """Set absolute quantities on the ask side; returns the new best index (len if empty)."""
+def apply_ask_(
+    qty: np.ndarray, base: int, ticks: np.ndarray, lots: np.ndarray, count: int, best: int
+) -> int:
+    """Set absolute ask quantities; returns the new best index (len if empty), or -2 without
+    changing anything if a tick falls outside the window."""
     n = qty.shape[0]
+    if not _in_window(ticks, count, base, n):
+        return -2
     removed_best = False
     for k in range(count):
-        i = index[k]
+        i = ticks[k] - base
         q = lots[k]
         qty[i] = q
         if q != 0:
