@@ -30,6 +30,11 @@ class HealthBar(Static):
         text = Text(no_wrap=True, overflow="ellipsis")
         if view is None:
             text.append(" no engine", style="bold red")
+        elif not view.alive:
+            # Whatever the feeds last said is no longer true: say so instead of repeating it.
+            text.append(f" engine {view.status}: feed state unknown", style="bold red")
+            if view.status != "stopping":
+                text.append(" │ q quits; run hftui to start a new engine")
         else:
             for symbol in view.symbols:
                 state = symbol.feed_state
