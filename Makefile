@@ -17,12 +17,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# After installing, compile the numba kernels once so the first start finds them cached.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m hftui.engine.warmup
 	touch $@
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m hftui.engine.warmup
 	touch $@ $(STAMP)
 
 demo: $(STAMP)  ## start the engine and the local exchange and open the TUI (mode observe)

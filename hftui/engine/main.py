@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from hftui.config import Config
 from hftui.engine.binance.constants import VENUE_URLS, ws_base_from_http
 from hftui.engine.binance.rest import PublicRest
-from hftui.engine.book import OrderBook
 from hftui.engine.local_venue import LocalExchange, LocalExchangeError
 from hftui.engine.market_data import MarketData
 from hftui.engine.publisher import Publisher
+from hftui.engine.warmup import warm_kernels
 from hftui.instance import find_running, remove_instance, write_instance
 from hftui.ipc import SnapshotWriter, segment_name
 
@@ -41,16 +41,6 @@ class Endpoints:
     venue: str
     rest_url: str
     stream_url: str
-
-
-def _warm_kernels() -> None:
-    # The first call of each numba kernel compiles (or loads the cache): pay it now, not on
-    # the first live message.
-    book = OrderBook("WARMUP", "0.10", "0.001")
-    book.load_snapshot([["100.00", "1.000"]], [["100.10", "1.000"]])
-    book.apply([["100.00", "0"], ["99.90", "2.000"]], [["100.20", "0.500"]])
-    book.best_bid()
-    book.best_ask()
 
 
 class Engine:
@@ -120,7 +110,7 @@ class Engine:
         )
         status = 0
         try:
-            _warm_kernels()
+            warm_kernels()
             status = await self._serve(self.publisher)
         finally:
             await self._shutdown()
