@@ -126,12 +126,13 @@ def test_leave_the_engine_running_then_attach(tmp_path: Path) -> None:
         eventually(lambda: cli_json(["status", "--json"], env)["running"] is False)
 
 
-def test_hangup_stops_the_engine_it_started(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
+def test_hangup_or_sigterm_stops_the_engine_it_started(tmp_path: Path, sig: int) -> None:
     with tui(tmp_path) as (proc, _term, env):
         status = eventually(lambda: _engine_synced(env), timeout_s=30)
         engine_pid = int(str(status["engine_pid"]))
         exchange = pids_of_children(engine_pid, "hftui exchange")
-        proc.send_signal(signal.SIGHUP)
+        proc.send_signal(sig)
         proc.wait(timeout=10)
         eventually(lambda: not os.path.exists(f"/proc/{engine_pid}"), timeout_s=15)
         eventually(lambda: not os.path.exists(f"/proc/{exchange[0]}"), timeout_s=10)
