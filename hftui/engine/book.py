@@ -32,6 +32,7 @@ from hftui.engine.kernels.parse import (
     META_SIZE,
     parse_depth_,
 )
+from hftui.protocol import format_units
 
 __all__ = ["OrderBook", "RawDiff", "decimals_of"]
 
@@ -126,19 +127,11 @@ class OrderBook:
             raise ValueError(f"{self.symbol}: quantity {qty!r} is off the step {self.step_size}")
         return lots
 
-    @staticmethod
-    def _format(units: int, decimals: int) -> str:
-        if decimals == 0:
-            return str(units)
-        digits = str(abs(units)).rjust(decimals + 1, "0")
-        sign = "-" if units < 0 else ""
-        return f"{sign}{digits[:-decimals]}.{digits[-decimals:]}"
-
     def format_price(self, ticks: int) -> str:
-        return self._format(ticks * self.tick_units, self.price_decimals)
+        return format_units(ticks * self.tick_units, self.price_decimals)
 
     def format_qty(self, lots: int) -> str:
-        return self._format(lots * self.lot_units, self.qty_decimals)
+        return format_units(lots * self.lot_units, self.qty_decimals)
 
     # ---- updates --------------------------------------------------------------------------
 

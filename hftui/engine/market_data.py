@@ -84,8 +84,6 @@ class SymbolFeed:
     index: int
     symbol: str
     sync: DepthSync | None = None  # None until exchangeInfo told us the grid
-    tick_units: int = 1  # price units (10**-price_decimals) per tick
-    lot_units: int = 1
     recv_ns: int = 0
     event_time_ms: int = 0
     msgs: int = 0
@@ -109,10 +107,6 @@ class SymbolFeed:
         if now_ns - self.recv_ns > stale_after_ns:
             return FeedState.STALE
         return FeedState.LIVE
-
-
-def _units(decimals_of: str) -> int:
-    return len(decimals_of.split(".", 1)[1]) if "." in decimals_of else 0
 
 
 class MarketData:
@@ -166,8 +160,6 @@ class MarketData:
                 log.error("symbol is not listed by the venue", extra={"symbol": feed.symbol})
                 continue
             book = OrderBook(spec.symbol, spec.tick_size, spec.step_size)
-            feed.tick_units = int(spec.tick_size.replace(".", ""))
-            feed.lot_units = int(spec.step_size.replace(".", ""))
             feed.sync = DepthSync(book)
             feed.version += 1
 
@@ -371,8 +363,8 @@ class MarketData:
         if feed is None or book is None:
             self._bad("trade for an unknown symbol", frame)
             return
-        price = book.price_to_ticks(event["p"]) * feed.tick_units
-        qty = book.qty_to_lots(event["q"]) * feed.lot_units
+        price = book.price_to_ticks(event["p"]) * book.tick_units
+        qty = book.qty_to_lots(event["q"]) * book.lot_units
         slot = feed.trade_count % TRADE_SLOTS
         feed.trade_px[slot] = price
         feed.trade_qty[slot] = qty
@@ -417,10 +409,3 @@ class MarketData:
     def feed_states(self) -> list[FeedState]:
         now = self.clock_ns()
         return [f.state(self.depth_connected, now, self.stale_after_ns) for f in self.feeds]
-
-    def units(self, feed: SymbolFeed) -> tuple[int, int]:
-        """Price and quantity decimals of a feed (0 before exchangeInfo arrived)."""
-        book = feed.book
-        if book is None:
-            return 0, 0
-        return _units(book.tick_size), _units(book.step_size)

@@ -121,10 +121,9 @@ class Publisher:
             w.end_symbol(index)
             return
         book = sync.book
-        pd, qd = market.units(feed)
-        s["price_decimals"] = pd
-        s["qty_decimals"] = qd
-        s["tick_units"] = feed.tick_units
+        s["price_decimals"] = book.price_decimals
+        s["qty_decimals"] = book.qty_decimals
+        s["tick_units"] = book.tick_units
         s["synced"] = 1 if sync.synced else 0
         s["last_update_id"] = sync.last_update_id
         s["gaps"] = sync.gaps
@@ -137,12 +136,12 @@ class Publisher:
             n_bids = n_asks = 0
         s["n_bids"] = n_bids
         s["n_asks"] = n_asks
-        np.multiply(self._bid_px, feed.tick_units, out=s["bid_px"])
-        np.multiply(self._bid_qty, feed.lot_units, out=s["bid_qty"])
-        np.multiply(self._ask_px, feed.tick_units, out=s["ask_px"])
-        np.multiply(self._ask_qty, feed.lot_units, out=s["ask_qty"])
-        s["best_bid"] = self._bid_px[0] * feed.tick_units if n_bids else -1
-        s["best_ask"] = self._ask_px[0] * feed.tick_units if n_asks else -1
+        np.multiply(self._bid_px, book.tick_units, out=s["bid_px"])
+        np.multiply(self._bid_qty, book.lot_units, out=s["bid_qty"])
+        np.multiply(self._ask_px, book.tick_units, out=s["ask_px"])
+        np.multiply(self._ask_qty, book.lot_units, out=s["ask_qty"])
+        s["best_bid"] = self._bid_px[0] * book.tick_units if n_bids else -1
+        s["best_ask"] = self._ask_px[0] * book.tick_units if n_asks else -1
         s["trade_count"] = feed.trade_count
         s["trade_px"] = feed.trade_px
         s["trade_qty"] = feed.trade_qty
