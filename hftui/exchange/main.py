@@ -19,10 +19,13 @@ from typing import Final
 import orjson
 from aiohttp import web
 
+from hftui.exchange.accounts import Account
+from hftui.exchange.private import add_private_routes
 from hftui.exchange.server import build_app
 from hftui.exchange.streams import DEPTH_SPEEDS_MS, StreamHub
 from hftui.exchange.symbols import spec_for
-from hftui.exchange.venue import Venue
+from hftui.exchange.trading import Trading
+from hftui.exchange.venue import Venue, now_ms
 
 __all__ = [
     "DEMO_API_KEY",
@@ -134,7 +137,15 @@ async def start(config: ExchangeConfig) -> RunningExchange:
     config.validate()
     hub = StreamHub()
     venue = Venue(config.symbols, config.seed, hub)
+    accounts = {key: Account(key, secret.encode()) for key, secret in config.all_accounts}
+
+    def publish_user(account: Account, payload: dict[str, object]) -> None:
+        if account.listen_key is not None and now_ms() < account.listen_key_expires_ms:
+            hub.publish(account.listen_key, payload)
+
+    trading = Trading(venue, accounts, now_ms, publish_user)
     app = build_app(venue, hub, config.ping_interval_s)
+    add_private_routes(app, trading)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)

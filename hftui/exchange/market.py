@@ -136,6 +136,8 @@ class SyntheticMarket:
         if len(queue) == 1 and rank == 0 and book.level_count(side) > 1 and rng.random() < 0.6:
             return  # the touch is sticky: it is rarely pulled entirely
         order = queue[rng.randrange(len(queue))]
+        if order.owner is not None:
+            return  # participants' orders are theirs to cancel
         lots = order.lots if rng.random() < 0.7 else max(1, order.lots // 2)
         book.reduce(order.order_id, lots)
 
@@ -169,5 +171,6 @@ class SyntheticMarket:
             while count > _MAX_LEVELS:
                 far = book.tick_at(side, count - 1)
                 for order in list(book.orders_at(side, far)):
-                    book.reduce(order.order_id, order.lots)
+                    if order.owner is None:
+                        book.reduce(order.order_id, order.lots)
                 count -= 1

@@ -182,12 +182,18 @@ async def stream(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB_KEY]
     combined = request.path.rstrip("/").endswith("/stream")
     names: list[str] = []
+    listen_keys = _listen_keys(request.app)
     if combined:
         names = [n for n in request.query.get("streams", "").split("/") if n]
     else:
         tail = request.match_info.get("tail", "")
-        # Any segment that is not a stream (ccxt's `/public/ws/0`) is just a connection label.
-        names = [n for n in tail.split("/") if parse_stream(n) is not None]
+        # Any segment that is neither a stream nor a listen key (ccxt's `/public/ws/0`) is
+        # just a connection label.
+        names = [n for n in tail.split("/") if parse_stream(n) is not None or n in listen_keys]
+    # User data by query: `/private/ws?listenKey=...` (a missing `events=` means all events).
+    for key in request.query.getall("listenKey", []):
+        if key in listen_keys:
+            names.append(key)
     ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 16)
     await ws.prepare(request)
     sub = Subscriber(combined)
@@ -220,6 +226,15 @@ async def stream(request: web.Request) -> web.StreamResponse:
         sender.cancel()
         pinger.cancel()
     return ws
+
+
+def _listen_keys(app: web.Application) -> set[str]:
+    from hftui.exchange.private import TRADING_KEY
+
+    trading = app.get(TRADING_KEY)
+    if trading is None:
+        return set()
+    return {a.listen_key for a in trading.accounts.values() if a.listen_key is not None}
 
 
 def build_app(venue: Venue, hub: StreamHub, ping_interval_s: float) -> web.Application:

@@ -8,10 +8,11 @@ changes and trades into stream events on the hub. No I/O here: the server drives
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from hftui.exchange.book import BUY, SELL, Fill, MatchingBook
+from hftui.exchange.book import BUY, SELL, Fill, MatchingBook, RestingOrder
 from hftui.exchange.market import SyntheticMarket
 from hftui.exchange.streams import DEPTH_SPEEDS_MS, DepthWindow, StreamHub, depth_stream_name
 from hftui.exchange.symbols import SymbolSpec, spec_for
@@ -19,6 +20,9 @@ from hftui.exchange.symbols import SymbolSpec, spec_for
 __all__ = ["SymbolVenue", "Venue"]
 
 _DEPTH_LIMITS: Final = (5, 10, 20, 50, 100, 500, 1000)
+
+# (resting order after the fill, tick, lots, spec) when flow fills a participant's order
+MakerFillListener = Callable[[RestingOrder, int, int, SymbolSpec], None]
 
 
 def now_ms() -> int:
@@ -44,6 +48,7 @@ class Venue:
         self.hub = hub
         self.symbols: dict[str, SymbolVenue] = {}
         self.paused = False
+        self.on_maker_fill: MakerFillListener | None = None
         for symbol in symbols:
             spec = spec_for(symbol)
             windows = tuple(DepthWindow(symbol, speed) for speed in DEPTH_SPEEDS_MS)
@@ -73,11 +78,16 @@ class Venue:
 
     def _trade_listener(self, venue: SymbolVenue):  # type: ignore[no-untyped-def]
         def on_trade(taker_side: int, fills: list[Fill]) -> None:
-            self._publish_trades(venue, taker_side, fills)
+            if self.on_maker_fill is not None:
+                for fill in fills:
+                    if fill.maker.owner is not None:
+                        self.on_maker_fill(fill.maker, fill.tick, fill.lots, venue.spec)
+            self.publish_fills(venue, taker_side, fills)
 
         return on_trade
 
-    def _publish_trades(self, venue: SymbolVenue, taker_side: int, fills: list[Fill]) -> None:
+    def publish_fills(self, venue: SymbolVenue, taker_side: int, fills: list[Fill]) -> None:
+        """aggTrade events for one taker order's fills."""
         spec = venue.spec
         name = f"{spec.symbol.lower()}@aggTrade"
         ts = now_ms()
@@ -111,7 +121,8 @@ class Venue:
                     },
                 )
 
-    def _publish_top(self, venue: SymbolVenue) -> None:
+    def publish_top(self, venue: SymbolVenue) -> None:
+        """A bookTicker event if the top of the book changed."""
         book = venue.book
         bid, ask = book.best(BUY), book.best(SELL)
         if bid is None or ask is None:
@@ -146,7 +157,7 @@ class Venue:
             return
         for venue in self.symbols.values():
             venue.market.step(dt_s)
-            self._publish_top(venue)
+            self.publish_top(venue)
 
     def flush_depth(self, speed_ms: int) -> None:
         """Close the current window of `speed_ms` for every symbol and send its event."""

@@ -1,0 +1,341 @@
+"""Trading on the local exchange over signed REST and the user-data stream, on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import aiohttp
+import orjson
+import pytest
+from yarl import URL
+
+from hftui.engine.binance.auth import encode_params, sign
+from hftui.exchange.main import ExchangeConfig, RunningExchange, start
+
+pytestmark = pytest.mark.e2e
+
+KEY, SECRET = "test-key", "test-secret"
+
+
+class Client:
+    """A minimal signed client: what every Binance client does, nothing more."""
+
+    def __init__(
+        self, http: aiohttp.ClientSession, base: str, key: str = KEY, secret: str = SECRET
+    ) -> None:
+        self.http, self.base, self.key, self.secret = http, base, key, secret
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        signed: bool = True,
+        in_body: bool = False,
+        **params: str,
+    ) -> tuple[int, object]:
+        if signed:
+            params = {"timestamp": str(int(time.time() * 1000)), **params}
+        payload = encode_params(params)
+        if signed:
+            payload += "&signature=" + sign(self.secret.encode(), payload)
+        headers = {"X-MBX-APIKEY": self.key}
+        url = f"{self.base}{path}"
+        if in_body:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            request = self.http.request(method, url, data=payload, headers=headers)
+        else:
+            # encoded=True: send the signed bytes exactly, as real clients do.
+            request = self.http.request(
+                method, URL(f"{url}?{payload}", encoded=True), headers=headers
+            )
+        async with request as response:
+            return response.status, orjson.loads(await response.read())
+
+    async def ok(
+        self, method: str, path: str, signed: bool = True, **params: str
+    ) -> dict[str, object]:
+        status, body = await self.call(method, path, signed=signed, **params)  # type: ignore[arg-type]
+        assert status == 200, body
+        assert isinstance(body, dict)
+        return body
+
+
+@pytest.fixture
+async def exchange() -> AsyncIterator[RunningExchange]:
+    running = await start(ExchangeConfig(port=0, seed=9, accounts=((KEY, SECRET),)))
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def client(exchange: RunningExchange) -> AsyncIterator[Client]:
+    async with aiohttp.ClientSession() as http:
+        yield Client(http, exchange.url)
+
+
+async def best(client: Client) -> tuple[Decimal, Decimal]:
+    _status, depth = await client.call(
+        "GET", "/fapi/v1/depth", signed=False, symbol="BTCUSDT", limit="5"
+    )
+    assert isinstance(depth, dict)
+    return Decimal(depth["bids"][0][0]), Decimal(depth["asks"][0][0])
+
+
+async def test_auth_failures(client: Client) -> None:
+    status, body = await Client(client.http, client.base, key="").call("GET", "/fapi/v2/balance")
+    assert (status, body["code"]) == (401, -2014)  # type: ignore[index]
+    status, body = await Client(client.http, client.base, key="nobody").call(
+        "GET", "/fapi/v2/balance"
+    )
+    assert (status, body["code"]) == (401, -2015)  # type: ignore[index]
+    status, body = await Client(client.http, client.base, secret="wrong").call(
+        "GET", "/fapi/v2/balance"
+    )
+    assert (status, body["code"]) == (400, -1022)  # type: ignore[index]
+    status, body = await client.call("GET", "/fapi/v2/balance", timestamp="1000")
+    assert (status, body["code"]) == (400, -1021)  # type: ignore[index]
+    status, body = await client.call("GET", "/fapi/v2/balance", signed=False)
+    assert (status, body["code"]) == (400, -1102)  # type: ignore[index]
+
+
+async def test_order_lifecycle_and_account(client: Client, exchange: RunningExchange) -> None:
+    bid, ask = await best(client)
+    exchange.venue.paused = True  # a still market: nothing fills our resting order meanwhile
+    resting_price = str(bid - Decimal("50"))
+    order = await client.ok(
+        "POST",
+        "/fapi/v1/order",
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        timeInForce="GTC",
+        quantity="0.010",
+        price=resting_price,
+        newClientOrderId="mine-1",
+        newOrderRespType="RESULT",
+    )
+    assert order["status"] == "NEW"
+    assert order["positionSide"] == "BOTH"
+    for field in ("avgPrice", "cumQuote", "updateTime", "origQty", "executedQty"):
+        assert field in order
+    queried = await client.ok("GET", "/fapi/v1/order", symbol="BTCUSDT", origClientOrderId="mine-1")
+    assert queried["orderId"] == order["orderId"]
+    assert "time" in queried
+    status, open_orders = await client.call("GET", "/fapi/v1/openOrders", symbol="BTCUSDT")
+    assert isinstance(open_orders, list)
+    assert [o["clientOrderId"] for o in open_orders] == ["mine-1"]
+    # The resting order is in the public book.
+    _, depth = await client.call(
+        "GET", "/fapi/v1/depth", signed=False, symbol="BTCUSDT", limit="1000"
+    )
+    assert isinstance(depth, dict)
+    assert any(Decimal(p) == Decimal(resting_price) for p, _ in depth["bids"])
+    status, dup = await client.call(
+        "POST",
+        "/fapi/v1/order",
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        timeInForce="GTC",
+        quantity="0.010",
+        price=resting_price,
+        newClientOrderId="mine-1",
+    )
+    assert (status, dup["code"]) == (400, -4116)  # type: ignore[index]
+    canceled = await client.ok(
+        "DELETE", "/fapi/v1/order", symbol="BTCUSDT", orderId=str(order["orderId"])
+    )
+    assert canceled["status"] == "CANCELED"
+    status, again = await client.call(
+        "DELETE", "/fapi/v1/order", symbol="BTCUSDT", orderId=str(order["orderId"])
+    )
+    assert (status, again["code"]) == (400, -2011)  # type: ignore[index]
+
+    # A market buy fills against the book and opens a long position.
+    filled = await client.ok(
+        "POST",
+        "/fapi/v1/order",
+        symbol="BTCUSDT",
+        side="BUY",
+        type="MARKET",
+        quantity="0.050",
+        newOrderRespType="RESULT",
+    )
+    assert filled["status"] == "FILLED"
+    assert Decimal(str(filled["executedQty"])) == Decimal("0.050")
+    assert Decimal(str(filled["avgPrice"])) >= ask
+    status, positions = await client.call("GET", "/fapi/v3/positionRisk", symbol="BTCUSDT")
+    assert isinstance(positions, list)
+    assert Decimal(positions[0]["positionAmt"]) == Decimal("0.050")
+    assert Decimal(positions[0]["entryPrice"]) == Decimal(str(filled["avgPrice"]))
+    status, trades = await client.call("GET", "/fapi/v1/userTrades", symbol="BTCUSDT")
+    assert isinstance(trades, list)
+    assert sum(Decimal(t["qty"]) for t in trades) == Decimal("0.050")
+    fees = sum(Decimal(t["commission"]) for t in trades)
+    assert fees > 0
+
+    # Reduce-only close flattens it; the wallet moved by realized P&L minus fees.
+    closed = await client.ok(
+        "POST",
+        "/fapi/v1/order",
+        symbol="BTCUSDT",
+        side="SELL",
+        type="MARKET",
+        quantity="0.050",
+        reduceOnly="true",
+        newOrderRespType="RESULT",
+    )
+    assert closed["status"] == "FILLED"
+    status, positions = await client.call("GET", "/fapi/v3/positionRisk", symbol="BTCUSDT")
+    assert isinstance(positions, list)
+    assert Decimal(positions[0]["positionAmt"]) == 0
+    status, trades = await client.call("GET", "/fapi/v1/userTrades", symbol="BTCUSDT")
+    assert isinstance(trades, list)
+    realized = sum(Decimal(t["realizedPnl"]) for t in trades)
+    fees = sum(Decimal(t["commission"]) for t in trades)
+    account = await client.ok("GET", "/fapi/v3/account")
+    assert Decimal(str(account["totalWalletBalance"])) == Decimal("100000") + realized - fees
+    assert account["assets"][0]["updateTime"] > 0  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"type": "LIMIT", "timeInForce": "GTC", "quantity": "0.010", "price": "64000.05"}, -4014),
+        ({"type": "LIMIT", "timeInForce": "GTC", "quantity": "0.0105", "price": "64000.00"}, -1111),
+        ({"type": "LIMIT", "timeInForce": "GTC", "quantity": "0.0001", "price": "64000.00"}, -1111),
+        ({"type": "LIMIT", "timeInForce": "GTC", "quantity": "0.001", "price": "60000.00"}, -4164),
+        ({"type": "LIMIT", "timeInForce": "GTC", "quantity": "0.010", "price": "90000.00"}, -4016),
+        ({"type": "LIMIT", "quantity": "0.010", "price": "64000.00"}, -1102),
+        ({"type": "LIMIT", "timeInForce": "XYZ", "quantity": "0.010", "price": "64000.00"}, -1115),
+        ({"type": "STOP_MARKET", "quantity": "0.010"}, -4120),
+        ({"type": "MARKET", "quantity": "0.010", "reduceOnly": "true"}, -2022),
+        ({"type": "MARKET", "quantity": "0.010", "positionSide": "LONG"}, -4061),
+        (
+            {
+                "type": "LIMIT",
+                "timeInForce": "GTC",
+                "quantity": "0.010",
+                "price": "64000.00",
+                "newClientOrderId": "bad id!",
+            },
+            -4015,
+        ),
+    ],
+)
+async def test_order_rejections(client: Client, params: dict[str, str], code: int) -> None:
+    status, body = await client.call(
+        "POST",
+        "/fapi/v1/order",
+        symbol="BTCUSDT",
+        side="BUY",
+        **params,  # type: ignore[arg-type]
+    )
+    assert status == 400
+    assert isinstance(body, dict)
+    assert body["code"] == code, body
+
+
+async def test_post_only_and_fok_that_cannot_work_are_rejected(client: Client) -> None:
+    _bid, ask = await best(client)
+    status, body = await client.call(
+        "POST",
+        "/fapi/v1/order",
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        timeInForce="GTX",
+        quantity="0.010",
+        price=str(ask + Decimal("1")),
+    )
+    assert (status, body["code"]) == (400, -5022)  # type: ignore[index]
+    status, body = await client.call(
+        "POST",
+        "/fapi/v1/order",
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        timeInForce="FOK",
+        quantity="5",
+        price=str(ask),
+    )
+    assert (status, body["code"]) == (400, -5021)  # type: ignore[index]
+    status, body = await client.call("GET", "/fapi/v1/openOrders", symbol="BTCUSDT")
+    assert body == []  # neither left an order behind
+
+
+async def test_user_data_stream_reports_the_lifecycle(
+    client: Client, exchange: RunningExchange
+) -> None:
+    listen = await client.ok("POST", "/fapi/v1/listenKey", signed=False)
+    key = str(listen["listenKey"])
+    assert (await client.ok("POST", "/fapi/v1/listenKey", signed=False))["listenKey"] == key
+    ws_base = exchange.url.replace("http", "ws")
+    async with client.http.ws_connect(f"{ws_base}/private/ws?listenKey={key}") as ws:
+        await asyncio.sleep(0.05)
+        await client.ok(
+            "POST", "/fapi/v1/order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.020"
+        )
+        events: list[dict[str, object]] = []
+        while not any(e.get("e") == "ACCOUNT_UPDATE" for e in events) or not any(
+            e.get("e") == "ORDER_TRADE_UPDATE" and e["o"]["X"] == "FILLED"  # type: ignore[index]
+            for e in events
+        ):
+            message = await asyncio.wait_for(ws.receive(), 5)
+            events.append(orjson.loads(message.data))
+    updates = [e["o"] for e in events if e["e"] == "ORDER_TRADE_UPDATE"]
+    assert updates[0]["x"] == "NEW"  # type: ignore[index]
+    assert updates[-1]["X"] == "FILLED"  # type: ignore[index]
+    filled = [Decimal(str(u["l"])) for u in updates if isinstance(u, dict)]
+    assert sum(filled) == Decimal("0.020")
+    account_update = next(e for e in events if e["e"] == "ACCOUNT_UPDATE")
+    assert account_update["a"]["m"] == "ORDER"  # type: ignore[index]
+    await client.ok("PUT", "/fapi/v1/listenKey", signed=False)
+    await client.ok("DELETE", "/fapi/v1/listenKey", signed=False)
+    status, body = await client.call("PUT", "/fapi/v1/listenKey", signed=False)
+    assert (status, body["code"]) == (400, -1125)  # type: ignore[index]
+
+
+async def test_resting_order_is_filled_by_the_flow(
+    client: Client, exchange: RunningExchange
+) -> None:
+    bid, _ = await best(client)
+    order = await client.ok(
+        "POST",
+        "/fapi/v1/order",
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        timeInForce="GTC",
+        quantity="0.005",
+        price=str(bid),
+    )
+    for _ in range(200):  # the synthetic flow sells into the bid sooner or later
+        await asyncio.sleep(0.05)
+        state = await client.ok(
+            "GET", "/fapi/v1/order", symbol="BTCUSDT", orderId=str(order["orderId"])
+        )
+        if state["status"] == "FILLED":
+            break
+    else:
+        await client.ok("DELETE", "/fapi/v1/order", symbol="BTCUSDT", orderId=str(order["orderId"]))
+        pytest.skip("the flow did not reach the bid in 10 s")
+    _status, trades = await client.call("GET", "/fapi/v1/userTrades", symbol="BTCUSDT")
+    assert isinstance(trades, list)
+    assert all(t["maker"] for t in trades)
+
+
+async def test_body_and_query_signing_both_work(client: Client) -> None:
+    status, _ = await client.call(
+        "POST", "/fapi/v1/leverage", in_body=True, symbol="BTCUSDT", leverage="10"
+    )
+    assert status == 200
+    status, body = await client.call("POST", "/fapi/v1/leverage", symbol="BTCUSDT", leverage="500")
+    assert (status, body["code"]) == (400, -4028)  # type: ignore[index]
+    status, body = await client.call("POST", "/fapi/v1/positionSide/dual", dualSidePosition="true")
+    assert status == 400
