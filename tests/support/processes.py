@@ -87,12 +87,15 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: fl
 
 
 @contextmanager
-def local_exchange(env: dict[str, str], tmp: Path, seed: int = 3) -> Iterator[str]:
+def local_exchange(
+    env: dict[str, str], tmp: Path, seed: int = 3, accounts: list[str] | None = None
+) -> Iterator[str]:
     """A real `hftui exchange` on a free loopback port; yields its base URL."""
     ready = tmp / "exchange-ready.json"
-    with process(
-        ["exchange", "--port", "0", "--seed", str(seed), "--ready-file", str(ready)], env
-    ) as proc:
+    args = ["exchange", "--port", "0", "--seed", str(seed), "--ready-file", str(ready)]
+    for account in accounts or []:
+        args += ["--account", account]
+    with process(args, env) as proc:
         info = eventually(lambda: orjson.loads(ready.read_bytes()) if ready.exists() else None)
         assert proc.poll() is None
         yield str(info["url"])
