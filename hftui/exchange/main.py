@@ -12,7 +12,8 @@ import ipaddress
 import logging
 import os
 import signal
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -20,6 +21,7 @@ import orjson
 from aiohttp import web
 
 from hftui.exchange.accounts import Account
+from hftui.exchange.limits import Limits, RateLimiter
 from hftui.exchange.private import add_private_routes
 from hftui.exchange.server import build_app
 from hftui.exchange.streams import DEPTH_SPEEDS_MS, StreamHub
@@ -62,6 +64,7 @@ class ExchangeConfig:
     step_ms: int = 20
     ready_file: Path | None = None
     ping_interval_s: float = 180.0
+    limits: Limits = field(default_factory=Limits)
 
     def validate(self) -> None:
         try:
@@ -144,7 +147,8 @@ async def start(config: ExchangeConfig) -> RunningExchange:
             hub.publish(account.listen_key, payload)
 
     trading = Trading(venue, accounts, now_ms, publish_user)
-    app = build_app(venue, hub, config.ping_interval_s)
+    limiter = RateLimiter(config.limits, time.monotonic)
+    app = build_app(venue, hub, config.ping_interval_s, limiter)
     add_private_routes(app, trading)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()

@@ -16,6 +16,7 @@ from typing import Final
 import orjson
 from aiohttp import WSMsgType, web
 
+from hftui.exchange.limits import RateLimiter, request_weight
 from hftui.exchange.streams import StreamHub, Subscriber, parse_stream
 from hftui.exchange.symbols import exchange_info
 from hftui.exchange.venue import Venue, now_ms
@@ -31,6 +32,7 @@ _PONG_TIMEOUT_S: Final = 600.0
 VENUE_KEY: Final = web.AppKey("venue", Venue)
 HUB_KEY: Final = web.AppKey("hub", StreamHub)
 PING_KEY: Final = web.AppKey("ping_interval_s", float)
+LIMITER_KEY: Final = web.AppKey("limiter", RateLimiter)
 
 
 def error(status: int, code: int, msg: str) -> web.Response:
@@ -94,6 +96,26 @@ async def admin_pause(request: web.Request) -> web.Response:
 async def admin_resume(request: web.Request) -> web.Response:
     request.app[VENUE_KEY].paused = False
     return ok({"paused": False})
+
+
+@web.middleware
+async def rate_limits(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    # REST only: streams and the admin API are not weighed.
+    if not request.path.startswith(("/fapi/", "/api/", "/sapi/")):
+        return await handler(request)
+    limiter = request.app[LIMITER_KEY]
+    weight = request_weight(request.method, request.path, dict(request.query))
+    orders = 1 if request.method == "POST" and request.path == "/fapi/v1/order" else 0
+    verdict = limiter.check(
+        request.remote or "?", weight, request.headers.get("X-MBX-APIKEY"), orders
+    )
+    if verdict.status != 200:
+        response = error(verdict.status, verdict.code, verdict.msg)
+        response.headers["Retry-After"] = str(verdict.retry_after_s)
+    else:
+        response = await handler(request)
+    response.headers.update(verdict.headers)
+    return response
 
 
 @web.middleware
@@ -237,9 +259,12 @@ def _listen_keys(app: web.Application) -> set[str]:
     return {a.listen_key for a in trading.accounts.values() if a.listen_key is not None}
 
 
-def build_app(venue: Venue, hub: StreamHub, ping_interval_s: float) -> web.Application:
+def build_app(
+    venue: Venue, hub: StreamHub, ping_interval_s: float, limiter: RateLimiter
+) -> web.Application:
     """The aiohttp application of one exchange."""
-    app = web.Application(middlewares=[json_errors])
+    app = web.Application(middlewares=[json_errors, rate_limits])
+    app[LIMITER_KEY] = limiter
     app[VENUE_KEY] = venue
     app[HUB_KEY] = hub
     app[PING_KEY] = ping_interval_s

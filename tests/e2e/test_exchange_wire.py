@@ -9,6 +9,7 @@ import aiohttp
 import orjson
 import pytest
 
+from hftui.exchange.limits import Limits
 from hftui.exchange.main import ExchangeConfig, RunningExchange, parse_account, start
 
 pytestmark = pytest.mark.e2e
@@ -247,3 +248,32 @@ def test_config_refuses_non_loopback_and_unknown_symbols() -> None:
     with pytest.raises(ValueError, match="KEY:SECRET"):
         parse_account("nocolon")
     assert parse_account("k:s:t") == ("k", "s:t")
+
+
+async def test_rate_limit_headers_429_and_418_over_http() -> None:
+    config = ExchangeConfig(port=0, limits=Limits(weight_per_minute=6, ban_base_s=60))
+    running = await start(config)
+    try:
+        async with aiohttp.ClientSession() as http:
+            seen = []
+            for _ in range(12):
+                async with http.get(f"{running.url}/fapi/v1/time") as response:
+                    body = orjson.loads(await response.read())
+                    seen.append(
+                        (
+                            response.status,
+                            response.headers.get("X-MBX-USED-WEIGHT-1M"),
+                            response.headers.get("Retry-After"),
+                            body.get("code"),
+                        )
+                    )
+        assert [s[0] for s in seen[:6]] == [200] * 6
+        assert [s[1] for s in seen[:6]] == ["1", "2", "3", "4", "5", "6"]
+        assert seen[6][0] == 429
+        assert seen[6][3] == -1003
+        assert seen[6][2] is not None
+        assert int(seen[6][2]) >= 1
+        assert seen[-1][0] == 418
+        assert seen[-1][3] == -1003
+    finally:
+        await running.stop()
