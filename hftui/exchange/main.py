@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -21,6 +22,7 @@ import orjson
 from aiohttp import web
 
 from hftui.exchange.accounts import Account
+from hftui.exchange.admin import add_admin_routes
 from hftui.exchange.limits import Limits, RateLimiter
 from hftui.exchange.private import add_private_routes
 from hftui.exchange.server import build_app
@@ -64,6 +66,8 @@ class ExchangeConfig:
     step_ms: int = 20
     ready_file: Path | None = None
     ping_interval_s: float = 180.0
+    connection_lifetime_s: float = 24 * 3600.0
+    listen_key_lifetime_s: float = 3600.0
     limits: Limits = field(default_factory=Limits)
 
     def validate(self) -> None:
@@ -104,6 +108,10 @@ class RunningExchange:
             self._tasks.append(
                 asyncio.create_task(self._every(speed, self.venue.flush_depth, speed))
             )
+
+    def every(self, period_ms: int, action: Callable[[int], object]) -> None:
+        """Run `action(period_ms)` on a fixed period until stopped."""
+        self._tasks.append(asyncio.create_task(self._every(period_ms, action, period_ms)))
 
     def _step(self, step_ms: int) -> None:
         self.venue.step(step_ms / 1000)
@@ -146,10 +154,24 @@ async def start(config: ExchangeConfig) -> RunningExchange:
         if account.listen_key is not None and now_ms() < account.listen_key_expires_ms:
             hub.publish(account.listen_key, payload)
 
+    def expire_listen_keys(force: bool = False) -> int:
+        # A key not kept alive expires: its stream hears listenKeyExpired, then nothing more.
+        now, expired = now_ms(), 0
+        for account in accounts.values():
+            key = account.listen_key
+            if key is not None and (force or now >= account.listen_key_expires_ms):
+                hub.publish(key, {"e": "listenKeyExpired", "E": now, "listenKey": key})
+                account.listen_key = None
+                account.listen_key_expires_ms = 0
+                expired += 1
+        return expired
+
     trading = Trading(venue, accounts, now_ms, publish_user)
+    trading.listen_key_lifetime_ms = int(config.listen_key_lifetime_s * 1000)
     limiter = RateLimiter(config.limits, time.monotonic)
-    app = build_app(venue, hub, config.ping_interval_s, limiter)
+    app = build_app(venue, hub, config.ping_interval_s, limiter, config.connection_lifetime_s)
     add_private_routes(app, trading)
+    add_admin_routes(app, venue, hub.faults, lambda: expire_listen_keys(force=True))
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
@@ -159,6 +181,7 @@ async def start(config: ExchangeConfig) -> RunningExchange:
     port = int(sockets[0].getsockname()[1]) if sockets else config.port
     running = RunningExchange(runner, venue, config.host, port)
     running.start_clocks(config.step_ms)
+    running.every(1000, lambda _: expire_listen_keys())
     if config.ready_file is not None:
         _write_ready(config.ready_file, running)
     log.info("local exchange listening", extra={"url": running.url, "symbols": config.symbols})

@@ -23,7 +23,6 @@ from hftui.exchange.venue import now_ms
 __all__ = ["TRADING_KEY", "add_private_routes"]
 
 TRADING_KEY: Final = web.AppKey("trading", Trading)
-LISTEN_KEY_LIFETIME_MS: Final = 60 * 60 * 1000
 
 Handler = Callable[[Trading, Account, dict[str, str]], object]
 
@@ -276,13 +275,13 @@ def brackets(trading: Trading, account: Account, params: dict[str, str]) -> obje
 
 
 def listen_key_new(trading: Trading, account: Account, params: dict[str, str]) -> object:
-    return {"listenKey": account.new_listen_key(now_ms(), LISTEN_KEY_LIFETIME_MS)}
+    return {"listenKey": account.new_listen_key(now_ms(), trading.listen_key_lifetime_ms)}
 
 
 def listen_key_keepalive(trading: Trading, account: Account, params: dict[str, str]) -> object:
     if account.listen_key is None or now_ms() >= account.listen_key_expires_ms:
         raise VenueError(400, -1125, "This listenKey does not exist.")
-    account.listen_key_expires_ms = now_ms() + LISTEN_KEY_LIFETIME_MS
+    account.listen_key_expires_ms = now_ms() + trading.listen_key_lifetime_ms
     return {"listenKey": account.listen_key}
 
 

@@ -14,8 +14,9 @@ import time
 from typing import Final
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
+from hftui.exchange.admin import CONNECTIONS_KEY, FAULTS_KEY
 from hftui.exchange.limits import RateLimiter, request_weight
 from hftui.exchange.streams import StreamHub, Subscriber, parse_stream
 from hftui.exchange.symbols import exchange_info
@@ -33,6 +34,7 @@ VENUE_KEY: Final = web.AppKey("venue", Venue)
 HUB_KEY: Final = web.AppKey("hub", StreamHub)
 PING_KEY: Final = web.AppKey("ping_interval_s", float)
 LIMITER_KEY: Final = web.AppKey("limiter", RateLimiter)
+LIFETIME_KEY: Final = web.AppKey("connection_lifetime_s", float)
 
 
 def error(status: int, code: int, msg: str) -> web.Response:
@@ -88,21 +90,16 @@ async def empty_list(request: web.Request) -> web.Response:
     return ok([])
 
 
-async def admin_pause(request: web.Request) -> web.Response:
-    request.app[VENUE_KEY].paused = True
-    return ok({"paused": True})
-
-
-async def admin_resume(request: web.Request) -> web.Response:
-    request.app[VENUE_KEY].paused = False
-    return ok({"paused": False})
-
-
 @web.middleware
 async def rate_limits(request: web.Request, handler):  # type: ignore[no-untyped-def]
     # REST only: streams and the admin API are not weighed.
     if not request.path.startswith(("/fapi/", "/api/", "/sapi/")):
         return await handler(request)
+    status, delay = request.app[FAULTS_KEY].take_http_fault()
+    if delay:
+        await asyncio.sleep(delay)  # an injected slow or timed-out response
+    if status:
+        return error(status, -1000 if status >= 500 else -1001, "Injected fault.")
     limiter = request.app[LIMITER_KEY]
     weight = request_weight(request.method, request.path, dict(request.query))
     orders = 1 if request.method == "POST" and request.path == "/fapi/v1/order" else 0
@@ -183,16 +180,27 @@ def _property(
 
 async def _sender(ws: web.WebSocketResponse, sub: Subscriber) -> None:
     while True:
-        frame = await sub.queue.get()
-        if frame is None:
+        item = await sub.queue.get()
+        if item is None:
             await ws.close(message=b"too slow")
             return
+        frame, not_before = item
+        if not_before:
+            delay = not_before - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)  # an injected delay fault
         await ws.send_str(frame)
 
 
-async def _pinger(ws: web.WebSocketResponse, interval_s: float, last_pong: list[float]) -> None:
+async def _pinger(
+    ws: web.WebSocketResponse, interval_s: float, last_pong: list[float], lifetime_s: float
+) -> None:
+    opened = time.monotonic()
     while not ws.closed:
-        await asyncio.sleep(interval_s)
+        await asyncio.sleep(min(interval_s, max(0.01, opened + lifetime_s - time.monotonic())))
+        if time.monotonic() - opened >= lifetime_s:
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"24h connection lifetime reached")
+            return
         if time.monotonic() - last_pong[0] > _PONG_TIMEOUT_S:
             await ws.close(message=b"no pong")
             return
@@ -218,12 +226,16 @@ async def stream(request: web.Request) -> web.StreamResponse:
             names.append(key)
     ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 16)
     await ws.prepare(request)
+    connections = request.app[CONNECTIONS_KEY]
+    connections.add(ws)
     sub = Subscriber(combined)
     for name in names:
         hub.subscribe(sub, name)
     last_pong = [time.monotonic()]
     sender = asyncio.create_task(_sender(ws, sub))
-    pinger = asyncio.create_task(_pinger(ws, request.app[PING_KEY], last_pong))
+    pinger = asyncio.create_task(
+        _pinger(ws, request.app[PING_KEY], last_pong, request.app[LIFETIME_KEY])
+    )
     window_start, count = time.monotonic(), 0
     try:
         async for message in ws:
@@ -244,6 +256,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 break
             sub.offer(orjson.dumps(_control_reply(hub, sub, message.data)).decode())
     finally:
+        connections.discard(ws)
         hub.drop(sub)
         sender.cancel()
         pinger.cancel()
@@ -260,11 +273,18 @@ def _listen_keys(app: web.Application) -> set[str]:
 
 
 def build_app(
-    venue: Venue, hub: StreamHub, ping_interval_s: float, limiter: RateLimiter
+    venue: Venue,
+    hub: StreamHub,
+    ping_interval_s: float,
+    limiter: RateLimiter,
+    connection_lifetime_s: float,
 ) -> web.Application:
     """The aiohttp application of one exchange."""
     app = web.Application(middlewares=[json_errors, rate_limits])
     app[LIMITER_KEY] = limiter
+    app[LIFETIME_KEY] = connection_lifetime_s
+    app[FAULTS_KEY] = hub.faults
+    app[CONNECTIONS_KEY] = set()
     app[VENUE_KEY] = venue
     app[HUB_KEY] = hub
     app[PING_KEY] = ping_interval_s
@@ -276,8 +296,6 @@ def build_app(
     routes.add_get("/api/v3/ping", ping)
     routes.add_get("/api/v3/time", server_time)
     routes.add_get("/sapi/v1/capital/config/getall", empty_list)
-    routes.add_post("/admin/market/pause", admin_pause)
-    routes.add_post("/admin/market/resume", admin_resume)
     for prefix in _PREFIXES:
         routes.add_get(f"{prefix}/ws", stream)
         routes.add_get(f"{prefix}/ws/{{tail:.*}}", stream)

@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Final
 
 import orjson
+
+from hftui.exchange.faults import Faults
 
 __all__ = [
     "DEPTH_SPEEDS_MS",
@@ -82,14 +85,15 @@ class Subscriber:
     def __init__(self, combined: bool) -> None:
         self.combined = combined
         self.streams: set[str] = set()
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue(_QUEUE_LIMIT)
+        # (frame, monotonic time not to send before); None tells the sender to close.
+        self.queue: asyncio.Queue[tuple[str, float] | None] = asyncio.Queue(_QUEUE_LIMIT)
         self.dropped = False
 
-    def offer(self, frame: str) -> None:
+    def offer(self, frame: str, not_before: float = 0.0) -> None:
         if self.dropped:
             return
         try:
-            self.queue.put_nowait(frame)
+            self.queue.put_nowait((frame, not_before))
         except asyncio.QueueFull:
             self.dropped = True  # the connection's sender sees None and closes
             log.warning("subscriber too slow; dropping it")
@@ -100,8 +104,9 @@ class Subscriber:
 class StreamHub:
     """Stream name -> subscribers; serializes each event once per wrapping."""
 
-    def __init__(self) -> None:
+    def __init__(self, faults: Faults | None = None) -> None:
         self._subscribers: dict[str, set[Subscriber]] = {}
+        self.faults = faults or Faults()
 
     def subscribe(self, sub: Subscriber, name: str) -> None:
         sub.streams.add(name)
@@ -124,16 +129,18 @@ class StreamHub:
 
     def publish(self, name: str, payload: dict[str, object]) -> None:
         subs = self._subscribers.get(name)
-        if not subs:
+        if not subs or self.faults.is_stalled(name):
             return
+        delay = self.faults.delay_for(name) if self.faults.delayed else 0.0
+        not_before = time.monotonic() + delay if delay else 0.0
         raw: str | None = None
         wrapped: str | None = None
         for sub in list(subs):
             if sub.combined:
                 if wrapped is None:
                     wrapped = orjson.dumps({"stream": name, "data": payload}).decode()
-                sub.offer(wrapped)
+                sub.offer(wrapped, not_before)
             else:
                 if raw is None:
                     raw = orjson.dumps(payload).decode()
-                sub.offer(raw)
+                sub.offer(raw, not_before)

@@ -54,6 +54,7 @@ class Trading:
         self._next_order_id = 8_000_000_000  # far above the synthetic flow's ids
         self._next_trade_id = 900_000_000
         self._client_seq = 0
+        self.listen_key_lifetime_ms = 3_600_000
         venue.on_maker_fill = self._maker_fill
 
     # ---- numbers ------------------------------------------------------------------------

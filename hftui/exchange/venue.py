@@ -170,21 +170,36 @@ class Venue:
             name = depth_stream_name(venue.spec.symbol, speed_ms)
             if not self.hub.wants(name):
                 continue
+            copies = self.hub.faults.take_depth(venue.spec.symbol)
             spec, ts = venue.spec, now_ms()
-            self.hub.publish(
-                name,
-                {
-                    "e": "depthUpdate",
-                    "E": ts,
-                    "T": venue.last_change_ms or ts,
-                    "s": spec.symbol,
-                    "U": first,
-                    "u": final,
-                    "pu": prev,
-                    "b": [[spec.format_price(t), spec.format_qty(q)] for t, q in bids.items()],
-                    "a": [[spec.format_price(t), spec.format_qty(q)] for t, q in asks.items()],
-                },
-            )
+            for _ in range(copies):  # 0 after an injected gap, 2 for a duplicate
+                self._publish_depth(name, venue, spec, ts, (first, final, prev), bids, asks)
+
+    def _publish_depth(
+        self,
+        name: str,
+        venue: SymbolVenue,
+        spec: SymbolSpec,
+        ts: int,
+        ids: tuple[int, int, int],
+        bids: dict[int, int],
+        asks: dict[int, int],
+    ) -> None:
+        first, final, prev = ids
+        self.hub.publish(
+            name,
+            {
+                "e": "depthUpdate",
+                "E": ts,
+                "T": venue.last_change_ms or ts,
+                "s": spec.symbol,
+                "U": first,
+                "u": final,
+                "pu": prev,
+                "b": [[spec.format_price(t), spec.format_qty(q)] for t, q in bids.items()],
+                "a": [[spec.format_price(t), spec.format_qty(q)] for t, q in asks.items()],
+            },
+        )
 
     # ---- REST views -----------------------------------------------------------------------
 

@@ -1,0 +1,78 @@
+"""Fault switches for tests, driven over the loopback admin API.
+
+Owns: which faults are armed. The hub, the venue and the REST middleware consult it; nothing
+here touches connections or books directly, except `drop_all`, which closes sockets.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+__all__ = ["Faults"]
+
+
+@dataclass(slots=True)
+class Faults:
+    # Streams whose name contains a key: stalled (frames dropped) until a monotonic time.
+    stalled: dict[str, float] = field(default_factory=dict)
+    # Streams whose name contains a key: each frame delivered this many seconds late.
+    delayed: dict[str, float] = field(default_factory=dict)
+    skip_depth: dict[str, int] = field(default_factory=dict)  # symbol -> events to drop
+    duplicate_depth: dict[str, int] = field(default_factory=dict)  # symbol -> events to send twice
+    http_status: int = 0  # answer the next `http_count` REST requests with this status
+    http_count: int = 0
+    http_delay_s: float = 0.0  # hold the next `http_count` REST answers this long
+
+    def is_stalled(self, stream: str) -> bool:
+        if not self.stalled:
+            return False
+        now = time.monotonic()
+        for key, until in list(self.stalled.items()):
+            if until <= now:
+                del self.stalled[key]
+            elif key in stream:
+                return True
+        return False
+
+    def delay_for(self, stream: str) -> float:
+        for key, seconds in self.delayed.items():
+            if key in stream:
+                return seconds
+        return 0.0
+
+    def take_http_fault(self) -> tuple[int, float]:
+        """(status to answer or 0, seconds to wait) for the next REST request."""
+        if self.http_count <= 0:
+            return 0, 0.0
+        self.http_count -= 1
+        return self.http_status, self.http_delay_s
+
+    def take_depth(self, symbol: str) -> int:
+        """How many times to send this symbol's next depth event: 0 (a gap), 1 or 2."""
+        if self.skip_depth.get(symbol, 0) > 0:
+            self.skip_depth[symbol] -= 1
+            return 0
+        if self.duplicate_depth.get(symbol, 0) > 0:
+            self.duplicate_depth[symbol] -= 1
+            return 2
+        return 1
+
+    def clear(self) -> None:
+        self.stalled.clear()
+        self.delayed.clear()
+        self.skip_depth.clear()
+        self.duplicate_depth.clear()
+        self.http_status = self.http_count = 0
+        self.http_delay_s = 0.0
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "stalled": {k: round(v - time.monotonic(), 3) for k, v in self.stalled.items()},
+            "delayed": dict(self.delayed),
+            "skip_depth": dict(self.skip_depth),
+            "duplicate_depth": dict(self.duplicate_depth),
+            "http_status": self.http_status,
+            "http_count": self.http_count,
+            "http_delay_s": self.http_delay_s,
+        }
