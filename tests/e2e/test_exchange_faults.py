@@ -37,15 +37,15 @@ async def admin(http: aiohttp.ClientSession, base: str, path: str) -> dict[str, 
         return body  # type: ignore[no-any-return]
 
 
-async def frame(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5) -> dict[str, object]:
-    message = await asyncio.wait_for(ws.receive(), timeout)
+async def frame(ws: aiohttp.ClientWebSocketResponse, wait_s: float = 5) -> dict[str, object]:
+    message = await asyncio.wait_for(ws.receive(), wait_s)
     assert message.type == aiohttp.WSMsgType.TEXT, message
     return orjson.loads(message.data)  # type: ignore[no-any-return]
 
 
-async def closed(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5) -> bytes:
+async def closed(ws: aiohttp.ClientWebSocketResponse, wait_s: float = 5) -> bytes:
     while True:
-        message = await asyncio.wait_for(ws.receive(), timeout)
+        message = await asyncio.wait_for(ws.receive(), wait_s)
         if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
             return str(message.extra or "").encode()
 
@@ -80,11 +80,11 @@ async def test_stall_then_resume(exchange: RunningExchange, http: aiohttp.Client
         await admin(http, exchange.url, "stall?stream=btcusdt@bookTicker&seconds=1.0")
         while True:  # drain what was already queued
             try:
-                await frame(ws, timeout=0.2)
+                await frame(ws, wait_s=0.2)
             except TimeoutError:
                 break
         stalled_at = time.monotonic()
-        await frame(ws, timeout=5)
+        await frame(ws, wait_s=5)
         assert time.monotonic() - stalled_at > 0.5
 
 
@@ -155,7 +155,7 @@ async def test_listen_keys_expire_on_demand_and_by_time(http: aiohttp.ClientSess
                 await asyncio.sleep(0.1)
                 if trigger == "admin":
                     assert (await admin(http, running.url, "expire-listen-keys"))["expired"] == 1
-                event = await frame(ws, timeout=5)
+                event = await frame(ws, wait_s=5)
                 assert event == {"e": "listenKeyExpired", "E": event["E"], "listenKey": key}
             async with http.put(f"{running.url}/fapi/v1/listenKey", headers=headers) as r:
                 assert orjson.loads(await r.read())["code"] == -1125
