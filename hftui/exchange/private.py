@@ -7,6 +7,7 @@ reference lists for v2 and v3.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Final
@@ -291,6 +292,39 @@ def listen_key_close(trading: Trading, account: Account, params: dict[str, str])
     return {}
 
 
+_COUNTDOWNS: Final = web.AppKey[dict[tuple[str, str], asyncio.TimerHandle]]("countdowns")
+
+
+def countdown_cancel_all(
+    countdowns: dict[tuple[str, str], asyncio.TimerHandle],
+) -> Handler:
+    """`POST /fapi/v1/countdownCancelAll`: cancel the symbol's open orders unless the client
+    calls again within `countdownTime` ms; 0 disarms."""
+
+    def handle(trading: Trading, account: Account, params: dict[str, str]) -> object:
+        symbol = trading.symbol_of(params).spec.symbol
+        text = params.get("countdownTime", "")
+        if not text:
+            raise VenueError.mandatory("countdownTime")
+        if not text.isdigit():
+            raise VenueError.invalid("countdownTime")
+        slot = (account.api_key, symbol)
+        previous = countdowns.pop(slot, None)
+        if previous is not None:
+            previous.cancel()
+        millis = int(text)
+        if millis:
+
+            def fire() -> None:
+                countdowns.pop(slot, None)
+                trading.cancel_all(account, {"symbol": symbol})
+
+            countdowns[slot] = asyncio.get_running_loop().call_later(millis / 1000, fire)
+        return {"symbol": symbol, "countdownTime": text}
+
+    return handle
+
+
 def add_private_routes(app: web.Application, trading: Trading) -> None:
     """Register every signed and user-stream endpoint."""
     app[TRADING_KEY] = trading
@@ -313,6 +347,8 @@ def add_private_routes(app: web.Application, trading: Trading) -> None:
     r.add_post("/fapi/v1/positionSide/dual", endpoint(position_mode))
     r.add_get("/fapi/v1/commissionRate", endpoint(commission))
     r.add_get("/fapi/v1/leverageBracket", endpoint(brackets))
+    app[_COUNTDOWNS] = {}
+    r.add_post("/fapi/v1/countdownCancelAll", endpoint(countdown_cancel_all(app[_COUNTDOWNS])))
     r.add_post("/fapi/v1/listenKey", endpoint(listen_key_new, signed=False))
     r.add_put("/fapi/v1/listenKey", endpoint(listen_key_keepalive, signed=False))
     r.add_delete("/fapi/v1/listenKey", endpoint(listen_key_close, signed=False))

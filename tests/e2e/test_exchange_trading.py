@@ -339,3 +339,50 @@ async def test_body_and_query_signing_both_work(client: Client) -> None:
     assert (status, body["code"]) == (400, -4028)  # type: ignore[index]
     status, body = await client.call("POST", "/fapi/v1/positionSide/dual", dualSidePosition="true")
     assert status == 400
+
+
+async def test_countdown_cancel_all_really_cancels(
+    client: Client, exchange: RunningExchange
+) -> None:
+    bid, _ = await best(client)
+    exchange.venue.paused = True
+    for k in range(2):
+        await client.ok(
+            "POST",
+            "/fapi/v1/order",
+            symbol="BTCUSDT",
+            side="BUY",
+            type="LIMIT",
+            timeInForce="GTC",
+            quantity="0.010",
+            price=str(bid - 40 - k),
+        )
+    armed = await client.ok(
+        "POST", "/fapi/v1/countdownCancelAll", symbol="BTCUSDT", countdownTime="300"
+    )
+    assert armed == {"symbol": "BTCUSDT", "countdownTime": "300"}
+    await asyncio.sleep(0.15)  # a heartbeat in time pushes the deadline out
+    await client.ok("POST", "/fapi/v1/countdownCancelAll", symbol="BTCUSDT", countdownTime="300")
+    await asyncio.sleep(0.2)
+    _, still = await client.call("GET", "/fapi/v1/openOrders", symbol="BTCUSDT")
+    assert isinstance(still, list)
+    assert len(still) == 2
+    await asyncio.sleep(0.3)  # no heartbeat: everything on the symbol is canceled
+    _, after = await client.call("GET", "/fapi/v1/openOrders", symbol="BTCUSDT")
+    assert after == []
+    await client.ok(
+        "POST",
+        "/fapi/v1/order",
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        timeInForce="GTC",
+        quantity="0.010",
+        price=str(bid - 45),
+    )
+    await client.ok("POST", "/fapi/v1/countdownCancelAll", symbol="BTCUSDT", countdownTime="200")
+    await client.ok("POST", "/fapi/v1/countdownCancelAll", symbol="BTCUSDT", countdownTime="0")
+    await asyncio.sleep(0.4)  # disarmed: the order stays
+    _, kept = await client.call("GET", "/fapi/v1/openOrders", symbol="BTCUSDT")
+    assert isinstance(kept, list)
+    assert len(kept) == 1
