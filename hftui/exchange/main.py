@@ -25,6 +25,7 @@ from hftui.exchange.accounts import Account
 from hftui.exchange.admin import add_admin_routes
 from hftui.exchange.limits import Limits, RateLimiter
 from hftui.exchange.private import add_private_routes
+from hftui.exchange.public import add_public_routes
 from hftui.exchange.server import build_app
 from hftui.exchange.streams import DEPTH_SPEEDS_MS, StreamHub
 from hftui.exchange.symbols import spec_for
@@ -67,6 +68,7 @@ class ExchangeConfig:
     ready_file: Path | None = None
     ping_interval_s: float = 180.0
     connection_lifetime_s: float = 24 * 3600.0
+    funding_interval_s: float = 8 * 3600.0
     listen_key_lifetime_s: float = 3600.0
     limits: Limits = field(default_factory=Limits)
 
@@ -172,6 +174,7 @@ async def start(config: ExchangeConfig) -> RunningExchange:
     app = build_app(venue, hub, config.ping_interval_s, limiter, config.connection_lifetime_s)
     add_private_routes(app, trading)
     add_admin_routes(app, venue, hub.faults, lambda: expire_listen_keys(force=True))
+    add_public_routes(app, venue)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
@@ -182,6 +185,16 @@ async def start(config: ExchangeConfig) -> RunningExchange:
     running = RunningExchange(runner, venue, config.host, port)
     running.start_clocks(config.step_ms)
     running.every(1000, lambda _: expire_listen_keys())
+    running.every(1000, lambda _: venue.publish_mark(1))
+    running.every(3000, lambda _: venue.publish_mark(3))
+    funding_ms = int(config.funding_interval_s * 1000)
+    venue.next_funding_ms = now_ms() + funding_ms
+
+    def fund(_: int) -> None:
+        trading.settle_funding()
+        venue.next_funding_ms = now_ms() + funding_ms
+
+    running.every(funding_ms, fund)
     if config.ready_file is not None:
         _write_ready(config.ready_file, running)
     log.info("local exchange listening", extra={"url": running.url, "symbols": config.symbols})

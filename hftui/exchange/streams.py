@@ -33,7 +33,8 @@ DEPTH_SPEEDS_MS: Final = (100, 250, 500)
 _QUEUE_LIMIT: Final = 4096  # frames buffered per connection before it is dropped as too slow
 
 _STREAM_RE: Final = re.compile(
-    r"^(?P<symbol>[a-z0-9]+)@(?P<kind>depth(?:@(?P<speed>100ms|250ms|500ms))?|bookTicker|aggTrade)$"
+    r"^(?P<symbol>[a-z0-9]+)@(?P<kind>depth(?:5|10|20)?(?:@(?:100ms|250ms|500ms))?"
+    r"|bookTicker|aggTrade|kline_1m|markPrice(?:@1s|@3s)?)$"
 )
 
 

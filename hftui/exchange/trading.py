@@ -16,6 +16,7 @@ from typing import Final
 from hftui.exchange.accounts import MAKER_FEE, TAKER_FEE, Account, Order, Trade
 from hftui.exchange.book import BUY, SELL, Fill, RestingOrder
 from hftui.exchange.errors import VenueError
+from hftui.exchange.stats import decimal_ticks
 from hftui.exchange.symbols import SymbolSpec
 from hftui.exchange.venue import SymbolVenue, Venue
 
@@ -80,10 +81,45 @@ class Trading:
         return value
 
     def mark_price(self, venue: SymbolVenue) -> Decimal:
-        """The mid of the book stands in for the mark price (no separate index yet)."""
-        bid, ask = venue.book.best(BUY), venue.book.best(SELL)
-        ticks = (bid + ask) / 2 if bid is not None and ask is not None else (bid or ask or 0)
-        return Decimal(str(ticks)) * Decimal(venue.spec.tick_size)
+        """The mark price: index plus smoothed premium (see `stats.py`), to 8 decimals."""
+        return Decimal(decimal_ticks(venue.stats.mark, venue.spec.tick_size))
+
+    def settle_funding(self) -> None:
+        """Funding: each position pays (or receives) notional at mark x the funding rate."""
+        now = self.clock_ms()
+        for venue in self.venue.symbols.values():
+            symbol = venue.spec.symbol
+            rate = Decimal(f"{venue.stats.funding_rate:.8f}")
+            mark = self.mark_price(venue)
+            venue.stats.funding_history.append((now, float(rate), float(mark)))
+            for account in self.accounts.values():
+                position = account.positions.get(symbol)
+                if position is None or not position.amount:
+                    continue
+                payment = position.amount * mark * rate  # longs pay a positive rate
+                account.wallet -= payment
+                account.update_ms = now
+                self.publish_user(
+                    account,
+                    {
+                        "e": "ACCOUNT_UPDATE",
+                        "E": now,
+                        "T": now,
+                        "a": {
+                            "m": "FUNDING_FEE",
+                            "S": symbol,
+                            "B": [
+                                {
+                                    "a": "USDT",
+                                    "wb": _text(account.wallet),
+                                    "cw": _text(account.wallet),
+                                    "bc": _text(-payment),
+                                }
+                            ],
+                            "P": [],
+                        },
+                    },
+                )
 
     # ---- validation ---------------------------------------------------------------------
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from hftui.exchange.book import BUY, SELL, Fill, MatchingBook, RestingOrder
 from hftui.exchange.market import SyntheticMarket
+from hftui.exchange.stats import Kline, SymbolStats, TapeTrade, decimal_ticks
 from hftui.exchange.streams import DEPTH_SPEEDS_MS, DepthWindow, StreamHub, depth_stream_name
 from hftui.exchange.symbols import SymbolSpec, spec_for
 
@@ -39,6 +40,7 @@ class SymbolVenue:
     agg_id: int = 0
     trade_id: int = 0
     last_change_ms: int = 0
+    stats: SymbolStats = field(default_factory=SymbolStats)
 
 
 class Venue:
@@ -49,12 +51,14 @@ class Venue:
         self.symbols: dict[str, SymbolVenue] = {}
         self.paused = False
         self.on_maker_fill: MakerFillListener | None = None
+        self.next_funding_ms = 0
         for symbol in symbols:
             spec = spec_for(symbol)
             windows = tuple(DepthWindow(symbol, speed) for speed in DEPTH_SPEEDS_MS)
             book = MatchingBook()
             market = SyntheticMarket(spec, seed, book)
             venue = SymbolVenue(spec, book, market, windows)
+            venue.stats.update_mark(market.fair, None)
             # Listeners attach after seeding: the initial book is the state before id 1 is
             # ever streamed, and a snapshot taken now carries it.
             book.listener = self._level_listener(venue)
@@ -100,7 +104,11 @@ class Venue:
             while k < len(fills) and fills[k].tick == tick:
                 lots += fills[k].lots
                 venue.trade_id += 1
+                kline = venue.stats.record(
+                    TapeTrade(venue.trade_id, tick, fills[k].lots, ts, taker_side == SELL)
+                )
                 k += 1
+            self._publish_kline(venue, kline, ts)
             venue.agg_id += 1
             if self.hub.wants(name):
                 qty = spec.format_qty(lots)
@@ -120,6 +128,81 @@ class Venue:
                         "m": taker_side == SELL,  # buyer is maker when the taker sold
                     },
                 )
+
+    def _publish_kline(self, venue: SymbolVenue, k: Kline, ts: int) -> None:
+        name = f"{venue.spec.symbol.lower()}@kline_1m"
+        if not self.hub.wants(name):
+            return
+        spec = venue.spec
+        quote = decimal_ticks(
+            k.quote_units / 10**spec.qty_decimals * spec.lot_units, spec.tick_size
+        )
+        buy_quote = decimal_ticks(
+            k.taker_buy_quote / 10**spec.qty_decimals * spec.lot_units, spec.tick_size
+        )
+        self.hub.publish(
+            name,
+            {
+                "e": "kline",
+                "E": ts,
+                "s": spec.symbol,
+                "k": {
+                    "t": k.open_ms,
+                    "T": k.open_ms + 59_999,
+                    "s": spec.symbol,
+                    "i": "1m",
+                    "f": k.first_id,
+                    "L": k.last_id,
+                    "o": spec.format_price(k.open),
+                    "c": spec.format_price(k.close),
+                    "h": spec.format_price(k.high),
+                    "l": spec.format_price(k.low),
+                    "v": spec.format_qty(k.lots),
+                    "n": k.trades,
+                    "x": False,
+                    "q": quote,
+                    "V": spec.format_qty(k.taker_buy_lots),
+                    "Q": buy_quote,
+                    "B": "0",
+                },
+            },
+        )
+
+    def publish_mark(self, every_s: int) -> None:
+        """markPriceUpdate for every symbol: `@markPrice@1s` each second, `@markPrice` (3 s)."""
+        ts = now_ms()
+        for venue in self.symbols.values():
+            base = f"{venue.spec.symbol.lower()}@markPrice"
+            names = [f"{base}@1s"] if every_s == 1 else [base, f"{base}@3s"]
+            if not any(self.hub.wants(n) for n in names):
+                continue
+            payload = self.premium_index(venue, ts)
+            event = {
+                "e": "markPriceUpdate",
+                "E": ts,
+                "s": venue.spec.symbol,
+                "p": payload["markPrice"],
+                "ap": payload["markPrice"],
+                "i": payload["indexPrice"],
+                "P": payload["estimatedSettlePrice"],
+                "r": payload["lastFundingRate"],
+                "T": payload["nextFundingTime"],
+            }
+            for name in names:
+                self.hub.publish(name, event)
+
+    def premium_index(self, venue: SymbolVenue, ts: int) -> dict[str, object]:
+        stats, tick = venue.stats, venue.spec.tick_size
+        return {
+            "symbol": venue.spec.symbol,
+            "markPrice": decimal_ticks(stats.mark, tick),
+            "indexPrice": decimal_ticks(stats.index, tick),
+            "estimatedSettlePrice": decimal_ticks(stats.index, tick),
+            "lastFundingRate": f"{stats.funding_rate:.8f}",
+            "interestRate": "0.00010000",
+            "nextFundingTime": self.next_funding_ms,
+            "time": ts,
+        }
 
     def publish_top(self, venue: SymbolVenue) -> None:
         """A bookTicker event if the top of the book changed."""
@@ -158,6 +241,9 @@ class Venue:
         for venue in self.symbols.values():
             venue.market.step(dt_s)
             self.publish_top(venue)
+            bid, ask = venue.book.best(BUY), venue.book.best(SELL)
+            mid = (bid + ask) / 2 if bid is not None and ask is not None else None
+            venue.stats.update_mark(venue.market.fair, mid)
 
     def flush_depth(self, speed_ms: int) -> None:
         """Close the current window of `speed_ms` for every symbol and send its event."""
@@ -167,13 +253,45 @@ class Venue:
             if event is None:
                 continue
             first, final, prev, bids, asks = event
+            spec, ts = venue.spec, now_ms()
+            self._publish_partial(venue, speed_ms, ts, (first, final, prev))
             name = depth_stream_name(venue.spec.symbol, speed_ms)
             if not self.hub.wants(name):
                 continue
             copies = self.hub.faults.take_depth(venue.spec.symbol)
-            spec, ts = venue.spec, now_ms()
             for _ in range(copies):  # 0 after an injected gap, 2 for a duplicate
                 self._publish_depth(name, venue, spec, ts, (first, final, prev), bids, asks)
+
+    def _publish_partial(
+        self, venue: SymbolVenue, speed_ms: int, ts: int, ids: tuple[int, int, int]
+    ) -> None:
+        # `<s>@depth<N>`: the complete top N, sent at the diff stream's pace and ids.
+        suffix = "" if speed_ms == 250 else f"@{speed_ms}ms"
+        spec, book = venue.spec, venue.book
+        for levels in (5, 10, 20):
+            name = f"{spec.symbol.lower()}@depth{levels}{suffix}"
+            if not self.hub.wants(name):
+                continue
+            self.hub.publish(
+                name,
+                {
+                    "e": "depthUpdate",
+                    "E": ts,
+                    "T": venue.last_change_ms or ts,
+                    "s": spec.symbol,
+                    "U": ids[0],
+                    "u": ids[1],
+                    "pu": ids[2],
+                    "b": [
+                        [spec.format_price(t), spec.format_qty(q)]
+                        for t, q in book.depth(BUY, levels)
+                    ],
+                    "a": [
+                        [spec.format_price(t), spec.format_qty(q)]
+                        for t, q in book.depth(SELL, levels)
+                    ],
+                },
+            )
 
     def _publish_depth(
         self,

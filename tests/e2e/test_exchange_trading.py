@@ -386,3 +386,42 @@ async def test_countdown_cancel_all_really_cancels(
     _, kept = await client.call("GET", "/fapi/v1/openOrders", symbol="BTCUSDT")
     assert isinstance(kept, list)
     assert len(kept) == 1
+
+
+async def test_funding_fee_moves_the_wallet_by_position_times_mark_times_rate() -> None:
+    running = await start(
+        ExchangeConfig(port=0, seed=9, accounts=((KEY, SECRET),), funding_interval_s=0.7)
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+            client = Client(http, running.url)
+            key = (await client.ok("POST", "/fapi/v1/listenKey", signed=False))["listenKey"]
+            await client.ok(
+                "POST",
+                "/fapi/v1/order",
+                symbol="BTCUSDT",
+                side="BUY",
+                type="MARKET",
+                quantity="0.100",
+            )
+            before = Decimal(
+                str((await client.ok("GET", "/fapi/v3/account"))["totalWalletBalance"])
+            )
+            ws_base = running.url.replace("http", "ws")
+            async with http.ws_connect(f"{ws_base}/ws/{key}") as ws:
+                while True:
+                    event = orjson.loads((await asyncio.wait_for(ws.receive(), 5)).data)
+                    if event["e"] == "ACCOUNT_UPDATE" and event["a"]["m"] == "FUNDING_FEE":
+                        break
+            _, history = await client.call(
+                "GET", "/fapi/v1/fundingRate", signed=False, symbol="BTCUSDT"
+            )
+            assert isinstance(history, list)
+            last = history[-1]
+            expected = -Decimal("0.100") * Decimal(last["markPrice"]) * Decimal(last["fundingRate"])
+            change = Decimal(event["a"]["B"][0]["bc"])
+            assert abs(change - expected) < Decimal("0.0001")
+            after = Decimal(event["a"]["B"][0]["wb"])
+            assert abs(after - (before + change)) < Decimal("0.0001") or len(history) > 1
+    finally:
+        await running.stop()
