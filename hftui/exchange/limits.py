@@ -82,6 +82,7 @@ def request_weight(method: str, path: str, query: dict[str, str]) -> int:
     table = {
         "/fapi/v1/exchangeInfo": 1,
         "/fapi/v1/trades": 5,
+        "/fapi/v1/aggTrades": 20,
         "/fapi/v1/klines": 5,
         "/fapi/v1/allOrders": 5,
         "/fapi/v1/userTrades": 5,
@@ -118,7 +119,9 @@ class RateLimiter:
         self._clients: dict[str, _Client] = {}
         self._orders: dict[str, tuple[_Window, _Window]] = {}
 
-    def check(self, ip: str, weight: int, api_key: str | None, orders: int) -> Verdict:
+    def check(
+        self, ip: str, weight: int, api_key: str | None, orders: int, orders_1m: int | None = None
+    ) -> Verdict:
         """Account for one request and decide whether it may proceed."""
         now = self.clock_s()
         second = int(now)
@@ -154,12 +157,13 @@ class RateLimiter:
         client.weight.add(second, weight)
         headers = {"X-MBX-USED-WEIGHT-1M": str(client.weight.used(second))}
         if api_key is not None and orders:
+            per_minute = orders if orders_1m is None else orders_1m
             ten, minute = self._orders.setdefault(api_key, (_Window(10), _Window(60)))
-            for window, cap, label in (
-                (ten, self.limits.orders_per_10s, "10 SECONDS"),
-                (minute, self.limits.orders_per_minute, "1 MINUTE"),
+            for window, cap, count, label in (
+                (ten, self.limits.orders_per_10s, orders, "10 SECONDS"),
+                (minute, self.limits.orders_per_minute, per_minute, "1 MINUTE"),
             ):
-                if window.used(second) + orders > cap:
+                if window.used(second) + count > cap:
                     return Verdict(
                         429,
                         -1015,
@@ -168,7 +172,7 @@ class RateLimiter:
                         headers,
                     )
             ten.add(second, orders)
-            minute.add(second, orders)
+            minute.add(second, per_minute)
             headers["X-MBX-ORDER-COUNT-10S"] = str(ten.used(second))
             headers["X-MBX-ORDER-COUNT-1M"] = str(minute.used(second))
         return Verdict(200, 0, "", 0, headers)

@@ -337,6 +337,8 @@ def add_private_routes(app: web.Application, trading: Trading) -> None:
     r.add_get("/fapi/v1/allOrders", endpoint(lambda t, a, p: t.all_orders(a, p)))
     r.add_delete("/fapi/v1/allOpenOrders", endpoint(lambda t, a, p: t.cancel_all(a, p)))
     r.add_get("/fapi/v1/userTrades", endpoint(lambda t, a, p: t.user_trades(a, p)))
+    r.add_post("/fapi/v1/batchOrders", endpoint(lambda t, a, p: t.batch_new(a, p)))
+    r.add_delete("/fapi/v1/batchOrders", endpoint(lambda t, a, p: t.batch_cancel(a, p)))
     for version in ("v2", "v3"):
         r.add_get(f"/fapi/{version}/account", endpoint(account_info))
         r.add_get(f"/fapi/{version}/balance", endpoint(balance))

@@ -80,6 +80,49 @@ def trades(venue: Venue, query: dict[str, str]) -> object:
     ]
 
 
+def agg_trades(venue: Venue, query: dict[str, str]) -> object:
+    """Trades merged as the aggTrade stream merges them: same price, same taker, same time."""
+    (symbol,) = _one(venue, query, True)
+    spec = symbol.spec
+    rows: list[dict[str, object]] = []
+    for t in symbol.stats.tape:
+        last = rows[-1] if rows else None
+        if (
+            last is not None
+            and last["T"] == t.time_ms
+            and last["m"] == t.buyer_maker
+            and last["p"] == spec.format_price(t.tick)
+        ):
+            last["l"] = t.trade_id
+            last["_lots"] = int(str(last["_lots"])) + t.lots
+            continue
+        rows.append(
+            {
+                "a": len(rows) + 1,
+                "p": spec.format_price(t.tick),
+                "_lots": t.lots,
+                "f": t.trade_id,
+                "l": t.trade_id,
+                "T": t.time_ms,
+                "m": t.buyer_maker,
+            }
+        )
+    for row in rows:
+        row["q"] = spec.format_qty(int(str(row.pop("_lots"))))
+        # Stable ids: the first trade id of the aggregate identifies it.
+        row["a"] = row["f"]
+    start, end = query.get("startTime"), query.get("endTime")
+    from_id = query.get("fromId")
+    if from_id is not None:
+        rows = [r for r in rows if int(str(r["a"])) >= int(from_id)]
+    if start:
+        rows = [r for r in rows if int(str(r["T"])) >= int(start)]
+    if end:
+        rows = [r for r in rows if int(str(r["T"])) <= int(end)]
+    limit = _limit(query, 500, 1000)
+    return rows[:limit] if from_id is not None else rows[-limit:]
+
+
 def _merge(group: list[Kline]) -> Kline:
     merged = Kline(
         group[0].open_ms,
@@ -253,6 +296,7 @@ def add_public_routes(app: web.Application, venue: Venue) -> None:
     app[PUBLIC_VENUE_KEY] = venue
     r = app.router
     r.add_get("/fapi/v1/trades", _route(trades))
+    r.add_get("/fapi/v1/aggTrades", _route(agg_trades))
     r.add_get("/fapi/v1/klines", _route(klines))
     r.add_get("/fapi/v1/ticker/24hr", _route(_each(_ticker)))
     r.add_get("/fapi/v1/ticker/bookTicker", _route(_each(_book_ticker)))

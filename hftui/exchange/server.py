@@ -102,9 +102,14 @@ async def rate_limits(request: web.Request, handler):  # type: ignore[no-untyped
         return error(status, -1000 if status >= 500 else -1001, "Injected fault.")
     limiter = request.app[LIMITER_KEY]
     weight = request_weight(request.method, request.path, dict(request.query))
-    orders = 1 if request.method == "POST" and request.path == "/fapi/v1/order" else 0
+    # Order weight: 1 per new order; a batch counts 5 against 10 s and 1 against the minute.
+    orders, orders_1m = 0, 0
+    if request.method == "POST" and request.path == "/fapi/v1/order":
+        orders, orders_1m = 1, 1
+    elif request.method == "POST" and request.path == "/fapi/v1/batchOrders":
+        orders, orders_1m = 5, 1
     verdict = limiter.check(
-        request.remote or "?", weight, request.headers.get("X-MBX-APIKEY"), orders
+        request.remote or "?", weight, request.headers.get("X-MBX-APIKEY"), orders, orders_1m
     )
     if verdict.status != 200:
         response = error(verdict.status, verdict.code, verdict.msg)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
+import orjson
+
 from hftui.exchange.accounts import MAKER_FEE, TAKER_FEE, Account, Order, Trade
 from hftui.exchange.book import BUY, SELL, Fill, RestingOrder
 from hftui.exchange.errors import VenueError
@@ -395,6 +397,42 @@ class Trading:
 
     # ---- cancel and queries -------------------------------------------------------------
 
+    def batch_new(self, account: Account, params: dict[str, str]) -> list[dict[str, object]]:
+        """`POST /fapi/v1/batchOrders`: up to 5 orders, each answered on its own."""
+        entries = _json_list(params, "batchOrders", 5)
+        results: list[dict[str, object]] = []
+        for entry in entries:
+            if not isinstance(entry, dict):
+                results.append(
+                    {"code": -1130, "msg": "Data sent for parameter 'batchOrders' is not valid."}
+                )
+                continue
+            try:
+                order_params = {str(k): _scalar(v) for k, v in entry.items()}
+                results.append(self.new_order(account, order_params))
+            except VenueError as exc:
+                results.append({"code": exc.code, "msg": exc.msg})
+        return results
+
+    def batch_cancel(self, account: Account, params: dict[str, str]) -> list[dict[str, object]]:
+        """`DELETE /fapi/v1/batchOrders` by `orderIdList` or `origClientOrderIdList`."""
+        symbol = self.symbol_of(params).spec.symbol
+        # ccxt and python-binance send these names in lower case; the venue accepts both.
+        lowered = {k.lower(): k for k in params}
+        by_id = lowered.get("orderidlist")
+        name = by_id or lowered.get("origclientorderidlist")
+        if name is None:
+            raise VenueError.mandatory("orderIdList")
+        ids = _json_list({"list": params[name]}, "list", 10, label=name)
+        key = "orderId" if by_id is not None else "origClientOrderId"
+        results: list[dict[str, object]] = []
+        for value in ids:
+            try:
+                results.append(self.cancel(account, {"symbol": symbol, key: _scalar(value)}))
+            except VenueError as exc:
+                results.append({"code": exc.code, "msg": exc.msg})
+        return results
+
     def _lookup(self, account: Account, params: dict[str, str]) -> tuple[SymbolVenue, Order | None]:
         venue = self.symbol_of(params)
         order_id_text = params.get("orderId")
@@ -616,3 +654,26 @@ class Trading:
                 },
             },
         )
+
+
+def _scalar(value: object) -> str:
+    # Batch entries carry strings or numbers; booleans as JSON true/false.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    raise VenueError(400, -1130, "Data sent for parameter 'batchOrders' is not valid.")
+
+
+def _json_list(params: dict[str, str], name: str, most: int, label: str = "") -> list[object]:
+    text = params.get(name, "")
+    shown = label or name
+    if not text:
+        raise VenueError.mandatory(shown)
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise VenueError.invalid(shown) from None
+    if not isinstance(value, list) or not 1 <= len(value) <= most:
+        raise VenueError.invalid(shown)
+    return value

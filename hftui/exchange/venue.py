@@ -37,7 +37,6 @@ class SymbolVenue:
     market: SyntheticMarket
     windows: tuple[DepthWindow, ...]
     last_top: tuple[int, int, int, int] = (0, 0, 0, 0)
-    agg_id: int = 0
     trade_id: int = 0
     last_change_ms: int = 0
     stats: SymbolStats = field(default_factory=SymbolStats)
@@ -109,7 +108,6 @@ class Venue:
                 )
                 k += 1
             self._publish_kline(venue, kline, ts)
-            venue.agg_id += 1
             if self.hub.wants(name):
                 qty = spec.format_qty(lots)
                 self.hub.publish(
@@ -118,7 +116,7 @@ class Venue:
                         "e": "aggTrade",
                         "E": ts,
                         "s": spec.symbol,
-                        "a": venue.agg_id,
+                        "a": first,  # an aggregate is named by its first trade, as in REST
                         "p": spec.format_price(tick),
                         "q": qty,
                         "nq": qty,

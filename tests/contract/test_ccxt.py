@@ -116,3 +116,24 @@ def test_error_paths(venue: str) -> None:
     with pytest.raises(ccxt.InvalidOrder, match="-5022"):
         ex.create_order(BTC, "limit", "buy", 0.01, ask + 10, params={"postOnly": True})
     assert ex.fetch_open_orders(BTC) == []
+
+
+def test_batch_create_and_cancel(venue: str) -> None:
+    ex = client(venue)
+    ex.load_markets()
+    bid = ex.fetch_order_book(BTC, 5)["bids"][0][0]
+    orders = ex.create_orders(
+        [
+            {"symbol": BTC, "type": "limit", "side": "buy", "amount": 0.01, "price": bid - 90},
+            {"symbol": BTC, "type": "limit", "side": "buy", "amount": 0.01, "price": bid - 91},
+        ]
+    )
+    assert [o["status"] for o in orders] == ["open", "open"]
+    canceled = ex.cancel_orders([o["id"] for o in orders], BTC)
+    assert [o["status"] for o in canceled] == ["canceled", "canceled"]
+    assert ex.fetch_open_orders(BTC) == []
+    ticker = ex.fetch_ticker(BTC)
+    assert ticker["last"] > 0
+    assert ex.fetch_trades(BTC, limit=5)
+    assert ex.fetch_ohlcv(BTC, "1m", limit=2)
+    assert ex.fetch_funding_rate(BTC)["markPrice"] > 0

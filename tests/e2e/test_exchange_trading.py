@@ -425,3 +425,40 @@ async def test_funding_fee_moves_the_wallet_by_position_times_mark_times_rate() 
             assert abs(after - (before + change)) < Decimal("0.0001") or len(history) > 1
     finally:
         await running.stop()
+
+
+async def test_batch_orders_in_each_clients_encoding(
+    client: Client, exchange: RunningExchange
+) -> None:
+    bid, _ = await best(client)
+    exchange.venue.paused = True
+    good = {
+        "symbol": "BTCUSDT",
+        "side": "BUY",
+        "type": "LIMIT",
+        "quantity": "0.010",
+        "price": str(bid - 30),
+        "timeInForce": "GTC",
+    }
+    bad = {**good, "price": str(bid - Decimal("30.05"))}
+    numeric = {**good, "quantity": 0.01, "price": float(bid - 31)}
+    # python-binance style: JSON with spaces, percent-encoded once ('+' for the spaces).
+    body = orjson.dumps([good, bad, numeric]).decode().replace(",", ", ").replace(":", ": ")
+    status, results = await client.call(
+        "POST", "/fapi/v1/batchOrders", in_body=True, batchOrders=body
+    )
+    assert status == 200
+    assert isinstance(results, list)
+    assert results[0]["status"] == "NEW"
+    assert results[1]["code"] == -4014
+    assert results[2]["status"] == "NEW"
+    ids = orjson.dumps([results[0]["orderId"], results[2]["orderId"], 1]).decode()
+    status, canceled = await client.call(
+        "DELETE", "/fapi/v1/batchOrders", symbol="BTCUSDT", orderidlist=ids
+    )  # ccxt's lower-case name
+    assert isinstance(canceled, list)
+    assert [c.get("status", c.get("code")) for c in canceled] == ["CANCELED", "CANCELED", -2011]
+    status, too_many = await client.call(
+        "POST", "/fapi/v1/batchOrders", batchOrders=orjson.dumps([good] * 6).decode()
+    )
+    assert (status, too_many["code"]) == (400, -1130)  # type: ignore[index]
