@@ -18,6 +18,7 @@ from typing import Final
 
 __all__ = [
     "DEFAULT_LEVERAGE",
+    "ENTRY_QUANTUM",
     "MAKER_FEE",
     "START_BALANCE",
     "TAKER_FEE",
@@ -28,6 +29,9 @@ __all__ = [
 ]
 
 START_BALANCE: Final = Decimal("100000")
+# Entry prices are kept to this precision, so every money figure derived from them is an
+# exact, finite decimal and the books balance to the last digit.
+ENTRY_QUANTUM: Final = Decimal("1e-10")
 MAKER_FEE: Final = Decimal("0.0002")
 TAKER_FEE: Final = Decimal("0.0005")
 DEFAULT_LEVERAGE: Final = 20
@@ -47,7 +51,8 @@ class Position:
         realized = Decimal(0)
         if old == 0 or (old > 0) == (signed_qty > 0):
             # Opening or adding: average the entry price.
-            self.entry_price = (abs(old) * self.entry_price + abs(signed_qty) * price) / abs(new)
+            average = (abs(old) * self.entry_price + abs(signed_qty) * price) / abs(new)
+            self.entry_price = average.quantize(ENTRY_QUANTUM)
         else:
             closed = min(abs(old), abs(signed_qty))
             direction = Decimal(1) if old > 0 else Decimal(-1)
