@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hftui.exchange.accounts import ENTRY_QUANTUM, MAKER_FEE, START_BALANCE, TAKER_FEE, Account
+from hftui.exchange.accounts import (
+    ENTRY_QUANTUM,
+    MAKER_FEE,
+    START_BALANCE,
+    TAKER_FEE,
+    Account,
+    Trade,
+)
 from hftui.exchange.book import BUY, SELL
 from hftui.exchange.errors import VenueError
 from hftui.exchange.streams import StreamHub
@@ -46,9 +54,9 @@ def test_books_positions_fees_and_wallets_add_up(
 
     def publish(account: Account, event: dict[str, object]) -> None:
         update = event.get("a")
-        if event["e"] == "ACCOUNT_UPDATE" and isinstance(update, dict):
-            if update["m"] == "FUNDING_FEE":
-                funding[account.api_key] += Decimal(str(update["B"][0]["bc"]))
+        is_account = event["e"] == "ACCOUNT_UPDATE" and isinstance(update, dict)
+        if is_account and isinstance(update, dict) and update["m"] == "FUNDING_FEE":
+            funding[account.api_key] += Decimal(str(update["B"][0]["bc"]))
 
     trading = Trading(venue, accounts, lambda: clock[0], publish)
     symbol = venue.symbols["BTCUSDT"]
@@ -69,10 +77,9 @@ def test_books_positions_fees_and_wallets_add_up(
             if kind == "LIMIT":
                 params["timeInForce"] = str(tif)
                 params["price"] = spec.format_price(touch + int(str(offset)))
-            try:
+            # Refusals are part of the game; they must change nothing.
+            with contextlib.suppress(VenueError):
                 trading.new_order(who, params)
-            except VenueError:
-                pass  # refusals are part of the game; they must change nothing
         elif act[0] == "cancel":
             open_orders = who.open_orders()
             if open_orders:
@@ -117,12 +124,12 @@ def check(venue: Venue, accounts: dict[str, Account], funding: dict[str, Decimal
                 assert resting is None
 
 
-def reference_realized(trades: list[object]) -> Decimal:
+def reference_realized(trades: list[Trade]) -> Decimal:
     """Average-cost P&L computed independently from the fills."""
     amount, entry, realized = Decimal(0), Decimal(0), Decimal(0)
     for trade in trades:
-        qty = trade.qty if trade.side == "BUY" else -trade.qty  # type: ignore[attr-defined]
-        price = trade.price  # type: ignore[attr-defined]
+        qty = trade.qty if trade.side == "BUY" else -trade.qty
+        price = trade.price
         if amount == 0 or (amount > 0) == (qty > 0):
             entry = ((abs(amount) * entry + abs(qty) * price) / abs(amount + qty)).quantize(
                 ENTRY_QUANTUM
