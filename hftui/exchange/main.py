@@ -202,7 +202,7 @@ async def start(config: ExchangeConfig) -> RunningExchange:
 
 
 def _write_ready(path: Path, running: RunningExchange) -> None:
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(path.name + ".part")  # never the target itself, whatever its name
     tmp.write_bytes(
         orjson.dumps(
             {"host": running.host, "port": running.port, "url": running.url, "pid": os.getpid()}

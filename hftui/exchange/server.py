@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 _PREFIXES: Final = ("", "/public", "/market", "/private")
 _MAX_CONTROL_PER_S: Final = 10
-_PONG_TIMEOUT_S: Final = 600.0
+# Binance pings every 3 minutes and drops a client silent for 10: the same ratio at any scale.
+_PONG_TIMEOUT_PINGS: Final = 10 / 3
 
 VENUE_KEY: Final = web.AppKey("venue", Venue)
 HUB_KEY: Final = web.AppKey("hub", StreamHub)
@@ -129,6 +130,10 @@ async def json_errors(request: web.Request, handler):  # type: ignore[no-untyped
         return error(404, -1000, f"Unknown path {request.path}.")
     except web.HTTPMethodNotAllowed:
         return error(405, -1000, f"Method {request.method} not allowed on {request.path}.")
+    except web.HTTPException as exc:  # e.g. a plain GET on a stream path
+        if exc.status < 400:
+            raise
+        return error(exc.status, -1000, exc.reason or "Request refused.")
     return response
 
 
@@ -206,7 +211,7 @@ async def _pinger(
         if time.monotonic() - opened >= lifetime_s:
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"24h connection lifetime reached")
             return
-        if time.monotonic() - last_pong[0] > _PONG_TIMEOUT_S:
+        if time.monotonic() - last_pong[0] > interval_s * _PONG_TIMEOUT_PINGS:
             await ws.close(message=b"no pong")
             return
         with contextlib.suppress(ConnectionResetError):

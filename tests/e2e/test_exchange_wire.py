@@ -277,3 +277,12 @@ async def test_rate_limit_headers_429_and_418_over_http() -> None:
         assert seen[-1][3] == -1003
     finally:
         await running.stop()
+
+
+async def test_plain_get_on_a_stream_path_is_json(
+    exchange: RunningExchange, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(f"{exchange.url}/ws/btcusdt@depth") as response:
+        assert response.status == 400
+        body = orjson.loads(await response.read())
+        assert set(body) == {"code", "msg"}
