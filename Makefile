@@ -43,6 +43,7 @@ lint: $(DEV_STAMP)  ## ruff format check, ruff, mypy and the import contracts
 bench: $(STAMP)  ## run the benchmarks
 	$(BIN)/python benchmarks/bench_book.py
 	$(BIN)/python benchmarks/bench_exchange.py
+	$(BIN)/python benchmarks/bench_orders.py
 
 snapshots-update: $(DEV_STAMP)  ## rewrite the TUI's SVG snapshots (read the diff report first)
 	$(BIN)/python -m pytest -q tests/ui/test_snapshots.py --snapshot-update

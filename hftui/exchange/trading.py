@@ -31,6 +31,7 @@ _CONDITIONAL: Final = frozenset(
     {"STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"}
 )
 _MAX_OPEN_ORDERS: Final = 200
+_RESTING_TIFS: Final = frozenset({"GTC", "GTX"})  # post-only rests when it does not cross
 _PERCENT_UP: Final = Decimal("1.05")
 _PERCENT_DOWN: Final = Decimal("0.95")
 _MARKET_TAKE_BOUND: Final = Decimal("0.05")
@@ -205,7 +206,7 @@ class Trading:
         if fills:
             self.venue.publish_fills(venue, taker, fills)
         remaining = lots - sum(f.lots for f in fills)
-        if remaining and order.time_in_force == "GTC" and order.type == "LIMIT":
+        if remaining and order.time_in_force in _RESTING_TIFS and order.type == "LIMIT":
             venue.book.add(
                 RestingOrder(order.order_id, account.api_key, taker, limit_tick or 0, remaining)
             )

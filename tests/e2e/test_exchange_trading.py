@@ -462,3 +462,22 @@ async def test_batch_orders_in_each_clients_encoding(
         "POST", "/fapi/v1/batchOrders", batchOrders=orjson.dumps([good] * 6).decode()
     )
     assert (status, too_many["code"]) == (400, -1130)  # type: ignore[index]
+
+
+async def test_post_only_that_does_not_cross_rests(client: Client) -> None:
+    bid, _ = await best(client)
+    order = await client.ok(
+        "POST",
+        "/fapi/v1/order",
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        timeInForce="GTX",
+        quantity="0.010",
+        price=str(bid - 200),
+        newOrderRespType="RESULT",
+    )
+    assert order["status"] == "NEW"
+    _, open_orders = await client.call("GET", "/fapi/v1/openOrders", symbol="BTCUSDT")
+    assert isinstance(open_orders, list)
+    assert [o["timeInForce"] for o in open_orders] == ["GTX"]

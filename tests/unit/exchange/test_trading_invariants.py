@@ -113,7 +113,7 @@ def check(venue: Venue, accounts: dict[str, Account], funding: dict[str, Decimal
             filled = sum((t.qty for t in trades if t.order_id == order.order_id), Decimal(0))
             assert order.executed_qty == filled <= order.orig_qty
             resting = symbol.book.order(order.order_id)
-            if order.is_open and order.type == "LIMIT" and order.time_in_force == "GTC":
+            if order.is_open and order.type == "LIMIT" and order.time_in_force in ("GTC", "GTX"):
                 assert resting is not None
                 assert (
                     symbol.spec.format_qty(resting.lots)
