@@ -70,6 +70,36 @@ def _build_parser() -> argparse.ArgumentParser:
         "default: the built-in demo account",
     )
     ex.add_argument("--ready-file", type=Path, help="write {host, port, url, pid} here when up")
+    ex.add_argument(
+        "--volatility",
+        type=float,
+        default=0.6,
+        metavar="BP",
+        help="fair-value volatility, basis points per sqrt(second)",
+    )
+    ex.add_argument(
+        "--trend",
+        type=float,
+        default=0.0,
+        metavar="BP",
+        help="fair-value drift, basis points per second",
+    )
+    ex.add_argument(
+        "--spread",
+        type=int,
+        default=1,
+        metavar="TICKS",
+        help="the spread the flow keeps closing down to",
+    )
+    ex.add_argument("--bursts", type=float, default=1.0, help="how often bursts start (x)")
+    ex.add_argument("--activity", type=float, default=1.0, help="scales every event rate (x)")
+    ex.add_argument(
+        "--funding-interval",
+        type=float,
+        default=8 * 3600.0,
+        metavar="SECONDS",
+        help="funding settlement period (8 h as on Binance; shorter for demos)",
+    )
 
     st = sub.add_parser("status", help="show the running engine's state")
     st.add_argument("--json", action="store_true", help="machine-readable output")
@@ -106,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cmd_exchange(args: argparse.Namespace) -> int:
-    from hftui.exchange.main import ExchangeConfig, parse_account, run
+    from hftui.exchange.main import ExchangeConfig, MarketParams, parse_account, run
     from hftui.logs import setup_logging
 
     try:
@@ -119,7 +149,16 @@ def _cmd_exchange(args: argparse.Namespace) -> int:
             seed=args.seed,
             accounts=accounts,
             ready_file=args.ready_file,
+            funding_interval_s=args.funding_interval,
+            market=MarketParams(
+                volatility_bp=args.volatility,
+                trend_bp=args.trend,
+                spread_ticks=args.spread,
+                bursts=args.bursts,
+                activity=args.activity,
+            ),
         )
+        config.validate()
     except ValueError as exc:
         return _fail(str(exc), 2)
     setup_logging("exchange")

@@ -24,6 +24,7 @@ from aiohttp import web
 from hftui.exchange.accounts import Account
 from hftui.exchange.admin import add_admin_routes
 from hftui.exchange.limits import Limits, RateLimiter
+from hftui.exchange.market import MarketParams
 from hftui.exchange.private import add_private_routes
 from hftui.exchange.public import add_public_routes
 from hftui.exchange.server import build_app
@@ -36,6 +37,7 @@ __all__ = [
     "DEMO_API_KEY",
     "DEMO_API_SECRET",
     "ExchangeConfig",
+    "MarketParams",
     "RunningExchange",
     "parse_account",
     "run",
@@ -71,6 +73,7 @@ class ExchangeConfig:
     funding_interval_s: float = 8 * 3600.0
     listen_key_lifetime_s: float = 3600.0
     limits: Limits = field(default_factory=Limits)
+    market: MarketParams = field(default_factory=MarketParams)
 
     def validate(self) -> None:
         try:
@@ -87,6 +90,7 @@ class ExchangeConfig:
             spec_for(symbol)
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port {self.port} is not between 0 and 65535")
+        self.market.validate()
 
     @property
     def all_accounts(self) -> tuple[tuple[str, str], ...]:
@@ -149,7 +153,7 @@ async def start(config: ExchangeConfig) -> RunningExchange:
     """Start serving; returns once the port is bound. Raises ValueError on bad config."""
     config.validate()
     hub = StreamHub()
-    venue = Venue(config.symbols, config.seed, hub)
+    venue = Venue(config.symbols, config.seed, hub, config.market)
     accounts = {key: Account(key, secret.encode()) for key, secret in config.all_accounts}
 
     def publish_user(account: Account, payload: dict[str, object]) -> None:

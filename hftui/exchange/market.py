@@ -17,12 +17,13 @@ import math
 import random
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
 from hftui.exchange.book import BUY, SELL, Fill, MatchingBook, RestingOrder
 from hftui.exchange.symbols import SymbolSpec
 
-__all__ = ["SyntheticMarket", "TradeListener"]
+__all__ = ["MarketParams", "SyntheticMarket", "TradeListener"]
 
 # (taker side, fills) after every market order
 TradeListener = Callable[[int, list[Fill]], None]
@@ -35,6 +36,23 @@ _MAX_LEVELS: Final = 400
 _VOL_BP_PER_S: Final = 0.6  # fair-value volatility, basis points per sqrt(second)
 
 
+@dataclass(frozen=True, slots=True)
+class MarketParams:
+    """The generator's knobs (all defaults give a calm, liquid market)."""
+
+    volatility_bp: float = _VOL_BP_PER_S  # fair-value volatility, bp per sqrt(second)
+    trend_bp: float = 0.0  # fair-value drift, bp per second
+    spread_ticks: int = 1  # the spread the flow keeps closing down to
+    bursts: float = 1.0  # scales how often bursts start
+    activity: float = 1.0  # scales every event rate
+
+    def validate(self) -> None:
+        if self.volatility_bp < 0 or self.bursts < 0 or self.activity <= 0:
+            raise ValueError("volatility and bursts must be >= 0 and activity > 0")
+        if self.spread_ticks < 1:
+            raise ValueError("spread must be at least one tick")
+
+
 class SyntheticMarket:
     """Order flow for one symbol."""
 
@@ -44,8 +62,10 @@ class SyntheticMarket:
         seed: int,
         book: MatchingBook,
         on_trade: TradeListener | None = None,
+        params: MarketParams | None = None,
     ) -> None:
         self.spec = spec
+        self.params = params or MarketParams()
         self.book = book
         self.on_trade = on_trade
         self.rng = random.Random(seed * 1_000_003 + zlib.crc32(spec.symbol.encode()))
@@ -79,18 +99,21 @@ class SyntheticMarket:
         """Advance `dt_s` seconds of simulated time."""
         rng = self.rng
         self._switch_regime(dt_s)
+        params = self.params
         tick_value = self.fair * 1e-4  # one basis point in ticks
-        self.fair += rng.gauss(0.0, _VOL_BP_PER_S * tick_value * math.sqrt(dt_s))
-        elapsed = rng.expovariate(_RATES[self.regime])
+        self.fair += params.trend_bp * tick_value * dt_s
+        self.fair += rng.gauss(0.0, params.volatility_bp * tick_value * math.sqrt(dt_s))
+        rate = _RATES[self.regime] * params.activity
+        elapsed = rng.expovariate(rate)
         while elapsed < dt_s:
             self._event()
-            elapsed += rng.expovariate(_RATES[self.regime])
+            elapsed += rng.expovariate(rate)
         self._maintain()
 
     def _switch_regime(self, dt_s: float) -> None:
         u = self.rng.random()
         for target, rate in enumerate(_SWITCH[self.regime]):
-            chance = rate * dt_s
+            chance = rate * dt_s * (self.params.bursts if target == 2 else 1.0)
             if u < chance:
                 self.regime = target
                 return
@@ -119,7 +142,7 @@ class SyntheticMarket:
         sign = 1 if side == BUY else -1
         if own is None or other is None:
             return
-        if abs(other - own) > 1 and rng.random() < 0.7:
+        if abs(other - own) > self.params.spread_ticks and rng.random() < 0.7:
             tick = own + sign  # improve a wide spread: it closes to one tick most of the time
         else:
             tick = own - sign * int(rng.expovariate(0.22))

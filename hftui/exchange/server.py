@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 _PREFIXES: Final = ("", "/public", "/market", "/private")
 _MAX_CONTROL_PER_S: Final = 10
+_MAX_STREAMS: Final = 1024  # per connection
 # Binance pings every 3 minutes and drops a client silent for 10: the same ratio at any scale.
 _PONG_TIMEOUT_PINGS: Final = 10 / 3
 
@@ -167,6 +168,12 @@ def _subscription(
 ) -> dict[str, object]:
     if not all(isinstance(name, str) for name in params):
         return {"code": 2, "msg": "Invalid request: stream names are strings", "id": request_id}
+    if method == "SUBSCRIBE" and len(sub.streams | set(map(str, params))) > _MAX_STREAMS:
+        return {
+            "code": 2,
+            "msg": f"Invalid request: a connection carries at most {_MAX_STREAMS} streams",
+            "id": request_id,
+        }
     for name in params:
         if method == "SUBSCRIBE":
             hub.subscribe(sub, str(name))
@@ -234,6 +241,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
     for key in request.query.getall("listenKey", []):
         if key in listen_keys:
             names.append(key)
+    if len(set(names)) > _MAX_STREAMS:
+        return error(400, -1000, f"A connection carries at most {_MAX_STREAMS} streams.")
     ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 16)
     await ws.prepare(request)
     connections = request.app[CONNECTIONS_KEY]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from hftui.exchange.book import BUY, SELL, Fill, MatchingBook, RestingOrder
-from hftui.exchange.market import SyntheticMarket
+from hftui.exchange.market import MarketParams, SyntheticMarket
 from hftui.exchange.stats import Kline, SymbolStats, TapeTrade, decimal_ticks
 from hftui.exchange.streams import DEPTH_SPEEDS_MS, DepthWindow, StreamHub, depth_stream_name
 from hftui.exchange.symbols import SymbolSpec, spec_for
@@ -45,7 +45,13 @@ class SymbolVenue:
 class Venue:
     """All listed symbols of one exchange process."""
 
-    def __init__(self, symbols: tuple[str, ...], seed: int, hub: StreamHub) -> None:
+    def __init__(
+        self,
+        symbols: tuple[str, ...],
+        seed: int,
+        hub: StreamHub,
+        params: MarketParams | None = None,
+    ) -> None:
         self.hub = hub
         self.symbols: dict[str, SymbolVenue] = {}
         self.paused = False
@@ -55,7 +61,7 @@ class Venue:
             spec = spec_for(symbol)
             windows = tuple(DepthWindow(symbol, speed) for speed in DEPTH_SPEEDS_MS)
             book = MatchingBook()
-            market = SyntheticMarket(spec, seed, book)
+            market = SyntheticMarket(spec, seed, book, params=params)
             venue = SymbolVenue(spec, book, market, windows)
             venue.stats.update_mark(market.fair, None)
             # Listeners attach after seeding: the initial book is the state before id 1 is

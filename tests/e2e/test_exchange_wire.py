@@ -286,3 +286,19 @@ async def test_plain_get_on_a_stream_path_is_json(
         assert response.status == 400
         body = orjson.loads(await response.read())
         assert set(body) == {"code", "msg"}
+
+
+async def test_streams_per_connection_are_capped(
+    exchange: RunningExchange, http: aiohttp.ClientSession
+) -> None:
+    ws_base = exchange.url.replace("http", "ws")
+    names = [f"sym{k}usdt@aggTrade" for k in range(1024)]
+    async with http.ws_connect(f"{ws_base}/ws") as ws:
+        await ws.send_str(orjson.dumps({"method": "SUBSCRIBE", "params": names, "id": 1}).decode())
+        assert (await _frames(ws, 1))[0] == {"result": None, "id": 1}
+        await ws.send_str('{"method":"SUBSCRIBE","params":["btcusdt@aggTrade"],"id":2}')
+        while True:
+            (reply,) = await _frames(ws, 1)
+            if reply.get("id") == 2:
+                assert reply["code"] == 2
+                break
