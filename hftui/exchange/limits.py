@@ -96,6 +96,7 @@ def request_weight(method: str, path: str, query: dict[str, str]) -> int:
         "/fapi/v1/commissionRate": 20,
         "/fapi/v1/positionSide/dual": 30 if method == "GET" else 1,
         "/fapi/v1/batchOrders": 5 if method == "POST" else 1,
+        "/fapi/v1/openAlgoOrders": 1 if has_symbol else 40,
     }
     if path in ("/fapi/v1/ticker/24hr",):
         return 1 if has_symbol else 40

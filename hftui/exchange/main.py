@@ -23,6 +23,7 @@ from aiohttp import web
 
 from hftui.exchange.accounts import Account
 from hftui.exchange.admin import add_admin_routes
+from hftui.exchange.algo import AlgoService
 from hftui.exchange.limits import Limits, RateLimiter
 from hftui.exchange.market import MarketParams
 from hftui.exchange.private import add_private_routes
@@ -176,7 +177,8 @@ async def start(config: ExchangeConfig) -> RunningExchange:
     trading.listen_key_lifetime_ms = int(config.listen_key_lifetime_s * 1000)
     limiter = RateLimiter(config.limits, time.monotonic)
     app = build_app(venue, hub, config.ping_interval_s, limiter, config.connection_lifetime_s)
-    add_private_routes(app, trading)
+    algo = AlgoService(trading, now_ms)
+    add_private_routes(app, trading, algo)
     add_admin_routes(app, venue, hub.faults, lambda: expire_listen_keys(force=True))
     add_public_routes(app, venue)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -188,6 +190,7 @@ async def start(config: ExchangeConfig) -> RunningExchange:
     port = int(sockets[0].getsockname()[1]) if sockets else config.port
     running = RunningExchange(runner, venue, config.host, port)
     running.start_clocks(config.step_ms)
+    running.every(config.step_ms, lambda _: algo.check())
     running.every(1000, lambda _: expire_listen_keys())
     running.every(1000, lambda _: venue.publish_mark(1))
     running.every(3000, lambda _: venue.publish_mark(3))

@@ -145,18 +145,43 @@ class SyntheticMarket:
         if abs(other - own) > self.params.spread_ticks and rng.random() < 0.7:
             tick = own + sign  # improve a wide spread: it closes to one tick most of the time
         else:
-            tick = own - sign * int(rng.expovariate(0.22))
+            # Makers quote around value: bids just under the fair value, asks just over it,
+            # thinning away; never through the other side. This is what drags the book along
+            # when the fair value moves.
+            value = math.floor(self.fair)
+            tick = (value if side == BUY else value + 1) - sign * int(rng.expovariate(0.22))
+            gap = self.params.spread_ticks  # makers keep their spread to the other side
+            tick = min(tick, other - gap) if side == BUY else max(tick, other + gap)
         self._rest(side, tick, self._size())
+
+    def _stale_side(self) -> int | None:
+        # A quote on the wrong side of value (an ask under it, a bid over it) is one its maker
+        # wants gone before someone informed lifts it.
+        bid, ask = self.book.best(BUY), self.book.best(SELL)
+        if ask is not None and ask < self.fair - 0.5:
+            return SELL
+        if bid is not None and bid > self.fair + 0.5:
+            return BUY
+        return None
 
     def _cancel(self) -> None:
         rng, book = self.rng, self.book
-        side = BUY if rng.random() < 0.5 else SELL
+        stale = self._stale_side()
+        if stale is not None and rng.random() < 0.8:
+            side, rank = stale, 0
+        else:
+            side = BUY if rng.random() < 0.5 else SELL
+            rank = -1
         count = book.level_count(side)
         if count <= _MIN_LEVELS // 2:
             return
-        rank = min(int(rng.expovariate(0.12)), count - 1)
+        if rank < 0:
+            rank = min(int(rng.expovariate(0.12)), count - 1)
+            sticky = rank == 0 and count > 1 and rng.random() < 0.6
+        else:
+            sticky = False
         queue = book.orders_at(side, book.tick_at(side, rank))
-        if len(queue) == 1 and rank == 0 and book.level_count(side) > 1 and rng.random() < 0.6:
+        if len(queue) == 1 and sticky:
             return  # the touch is sticky: it is rarely pulled entirely
         order = queue[rng.randrange(len(queue))]
         if order.owner is not None:

@@ -16,6 +16,7 @@ import orjson
 from aiohttp import web
 
 from hftui.exchange.accounts import MAKER_FEE, TAKER_FEE, Account
+from hftui.exchange.algo import AlgoService
 from hftui.exchange.auth import Credentials, verify
 from hftui.exchange.errors import VenueError
 from hftui.exchange.trading import Trading
@@ -325,7 +326,7 @@ def countdown_cancel_all(
     return handle
 
 
-def add_private_routes(app: web.Application, trading: Trading) -> None:
+def add_private_routes(app: web.Application, trading: Trading, algo: AlgoService) -> None:
     """Register every signed and user-stream endpoint."""
     app[TRADING_KEY] = trading
     r = app.router
@@ -338,6 +339,11 @@ def add_private_routes(app: web.Application, trading: Trading) -> None:
     r.add_delete("/fapi/v1/allOpenOrders", endpoint(lambda t, a, p: t.cancel_all(a, p)))
     r.add_get("/fapi/v1/userTrades", endpoint(lambda t, a, p: t.user_trades(a, p)))
     r.add_post("/fapi/v1/batchOrders", endpoint(lambda t, a, p: t.batch_new(a, p)))
+    r.add_post("/fapi/v1/algoOrder", endpoint(lambda t, a, p: algo.place(a, p)))
+    r.add_get("/fapi/v1/algoOrder", endpoint(lambda t, a, p: algo.query(a, p)))
+    r.add_delete("/fapi/v1/algoOrder", endpoint(lambda t, a, p: algo.cancel(a, p)))
+    r.add_get("/fapi/v1/openAlgoOrders", endpoint(lambda t, a, p: algo.open_orders(a, p)))
+    r.add_delete("/fapi/v1/algoOpenOrders", endpoint(lambda t, a, p: algo.cancel_all(a, p)))
     r.add_delete("/fapi/v1/batchOrders", endpoint(lambda t, a, p: t.batch_cancel(a, p)))
     for version in ("v2", "v3"):
         r.add_get(f"/fapi/{version}/account", endpoint(account_info))

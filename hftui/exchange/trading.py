@@ -73,7 +73,7 @@ class Trading:
         return venue
 
     @staticmethod
-    def _decimal(params: dict[str, str], name: str) -> Decimal:
+    def decimal_param(params: dict[str, str], name: str) -> Decimal:
         text = params.get(name, "")
         try:
             value = Decimal(text)
@@ -126,8 +126,8 @@ class Trading:
 
     # ---- validation ---------------------------------------------------------------------
 
-    def _quantity(self, spec: SymbolSpec, params: dict[str, str], market: bool) -> Decimal:
-        qty = self._decimal(params, "quantity")
+    def quantity_param(self, spec: SymbolSpec, params: dict[str, str], market: bool) -> Decimal:
+        qty = self.decimal_param(params, "quantity")
         step = Decimal(spec.step_size)
         if qty <= 0:
             raise VenueError(400, -4003, "Quantity less than or equal to zero.")
@@ -143,7 +143,7 @@ class Trading:
 
     def _price(self, venue: SymbolVenue, params: dict[str, str], side: str) -> Decimal:
         spec = venue.spec
-        price = self._decimal(params, "price")
+        price = self.decimal_param(params, "price")
         if -price.as_tuple().exponent > spec.price_decimals:  # type: ignore[operator]
             raise VenueError(400, -1111, "Precision is over the maximum defined for this asset.")
         if price < Decimal(spec.min_price):
@@ -226,7 +226,7 @@ class Trading:
         spec = venue.spec
         side, kind = self._check_basics(account, params)
         market = kind == "MARKET"
-        qty = self._quantity(spec, params, market)
+        qty = self.quantity_param(spec, params, market)
         tif = "GTC" if market else params.get("timeInForce", "")
         if not market and not tif:
             raise VenueError.mandatory("timeInForce")

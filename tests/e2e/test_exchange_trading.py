@@ -315,7 +315,9 @@ async def test_resting_order_is_filled_by_the_flow(
         quantity="0.005",
         price=str(bid),
     )
-    for _ in range(200):  # the synthetic flow sells into the bid sooner or later
+    # Value drops below the bid: sellers trade down through it, and through our order.
+    exchange.venue.symbols["BTCUSDT"].market.fair -= 60
+    for _ in range(200):
         await asyncio.sleep(0.05)
         state = await client.ok(
             "GET", "/fapi/v1/order", symbol="BTCUSDT", orderId=str(order["orderId"])
@@ -323,8 +325,7 @@ async def test_resting_order_is_filled_by_the_flow(
         if state["status"] == "FILLED":
             break
     else:
-        await client.ok("DELETE", "/fapi/v1/order", symbol="BTCUSDT", orderId=str(order["orderId"]))
-        pytest.skip("the flow did not reach the bid in 10 s")
+        raise AssertionError("the flow did not trade through the bid in 10 s")
     _status, trades = await client.call("GET", "/fapi/v1/userTrades", symbol="BTCUSDT")
     assert isinstance(trades, list)
     assert all(t["maker"] for t in trades)
@@ -481,3 +482,69 @@ async def test_post_only_that_does_not_cross_rests(client: Client) -> None:
     _, open_orders = await client.call("GET", "/fapi/v1/openOrders", symbol="BTCUSDT")
     assert isinstance(open_orders, list)
     assert [o["timeInForce"] for o in open_orders] == ["GTX"]
+
+
+async def test_conditional_orders_trigger_on_last_price(
+    client: Client, exchange: RunningExchange
+) -> None:
+    bid, ask = await best(client)
+    status, body = await client.call(
+        "POST",
+        "/fapi/v1/algoOrder",
+        algoType="CONDITIONAL",
+        symbol="BTCUSDT",
+        side="BUY",
+        type="STOP_MARKET",
+        triggerPrice=str(ask - 20),
+        quantity="0.010",
+    )
+    assert (status, body["code"]) == (400, -2021)  # type: ignore[index]
+    await client.ok(
+        "POST", "/fapi/v1/order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.020"
+    )
+    # A stop-loss below the market and a take-profit just above the last trade.
+    stop = await client.ok(
+        "POST",
+        "/fapi/v1/algoOrder",
+        algoType="CONDITIONAL",
+        symbol="BTCUSDT",
+        side="SELL",
+        type="STOP_MARKET",
+        triggerPrice=str(bid - 3000),
+        closePosition="true",
+        clientAlgoId="stop-1",
+    )
+    assert stop["algoStatus"] == "NEW"
+    _, listed = await client.call("GET", "/fapi/v1/openAlgoOrders", symbol="BTCUSDT")
+    assert isinstance(listed, list)
+    assert [o["clientAlgoId"] for o in listed] == ["stop-1"]
+    take = await client.ok(
+        "POST",
+        "/fapi/v1/algoOrder",
+        algoType="CONDITIONAL",
+        symbol="BTCUSDT",
+        side="SELL",
+        type="TAKE_PROFIT_MARKET",
+        triggerPrice=str(ask + Decimal("0.5")),
+        quantity="0.020",
+        reduceOnly="true",
+    )
+    # Lift the market's value: informed flow then trades the price up through the trigger.
+    exchange.venue.symbols["BTCUSDT"].market.fair += 60
+    for _ in range(200):
+        state = await client.ok("GET", "/fapi/v1/algoOrder", algoId=str(take["algoId"]))
+        if state["algoStatus"] != "NEW":
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the price did not reach the take-profit in 10 s")
+    assert state["algoStatus"] == "FINISHED"
+    assert state["actualOrderId"]
+    _, positions = await client.call("GET", "/fapi/v3/positionRisk", symbol="BTCUSDT")
+    assert isinstance(positions, list)
+    assert Decimal(positions[0]["positionAmt"]) == 0
+    canceled = await client.ok("DELETE", "/fapi/v1/algoOrder", algoId=str(stop["algoId"]))
+    assert canceled["algoStatus"] == "CANCELED"
+    await client.ok("DELETE", "/fapi/v1/algoOpenOrders", symbol="BTCUSDT")
+    _, left = await client.call("GET", "/fapi/v1/openAlgoOrders")
+    assert left == []
