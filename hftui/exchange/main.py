@@ -15,16 +15,18 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
 import orjson
 from aiohttp import web
 
-from hftui.exchange.accounts import Account
+from hftui.exchange.accounts import START_BALANCE, Account
 from hftui.exchange.admin import add_admin_routes
 from hftui.exchange.algo import AlgoService
 from hftui.exchange.limits import Limits, RateLimiter
+from hftui.exchange.liquidation import MarginMonitor
 from hftui.exchange.market import MarketParams
 from hftui.exchange.private import add_private_routes
 from hftui.exchange.public import add_public_routes
@@ -75,6 +77,7 @@ class ExchangeConfig:
     listen_key_lifetime_s: float = 3600.0
     limits: Limits = field(default_factory=Limits)
     market: MarketParams = field(default_factory=MarketParams)
+    start_balance: Decimal = START_BALANCE  # USDT in each account's wallet at start
 
     def validate(self) -> None:
         try:
@@ -155,7 +158,10 @@ async def start(config: ExchangeConfig) -> RunningExchange:
     config.validate()
     hub = StreamHub()
     venue = Venue(config.symbols, config.seed, hub, config.market)
-    accounts = {key: Account(key, secret.encode()) for key, secret in config.all_accounts}
+    accounts = {
+        key: Account(key, secret.encode(), wallet=config.start_balance)
+        for key, secret in config.all_accounts
+    }
 
     def publish_user(account: Account, payload: dict[str, object]) -> None:
         if account.listen_key is not None and now_ms() < account.listen_key_expires_ms:
@@ -191,6 +197,8 @@ async def start(config: ExchangeConfig) -> RunningExchange:
     running = RunningExchange(runner, venue, config.host, port)
     running.start_clocks(config.step_ms)
     running.every(config.step_ms, lambda _: algo.check())
+    margin = MarginMonitor(trading)
+    running.every(100, lambda _: margin.check())
     running.every(1000, lambda _: expire_listen_keys())
     running.every(1000, lambda _: venue.publish_mark(1))
     running.every(3000, lambda _: venue.publish_mark(3))

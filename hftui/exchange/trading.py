@@ -63,6 +63,14 @@ class Trading:
 
     # ---- numbers ------------------------------------------------------------------------
 
+    def next_order_id(self) -> int:
+        self._next_order_id += 1
+        return self._next_order_id
+
+    def next_trade_id(self) -> int:
+        self._next_trade_id += 1
+        return self._next_trade_id
+
     def symbol_of(self, params: dict[str, str]) -> SymbolVenue:
         name = params.get("symbol", "")
         if not name:
@@ -198,7 +206,7 @@ class Trading:
         """`POST /fapi/v1/order`: validate, match, rest or expire; returns the order object."""
         venue, order, lots, limit_tick = self._validated(account, params)
         account.orders[order.order_id] = order
-        self._event(account, order, "NEW")
+        self.publish_order_event(account, order, "NEW")
         taker = BUY if order.side == "BUY" else SELL
         fills = venue.book.take(taker, lots, limit_tick)
         for fill in fills:
@@ -214,7 +222,7 @@ class Trading:
             order.status = "EXPIRED"
             order.update_ms = self.clock_ms()
             reason = "9" if order.type == "MARKET" else "2"
-            self._event(account, order, "EXPIRED", expiry_reason=reason)
+            self.publish_order_event(account, order, "EXPIRED", expiry_reason=reason)
         self.venue.publish_top(venue)
         return self.order_object(order, with_time=False)
 
@@ -257,9 +265,8 @@ class Trading:
         limit_tick = self._limit_tick(venue, taker, price, market)
         self._check_liquidity(venue, tif, taker, lots, limit_tick)
         now = self.clock_ms()
-        self._next_order_id += 1
         order = Order(
-            self._next_order_id,
+            self.next_order_id(),
             client_id,
             spec.symbol,
             side,
@@ -368,10 +375,10 @@ class Trading:
         order.cum_quote += price * qty
         order.status = "FILLED" if order.executed_qty >= order.orig_qty else "PARTIALLY_FILLED"
         order.update_ms = now
-        self._next_trade_id += 1
+        trade_id = self.next_trade_id()
         account.trades.append(
             Trade(
-                self._next_trade_id,
+                trade_id,
                 order.order_id,
                 order.symbol,
                 order.side,
@@ -383,18 +390,18 @@ class Trading:
                 now,
             )
         )
-        self._event(
+        self.publish_order_event(
             account,
             order,
             "TRADE",
             last_qty=qty,
             last_price=price,
             fee=fee,
-            trade_id=self._next_trade_id,
+            trade_id=trade_id,
             maker=maker,
             realized=realized,
         )
-        self._account_update(account, spec.symbol)
+        self.publish_account_update(account, spec.symbol)
 
     # ---- cancel and queries -------------------------------------------------------------
 
@@ -460,7 +467,7 @@ class Trading:
             venue.book.reduce(order.order_id, resting.lots)
         order.status = "CANCELED"
         order.update_ms = self.clock_ms()
-        self._event(account, order, "CANCELED")
+        self.publish_order_event(account, order, "CANCELED")
         self.venue.publish_top(venue)
 
     def cancel_all(self, account: Account, params: dict[str, str]) -> dict[str, object]:
@@ -558,7 +565,7 @@ class Trading:
             body["time"] = order.time_ms
         return body
 
-    def _event(
+    def publish_order_event(
         self,
         account: Account,
         order: Order,
@@ -618,7 +625,7 @@ class Trading:
             },
         )
 
-    def _account_update(self, account: Account, symbol: str) -> None:
+    def publish_account_update(self, account: Account, symbol: str) -> None:
         now = self.clock_ms()
         position = account.position(symbol)
         venue = self.venue.symbols[symbol]
