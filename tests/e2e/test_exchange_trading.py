@@ -548,3 +548,72 @@ async def test_conditional_orders_trigger_on_last_price(
     await client.ok("DELETE", "/fapi/v1/algoOpenOrders", symbol="BTCUSDT")
     _, left = await client.call("GET", "/fapi/v1/openAlgoOrders")
     assert left == []
+
+
+@pytest.mark.parametrize(
+    ("side", "params", "code"),
+    [
+        ("BUY", {"type": "MARKET", "quantity": "0"}, -4003),
+        (
+            "BUY",
+            {"type": "LIMIT", "timeInForce": "GTC", "quantity": "1001", "price": "60000.00"},
+            -4005,
+        ),
+        ("BUY", {"type": "MARKET", "quantity": "121"}, -4005),  # MARKET_LOT_SIZE is smaller
+        (
+            "SELL",
+            {"type": "LIMIT", "timeInForce": "GTC", "quantity": "0.010", "price": "50000.00"},
+            -4024,
+        ),
+        (
+            "BUY",
+            {"type": "LIMIT", "timeInForce": "GTC", "quantity": "0.010", "price": "500.00"},
+            -4013,
+        ),
+        (
+            "BUY",
+            {"type": "LIMIT", "timeInForce": "GTC", "quantity": "abc", "price": "60000.00"},
+            -1102,
+        ),
+    ],
+)
+async def test_more_filter_rejections(
+    client: Client, side: str, params: dict[str, str], code: int
+) -> None:
+    status, body = await client.call(
+        "POST",
+        "/fapi/v1/order",
+        symbol="BTCUSDT",
+        side=side,
+        **params,  # type: ignore[arg-type]
+    )
+    assert (status, body["code"]) == (400, code)  # type: ignore[index]
+
+
+async def test_max_open_orders(client: Client, exchange: RunningExchange) -> None:
+    bid, _ = await best(client)
+    exchange.venue.paused = True
+    for k in range(200):
+        await client.ok(
+            "POST",
+            "/fapi/v1/order",
+            symbol="BTCUSDT",
+            side="BUY",
+            type="LIMIT",
+            timeInForce="GTC",
+            quantity="0.002",
+            price=str(bid - 100 - k),
+        )
+    status, body = await client.call(
+        "POST",
+        "/fapi/v1/order",
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        timeInForce="GTC",
+        quantity="0.002",
+        price=str(bid - 400),
+    )
+    assert (status, body["code"]) == (400, -2025)  # type: ignore[index]
+    canceled = await client.ok("DELETE", "/fapi/v1/allOpenOrders", symbol="BTCUSDT")
+    assert canceled["code"] == 200
