@@ -26,6 +26,7 @@ __all__ = [
     "Order",
     "Position",
     "Trade",
+    "money_text",
 ]
 
 START_BALANCE: Final = Decimal("100000")
@@ -35,6 +36,11 @@ ENTRY_QUANTUM: Final = Decimal("1e-10")
 MAKER_FEE: Final = Decimal("0.0002")
 TAKER_FEE: Final = Decimal("0.0005")
 DEFAULT_LEVERAGE: Final = 20
+
+
+def money_text(value: Decimal) -> str:
+    """A decimal as the venue writes amounts: plain notation, no trailing zeros."""
+    return format(value.normalize(), "f") if value else "0"
 
 
 @dataclass(slots=True)

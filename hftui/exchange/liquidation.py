@@ -21,7 +21,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Final
 
-from hftui.exchange.accounts import Account, Order, Trade
+from hftui.exchange.accounts import Account, Order, Trade, money_text
 from hftui.exchange.trading import Trading
 
 __all__ = ["LIQUIDATION_FEE", "MAINTENANCE_RATIO", "MarginMonitor"]
@@ -29,10 +29,6 @@ __all__ = ["LIQUIDATION_FEE", "MAINTENANCE_RATIO", "MarginMonitor"]
 MAINTENANCE_RATIO: Final = Decimal("0.004")
 LIQUIDATION_FEE: Final = Decimal("0.0125")
 _CALL_AT: Final = Decimal(2)  # margin balance / maintenance margin that triggers a call
-
-
-def _text(value: Decimal) -> str:
-    return format(value.normalize(), "f") if value else "0"
 
 
 class MarginMonitor:
@@ -82,16 +78,16 @@ class MarginMonitor:
                 {
                     "s": symbol,
                     "ps": "BOTH",
-                    "pa": _text(position.amount),
+                    "pa": money_text(position.amount),
                     "mt": "CROSSED",
                     "iw": "0",
-                    "mp": _text(mark),
-                    "up": _text((mark - position.entry_price) * position.amount),
-                    "mm": _text(abs(position.amount) * mark * MAINTENANCE_RATIO),
+                    "mp": money_text(mark),
+                    "up": money_text((mark - position.entry_price) * position.amount),
+                    "mm": money_text(abs(position.amount) * mark * MAINTENANCE_RATIO),
                 }
             )
         self.trading.publish_user(
-            account, {"e": "MARGIN_CALL", "E": now, "cw": _text(balance), "p": positions}
+            account, {"e": "MARGIN_CALL", "E": now, "cw": money_text(balance), "p": positions}
         )
 
     def _liquidate(self, account: Account) -> None:

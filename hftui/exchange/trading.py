@@ -15,7 +15,7 @@ from typing import Final
 
 import orjson
 
-from hftui.exchange.accounts import MAKER_FEE, TAKER_FEE, Account, Order, Trade
+from hftui.exchange.accounts import MAKER_FEE, TAKER_FEE, Account, Order, Trade, money_text
 from hftui.exchange.book import BUY, SELL, Fill, RestingOrder
 from hftui.exchange.errors import VenueError
 from hftui.exchange.stats import decimal_ticks
@@ -35,10 +35,6 @@ _RESTING_TIFS: Final = frozenset({"GTC", "GTX"})  # post-only rests when it does
 _PERCENT_UP: Final = Decimal("1.05")
 _PERCENT_DOWN: Final = Decimal("0.95")
 _MARKET_TAKE_BOUND: Final = Decimal("0.05")
-
-
-def _text(value: Decimal) -> str:
-    return format(value.normalize(), "f") if value else "0"
 
 
 class Trading:
@@ -122,9 +118,9 @@ class Trading:
                             "B": [
                                 {
                                     "a": "USDT",
-                                    "wb": _text(account.wallet),
-                                    "cw": _text(account.wallet),
-                                    "bc": _text(-payment),
+                                    "wb": money_text(account.wallet),
+                                    "cw": money_text(account.wallet),
+                                    "bc": money_text(-payment),
                                 }
                             ],
                             "P": [],
@@ -260,7 +256,7 @@ class Trading:
         client_id = self._client_id(account, spec.symbol, params)
         if not reduce_only:
             self._check_margin(account, venue, notional)
-        lots = spec.to_lots(_text(qty))
+        lots = spec.to_lots(money_text(qty))
         taker = BUY if side == "BUY" else SELL
         limit_tick = self._limit_tick(venue, taker, price, market)
         self._check_liquidity(venue, tif, taker, lots, limit_tick)
@@ -303,7 +299,7 @@ class Trading:
         self, venue: SymbolVenue, taker: int, price: Decimal, market: bool
     ) -> int | None:
         if not market:
-            return venue.spec.to_ticks(_text(price))
+            return venue.spec.to_ticks(money_text(price))
         # A market order may not trade further than marketTakeBound from the mark.
         mark = self.mark_price(venue) / Decimal(venue.spec.tick_size)
         bound = mark * (1 + _MARKET_TAKE_BOUND if taker == BUY else 1 - _MARKET_TAKE_BOUND)
@@ -507,15 +503,15 @@ class Trading:
         return [
             {
                 "buyer": t.side == "BUY",
-                "commission": _text(t.commission),
+                "commission": money_text(t.commission),
                 "commissionAsset": "USDT",
                 "id": t.trade_id,
                 "maker": t.maker,
                 "orderId": t.order_id,
-                "price": _text(t.price),
-                "qty": _text(t.qty),
-                "quoteQty": _text(t.price * t.qty),
-                "realizedPnl": _text(t.realized_pnl),
+                "price": money_text(t.price),
+                "qty": money_text(t.qty),
+                "quoteQty": money_text(t.price * t.qty),
+                "realizedPnl": money_text(t.realized_pnl),
                 "side": t.side,
                 "positionSide": "BOTH",
                 "symbol": t.symbol,
@@ -540,12 +536,12 @@ class Trading:
             "symbol": order.symbol,
             "status": order.status,
             "clientOrderId": order.client_id,
-            "price": _text(order.price),
-            "avgPrice": _text(order.avg_price),
-            "origQty": _text(order.orig_qty),
-            "executedQty": _text(order.executed_qty),
-            "cumQty": _text(order.executed_qty),
-            "cumQuote": _text(order.cum_quote),
+            "price": money_text(order.price),
+            "avgPrice": money_text(order.avg_price),
+            "origQty": money_text(order.orig_qty),
+            "executedQty": money_text(order.executed_qty),
+            "cumQty": money_text(order.executed_qty),
+            "cumQuote": money_text(order.cum_quote),
             "timeInForce": order.time_in_force,
             "type": order.type,
             "origType": order.type,
@@ -591,18 +587,18 @@ class Trading:
                     "S": order.side,
                     "o": order.type,
                     "f": order.time_in_force,
-                    "q": _text(order.orig_qty),
-                    "p": _text(order.price),
-                    "ap": _text(order.avg_price),
+                    "q": money_text(order.orig_qty),
+                    "p": money_text(order.price),
+                    "ap": money_text(order.avg_price),
                     "sp": "0",
                     "x": execution,
                     "X": order.status,
                     "i": order.order_id,
-                    "l": _text(last_qty),
-                    "z": _text(order.executed_qty),
-                    "L": _text(last_price),
+                    "l": money_text(last_qty),
+                    "z": money_text(order.executed_qty),
+                    "L": money_text(last_price),
                     "N": "USDT",
-                    "n": _text(fee),
+                    "n": money_text(fee),
                     "T": now,
                     "t": trade_id,
                     "b": "0",
@@ -613,7 +609,7 @@ class Trading:
                     "ot": order.type,
                     "ps": "BOTH",
                     "cp": False,
-                    "rp": _text(realized),
+                    "rp": money_text(realized),
                     "pP": False,
                     "si": 0,
                     "ss": 0,
@@ -641,19 +637,19 @@ class Trading:
                     "B": [
                         {
                             "a": "USDT",
-                            "wb": _text(account.wallet),
-                            "cw": _text(account.wallet),
+                            "wb": money_text(account.wallet),
+                            "cw": money_text(account.wallet),
                             "bc": "0",
                         }
                     ],
                     "P": [
                         {
                             "s": symbol,
-                            "pa": _text(position.amount),
-                            "ep": _text(position.entry_price),
-                            "bep": _text(position.entry_price),
-                            "cr": _text(position.realized),
-                            "up": _text(unrealized),
+                            "pa": money_text(position.amount),
+                            "ep": money_text(position.entry_price),
+                            "bep": money_text(position.entry_price),
+                            "cr": money_text(position.realized),
+                            "up": money_text(unrealized),
                             "mt": "cross",
                             "iw": "0",
                             "ps": "BOTH",

@@ -8,7 +8,7 @@ changes and trades into stream events on the hub. No I/O here: the server drives
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -257,71 +257,39 @@ class Venue:
             if event is None:
                 continue
             first, final, prev, bids, asks = event
-            spec, ts = venue.spec, now_ms()
+            ts = now_ms()
             self._publish_partial(venue, speed_ms, ts, (first, final, prev))
             name = depth_stream_name(venue.spec.symbol, speed_ms)
             if not self.hub.wants(name):
                 continue
             copies = self.hub.faults.take_depth(venue.spec.symbol)
             for _ in range(copies):  # 0 after an injected gap, 2 for a duplicate
-                self._publish_depth(name, venue, spec, ts, (first, final, prev), bids, asks)
+                self._publish_depth(name, venue, ts, (first, final, prev), bids, asks)
 
     def _publish_partial(
         self, venue: SymbolVenue, speed_ms: int, ts: int, ids: tuple[int, int, int]
     ) -> None:
         # `<s>@depth<N>`: the complete top N, sent at the diff stream's pace and ids.
         suffix = "" if speed_ms == 250 else f"@{speed_ms}ms"
-        spec, book = venue.spec, venue.book
+        book = venue.book
         for levels in (5, 10, 20):
-            name = f"{spec.symbol.lower()}@depth{levels}{suffix}"
-            if not self.hub.wants(name):
-                continue
-            self.hub.publish(
-                name,
-                {
-                    "e": "depthUpdate",
-                    "E": ts,
-                    "T": venue.last_change_ms or ts,
-                    "s": spec.symbol,
-                    "U": ids[0],
-                    "u": ids[1],
-                    "pu": ids[2],
-                    "b": [
-                        [spec.format_price(t), spec.format_qty(q)]
-                        for t, q in book.depth(BUY, levels)
-                    ],
-                    "a": [
-                        [spec.format_price(t), spec.format_qty(q)]
-                        for t, q in book.depth(SELL, levels)
-                    ],
-                },
-            )
+            name = f"{venue.spec.symbol.lower()}@depth{levels}{suffix}"
+            if self.hub.wants(name):
+                self.hub.publish(
+                    name,
+                    _depth_event(venue, ts, ids, book.depth(BUY, levels), book.depth(SELL, levels)),
+                )
 
     def _publish_depth(
         self,
         name: str,
         venue: SymbolVenue,
-        spec: SymbolSpec,
         ts: int,
         ids: tuple[int, int, int],
         bids: dict[int, int],
         asks: dict[int, int],
     ) -> None:
-        first, final, prev = ids
-        self.hub.publish(
-            name,
-            {
-                "e": "depthUpdate",
-                "E": ts,
-                "T": venue.last_change_ms or ts,
-                "s": spec.symbol,
-                "U": first,
-                "u": final,
-                "pu": prev,
-                "b": [[spec.format_price(t), spec.format_qty(q)] for t, q in bids.items()],
-                "a": [[spec.format_price(t), spec.format_qty(q)] for t, q in asks.items()],
-            },
-        )
+        self.hub.publish(name, _depth_event(venue, ts, ids, bids.items(), asks.items()))
 
     # ---- REST views -----------------------------------------------------------------------
 
@@ -341,3 +309,25 @@ class Venue:
     @staticmethod
     def depth_limit_ok(limit: int) -> bool:
         return limit in _DEPTH_LIMITS
+
+
+def _depth_event(
+    venue: SymbolVenue,
+    ts: int,
+    ids: tuple[int, int, int],
+    bids: Iterable[tuple[int, int]],
+    asks: Iterable[tuple[int, int]],
+) -> dict[str, object]:
+    """A `depthUpdate` payload: diff or partial, they share the format and the ids."""
+    spec = venue.spec
+    return {
+        "e": "depthUpdate",
+        "E": ts,
+        "T": venue.last_change_ms or ts,
+        "s": spec.symbol,
+        "U": ids[0],
+        "u": ids[1],
+        "pu": ids[2],
+        "b": [[spec.format_price(t), spec.format_qty(q)] for t, q in bids],
+        "a": [[spec.format_price(t), spec.format_qty(q)] for t, q in asks],
+    }
