@@ -113,6 +113,16 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `hftui` console script."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`hftui book --json | head`): not an error worth a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _main(argv: list[str] | None) -> int:
     args = _build_parser().parse_args(argv)
     command = args.command
     if command == "exchange":

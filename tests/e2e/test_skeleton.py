@@ -176,3 +176,23 @@ def test_second_engine_of_an_instance_is_refused(tmp_path: Path) -> None:
         )
         assert second.returncode == 1
         assert "already running" in second.stderr
+
+
+def test_output_into_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    _config(env, '[engine]\ninstance = "pipe"\n[market]\nsymbols = ["BTCUSDT"]\n')
+    with process(["engine"], env):
+        eventually(lambda: _synced_book(env, "BTCUSDT"), timeout_s=30)
+        reader = subprocess.Popen(
+            [*HFTUI, "book", "BTCUSDT", "--depth", "20", "--json"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert reader.stdout is not None
+        assert reader.stderr is not None
+        reader.stdout.close()  # the reader is gone before anything is written
+        errors = reader.stderr.read().decode()
+        assert reader.wait(timeout=30) == 0
+        assert "Traceback" not in errors
+        assert "BrokenPipe" not in errors
