@@ -451,6 +451,11 @@ def _run_tui(config: Config, info: InstanceInfo, spawned: bool) -> int:
         if not stop_engine(info.pid):
             print("hftui: the engine did not stop in time and was killed", file=sys.stderr)
         find_running(config.engine.instance)  # clears what a killed engine left behind
+    elif find_running(config.engine.instance) is None:  # also clears what a dead one left
+        print(
+            f"hftui: the engine (pid {info.pid}) is no longer running; `hftui` starts a new one",
+            file=sys.stderr,
+        )
     else:
         print(
             f"hftui: engine left running (pid {info.pid}); `hftui attach` reopens it",
