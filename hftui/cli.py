@@ -94,12 +94,29 @@ def _build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--bursts", type=float, default=1.0, help="how often bursts start (x)")
     ex.add_argument("--activity", type=float, default=1.0, help="scales every event rate (x)")
     ex.add_argument(
+        "--replay",
+        type=Path,
+        metavar="DIR",
+        help="replay a recording (from `hftui record`) instead of the synthetic market",
+    )
+    ex.add_argument("--speed", type=float, default=1.0, help="replay speed (x), default 1")
+    ex.add_argument(
         "--funding-interval",
         type=float,
         default=8 * 3600.0,
         metavar="SECONDS",
         help="funding settlement period (8 h as on Binance; shorter for demos)",
     )
+
+    rec = sub.add_parser("record", help="record the venue's raw market data to a directory")
+    rec.add_argument("--symbols", default="", help="comma-separated (default: config)")
+    rec.add_argument("--out", type=Path, required=True, help="directory for the recording")
+    rec.add_argument("--seconds", type=float, help="stop after this long (default: on Ctrl+C)")
+
+    rp = sub.add_parser("replay", help="feed a recording through the engine's market-data path")
+    rp.add_argument("--data", type=Path, required=True, help="a directory made by `hftui record`")
+    rp.add_argument("--symbols", default="", help="comma-separated (default: all recorded)")
+    rp.add_argument("--json", action="store_true", help="machine-readable output")
 
     st = sub.add_parser("status", help="show the running engine's state")
     st.add_argument("--json", action="store_true", help="machine-readable output")
@@ -139,6 +156,10 @@ def _main(argv: list[str] | None) -> int:
         return _cmd_book(config, args.symbol.upper(), args.depth, args.json)
     if command == "attach":
         return _cmd_attach(config)
+    if command == "record":
+        return _cmd_record(config, args)
+    if command == "replay":
+        return _cmd_replay(args)
     return _cmd_launch(config, args.config)
 
 
@@ -160,6 +181,8 @@ def _cmd_exchange(args: argparse.Namespace) -> int:
             accounts=accounts,
             ready_file=args.ready_file,
             funding_interval_s=args.funding_interval,
+            replay=args.replay,
+            replay_speed=args.speed,
             market=MarketParams(
                 volatility_bp=args.volatility,
                 trend_bp=args.trend,
@@ -190,6 +213,53 @@ def _cmd_engine(config: Config) -> int:
         return run_engine(config)
     except EngineAlreadyRunningError as exc:
         return _fail(str(exc), 1)
+
+
+def _symbols_arg(text: str) -> tuple[str, ...]:
+    return tuple(s.strip().upper() for s in text.split(",") if s.strip())
+
+
+def _cmd_record(config: Config, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from hftui.engine.local_venue import LocalExchangeError
+    from hftui.engine.record import record
+    from hftui.logs import setup_logging
+
+    setup_logging("record", config.logging.level)
+    symbols = _symbols_arg(args.symbols) or config.market.symbols
+    if args.seconds is not None and args.seconds <= 0:
+        return _fail("--seconds must be positive", 2)
+    try:
+        lines, files = asyncio.run(record(config, symbols, args.out, args.seconds))
+    except (LocalExchangeError, OSError) as exc:
+        return _fail(f"recording failed: {exc}")
+    print(f"recorded {lines} lines of {', '.join(symbols)} into {len(files)} file(s) in {args.out}")
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from hftui.engine.replay import replay
+
+    try:
+        report = replay(args.data, _symbols_arg(args.symbols))
+    except (FileNotFoundError, ValueError) as exc:
+        return _fail(str(exc), 2)
+    doc = report.as_dict()
+    if args.json:
+        print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    print(
+        f"replayed {doc['frames']} frames and {doc['snapshots']} snapshots "
+        f"({doc['recorded_span_s']} s recorded) in {doc['seconds']} s: "
+        f"{doc['frames_per_s']} frames/s, {doc['bad_frames']} bad"
+    )
+    for name, s in report.symbols.items():
+        print(
+            f"{name:<10} synced {s['synced']}  id {s['last_update_id']}  bid {s['best_bid']}  "
+            f"ask {s['best_ask']}  gaps {s['gaps']}  resyncs {s['resyncs']}  trades {s['trades']}"
+        )
+    return 0
 
 
 # ---- reading the running engine -------------------------------------------------------------

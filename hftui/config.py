@@ -52,6 +52,7 @@ class MarketConfig:
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
     depth_speed: DepthSpeed = "100ms"
     stale_after_s: float = 5.0
+    record_dir: Path | None = None  # record raw frames here (see `hftui record`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +184,11 @@ def _refuse_secrets(raw: Mapping[str, object], path: str = "") -> None:
             _refuse_secrets(value, where)
 
 
+def _path(table: _Table, key: str) -> Path | None:
+    text = table.text(key, re.compile(r"^\S"), "expected a directory path")
+    return Path(text).expanduser() if text else None
+
+
 def _url(table: _Table) -> str | None:
     url = table.text("url", re.compile(r"^(https?|wss?)://[^\s/]+"), "expected an http(s) URL")
     return url.rstrip("/") if url else None
@@ -211,6 +217,7 @@ def parse_config(raw: Mapping[str, object], source: Path | None = None) -> Confi
         symbols=t.symbols("symbols", ("BTCUSDT", "ETHUSDT")),
         depth_speed=t.choice("depth_speed", "100ms", _SPEEDS),  # type: ignore[arg-type]
         stale_after_s=t.number("stale_after_s", 5.0, 0.5, 3600.0),
+        record_dir=_path(t, "record_dir"),
     )
     t.finish()
 

@@ -26,6 +26,7 @@ from hftui.engine.publisher import Publisher
 from hftui.engine.warmup import warm_kernels
 from hftui.instance import find_running, remove_instance, write_instance
 from hftui.ipc import SnapshotWriter, segment_name
+from hftui.recording import Recorder
 
 __all__ = ["Engine", "EngineAlreadyRunningError", "run_engine"]
 
@@ -43,6 +44,23 @@ class Endpoints:
     stream_url: str
 
 
+async def resolve_endpoints(config: Config) -> tuple[Endpoints, LocalExchange | None]:
+    """The venue's URLs; for `local` without a url, a local exchange started for the purpose
+    (the caller stops it)."""
+    venue = config.venue
+    if venue.name == "local":
+        url = venue.url
+        exchange = None
+        if url is None:
+            exchange = LocalExchange(
+                config.market.symbols, config.exchange.seed, config.exchange.port
+            )
+            url = await exchange.start()
+        return Endpoints("local", url, ws_base_from_http(url)), exchange
+    rest_url, stream_url = VENUE_URLS[venue.name]
+    return Endpoints(venue.name, rest_url, stream_url), None
+
+
 class Engine:
     """Owns the engine's components for one run."""
 
@@ -56,6 +74,7 @@ class Engine:
         self.writer: SnapshotWriter | None = None
         self.publisher: Publisher | None = None
         self.rest: PublicRest | None = None
+        self.recorder: Recorder | None = None
 
     def request_stop(self, reason: str) -> None:
         if not self.stop_requested.is_set():
@@ -63,17 +82,8 @@ class Engine:
             self.stop_requested.set()
 
     async def _endpoints(self) -> Endpoints:
-        venue = self.config.venue
-        if venue.name == "local":
-            url = venue.url
-            if url is None:
-                self.exchange = LocalExchange(
-                    self.config.market.symbols, self.config.exchange.seed, self.config.exchange.port
-                )
-                url = await self.exchange.start()
-            return Endpoints("local", url, ws_base_from_http(url))
-        rest_url, stream_url = VENUE_URLS[venue.name]
-        return Endpoints(venue.name, rest_url, stream_url)
+        endpoints, self.exchange = await resolve_endpoints(self.config)
+        return endpoints
 
     async def run(self) -> int:
         """Run until a stop is requested. Returns the process exit status."""
@@ -141,6 +151,9 @@ class Engine:
                 self.config.market.stale_after_s,
             )
             self.market = market
+            if self.config.market.record_dir is not None:
+                self.recorder = Recorder(self.config.market.record_dir)
+                market.recorder = self.recorder
             publisher.attach(market)
             market_task = asyncio.create_task(market.run())
             stop_task = asyncio.create_task(self.stop_requested.wait())
@@ -173,6 +186,8 @@ class Engine:
             await self.rest.close()
         if self.exchange is not None:
             await self.exchange.stop()
+        if self.recorder is not None:
+            self.recorder.close()
         remove_instance(self.config.engine.instance, self.pid)
         if self.writer is not None:
             self.writer.close(unlink=True)

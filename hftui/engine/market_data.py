@@ -25,6 +25,7 @@ from hftui.engine.binance.rest import PublicRest, VenueError
 from hftui.engine.book import OrderBook
 from hftui.engine.depth_sync import DepthSync, DiffResult, SyncState
 from hftui.protocol import TRADE_SLOTS, FeedState
+from hftui.recording import Recorder
 
 __all__ = ["Backoff", "MarketData", "SymbolFeed", "SymbolSpec", "parse_symbol_specs"]
 
@@ -114,7 +115,7 @@ class MarketData:
 
     def __init__(
         self,
-        rest: PublicRest,
+        rest: PublicRest | None,
         stream_url: str,
         symbols: Sequence[str],
         depth_speed: str,
@@ -136,12 +137,19 @@ class MarketData:
         self.bad_frames = 0
         self.reconnects = 0
         self._stopping = asyncio.Event()
+        self.recorder: Recorder | None = None
+        self.fetch_snapshots = True  # off in replay, where snapshots come from the recording
         self._sockets: set[aiohttp.ClientWebSocketResponse] = set()
 
     # ---- start-up -------------------------------------------------------------------------
 
+    def feed(self, symbol: str) -> SymbolFeed | None:
+        return self._by_symbol.get(symbol)
+
     async def load_specs(self) -> None:
         """Fetch exchangeInfo (retrying with backoff until it answers) and set up the books."""
+        if self.rest is None:
+            raise RuntimeError("no venue to load symbols from (a replay supplies them)")
         backoff = Backoff(0.5, 10.0)
         while not self._stopping.is_set():
             try:
@@ -153,7 +161,15 @@ class MarketData:
                 await self._sleep(delay)
         else:
             return
-        specs = parse_symbol_specs(info, [f.symbol for f in self.feeds])
+        self.apply_specs(parse_symbol_specs(info, [f.symbol for f in self.feeds]))
+
+    def apply_specs(self, specs: dict[str, SymbolSpec]) -> None:
+        """Set up a book per configured symbol the venue lists (the rest stay idle)."""
+        if self.recorder is not None:
+            info = {
+                s.symbol: {"tickSize": s.tick_size, "stepSize": s.step_size} for s in specs.values()
+            }
+            self.recorder.write(self.clock_ns(), "info", orjson.dumps(info))
         for feed in self.feeds:
             spec = specs.get(feed.symbol)
             if spec is None:
@@ -223,7 +239,7 @@ class MarketData:
                     log.info("stream connected", extra={"stream": name, "url": url})
                     self._set_connected(name, True)
                     backoff.reset()
-                    await self._receive(ws)
+                    await self._receive(ws, name)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 log.warning("stream failed", extra={"stream": name, "error": repr(exc)})
             finally:
@@ -234,10 +250,16 @@ class MarketData:
             self.reconnects += 1
             await self._sleep(backoff.next_delay())
 
-    async def _receive(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def _receive(self, ws: aiohttp.ClientWebSocketResponse, channel: str) -> None:
+        recorder = self.recorder
         async for message in ws:
             if message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
-                self.on_frame(message.data, self.clock_ns())
+                data = message.data
+                raw = data.encode() if isinstance(data, str) else data
+                recv_ns = self.clock_ns()
+                if recorder is not None:
+                    recorder.write(recv_ns, channel, raw)  # a queue put; a thread writes
+                self.on_frame(raw, recv_ns)
             elif message.type == aiohttp.WSMsgType.ERROR:
                 log.warning("stream error", extra={"error": repr(ws.exception())})
                 return
@@ -331,7 +353,12 @@ class MarketData:
 
     def _after_diff(self, feed: SymbolFeed, result: DiffResult) -> None:
         feed.version += 1
-        if feed.sync is not None and feed.sync.needs_snapshot and feed.snapshot_task is None:
+        if (
+            self.fetch_snapshots
+            and feed.sync is not None
+            and feed.sync.needs_snapshot
+            and feed.snapshot_task is None
+        ):
             log.info("fetching snapshot", extra={"symbol": feed.symbol, "after": result.name})
             feed.snapshot_task = asyncio.get_running_loop().create_task(self._snapshot(feed))
 
@@ -377,9 +404,18 @@ class MarketData:
     async def _snapshot(self, feed: SymbolFeed) -> None:
         backoff = Backoff(0.25, 10.0)
         try:
-            while feed.sync is not None and feed.sync.needs_snapshot and self.depth_connected:
+            while (
+                self.rest is not None
+                and feed.sync is not None
+                and feed.sync.needs_snapshot
+                and self.depth_connected
+            ):
                 try:
                     snap = await self.rest.depth(feed.symbol, DEPTH_SNAPSHOT_LIMIT)
+                    if self.recorder is not None:
+                        self.recorder.write(
+                            self.clock_ns(), f"snapshot:{feed.symbol}", orjson.dumps(snap)
+                        )
                     result = feed.sync.on_snapshot(
                         snap["lastUpdateId"],  # type: ignore[arg-type]
                         snap["bids"],  # type: ignore[arg-type]

@@ -30,6 +30,7 @@ from hftui.exchange.liquidation import MarginMonitor
 from hftui.exchange.market import MarketParams
 from hftui.exchange.private import add_private_routes
 from hftui.exchange.public import add_public_routes
+from hftui.exchange.replay import load_recording
 from hftui.exchange.server import build_app
 from hftui.exchange.streams import DEPTH_SPEEDS_MS, StreamHub
 from hftui.exchange.symbols import spec_for
@@ -78,6 +79,8 @@ class ExchangeConfig:
     limits: Limits = field(default_factory=Limits)
     market: MarketParams = field(default_factory=MarketParams)
     start_balance: Decimal = START_BALANCE  # USDT in each account's wallet at start
+    replay: Path | None = None  # a recording to replay instead of the synthetic market
+    replay_speed: float = 1.0
 
     def validate(self) -> None:
         try:
@@ -95,6 +98,8 @@ class ExchangeConfig:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port {self.port} is not between 0 and 65535")
         self.market.validate()
+        if self.replay_speed <= 0:
+            raise ValueError("the replay speed must be positive")
 
     @property
     def all_accounts(self) -> tuple[tuple[str, str], ...]:
@@ -157,7 +162,13 @@ async def start(config: ExchangeConfig) -> RunningExchange:
     """Start serving; returns once the port is bound. Raises ValueError on bad config."""
     config.validate()
     hub = StreamHub()
-    venue = Venue(config.symbols, config.seed, hub, config.market)
+    replay = None
+    if config.replay is not None:
+        try:
+            replay = load_recording(config.replay, {s: spec_for(s) for s in config.symbols})
+        except (FileNotFoundError, KeyError) as exc:
+            raise ValueError(f"cannot replay {config.replay}: {exc}") from None
+    venue = Venue(config.symbols, config.seed, hub, config.market, replay, config.replay_speed)
     accounts = {
         key: Account(key, secret.encode(), wallet=config.start_balance)
         for key, secret in config.all_accounts

@@ -14,6 +14,7 @@ from typing import Final
 
 from hftui.exchange.book import BUY, SELL, Fill, MatchingBook, RestingOrder
 from hftui.exchange.market import MarketParams, SyntheticMarket
+from hftui.exchange.replay import RecordedEvent, ReplayMarket
 from hftui.exchange.stats import Kline, SymbolStats, TapeTrade, decimal_ticks
 from hftui.exchange.streams import DEPTH_SPEEDS_MS, DepthWindow, StreamHub, depth_stream_name
 from hftui.exchange.symbols import SymbolSpec, spec_for
@@ -34,7 +35,7 @@ def now_ms() -> int:
 class SymbolVenue:
     spec: SymbolSpec
     book: MatchingBook
-    market: SyntheticMarket
+    market: SyntheticMarket | ReplayMarket
     windows: tuple[DepthWindow, ...]
     last_top: tuple[int, int, int, int] = (0, 0, 0, 0)
     trade_id: int = 0
@@ -51,6 +52,8 @@ class Venue:
         seed: int,
         hub: StreamHub,
         params: MarketParams | None = None,
+        replay: dict[str, list[RecordedEvent]] | None = None,
+        replay_speed: float = 1.0,
     ) -> None:
         self.hub = hub
         self.symbols: dict[str, SymbolVenue] = {}
@@ -61,7 +64,11 @@ class Venue:
             spec = spec_for(symbol)
             windows = tuple(DepthWindow(symbol, speed) for speed in DEPTH_SPEEDS_MS)
             book = MatchingBook()
-            market = SyntheticMarket(spec, seed, book, params=params)
+            market: SyntheticMarket | ReplayMarket
+            if replay is not None:
+                market = ReplayMarket(spec, book, replay[symbol], replay_speed)
+            else:
+                market = SyntheticMarket(spec, seed, book, params=params)
             venue = SymbolVenue(spec, book, market, windows)
             venue.stats.update_mark(market.fair, None)
             # Listeners attach after seeding: the initial book is the state before id 1 is
