@@ -203,6 +203,8 @@ class Trading:
         venue, order, lots, limit_tick = self._validated(account, params)
         account.orders[order.order_id] = order
         self.publish_order_event(account, order, "NEW")
+        # ACK (the default) answers with the order as accepted; RESULT with its final state.
+        accepted = self.order_object(order, with_time=False)
         taker = BUY if order.side == "BUY" else SELL
         fills = venue.book.take(taker, lots, limit_tick)
         for fill in fills:
@@ -220,7 +222,9 @@ class Trading:
             reason = "9" if order.type == "MARKET" else "2"
             self.publish_order_event(account, order, "EXPIRED", expiry_reason=reason)
         self.venue.publish_top(venue)
-        return self.order_object(order, with_time=False)
+        if params.get("newOrderRespType", "ACK") == "RESULT":
+            return self.order_object(order, with_time=False)
+        return accepted
 
     def _validated(
         self, account: Account, params: dict[str, str]
@@ -601,8 +605,8 @@ class Trading:
                     "n": money_text(fee),
                     "T": now,
                     "t": trade_id,
-                    "b": "0",
-                    "a": "0",
+                    "b": money_text(self._open_notional(account, order.symbol, "BUY")),
+                    "a": money_text(self._open_notional(account, order.symbol, "SELL")),
                     "m": maker,
                     "R": order.reduce_only,
                     "wt": "CONTRACT_PRICE",
@@ -619,6 +623,18 @@ class Trading:
                     "er": expiry_reason,
                 },
             },
+        )
+
+    @staticmethod
+    def _open_notional(account: Account, symbol: str, side: str) -> Decimal:
+        # The `b`/`a` fields: what the account's open orders on each side are worth.
+        return sum(
+            (
+                o.price * (o.orig_qty - o.executed_qty)
+                for o in account.open_orders(symbol)
+                if o.side == side
+            ),
+            Decimal(0),
         )
 
     def publish_account_update(self, account: Account, symbol: str) -> None:

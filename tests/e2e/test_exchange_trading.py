@@ -617,3 +617,82 @@ async def test_max_open_orders(client: Client, exchange: RunningExchange) -> Non
     assert (status, body["code"]) == (400, -2025)  # type: ignore[index]
     canceled = await client.ok("DELETE", "/fapi/v1/allOpenOrders", symbol="BTCUSDT")
     assert canceled["code"] == 200
+
+
+async def test_ack_answers_as_accepted_result_as_final(client: Client) -> None:
+    acked = await client.ok(
+        "POST", "/fapi/v1/order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010"
+    )
+    assert (acked["status"], acked["executedQty"]) == ("NEW", "0")
+    final = await client.ok(
+        "GET", "/fapi/v1/order", symbol="BTCUSDT", orderId=str(acked["orderId"])
+    )
+    assert final["status"] == "FILLED"
+    result = await client.ok(
+        "POST",
+        "/fapi/v1/order",
+        symbol="BTCUSDT",
+        side="SELL",
+        type="MARKET",
+        quantity="0.010",
+        newOrderRespType="RESULT",
+    )
+    assert result["status"] == "FILLED"
+
+
+async def test_order_events_carry_open_order_notionals(
+    client: Client, exchange: RunningExchange
+) -> None:
+    bid, _ = await best(client)
+    key = (await client.ok("POST", "/fapi/v1/listenKey", signed=False))["listenKey"]
+    ws_base = exchange.url.replace("http", "ws")
+    async with client.http.ws_connect(f"{ws_base}/ws/{key}") as ws:
+        await asyncio.sleep(0.05)
+        price = bid - 100
+        await client.ok(
+            "POST",
+            "/fapi/v1/order",
+            symbol="BTCUSDT",
+            side="BUY",
+            type="LIMIT",
+            timeInForce="GTC",
+            quantity="0.020",
+            price=str(price),
+        )
+        event = orjson.loads((await asyncio.wait_for(ws.receive(), 5)).data)
+    assert event["o"]["x"] == "NEW"
+    assert Decimal(event["o"]["b"]) == price * Decimal("0.020")
+    assert Decimal(event["o"]["a"]) == 0
+
+
+async def test_conditional_orders_trigger_on_mark_price(
+    client: Client, exchange: RunningExchange
+) -> None:
+    await client.ok(
+        "POST", "/fapi/v1/order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010"
+    )
+    _, premium = await client.call("GET", "/fapi/v1/premiumIndex", signed=False, symbol="BTCUSDT")
+    assert isinstance(premium, dict)
+    mark = Decimal(premium["markPrice"]).quantize(Decimal("0.1"))
+    stop = await client.ok(
+        "POST",
+        "/fapi/v1/algoOrder",
+        algoType="CONDITIONAL",
+        symbol="BTCUSDT",
+        side="SELL",
+        type="STOP_MARKET",
+        triggerPrice=str(mark - 3),
+        closePosition="true",
+        workingType="MARK_PRICE",
+    )
+    # Value drops 10 USD: the index, and so the mark, follows at once; the stop fires.
+    exchange.venue.symbols["BTCUSDT"].market.fair -= 100
+    for _ in range(100):
+        state = await client.ok("GET", "/fapi/v1/algoOrder", algoId=str(stop["algoId"]))
+        if state["algoStatus"] != "NEW":
+            break
+        await asyncio.sleep(0.05)
+    assert state["algoStatus"] == "FINISHED"
+    _, positions = await client.call("GET", "/fapi/v3/positionRisk", symbol="BTCUSDT")
+    assert isinstance(positions, list)
+    assert Decimal(positions[0]["positionAmt"]) == 0
