@@ -54,6 +54,10 @@ class Client:
         async with request as response:
             return response.status, orjson.loads(await response.read())
 
+    async def order(self, **params: str) -> dict[str, object]:
+        """Place a BTCUSDT order that must be accepted."""
+        return await self.ok("POST", "/fapi/v1/order", symbol="BTCUSDT", **params)  # type: ignore[arg-type]
+
     async def ok(
         self, method: str, path: str, signed: bool = True, **params: str
     ) -> dict[str, object]:
@@ -107,10 +111,7 @@ async def test_order_lifecycle_and_account(client: Client, exchange: RunningExch
     bid, ask = await best(client)
     exchange.venue.paused = True  # a still market: nothing fills our resting order meanwhile
     resting_price = str(bid - Decimal("50"))
-    order = await client.ok(
-        "POST",
-        "/fapi/v1/order",
-        symbol="BTCUSDT",
+    order = await client.order(
         side="BUY",
         type="LIMIT",
         timeInForce="GTC",
@@ -157,10 +158,7 @@ async def test_order_lifecycle_and_account(client: Client, exchange: RunningExch
     assert (status, again["code"]) == (400, -2011)  # type: ignore[index]
 
     # A market buy fills against the book and opens a long position.
-    filled = await client.ok(
-        "POST",
-        "/fapi/v1/order",
-        symbol="BTCUSDT",
+    filled = await client.order(
         side="BUY",
         type="MARKET",
         quantity="0.050",
@@ -180,10 +178,7 @@ async def test_order_lifecycle_and_account(client: Client, exchange: RunningExch
     assert fees > 0
 
     # Reduce-only close flattens it; the wallet moved by realized P&L minus fees.
-    closed = await client.ok(
-        "POST",
-        "/fapi/v1/order",
-        symbol="BTCUSDT",
+    closed = await client.order(
         side="SELL",
         type="MARKET",
         quantity="0.050",
@@ -278,9 +273,7 @@ async def test_user_data_stream_reports_the_lifecycle(
     ws_base = exchange.url.replace("http", "ws")
     async with client.http.ws_connect(f"{ws_base}/private/ws?listenKey={key}") as ws:
         await asyncio.sleep(0.05)
-        await client.ok(
-            "POST", "/fapi/v1/order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.020"
-        )
+        await client.order(side="BUY", type="MARKET", quantity="0.020")
         events: list[dict[str, object]] = []
         while not any(e.get("e") == "ACCOUNT_UPDATE" for e in events) or not any(
             e.get("e") == "ORDER_TRADE_UPDATE" and e["o"]["X"] == "FILLED"  # type: ignore[index]
@@ -305,10 +298,7 @@ async def test_resting_order_is_filled_by_the_flow(
     client: Client, exchange: RunningExchange
 ) -> None:
     bid, _ = await best(client)
-    order = await client.ok(
-        "POST",
-        "/fapi/v1/order",
-        symbol="BTCUSDT",
+    order = await client.order(
         side="BUY",
         type="LIMIT",
         timeInForce="GTC",
@@ -348,10 +338,7 @@ async def test_countdown_cancel_all_really_cancels(
     bid, _ = await best(client)
     exchange.venue.paused = True
     for k in range(2):
-        await client.ok(
-            "POST",
-            "/fapi/v1/order",
-            symbol="BTCUSDT",
+        await client.order(
             side="BUY",
             type="LIMIT",
             timeInForce="GTC",
@@ -371,10 +358,7 @@ async def test_countdown_cancel_all_really_cancels(
     await asyncio.sleep(0.3)  # no heartbeat: everything on the symbol is canceled
     _, after = await client.call("GET", "/fapi/v1/openOrders", symbol="BTCUSDT")
     assert after == []
-    await client.ok(
-        "POST",
-        "/fapi/v1/order",
-        symbol="BTCUSDT",
+    await client.order(
         side="BUY",
         type="LIMIT",
         timeInForce="GTC",
@@ -397,10 +381,7 @@ async def test_funding_fee_moves_the_wallet_by_position_times_mark_times_rate() 
         async with aiohttp.ClientSession() as http:
             client = Client(http, running.url)
             key = (await client.ok("POST", "/fapi/v1/listenKey", signed=False))["listenKey"]
-            await client.ok(
-                "POST",
-                "/fapi/v1/order",
-                symbol="BTCUSDT",
+            await client.order(
                 side="BUY",
                 type="MARKET",
                 quantity="0.100",
@@ -467,10 +448,7 @@ async def test_batch_orders_in_each_clients_encoding(
 
 async def test_post_only_that_does_not_cross_rests(client: Client) -> None:
     bid, _ = await best(client)
-    order = await client.ok(
-        "POST",
-        "/fapi/v1/order",
-        symbol="BTCUSDT",
+    order = await client.order(
         side="BUY",
         type="LIMIT",
         timeInForce="GTX",
@@ -499,9 +477,7 @@ async def test_conditional_orders_trigger_on_last_price(
         quantity="0.010",
     )
     assert (status, body["code"]) == (400, -2021)  # type: ignore[index]
-    await client.ok(
-        "POST", "/fapi/v1/order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.020"
-    )
+    await client.order(side="BUY", type="MARKET", quantity="0.020")
     # A stop-loss below the market and a take-profit just above the last trade.
     stop = await client.ok(
         "POST",
@@ -594,10 +570,7 @@ async def test_max_open_orders(client: Client, exchange: RunningExchange) -> Non
     bid, _ = await best(client)
     exchange.venue.paused = True
     for k in range(200):
-        await client.ok(
-            "POST",
-            "/fapi/v1/order",
-            symbol="BTCUSDT",
+        await client.order(
             side="BUY",
             type="LIMIT",
             timeInForce="GTC",
@@ -620,18 +593,13 @@ async def test_max_open_orders(client: Client, exchange: RunningExchange) -> Non
 
 
 async def test_ack_answers_as_accepted_result_as_final(client: Client) -> None:
-    acked = await client.ok(
-        "POST", "/fapi/v1/order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010"
-    )
+    acked = await client.order(side="BUY", type="MARKET", quantity="0.010")
     assert (acked["status"], acked["executedQty"]) == ("NEW", "0")
     final = await client.ok(
         "GET", "/fapi/v1/order", symbol="BTCUSDT", orderId=str(acked["orderId"])
     )
     assert final["status"] == "FILLED"
-    result = await client.ok(
-        "POST",
-        "/fapi/v1/order",
-        symbol="BTCUSDT",
+    result = await client.order(
         side="SELL",
         type="MARKET",
         quantity="0.010",
@@ -649,10 +617,7 @@ async def test_order_events_carry_open_order_notionals(
     async with client.http.ws_connect(f"{ws_base}/ws/{key}") as ws:
         await asyncio.sleep(0.05)
         price = bid - 100
-        await client.ok(
-            "POST",
-            "/fapi/v1/order",
-            symbol="BTCUSDT",
+        await client.order(
             side="BUY",
             type="LIMIT",
             timeInForce="GTC",
@@ -668,9 +633,7 @@ async def test_order_events_carry_open_order_notionals(
 async def test_conditional_orders_trigger_on_mark_price(
     client: Client, exchange: RunningExchange
 ) -> None:
-    await client.ok(
-        "POST", "/fapi/v1/order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010"
-    )
+    await client.order(side="BUY", type="MARKET", quantity="0.010")
     _, premium = await client.call("GET", "/fapi/v1/premiumIndex", signed=False, symbol="BTCUSDT")
     assert isinstance(premium, dict)
     mark = Decimal(premium["markPrice"]).quantize(Decimal("0.1"))
