@@ -10,20 +10,22 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from hftui.link import EngineView
+from hftui.link import EngineStatus, EngineView
 from hftui.widgets.health_bar import HealthBar
 from hftui.widgets.ladder import Ladder
 from hftui.widgets.mode_banner import ModeBanner
 from hftui.widgets.symbol_bar import SymbolBar
 from hftui.widgets.tape import Tape
 
-__all__ = ["DashboardScreen"]
+__all__ = ["DashboardScreen", "engine_note"]
 
 
 class DashboardScreen(Screen[None]):
     """Arranges the widgets; the app pushes each new `EngineView` into `show`."""
 
     # On the screen so they replace Screen's own tab/shift+tab focus bindings.
+    CSS_PATH = "dashboard.tcss"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "tab,right_square_bracket",
@@ -71,19 +73,35 @@ class DashboardScreen(Screen[None]):
         yield self.health
         yield Footer()
 
-    def show(self, view: EngineView | None, selected: int, symbols_hint: tuple[str, ...]) -> None:
+    def show(self, view: EngineView, selected: int, symbols_hint: tuple[str, ...]) -> None:
+        """Push one frame of engine state down to the widgets (each skips what is unchanged).
+
+        Args:
+            view: the engine's state this frame.
+            selected: index of the symbol the ladder and tape show.
+            symbols_hint: symbol names to list before the engine has published any.
+        """
         self.banner.show(view)
         self.health.show(view)
-        names = tuple(s.symbol for s in view.symbols) if view and view.symbols else symbols_hint
+        names = tuple(s.symbol for s in view.symbols) or symbols_hint
         self.symbol_bar.show(names, selected)
-        symbol = view.symbols[selected] if view and selected < len(view.symbols) else None
-        if view is None:
-            message = "waiting for engine…"
-        elif not view.alive:
-            message = f"engine {view.status}"
-        elif view.status == "starting":
-            message = "starting the local exchange…"
-        else:
-            message = "connecting…"
-        self.ladder.show(symbol, message)
-        self.tape.show(symbol)
+        symbol = view.symbols[selected] if selected < len(view.symbols) else None
+        note = engine_note(view)
+        self.ladder.show(symbol, note)
+        self.tape.show(symbol, stale=bool(note))
+
+
+def engine_note(view: EngineView) -> str:
+    """Why the book cannot be shown or trusted, or "" when the engine is up and serving."""
+    status = view.status
+    if status is EngineStatus.WAITING:
+        return "waiting for engine…"
+    if status is EngineStatus.STARTING:
+        return "starting the local exchange…" if view.venue == "local" else "starting…"
+    if status is EngineStatus.STOPPING:
+        return "engine stopping…"
+    if not view.alive:
+        return f"engine {status}"
+    if not view.symbols:
+        return "connecting…"
+    return ""

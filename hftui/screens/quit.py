@@ -14,7 +14,13 @@ __all__ = ["QuitScreen"]
 
 
 class QuitScreen(ModalScreen[str | None]):
-    """Dismisses with "stop", "leave", or None (cancel)."""
+    """Dismisses with "stop", "leave", or None (cancel).
+
+    The default (enter) is what the situation suggests: stop an engine this TUI started,
+    leave one it attached to. Both are always offered.
+    """
+
+    CSS_PATH = "quit.tcss"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -37,26 +43,36 @@ class QuitScreen(ModalScreen[str | None]):
             "Default",
             id="quit.default",
             show=False,
-            tooltip="The highlighted choice",
+            tooltip="The default choice (marked in the dialog)",
         ),
         Binding("escape", "choose('')", "Cancel", id="quit.cancel", tooltip="Back to the app"),
     ]
 
-    def __init__(self, spawned: bool) -> None:
+    def __init__(self, spawned: bool, engine_alive: bool = True) -> None:
+        """Ask how to quit.
+
+        Args:
+            spawned: this TUI started the engine, so stopping it is the default.
+            engine_alive: False adds that the engine is not responding (stop then ends it
+                for good; leave keeps whatever is left of it).
+        """
         super().__init__()
         self.spawned = spawned
+        self.engine_alive = engine_alive
 
     def compose(self) -> ComposeResult:
         if self.spawned:
             question = "This TUI started the engine. Stop the engine too?"
-            default = "[s/y] stop engine and quit (default)   [l/n] leave it running"
+            choices = "[s/y] stop engine and quit (default)   [l/n] leave it running"
         else:
             question = "The engine was running before this TUI. Leave it running?"
-            default = "[l/n] leave it running (default)   [s/y] stop engine and quit"
+            choices = "[l/n] leave it running (default)   [s/y] stop engine and quit"
+        if not self.engine_alive:
+            question += "\nThe engine is not responding."
         with Vertical(id="quit-box"):
-            yield Static(question, id="quit-question")
-            yield Static(default, id="quit-choices", markup=False)
-            yield Static("escape cancels", id="quit-hint")
+            yield Static(question, id="quit-question", markup=False)
+            yield Static(choices, id="quit-choices", markup=False)
+            yield Static("enter takes the default, escape cancels", id="quit-hint")
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(choice or None)

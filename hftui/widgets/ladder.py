@@ -1,7 +1,8 @@
 """The book ladder: asks above, the spread, bids below, with cumulative depth bars.
 
 A Line API widget: each row is rendered on demand from a pre-formatted `SymbolView`, so a
-repaint formats no numbers and builds no tables.
+repaint formats no numbers and builds no tables. It repaints only when the book, its
+staleness, its age as shown, or the engine note changes.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.segment import Segment
-from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -18,19 +18,30 @@ from hftui.link import LadderLevel, SymbolView
 __all__ = ["Ladder", "depth_bar"]
 
 _EIGHTHS = " ▏▎▍▌▋▊▉"
+_GAP = 2  # spaces between columns
+_MIN_BAR = 4  # below this the cumulative column makes way for the bar
 
 
 def depth_bar(value: int, largest: int, width: int) -> str:
-    """A bar of `width` cells filled in proportion value/largest, to eighths of a cell."""
+    """A bar of `width` cells filled in proportion value/largest, to eighths of a cell.
+
+    Args:
+        value: the quantity this row stands for.
+        largest: the quantity that fills the whole width.
+        width: cells available.
+
+    Returns:
+        Exactly `width` characters: full blocks, one partial block, then spaces.
+    """
     if width <= 0 or largest <= 0:
         return " " * max(width, 0)
-    eighths = min(width * 8, value * width * 8 // largest)
+    eighths = min(width * 8, max(0, value) * width * 8 // largest)
     full, part = divmod(eighths, 8)
     bar = "█" * full + (_EIGHTHS[part] if part else "")
     return bar.ljust(width)
 
 
-class Ladder(Widget, can_focus=True):
+class Ladder(Widget):
     """Price ladder of one symbol."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -48,80 +59,127 @@ class Ladder(Widget, can_focus=True):
         super().__init__(id=id)
         self.view: SymbolView | None = None
         self.message = "waiting for engine…"
+        self._key: tuple[object, ...] = ()
+        self.border_title = "book"
 
     def show(self, view: SymbolView | None, message: str = "") -> None:
-        """Draw `view`, or `message` when there is nothing to draw."""
-        if view is self.view and message == self.message:
+        """Draw `view`; `message` says why there is no book, or why it is out of date.
+
+        Args:
+            view: the selected symbol, or None when there is none yet.
+            message: shown instead of an empty ladder, or on the spread line of a book
+                that can no longer be trusted (the engine is down); "" when all is well.
+        """
+        stale = view is None or view.stale or bool(message)
+        key = (
+            (view.symbol, view.seq, view.age, view.synced) if view else None,
+            stale,
+            message,
+        )
+        if key == self._key:
             return
+        self._key = key
         self.view = view
         self.message = message
         if view is None:
             self.border_title = "book"
             self.border_subtitle = ""
         else:
-            age = "-" if view.age_s is None else f"{view.age_s:.1f}s"
             self.border_title = f"{view.symbol} book"
-            self.border_subtitle = f"id {view.last_update_id} · age {age}"
-        self.set_class(view is not None and view.stale, "-stale")
+            if not view.synced:
+                state = "syncing"
+            elif view.stale:
+                state = f"STALE {view.age}"
+            else:
+                state = f"age {view.age}"
+            self.border_subtitle = f"id {view.last_update_id} · {state}"
+        self.set_class(stale, "-stale")
         self.refresh()
 
-    def _columns(self, width: int) -> tuple[int, int, int, int]:
-        price, size, cum = 11, 10, 11
-        bar = max(0, width - price - size - cum - 3)
-        return price, size, cum, bar
+    def _columns(self, view: SymbolView, width: int) -> tuple[int, int, int, int]:
+        # Columns as wide as the widest value; whatever is left draws the depth bar.
+        price, size, cum = view.price_width, view.qty_width, view.cum_width
+        fixed = 1 + price + _GAP + size + _GAP
+        if width - fixed - cum - _GAP < _MIN_BAR:
+            cum = 0
+        used = fixed + (cum + _GAP if cum else 0)
+        return price, size, cum, max(0, width - used - 1)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         height = self.size.height
         view = self.view
         if view is None or (not view.bids and not view.asks):
-            text = self.message if view is None else "syncing…"
+            text = self.message or ("syncing…" if view is not None and not view.synced else "")
+            if view is not None and view.synced and not text:
+                text = "empty book"
             style = self.get_component_rich_style("ladder--message")
             line = text.center(width) if y == height // 2 else ""
-            return Strip([Segment(line.ljust(width), style)], width)
-        stale = view.stale
+            return Strip([Segment(line[:width].ljust(width), style)], width)
+        stale = view.stale or bool(self.message)
         if y == 0:
-            return self._header(width)
-        rows = height - 2  # header and spread line
+            return self._header(view, width)
+        rows = max(0, height - 2)  # all but the header and the spread line
         ask_rows = rows // 2
+        bid_rows = rows - ask_rows
         spread_row = 1 + ask_rows
+        shown_asks = min(ask_rows, len(view.asks))
+        shown_bids = min(bid_rows, len(view.bids))
+        # The bars fill the width at the deepest level on screen, so they use it at any height.
         largest = max(
-            view.bids[-1].cum_units if view.bids else 0,
-            view.asks[-1].cum_units if view.asks else 0,
+            view.asks[shown_asks - 1].cum_units if shown_asks else 0,
+            view.bids[shown_bids - 1].cum_units if shown_bids else 0,
         )
         if y < spread_row:
             rank = spread_row - 1 - y  # best ask sits just above the spread line
-            level = view.asks[rank] if rank < len(view.asks) else None
-            return self._level(level, width, largest, "ask", stale)
+            level = view.asks[rank] if rank < shown_asks else None
+            return self._level(view, level, width, largest, "ask", stale)
         if y == spread_row:
-            style = self.get_component_rich_style("ladder--stale" if stale else "ladder--spread")
-            text = f" mid {view.mid}  spread {view.spread}"
-            return Strip([Segment(text[:width].ljust(width), style)], width)
+            return self._spread(view, width, stale)
         rank = y - spread_row - 1
-        level = view.bids[rank] if rank < len(view.bids) else None
-        return self._level(level, width, largest, "bid", stale)
+        level = view.bids[rank] if rank < shown_bids else None
+        return self._level(view, level, width, largest, "bid", stale)
 
-    def _header(self, width: int) -> Strip:
-        price, size, cum, _ = self._columns(width)
-        text = f"{'price':>{price}} {'size':>{size}} {'cum':>{cum}} depth"
+    def _header(self, view: SymbolView, width: int) -> Strip:
+        price, size, cum, bar = self._columns(view, width)
+        gap = " " * _GAP
+        text = f" {'price':>{price}}{gap}{'size':>{size}}{gap}"
+        if cum:
+            text += f"{'cum':>{cum}}{gap}"
+        if bar:
+            text += "depth"
         style = self.get_component_rich_style("ladder--header")
         return Strip([Segment(text[:width].ljust(width), style)], width)
 
+    def _spread(self, view: SymbolView, width: int, stale: bool) -> Strip:
+        if self.message:
+            text = f" {self.message} · last mid {view.mid}"
+        else:
+            text = f" mid {view.mid}  spread {view.spread}"
+        style = self.get_component_rich_style("ladder--stale" if stale else "ladder--spread")
+        return Strip([Segment(text[:width].ljust(width), style)], width)
+
     def _level(
-        self, level: LadderLevel | None, width: int, largest: int, side: str, stale: bool
+        self,
+        view: SymbolView,
+        level: LadderLevel | None,
+        width: int,
+        largest: int,
+        side: str,
+        stale: bool,
     ) -> Strip:
         if level is None:
             return Strip.blank(width)
-        price, size, cum, bar = self._columns(width)
-        text = f"{level.price:>{price}} {level.qty:>{size}} {level.cumulative:>{cum}} "
-        style: Style = self.get_component_rich_style(
-            "ladder--stale" if stale else f"ladder--{side}"
-        )
-        bar_style: Style = self.get_component_rich_style(
+        price, size, cum, bar = self._columns(view, width)
+        gap = " " * _GAP
+        text = f" {level.price:>{price}}{gap}{level.qty:>{size}}{gap}"
+        if cum:
+            text += f"{level.cumulative:>{cum}}{gap}"
+        style = self.get_component_rich_style("ladder--stale" if stale else f"ladder--{side}")
+        bar_style = self.get_component_rich_style(
             "ladder--stale" if stale else f"ladder--{side}-bar"
         )
-        segments = [
-            Segment(text[:width], style),
-            Segment(depth_bar(level.cum_units, largest, bar), bar_style),
-        ]
+        segments = [Segment(text, style)]
+        if bar:
+            segments.append(Segment(depth_bar(level.cum_units, largest, bar), bar_style))
         return Strip(segments).extend_cell_length(width).crop(0, width)

@@ -1,4 +1,7 @@
-"""The trade tape: newest trade first, coloured by the taker's side (Line API)."""
+"""The trade tape: newest trade first, coloured by the taker's side (Line API).
+
+It repaints only when a trade arrives, the symbol changes, or the data turns stale.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ from hftui.link import SymbolView, TradeRow
 
 __all__ = ["Tape"]
 
+_TIME = 12  # HH:MM:SS.mmm
+
 
 class Tape(Widget):
     """Recent trades of one symbol."""
@@ -21,40 +26,53 @@ class Tape(Widget):
         "tape--buy",
         "tape--sell",
         "tape--stale",
+        "tape--message",
     }
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.trades: tuple[TradeRow, ...] = ()
         self.stale = True
+        self._widths = (5, 3)
+        self._key: tuple[object, ...] = ()
         self.border_title = "trades"
 
-    def show(self, view: SymbolView | None) -> None:
-        trades = view.trades if view is not None else ()
-        stale = view is None or view.stale
-        if trades == self.trades and stale == self.stale:
+    def show(self, view: SymbolView | None, stale: bool = False) -> None:
+        """Draw the trades of `view`, greyed out if it (or the caller) says stale."""
+        stale = stale or view is None or view.stale
+        key = (view.symbol, view.trade_count) if view else None, stale
+        if key == self._key:
             return
-        self.trades = trades
+        self._key = key
+        self.trades = view.trades if view is not None else ()
+        self._widths = (
+            (view.trade_price_width, view.trade_qty_width) if view is not None else (5, 3)
+        )
         self.stale = stale
+        self.border_title = f"{view.symbol} trades" if view is not None else "trades"
         self.set_class(stale, "-stale")
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        wide = width >= 40  # narrow terminals get B/S instead of BUY/SELL
-        side_width = 4 if wide else 1
+        price, qty = self._widths
+        # Full BUY/SELL where it fits, B/S on a narrow terminal.
+        side = 4 if width >= _TIME + price + qty + 4 + 4 else 1
         if y == 0:
-            text = (
-                f"{'time UTC':<12} {'side' if wide else '':<{side_width}} {'price':>10} {'qty':>8}"
-            )
+            text = f" {'time UTC':<{_TIME}} {'side' if side > 1 else '':<{side}} "
+            text += f"{'price':>{price}} {'qty':>{qty}}"
             style = self.get_component_rich_style("tape--header")
             return Strip([Segment(text[:width].ljust(width), style)], width)
+        if not self.trades:
+            style = self.get_component_rich_style("tape--message")
+            line = "no trades yet".center(width) if y == 2 else ""
+            return Strip([Segment(line[:width].ljust(width), style)], width)
         k = y - 1
         if k >= len(self.trades):
             return Strip.blank(width)
         trade = self.trades[k]
-        side = trade.side if wide else trade.side[0]
-        text = f"{trade.time:<12} {side:<{side_width}} {trade.price:>10} {trade.qty:>8}"
+        text = f" {trade.time:<{_TIME}} {trade.side[:side]:<{side}} "
+        text += f"{trade.price:>{price}} {trade.qty:>{qty}}"
         if self.stale:
             style = self.get_component_rich_style("tape--stale")
         else:

@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from hftui.ipc import SnapshotWriter
-from hftui.protocol import BOOK_DEPTH, FeedState, Mode
+from hftui.ipc import SnapshotWriter, segment_name
+from hftui.protocol import BOOK_DEPTH, TRADE_SLOTS, FeedState, Mode
 
 FROZEN_NS = 1_795_000_000_000_000_000  # the tests' wall clock: 2026-11-18T11:06:40Z
 
@@ -26,14 +26,29 @@ def fill_symbol(
     synced: bool = True,
     age_s: float = 0.05,
     last_update_id: int = 123_456,
+    trades: int = 70,
+    feed_state: FeedState | None = None,
 ) -> None:
-    """Write one symbol block as the engine's publisher does."""
+    """Write one symbol block as the engine's publisher does.
+
+    Args:
+        writer: the region.
+        index: 0 for BTCUSDT (tick 0.10 around 64000.10), 1 for ETHUSDT (tick 0.01).
+        synced: False publishes an empty book, as while the depth sync is under way.
+        age_s: how long before `FROZEN_NS` the last frame arrived.
+        last_update_id: the book's update id.
+        trades: trades ever published (the ring keeps the last 64); even ones were bought
+            by the taker, odd ones sold.
+        feed_state: defaults to LIVE when synced, SYNCING otherwise.
+    """
     symbol, pd, qd, tick, best_bid, lot = _SYMBOLS[index]
     writer.begin_symbol(index)
     s = writer.symbol(index)
     s["symbol"] = symbol.encode()
     s["synced"] = 1 if synced else 0
-    s["feed_state"] = FeedState.LIVE if synced else FeedState.SYNCING
+    if feed_state is None:
+        feed_state = FeedState.LIVE if synced else FeedState.SYNCING
+    s["feed_state"] = feed_state
     s["price_decimals"] = pd
     s["qty_decimals"] = qd
     s["tick_units"] = tick
@@ -51,12 +66,12 @@ def fill_symbol(
     s["best_bid"] = best_bid if n else -1
     s["best_ask"] = best_bid + tick if n else -1
     s["msgs_total"] = 5000
-    s["trade_count"] = 70  # more than the ring holds: the oldest six were overwritten
-    for k in range(70):
-        slot = k % 64
+    s["trade_count"] = trades  # by default more than the ring holds: the oldest were overwritten
+    for k in range(trades):
+        slot = k % TRADE_SLOTS
         s["trade_px"][slot] = best_bid + (k % 3) * tick
         s["trade_qty"][slot] = (k % 7 + 1) * 10 * lot
-        s["trade_time_ms"][slot] = FROZEN_NS // 1_000_000 - (70 - k) * 250
+        s["trade_time_ms"][slot] = FROZEN_NS // 1_000_000 - (trades - k) * 250
         s["trade_buyer_maker"][slot] = k % 2
     writer.end_symbol(index)
 
@@ -69,7 +84,13 @@ def fill_header(
     killed: bool = False,
     stopping: bool = False,
     n_symbols: int = 2,
+    ws_connected: bool = True,
+    stream_url: str = "ws://127.0.0.1:8080",
 ) -> None:
+    """Write the header as the engine's publisher does, its heartbeat `heartbeat_age_s` old.
+
+    An empty `stream_url` is an engine still starting its venue (no endpoints yet).
+    """
     writer.begin_header()
     h = writer.header
     h["engine_pid"] = 4242
@@ -78,24 +99,30 @@ def fill_header(
     h["mode"] = int(mode)
     h["killed"] = 1 if killed else 0
     h["stopping"] = 1 if stopping else 0
-    h["ws_connected"] = 1
+    h["ws_connected"] = 1 if ws_connected else 0
     h["n_symbols"] = n_symbols
     h["msgs_total"] = 10_000
     h["msgs_per_s"] = 150.0
     h["venue"] = b"local"
     h["venue_url"] = b"http://127.0.0.1:8080"
-    h["stream_url"] = b"ws://127.0.0.1:8080"
+    h["stream_url"] = stream_url.encode()
     writer.end_header()
 
 
 @contextmanager
-def frozen_region() -> Iterator[SnapshotWriter]:
-    """A region with both symbols synced and a fresh heartbeat; unlinked afterwards."""
-    writer = SnapshotWriter(f"hftui_test_{os.getpid()}_{uuid.uuid4().hex[:8]}")
+def frozen_region(published: bool = True) -> Iterator[SnapshotWriter]:
+    """A real region, unlinked afterwards.
+
+    Args:
+        published: write both symbols synced and a fresh heartbeat, as a running engine
+            would; False leaves the region as a just-started engine has it (all zero).
+    """
+    writer = SnapshotWriter(f"{segment_name('test', os.getpid())}_{uuid.uuid4().hex[:8]}")
     try:
-        fill_header(writer)
-        for index in range(len(_SYMBOLS)):
-            fill_symbol(writer, index)
+        if published:
+            fill_header(writer)
+            for index in range(len(_SYMBOLS)):
+                fill_symbol(writer, index)
         yield writer
     finally:
         writer.close()
