@@ -1,9 +1,16 @@
 """One symbol's order book in integer ticks and lots.
 
-Owns: the quantity at every price level of both sides. Each side is a numpy window of
-`window_ticks` ticks around the mid, maintained by numba kernels, plus an overflow map for
-the rare level outside the window (a deep snapshot, a far quote). When the touch drifts near
-a window edge the window recentres and levels move between window and overflow; none is lost.
+Owns: the quantity at every price level of both sides. The levels live in a numpy window of
+`window_ticks` ticks around the mid, maintained by numba kernels, plus a sorted overflow map
+per side for the rare level outside the window (a deep snapshot, a far quote). When the touch
+drifts a quarter window off centre, or leaves the window, the window recentres and levels
+move between window and overflow; none is lost.
+
+Numbers are exact: prices and quantities are read as decimal text straight into integer
+units, never through float. Level lists as orjson decodes them are written back to JSON by
+orjson in one call and read by one numba kernel that parses and applies them; single values
+(a trade's price) go through the pure-Python reader, which is the faster of the two for one
+value.
 """
 
 from __future__ import annotations
@@ -13,15 +20,48 @@ from collections.abc import Sequence
 from typing import Final, NamedTuple
 
 import numpy as np
+import orjson
+from sortedcontainers import SortedDict
 
 from hftui.engine.kernels.book import (
-    apply_ask_,
-    apply_bid_,
-    scan_ask_,
-    scan_bid_,
-    top_ask_,
-    top_bid_,
+    APPLY_ALWAYS,
+    APPLY_NEVER,
+    ASKS,
+    ATTENTION,
+    BIDS,
+    CROSSED,
+    PARSED,
+    R_ASK_LOTS,
+    R_ASK_TICKS,
+    R_BID_LOTS,
+    R_BID_TICKS,
+    R_SPILL_ASK_LOTS,
+    R_SPILL_ASK_TICKS,
+    R_SPILL_BID_LOTS,
+    R_SPILL_BID_TICKS,
+    S_ASK,
+    S_BASE,
+    S_BID,
+    S_LOT,
+    S_META,
+    S_NA,
+    S_NB,
+    S_PDEC,
+    S_QDEC,
+    S_SPILL_A,
+    S_SPILL_B,
+    S_TICK,
+    SCRATCH_ROWS,
+    SPILLED,
+    STATE_SIZE,
+    apply_,
+    ingest_,
+    ingest_frame_,
+    parse_,
+    sum_between_,
+    top_,
 )
+from hftui.engine.kernels.decimal import MALFORMED, OFF_GRID, TOO_MANY, UNIT_LIMIT
 from hftui.engine.kernels.parse import (
     META_ASKS,
     META_BIDS,
@@ -30,13 +70,35 @@ from hftui.engine.kernels.parse import (
     META_FIRST,
     META_PREV,
     META_SIZE,
-    parse_depth_,
 )
 from hftui.protocol import format_units
 
-__all__ = ["OrderBook", "RawDiff", "decimals_of"]
+__all__ = [
+    "APPLIED",
+    "APPLY_ALWAYS",
+    "APPLY_NEVER",
+    "CROSSED_BOOK",
+    "DECLINED",
+    "INVALID",
+    "NOT_APPLIED",
+    "OrderBook",
+    "RawDiff",
+    "decimal_units",
+    "decimals_of",
+]
 
-_SCRATCH: Final = 1024  # levels per side per message handled without reallocating
+Levels = Sequence[Sequence[str]]
+
+# What `ingest`, `apply_ticks` and `apply_raw` report.
+APPLIED: Final = 0
+CROSSED_BOOK: Final = 1  # applied, and the book is now crossed
+INVALID: Final = 2  # a malformed or off-grid level: nothing applied
+NOT_APPLIED: Final = 3  # apply_raw: parsed (see raw_diff) but not the expected next event
+DECLINED: Final = 4  # apply_raw: not a frame the fast path reads; nothing parsed or applied
+
+_SCRATCH: Final = 1024  # levels per side per message handled before the scratch grows
+_POW10: Final[tuple[int, ...]] = tuple(10**k for k in range(40))
+_STATUS_TEXT: Final = {MALFORMED: "malformed", OFF_GRID: "off the grid"}
 
 
 class RawDiff(NamedTuple):
@@ -63,6 +125,36 @@ class RawDiff(NamedTuple):
         )
 
 
+def decimal_units(text: str | bytes, decimals: int) -> int:
+    """Exact units of 10**-decimals in a decimal string (`digits[.digits]`).
+
+    Digits past `decimals` must be zeros. The pure-Python twin of
+    `kernels.decimal.decimal_units_`, with the same grammar and limit.
+
+    Raises:
+        ValueError: malformed, finer than `decimals`, or not below 10**18 units.
+    """
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("ascii")
+        except UnicodeDecodeError:
+            raise ValueError(f"malformed decimal {text!r}") from None
+    elif not isinstance(text, str):
+        raise ValueError(f"malformed decimal {text!r}")
+    head, dot, tail = text.partition(".")
+    digits = head + tail
+    if not head or (dot and not tail) or not digits.isdigit() or not digits.isascii():
+        raise ValueError(f"malformed decimal {text!r}")
+    if len(tail) > decimals:
+        if tail[decimals:].strip("0"):
+            raise ValueError(f"{text!r} has more than {decimals} decimals")
+        tail = tail[:decimals]
+    units = int(head + tail) * _POW10[decimals - len(tail)]
+    if units >= UNIT_LIMIT:
+        raise ValueError(f"{text!r} is too large")
+    return units
+
+
 def decimals_of(step: str) -> int:
     """Digits after the point in a filter value as the venue writes it ("0.10" -> 2)."""
     return len(step.split(".", 1)[1]) if "." in step else 0
@@ -71,49 +163,56 @@ def decimals_of(step: str) -> int:
 class OrderBook:
     """Price levels of one symbol; prices in ticks, sizes in lots."""
 
-    def __init__(self, symbol: str, tick_size: str, step_size: str, window_ticks: int = 1 << 16):
+    def __init__(
+        self, symbol: str, tick_size: str, step_size: str, window_ticks: int = 1 << 16
+    ) -> None:
+        if window_ticks < 16:
+            raise ValueError(f"{symbol}: window of {window_ticks} ticks is too small")
+        if max(decimals_of(tick_size), decimals_of(step_size)) > 17:
+            raise ValueError(f"{symbol}: tick {tick_size!r} or step {step_size!r} too fine")
         self.symbol = symbol
         self.tick_size = tick_size
         self.step_size = step_size
         self.price_decimals = decimals_of(tick_size)
         self.qty_decimals = decimals_of(step_size)
-        self._price_scale = float(10**self.price_decimals)
-        self._qty_scale = float(10**self.qty_decimals)
-        self.tick_units = int(tick_size.replace(".", ""))  # units of 10**-price_decimals
-        self.lot_units = int(step_size.replace(".", ""))
+        try:
+            self.tick_units = decimal_units(tick_size, self.price_decimals)
+            self.lot_units = decimal_units(step_size, self.qty_decimals)
+        except ValueError as exc:
+            raise ValueError(f"{symbol}: bad tick {tick_size!r} or step {step_size!r}") from exc
         if self.tick_units <= 0 or self.lot_units <= 0:
             raise ValueError(f"{symbol}: tick {tick_size!r} and step {step_size!r} must be > 0")
         self.window = window_ticks
-        self._bids = np.zeros(window_ticks, np.int64)
-        self._asks = np.zeros(window_ticks, np.int64)
-        self._base = 0  # tick of index 0
-        self._best_bid = -1  # index into the window, -1 if none there
-        self._best_ask = window_ticks  # index, window if none there
-        self._over_bids: dict[int, int] = {}  # tick -> lots, outside the window
-        self._over_asks: dict[int, int] = {}
-        self._meta = np.zeros(META_SIZE, np.int64)
-        self._bid_ticks = np.zeros(_SCRATCH, np.int64)
-        self._bid_lots = np.zeros(_SCRATCH, np.int64)
-        self._ask_ticks = np.zeros(_SCRATCH, np.int64)
-        self._ask_lots = np.zeros(_SCRATCH, np.int64)
+        self._qty = np.zeros((2, window_ticks), np.int64)
+        self._bids = self._qty[BIDS]
+        self._asks = self._qty[ASKS]
+        self._state = np.zeros(STATE_SIZE, np.int64)
+        self._state[S_PDEC] = self.price_decimals
+        self._state[S_QDEC] = self.qty_decimals
+        self._state[S_TICK] = self.tick_units
+        self._state[S_LOT] = self.lot_units
+        self._base = 0  # mirrors state[S_BASE]; only Python moves it
+        self._over_bids = SortedDict()  # tick -> lots, outside the window
+        self._over_asks = SortedDict()
+        # The overflow holds a level better than the window's best (a bid above the window or
+        # an ask below it). Recomputed whenever the overflow or the base changes.
+        self._irregular = False
+        self._grow(_SCRATCH)
+        self._out = [np.zeros(1, np.int64) for _ in range(4)]  # for the single-level queries
+        self.clear()
+
+    def _grow(self, capacity: int) -> None:
+        self._scratch = np.zeros((SCRATCH_ROWS, capacity), np.int64)
+        self._rows = [self._scratch[r] for r in range(SCRATCH_ROWS)]
 
     # ---- numbers --------------------------------------------------------------------------
 
-    def _to_units(self, text: str | bytes, scale: float, what: str) -> int:
-        try:
-            value = float(text) * scale
-            units = round(value)
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise ValueError(f"{self.symbol}: malformed {what} {text!r}") from exc
-        # A remainder means more decimals than the grid has; the tolerance only absorbs the
-        # float rounding of float(text) * scale, which stays below a few ulps.
-        if abs(value - units) > max(1e-6, abs(value) * 2e-15) or units < 0:
-            raise ValueError(f"{self.symbol}: {what} {text!r} is not on the grid")
-        return units
-
     def price_to_ticks(self, price: str | bytes) -> int:
         """Exact tick count of a price string; ValueError if malformed or off the tick grid."""
-        units = self._to_units(price, self._price_scale, "price")
+        try:
+            units = decimal_units(price, self.price_decimals)
+        except ValueError as exc:
+            raise ValueError(f"{self.symbol}: price {exc}") from None
         ticks, rest = divmod(units, self.tick_units)
         if rest:
             raise ValueError(f"{self.symbol}: price {price!r} is off the tick {self.tick_size}")
@@ -121,55 +220,117 @@ class OrderBook:
 
     def qty_to_lots(self, qty: str | bytes) -> int:
         """Exact lot count of a quantity string; ValueError if malformed or off the step."""
-        units = self._to_units(qty, self._qty_scale, "quantity")
+        try:
+            units = decimal_units(qty, self.qty_decimals)
+        except ValueError as exc:
+            raise ValueError(f"{self.symbol}: quantity {exc}") from None
         lots, rest = divmod(units, self.lot_units)
         if rest:
             raise ValueError(f"{self.symbol}: quantity {qty!r} is off the step {self.step_size}")
         return lots
 
     def format_price(self, ticks: int) -> str:
+        """Exact decimal string of a tick count, with the tick size's decimals."""
         return format_units(ticks * self.tick_units, self.price_decimals)
 
     def format_qty(self, lots: int) -> str:
+        """Exact decimal string of a lot count, with the step size's decimals."""
         return format_units(lots * self.lot_units, self.qty_decimals)
 
-    # ---- updates --------------------------------------------------------------------------
+    # ---- parsing --------------------------------------------------------------------------
 
-    def clear(self) -> None:
-        self._bids[:] = 0
-        self._asks[:] = 0
-        self._best_bid = -1
-        self._best_ask = self.window
-        self._over_bids.clear()
-        self._over_asks.clear()
-
-    def _parse(self, levels: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+    def _parse_json(self, bids: Levels, asks: Levels) -> int:
+        """Parse both sides into the scratch level rows; returns a kernel status (0 = ok)."""
         try:
-            ticks = np.fromiter((self.price_to_ticks(p) for p, _ in levels), np.int64, len(levels))
-            lots = np.fromiter((self.qty_to_lots(q) for _, q in levels), np.int64, len(levels))
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"{self.symbol}: bad level: {exc}") from exc
+            buf = orjson.dumps((bids, asks))
+        except TypeError:  # not JSON (bytes, numpy values, ...): the Python reader decides
+            return self._parse_python(bids, asks)
+        status = parse_(buf, self._state, self._scratch)
+        while status == TOO_MANY:
+            self._grow(2 * self._scratch.shape[1])
+            status = parse_(buf, self._state, self._scratch)
+        return status
+
+    def _parse_python(self, bids: Levels, asks: Levels) -> int:
+        try:
+            parsed = [[self._level(level) for level in side] for side in (bids, asks)]
+        except (ValueError, TypeError):
+            return MALFORMED
+        need = max(len(parsed[0]), len(parsed[1]))
+        if need > self._scratch.shape[1]:
+            self._grow(max(need, 2 * self._scratch.shape[1]))
+        for side, (tick_row, lot_row), count in (
+            (parsed[0], (R_BID_TICKS, R_BID_LOTS), S_NB),
+            (parsed[1], (R_ASK_TICKS, R_ASK_LOTS), S_NA),
+        ):
+            self._state[count] = len(side)
+            if side:
+                self._scratch[tick_row, : len(side)] = [t for t, _ in side]
+                self._scratch[lot_row, : len(side)] = [q for _, q in side]
+        return 0
+
+    def _level(self, level: Sequence[str]) -> tuple[int, int]:
+        if isinstance(level, str | bytes) or len(level) != 2:
+            raise ValueError(f"{self.symbol}: a level is a [price, quantity] pair: {level!r}")
+        return self.price_to_ticks(level[0]), self.qty_to_lots(level[1])
+
+    def _raise_bad(self, status: int, bids: Levels, asks: Levels) -> None:
+        # Find the offending level for the message (slow, only on bad input).
+        for side in (bids, asks):
+            if isinstance(side, str | bytes) or not isinstance(side, Sequence):
+                raise ValueError(f"{self.symbol}: bad level list {side!r}")
+            for level in side:
+                try:
+                    self._level(level)
+                except (ValueError, TypeError) as exc:
+                    raise ValueError(f"{self.symbol}: bad level {level!r}: {exc}") from None
+        what = _STATUS_TEXT.get(status, "malformed")
+        raise ValueError(f"{self.symbol}: bad level list ({what})")
+
+    def parse_levels(
+        self, bids: Levels, asks: Levels
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Both sides as new (bid ticks, bid lots, ask ticks, ask lots) arrays.
+
+        Raises:
+            ValueError: a malformed or off-grid level.
+        """
+        status = self._parse_json(bids, asks)
+        if status < 0:
+            self._raise_bad(status, bids, asks)
+        n_bids, n_asks = int(self._state[S_NB]), int(self._state[S_NA])
+        rows = self._rows
+        return (
+            rows[R_BID_TICKS][:n_bids].copy(),
+            rows[R_BID_LOTS][:n_bids].copy(),
+            rows[R_ASK_TICKS][:n_asks].copy(),
+            rows[R_ASK_LOTS][:n_asks].copy(),
+        )
+
+    def _parse(self, levels: Levels) -> tuple[np.ndarray, np.ndarray]:
+        # One side as new (ticks, lots) arrays; ValueError on a bad level.
+        ticks, lots, _, _ = self.parse_levels(levels, ())
         return ticks, lots
 
-    def load_snapshot(self, bids: Sequence[Sequence[str]], asks: Sequence[Sequence[str]]) -> None:
-        """Replace the whole book. Raises ValueError on a malformed level (book then empty)."""
-        self.clear()
-        bid_ticks, bid_lots = self._parse(bids)
-        ask_ticks, ask_lots = self._parse(asks)
-        live_bids, live_asks = bid_ticks[bid_lots > 0], ask_ticks[ask_lots > 0]
-        top_bid = int(live_bids.max()) if live_bids.size else None
-        top_ask = int(live_asks.min()) if live_asks.size else None
-        anchor = next((t for t in (top_bid, top_ask) if t is not None), 0)
-        mid = (top_bid + top_ask) // 2 if top_bid is not None and top_ask is not None else anchor
-        self._base = mid - self.window // 2
-        self.apply_ticks(bid_ticks, bid_lots, len(bids), ask_ticks, ask_lots, len(asks))
-
-    def apply(self, bids: Sequence[Sequence[str]], asks: Sequence[Sequence[str]]) -> None:
-        """Apply absolute quantities ("0" deletes). All-or-nothing: a bad level raises
-        ValueError before anything changes."""
-        bid_ticks, bid_lots = self._parse(bids)
-        ask_ticks, ask_lots = self._parse(asks)
-        self.apply_ticks(bid_ticks, bid_lots, len(bids), ask_ticks, ask_lots, len(asks))
+    def parse_diff(
+        self, first_id: int, final_id: int, prev_final_id: int, bids: Levels, asks: Levels
+    ) -> RawDiff | None:
+        """A diff's levels parsed into this book's scratch (None if a level is bad); copy
+        the result before the next parse if it must be kept."""
+        if self._parse_json(bids, asks) < 0:
+            return None
+        rows = self._rows
+        return RawDiff(
+            first_id,
+            final_id,
+            prev_final_id,
+            rows[R_BID_TICKS],
+            rows[R_BID_LOTS],
+            int(self._state[S_NB]),
+            rows[R_ASK_TICKS],
+            rows[R_ASK_LOTS],
+            int(self._state[S_NA]),
+        )
 
     def parse_raw(self, frame: bytes) -> RawDiff | None:
         """Parse a diff-depth frame's bytes in numba into this book's scratch arrays.
@@ -177,32 +338,115 @@ class OrderBook:
         Returns None when the fast path does not apply (malformed, off-grid, unusual), and
         the caller uses the general JSON path instead.
         """
-        meta = self._meta
-        status = parse_depth_(
-            frame,
-            self.price_decimals,
-            self.qty_decimals,
-            self.tick_units,
-            self.lot_units,
-            meta,
-            self._bid_ticks,
-            self._bid_lots,
-            self._ask_ticks,
-            self._ask_lots,
-        )
-        if status != 0:
+        if ingest_frame_(frame, self._qty, self._state, self._scratch, APPLY_NEVER) < 0:
             return None
+        return self.raw_diff()
+
+    def apply_raw(self, frame: bytes, expect_prev: int = APPLY_ALWAYS) -> int:
+        """Parse a diff-depth frame's bytes and apply it, in one numba call.
+
+        With `expect_prev` >= 0 the frame is applied only if it continues that chain
+        (pu == expect_prev, u > expect_prev, U <= u); otherwise it is left parsed in the
+        scratch for `raw_diff()`. The default applies any readable frame.
+
+        Returns:
+            APPLIED or CROSSED_BOOK (applied), NOT_APPLIED, or DECLINED (not readable by the
+            fast path, e.g. malformed or off the grid: use the JSON path).
+        """
+        flags = ingest_frame_(frame, self._qty, self._state, self._scratch, expect_prev)
+        if flags == 0 and not self._irregular:
+            return APPLIED
+        if flags == PARSED:
+            return NOT_APPLIED
+        if flags < 0:
+            return DECLINED
+        return self._finish(flags)
+
+    def raw_final_id(self) -> int:
+        """u of the last frame read by `apply_raw` / `parse_raw`."""
+        return int(self._state[S_META + META_FINAL])
+
+    def raw_diff(self) -> RawDiff:
+        """The last frame read by `apply_raw` / `parse_raw`, over this book's scratch."""
+        meta = self._state[S_META : S_META + META_SIZE].tolist()
+        rows = self._rows
         return RawDiff(
-            int(meta[META_FIRST]),
-            int(meta[META_FINAL]),
-            int(meta[META_PREV]),
-            self._bid_ticks,
-            self._bid_lots,
-            int(meta[META_BIDS]),
-            self._ask_ticks,
-            self._ask_lots,
-            int(meta[META_ASKS]),
-            int(meta[META_EVENT_TIME]),
+            meta[META_FIRST],
+            meta[META_FINAL],
+            meta[META_PREV],
+            rows[R_BID_TICKS],
+            rows[R_BID_LOTS],
+            meta[META_BIDS],
+            rows[R_ASK_TICKS],
+            rows[R_ASK_LOTS],
+            meta[META_ASKS],
+            meta[META_EVENT_TIME],
+        )
+
+    # ---- updates --------------------------------------------------------------------------
+
+    def clear(self) -> None:
+        """Remove every level (the window stays where it is)."""
+        self._qty[:] = 0
+        self._state[S_BID] = -1
+        self._state[S_ASK] = self.window
+        self._over_bids.clear()
+        self._over_asks.clear()
+        self._irregular = False
+
+    def load_snapshot(self, bids: Levels, asks: Levels) -> None:
+        """Replace the whole book. Raises ValueError on a bad level (the book is then
+        unchanged)."""
+        self.load_ticks(*self.parse_levels(bids, asks))
+
+    def load_ticks(
+        self,
+        bid_ticks: np.ndarray,
+        bid_lots: np.ndarray,
+        ask_ticks: np.ndarray,
+        ask_lots: np.ndarray,
+    ) -> None:
+        """Replace the whole book with levels given as ticks and lots."""
+        self.clear()
+        live_bids, live_asks = bid_ticks[bid_lots > 0], ask_ticks[ask_lots > 0]
+        bid = int(live_bids.max()) if live_bids.size else -1
+        ask = int(live_asks.min()) if live_asks.size else -1
+        if bid >= 0 or ask >= 0:
+            self._set_base(self._target_base(bid, ask))
+        self.apply_ticks(bid_ticks, bid_lots, len(bid_ticks), ask_ticks, ask_lots, len(ask_ticks))
+
+    def apply(self, bids: Levels, asks: Levels) -> None:
+        """Apply absolute quantities ("0" deletes; deleting an absent level is fine).
+
+        All or nothing: a bad level raises ValueError before anything changes.
+        """
+        if self.ingest(bids, asks) == INVALID:
+            self._raise_bad(MALFORMED, bids, asks)
+
+    def ingest(self, bids: Levels, asks: Levels) -> int:
+        """`apply` that reports instead of raising: APPLIED, CROSSED_BOOK, or INVALID (a bad
+        level; nothing applied). The hot path for levels as orjson decodes them."""
+        try:
+            buf = orjson.dumps((bids, asks))
+        except TypeError:
+            return self._ingest_slow(bids, asks)
+        flags = ingest_(buf, self._qty, self._state, self._scratch)
+        if flags == 0 and not self._irregular:
+            return APPLIED
+        if flags == CROSSED and not self._irregular:
+            return CROSSED_BOOK
+        if flags == TOO_MANY:
+            return self._ingest_slow(bids, asks)
+        if flags < 0:
+            return INVALID
+        return self._settle(flags)
+
+    def _ingest_slow(self, bids: Levels, asks: Levels) -> int:
+        status = self._parse_json(bids, asks)
+        if status < 0:
+            return INVALID
+        return self._finish(
+            apply_(self._qty, self._state, self._scratch, self._state[S_NB], self._state[S_NA])
         )
 
     def apply_ticks(
@@ -213,96 +457,129 @@ class OrderBook:
         ask_ticks: np.ndarray,
         ask_lots: np.ndarray,
         n_asks: int,
-    ) -> None:
-        """Apply absolute quantities given as ticks and lots (the hot path)."""
-        best = int(apply_bid_(self._bids, self._base, bid_ticks, bid_lots, n_bids, self._best_bid))
-        if best == -2:
-            self._apply_slow(bid_ticks, bid_lots, n_bids, True)
-        else:
-            self._best_bid = best
-        best = int(apply_ask_(self._asks, self._base, ask_ticks, ask_lots, n_asks, self._best_ask))
-        if best == -2:
-            self._apply_slow(ask_ticks, ask_lots, n_asks, False)
-        else:
-            self._best_ask = best
-        # Fast exit when the touch is comfortably inside the window (the usual case).
-        margin = self.window >> 3
-        if (
-            margin <= self._best_bid < self.window - margin
-            and margin <= self._best_ask < self.window - margin
-            and not self._over_bids
-            and not self._over_asks
-        ):
-            return
-        self._maybe_recenter()
+    ) -> int:
+        """Apply absolute quantities given as int64 ticks and lots: APPLIED or CROSSED_BOOK.
 
-    def _apply_slow(self, ticks: np.ndarray, lots: np.ndarray, count: int, is_bid: bool) -> None:
-        # Some levels fall outside the window: apply one by one, spilling to the overflow.
-        qty = self._bids if is_bid else self._asks
-        over = self._over_bids if is_bid else self._over_asks
-        inside_ticks, inside_lots = [], []
-        for k in range(count):
-            tick, size = int(ticks[k]), int(lots[k])
-            if 0 <= tick - self._base < self.window:
-                inside_ticks.append(tick)
-                inside_lots.append(size)
-            elif size:
+        The hot path for diffs parsed by `parse_raw` / `parse_diff` (this book's scratch);
+        other arrays are copied into the scratch first.
+        """
+        rows = self._rows
+        if bid_ticks is not rows[R_BID_TICKS] or bid_lots is not rows[R_BID_LOTS]:
+            self._stage(R_BID_TICKS, R_BID_LOTS, bid_ticks, bid_lots, n_bids)
+        if ask_ticks is not rows[R_ASK_TICKS] or ask_lots is not rows[R_ASK_LOTS]:
+            self._stage(R_ASK_TICKS, R_ASK_LOTS, ask_ticks, ask_lots, n_asks)
+        return self._finish(apply_(self._qty, self._state, self._scratch, n_bids, n_asks))
+
+    def _stage(
+        self, tick_row: int, lot_row: int, ticks: np.ndarray, lots: np.ndarray, count: int
+    ) -> None:
+        if count > self._scratch.shape[1]:
+            old = self._scratch
+            self._grow(max(count, 2 * old.shape[1]))
+            self._scratch[:, : old.shape[1]] = old  # keep the other side already staged
+        self._scratch[tick_row, :count] = ticks[:count]
+        self._scratch[lot_row, :count] = lots[:count]
+
+    def _finish(self, flags: int) -> int:
+        if flags == 0 and not self._irregular:
+            return APPLIED
+        if flags == CROSSED and not self._irregular:
+            return CROSSED_BOOK
+        return self._settle(flags)
+
+    def _settle(self, flags: int) -> int:
+        # The rare path: move spilled levels to the overflow, recentre if the touch has
+        # drifted, and work out whether the overflow now holds a best level.
+        if flags & SPILLED:
+            self._spill(self._over_bids, R_SPILL_BID_TICKS, R_SPILL_BID_LOTS, S_SPILL_B)
+            self._spill(self._over_asks, R_SPILL_ASK_TICKS, R_SPILL_ASK_LOTS, S_SPILL_A)
+        if flags & (SPILLED | ATTENTION) or self._irregular:
+            bid, ask = self.best_bid(), self.best_ask()
+            if bid >= 0 or ask >= 0:
+                target = self._target_base(bid, ask)
+                if abs(target - self._base) > self.window // 8:
+                    self._recenter(target)
+            self._irregular = self._inner_overflow()
+        return CROSSED_BOOK if self.is_crossed() else APPLIED
+
+    def _spill(self, over: SortedDict, tick_row: int, lot_row: int, count_at: int) -> None:
+        count = int(self._state[count_at])
+        if not count:
+            return
+        ticks = self._scratch[tick_row, :count].tolist()
+        lots = self._scratch[lot_row, :count].tolist()
+        for tick, size in zip(ticks, lots, strict=True):
+            if size:
                 over[tick] = size
             else:
                 over.pop(tick, None)
-        arr_ticks = np.array(inside_ticks, np.int64)
-        arr_lots = np.array(inside_lots, np.int64)
-        if is_bid:
-            self._best_bid = int(
-                apply_bid_(qty, self._base, arr_ticks, arr_lots, len(arr_ticks), self._best_bid)
-            )
+
+    def _inner_overflow(self) -> bool:
+        # A bid above the window or an ask below it: better than anything in the window.
+        return bool(
+            (self._over_bids and self._over_bids.peekitem(-1)[0] >= self._base + self.window)
+            or (self._over_asks and self._over_asks.peekitem(0)[0] < self._base)
+        )
+
+    def _target_base(self, bid: int, ask: int) -> int:
+        # Centre on the mid; with a spread wider than half the window (or one side empty),
+        # centre on the bid (else the ask): the touch is what gets updated most.
+        if bid >= 0 and ask >= 0 and abs(ask - bid) < self.window // 2:
+            centre = (bid + ask) // 2
         else:
-            self._best_ask = int(
-                apply_ask_(qty, self._base, arr_ticks, arr_lots, len(arr_ticks), self._best_ask)
-            )
+            centre = bid if bid >= 0 else ask
+        return centre - self.window // 2
 
-    def _maybe_recenter(self) -> None:
-        # Recentre when the touch is outside or within 1/8 of the window of an edge.
-        bid, ask = self.best_bid(), self.best_ask()
-        if bid < 0 and ask < 0:
-            return
-        margin = self.window // 8
-        low, high = self._base + margin, self._base + self.window - margin
-        touch = [t for t in (bid, ask) if t >= 0]
-        if all(low <= t < high for t in touch):
-            return
-        mid = (bid + ask) // 2 if bid >= 0 and ask >= 0 else touch[0]
-        self._recenter(mid)
+    def _set_base(self, base: int) -> None:
+        self._base = base
+        self._state[S_BASE] = base
 
-    def _recenter(self, mid: int) -> None:
-        bids, asks = self.levels()
-        self.clear()
-        self._base = mid - self.window // 2
-        bid_ticks = np.array([t for t, _ in bids], np.int64)
-        bid_lots = np.array([q for _, q in bids], np.int64)
-        ask_ticks = np.array([t for t, _ in asks], np.int64)
-        ask_lots = np.array([q for _, q in asks], np.int64)
-        self._apply_slow(bid_ticks, bid_lots, len(bids), True)
-        self._apply_slow(ask_ticks, ask_lots, len(asks), False)
+    def _recenter(self, base: int) -> None:
+        window = self.window
+        for side, over in ((BIDS, self._over_bids), (ASKS, self._over_asks)):
+            row = self._qty[side]
+            idx = np.flatnonzero(row)
+            ticks = (idx + self._base).tolist()
+            lots = row[idx].tolist()
+            row[idx] = 0
+            everything = dict(zip(ticks, lots, strict=True))
+            everything.update(over)
+            over.clear()
+            inside_ticks, inside_lots = [], []
+            for tick, size in everything.items():
+                if base <= tick < base + window:
+                    inside_ticks.append(tick - base)
+                    inside_lots.append(size)
+                else:
+                    over[tick] = size
+            row[np.array(inside_ticks, np.int64)] = np.array(inside_lots, np.int64)
+        self._set_base(base)
+        live = np.flatnonzero(self._bids)
+        self._state[S_BID] = int(live[-1]) if live.size else -1
+        live = np.flatnonzero(self._asks)
+        self._state[S_ASK] = int(live[0]) if live.size else window
 
     # ---- queries --------------------------------------------------------------------------
 
     def best_bid(self) -> int:
         """Best bid in ticks, -1 if the side is empty."""
-        best = self._base + self._best_bid if self._best_bid >= 0 else -1
+        i = int(self._state[S_BID])
+        best = self._base + i if i >= 0 else -1
         if self._over_bids:
-            best = max(best, max(self._over_bids))
+            best = max(best, self._over_bids.peekitem(-1)[0])
         return best
 
     def best_ask(self) -> int:
         """Best ask in ticks, -1 if the side is empty."""
-        best = self._base + self._best_ask if self._best_ask < self.window else -1
+        i = int(self._state[S_ASK])
+        best = self._base + i if i < self.window else -1
         if self._over_asks:
-            far = min(self._over_asks)
+            far = self._over_asks.peekitem(0)[0]
             best = far if best < 0 else min(best, far)
         return best
 
     def is_crossed(self) -> bool:
+        """Both sides non-empty and best bid >= best ask."""
         bid, ask = self.best_bid(), self.best_ask()
         return bid >= 0 and ask >= 0 and bid >= ask
 
@@ -314,70 +591,96 @@ class OrderBook:
         ask_px: np.ndarray,
         ask_qty: np.ndarray,
     ) -> tuple[int, int]:
-        """Fill caller-owned int64 arrays with the best n levels per side, best first."""
-        n_bids = int(top_bid_(self._bids, self._best_bid, self._base, n, bid_px, bid_qty))
-        n_asks = int(top_ask_(self._asks, self._best_ask, self._base, n, ask_px, ask_qty))
-        if self._over_bids:
-            n_bids = self._merge(self._over_bids, n, bid_px, bid_qty, n_bids, reverse=True)
-        if self._over_asks:
-            n_asks = self._merge(self._over_asks, n, ask_px, ask_qty, n_asks, reverse=False)
-        return n_bids, n_asks
+        """Fill caller-owned int64 arrays with the best n levels per side, best first;
+        returns (n_bids, n_asks). Allocates nothing unless an overflow level is among them."""
+        return (
+            self._top(BIDS, self._over_bids, n, bid_px, bid_qty),
+            self._top(ASKS, self._over_asks, n, ask_px, ask_qty),
+        )
 
-    @staticmethod
-    def _merge(
-        over: dict[int, int], n: int, px: np.ndarray, qty: np.ndarray, filled: int, reverse: bool
-    ) -> int:
-        levels = [(int(px[k]), int(qty[k])) for k in range(filled)]
-        levels.extend(over.items())
-        levels.sort(reverse=reverse)
-        levels = levels[:n]
-        for k, (p, q) in enumerate(levels):
-            px[k] = p
-            qty[k] = q
-        return len(levels)
+    def _top(self, side: int, over: SortedDict, n: int, px: np.ndarray, qty: np.ndarray) -> int:
+        if not self._irregular:
+            filled = int(top_(self._qty, self._state, side, n, px, qty, 0))
+            if filled >= n or not over:
+                return filled
+        # Best first: overflow levels better than the window, the window, then worse ones.
+        low, high = self._base, self._base + self.window - 1
+        if self._irregular:
+            if side == BIDS:
+                better = over.irange(minimum=high + 1, reverse=True)
+            else:
+                better = over.irange(maximum=low - 1)
+            filled = 0
+            for tick in better:
+                if filled >= n:
+                    return filled
+                px[filled], qty[filled] = tick, over[tick]
+                filled += 1
+            filled = int(top_(self._qty, self._state, side, n, px, qty, filled))
+        if filled < n:
+            if side == BIDS:
+                worse = over.irange(maximum=low - 1, reverse=True)
+            else:
+                worse = over.irange(minimum=high + 1)
+            for tick in worse:
+                if filled >= n:
+                    break
+                px[filled], qty[filled] = tick, over[tick]
+                filled += 1
+        return filled
 
     def levels(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Every level (ticks, lots) of both sides, best first."""
-        bid_idx = np.nonzero(self._bids)[0]
-        ask_idx = np.nonzero(self._asks)[0]
-        bids = [(self._base + int(i), int(self._bids[i])) for i in bid_idx]
-        asks = [(self._base + int(i), int(self._asks[i])) for i in ask_idx]
-        bids.extend(self._over_bids.items())
-        asks.extend(self._over_asks.items())
-        bids.sort(reverse=True)
-        asks.sort()
-        return bids, asks
+        sides: list[list[tuple[int, int]]] = []
+        for side, over in ((BIDS, self._over_bids), (ASKS, self._over_asks)):
+            row = self._qty[side]
+            idx = np.flatnonzero(row)
+            found = list(zip((idx + self._base).tolist(), row[idx].tolist(), strict=True))
+            found.extend(over.items())
+            found.sort(reverse=side == BIDS)
+            sides.append(found)
+        return sides[0], sides[1]
+
+    def _touch(self) -> tuple[int, int, int, int]:
+        out = self._out
+        n_bids, n_asks = self.top(1, out[0], out[1], out[2], out[3])
+        if not n_bids or not n_asks:
+            return -1, 0, -1, 0
+        return int(out[0][0]), int(out[1][0]), int(out[2][0]), int(out[3][0])
 
     def microprice(self) -> float:
-        """Size-weighted mid of the touch in ticks (nan if a side is empty)."""
-        bid_px, bid_qty, ask_px, ask_qty = (np.zeros(1, np.int64) for _ in range(4))
-        nb, na = self.top(1, bid_px, bid_qty, ask_px, ask_qty)
-        if not nb or not na:
+        """Size-weighted mid of the touch, in ticks (nan if a side is empty): leans towards
+        the side with less size, where the price is more likely to go."""
+        bid, bid_lots, ask, ask_lots = self._touch()
+        if bid < 0:
             return math.nan
-        total = bid_qty[0] + ask_qty[0]
-        return float((bid_px[0] * ask_qty[0] + ask_px[0] * bid_qty[0]) / total)
+        return (bid * ask_lots + ask * bid_lots) / (bid_lots + ask_lots)
 
     def imbalance(self, n: int) -> float:
-        """(bid lots - ask lots) / total over the best n levels per side, in [-1, 1]."""
-        bid_px, bid_qty, ask_px, ask_qty = (np.zeros(n, np.int64) for _ in range(4))
-        nb, na = self.top(n, bid_px, bid_qty, ask_px, ask_qty)
-        bids, asks = int(bid_qty[:nb].sum()), int(ask_qty[:na].sum())
+        """(bid lots - ask lots) / total over the best n levels per side, in [-1, 1]; 0 for
+        an empty book."""
+        if n <= 0:
+            return 0.0
+        if self._out[0].shape[0] < n:
+            self._out = [np.zeros(n, np.int64) for _ in range(4)]
+        out = self._out
+        n_bids, n_asks = self.top(n, out[0], out[1], out[2], out[3])
+        bids, asks = int(out[1][:n_bids].sum()), int(out[3][:n_asks].sum())
         return (bids - asks) / (bids + asks) if bids + asks else 0.0
 
     def depth_within(self, bps: float) -> tuple[int, int]:
-        """Lots on each side within `bps` basis points of the mid."""
+        """Lots on each side priced within `bps` basis points of the mid (inclusive);
+        (0, 0) unless both sides have levels."""
         bid, ask = self.best_bid(), self.best_ask()
         if bid < 0 or ask < 0:
             return 0, 0
         mid = (bid + ask) / 2
         reach = mid * bps / 10_000
-        bids, asks = self.levels()
-        return (
-            sum(q for p, q in bids if p >= mid - reach),
-            sum(q for p, q in asks if p <= mid + reach),
-        )
-
-    def scan_check(self) -> None:
-        """Recompute cached bests from scratch (tests use it to validate the kernels)."""
-        self._best_bid = int(scan_bid_(self._bids, self.window - 1))
-        self._best_ask = int(scan_ask_(self._asks, 0))
+        low = math.ceil(mid - reach)  # lowest bid tick counted
+        high = math.floor(mid + reach)  # highest ask tick counted
+        base = self._base
+        bids = int(sum_between_(self._bids, low - base, self.window - 1))
+        asks = int(sum_between_(self._asks, 0, high - base))
+        bids += sum(self._over_bids[t] for t in self._over_bids.irange(minimum=low))
+        asks += sum(self._over_asks[t] for t in self._over_asks.irange(maximum=high))
+        return bids, asks

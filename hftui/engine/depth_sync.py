@@ -1,17 +1,21 @@
 """Binance USD-M's diff-depth sync procedure for one symbol, as a pure state machine.
 
-Owns: the symbol's `OrderBook`, the event buffer while unsynced, and the sync counters.
-The caller feeds stream events and REST snapshots and fetches a snapshot whenever
-`needs_snapshot` is set; nothing here does I/O.
+Owns: the symbol's `OrderBook`, the events buffered while unsynced, a pending snapshot, and
+the sync counters. The caller feeds stream events and REST snapshots and fetches a snapshot
+(`GET /fapi/v1/depth?limit=1000`) whenever `needs_snapshot` is set; nothing here does I/O.
 
-The procedure (and where it is stricter than most clients):
-1. While unsynced, buffer every event (bounded).
-2. With a snapshot of id L: drop buffered events with u < L; the first event applied must
-   straddle it (U <= L <= u) or start right after it (pu == L). If none has arrived yet, keep
-   the snapshot and wait; if the earliest kept event is already past L (U > L, pu != L), the
-   snapshot is older than the stream: fetch another.
-3. Every later event must chain: pu == u of the previous one. A break, a crossed book after
-   applying, or a malformed event throws the book away and starts again at 1.
+The procedure, with the details clients often get wrong:
+1. While unsynced, buffer every event (bounded: on overflow drop the buffer, start again).
+2. With a snapshot of id L, drop buffered events with u < L. The first event applied must
+   straddle it (U <= L <= u) or start right after it (pu == L): the second form is needed
+   when the snapshot falls exactly between two events. If no event has reached L yet, keep
+   the snapshot pending and check each new event against it. If the earliest kept event is
+   already past L (U > L and pu != L), the snapshot is older than the stream: fetch another,
+   keeping the buffer.
+3. Every later event must chain: pu == u of the event applied before it (never check U, ids
+   skip). An event wholly at or below the book's id is a duplicate: dropped, not a gap.
+   A break in the chain, a crossed book after applying, or a malformed event throws the book
+   away and starts again at 1; the event that exposed a gap is kept for the next snapshot.
 """
 
 from __future__ import annotations
@@ -19,42 +23,62 @@ from __future__ import annotations
 import enum
 import logging
 from collections import deque
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Iterable, Sequence
+from typing import Final, NamedTuple
 
-from hftui.engine.book import OrderBook, RawDiff
+import numpy as np
 
-__all__ = ["DepthSync", "DiffResult", "SnapshotResult", "SyncState"]
+from hftui.engine.book import (
+    APPLIED,
+    APPLY_NEVER,
+    CROSSED_BOOK,
+    DECLINED,
+    INVALID,
+    OrderBook,
+    RawDiff,
+)
+
+__all__ = ["DepthSync", "DiffResult", "SnapshotResult", "SyncResult", "SyncState"]
 
 log = logging.getLogger(__name__)
 
 Levels = Sequence[Sequence[str]]
 
+_DEFAULT_BUFFER: Final = 10_000
+
 
 class SyncState(enum.IntEnum):
-    WAITING_SNAPSHOT = 0
+    WAITING_SNAPSHOT = 0  # buffering; a snapshot is wanted or pending
     SYNCED = 1
 
 
-class DiffResult(enum.IntEnum):
-    APPLIED = 0
-    BUFFERED = 1
-    DROPPED_OLD = 2  # already covered by the book (duplicate or pre-snapshot)
-    GAP = 3  # pu chain broken: book discarded
-    CROSSED = 4  # applying crossed the book: discarded
-    CORRUPT = 5  # malformed levels: discarded
-    SYNCED = 6  # this event completed a pending snapshot
+class SyncResult(enum.IntEnum):
+    """What one event or snapshot did, for the caller to log and count."""
+
+    APPLIED = 0  # the event was applied to the synced book
+    BUFFERED = 1  # kept until a snapshot it can follow
+    DROPPED_OLD = 2  # already covered by the book (a duplicate): dropped
+    GAP = 3  # the pu chain broke: book discarded, snapshot wanted
+    CROSSED = 4  # applying crossed the book: discarded, snapshot wanted
+    CORRUPT = 5  # a malformed or off-grid level: discarded, snapshot wanted
+    OVERFLOW = 6  # the buffer was full: dropped and started again, snapshot wanted
+    SYNCED = 7  # the book is now synced (snapshot plus buffered events applied)
+    STALE_SNAPSHOT = 8  # the snapshot is older than the stream: another is wanted
+    WAITING = 9  # the snapshot is kept until an event reaches its id
+    IGNORED = 10  # a snapshot arriving while already synced (a late reply): dropped
 
 
-class SnapshotResult(enum.IntEnum):
-    SYNCED = 0
-    WAITING = 1  # no event straddles it yet; kept until one arrives
-    STALE = 2  # older than the stream: fetch another
-    CORRUPT = 3  # malformed levels: discarded, fetch another
-    GAP = 4  # the buffered events do not chain: discarded, fetch another
+# The names the two entry points are documented with; one enum, so counting is uniform.
+DiffResult = SyncResult
+SnapshotResult = SyncResult
 
 
-_DEFAULT_BUFFER: Final = 10_000
+class _Snapshot(NamedTuple):
+    last_update_id: int
+    bid_ticks: np.ndarray
+    bid_lots: np.ndarray
+    ask_ticks: np.ndarray
+    ask_lots: np.ndarray
 
 
 class DepthSync:
@@ -64,30 +88,42 @@ class DepthSync:
         self.book = book
         self.max_buffer = max_buffer
         self.state = SyncState.WAITING_SNAPSHOT
-        self.last_update_id = 0
+        self.last_update_id = 0  # u of the last applied event, or the snapshot's id
         self.needs_snapshot = True
         self._buffer: deque[RawDiff] = deque()
-        self._pending: tuple[int, Levels, Levels] | None = None  # snapshot awaiting an event
-        self.gaps = 0
-        self.resyncs = 0
+        self._pending: _Snapshot | None = None
+        # Counters (plain ints: the engine's collector reads them).
+        self.gaps = 0  # pu chain breaks, synced or inside the buffer
+        self.resyncs = 0  # synced books thrown away
         self.stale_snapshots = 0
-        self.dropped_events = 0
+        self.dropped_events = 0  # buffered events older than the snapshot
+        self.duplicates = 0  # events already covered by the synced book
         self.crossed = 0
-        self.corrupt = 0
-        self.buffer_overflows = 0
+        self.corrupt = 0  # malformed events and snapshots
+        self.buffered_overflow = 0
 
     @property
     def synced(self) -> bool:
         return self.state == SyncState.SYNCED
 
+    @property
+    def buffered(self) -> int:
+        """Events waiting for a snapshot."""
+        return len(self._buffer)
+
     def reset(self, reason: str) -> None:
-        """Discard the book and start buffering again; a snapshot is wanted."""
+        """Discard the book and any buffered events or pending snapshot, and start
+        buffering again; a snapshot is wanted (a gap, a reconnect)."""
+        self._restart(reason, ())
+
+    def _restart(self, reason: str, keep: Iterable[RawDiff]) -> None:
         if self.state == SyncState.SYNCED:
             self.resyncs += 1
         log.info("depth resync", extra={"symbol": self.book.symbol, "reason": reason})
         self.state = SyncState.WAITING_SNAPSHOT
         self.book.clear()
         self._buffer.clear()
+        self._buffer.extend(keep)
         self._pending = None
         self.needs_snapshot = True
 
@@ -95,107 +131,147 @@ class DepthSync:
 
     def on_diff(
         self, first_id: int, final_id: int, prev_final_id: int, bids: Levels, asks: Levels
-    ) -> DiffResult:
-        """One diff-depth event (U, u, pu, b, a) with levels as decimal strings."""
-        try:
-            bid_ticks, bid_lots = self.book._parse(bids)
-            ask_ticks, ask_lots = self.book._parse(asks)
-        except ValueError:
-            self.corrupt += 1
-            if self.state == SyncState.SYNCED:
-                self.reset("malformed levels")
-            return DiffResult.CORRUPT
-        return self.on_raw(
-            RawDiff(
-                first_id,
-                final_id,
-                prev_final_id,
-                bid_ticks,
-                bid_lots,
-                len(bids),
-                ask_ticks,
-                ask_lots,
-                len(asks),
-            )
-        )
-
-    def on_raw(self, diff: RawDiff) -> DiffResult:
-        """One diff-depth event already parsed into ticks (the hot path)."""
+    ) -> SyncResult:
+        """One diff-depth event (U, u, pu, b, a) with levels as decimal strings. Never
+        raises on bad levels: the event counts as corrupt."""
         if self.state == SyncState.SYNCED:
-            if diff.final_id <= self.last_update_id:
-                self.dropped_events += 1
-                return DiffResult.DROPPED_OLD
-            if diff.prev_final_id != self.last_update_id:
-                self.gaps += 1
-                self.reset(f"gap: pu {diff.prev_final_id} != last u {self.last_update_id}")
-                self._buffer.append(diff.copy())
-                return DiffResult.GAP
-            return self._apply(diff)
-        if len(self._buffer) >= self.max_buffer:
-            self.buffer_overflows += 1
-            self.reset("buffer overflow while waiting for a snapshot")
-        self._buffer.append(diff.copy())
-        if self._pending is not None:
-            result = self._try_pending(self._pending)
-            if result == SnapshotResult.SYNCED:
-                return DiffResult.SYNCED
-            if result == SnapshotResult.CORRUPT:
-                return DiffResult.CORRUPT
-            if result == SnapshotResult.GAP:
-                return DiffResult.GAP
-        return DiffResult.BUFFERED
+            # The hot path: check the ids, then parse and apply in one kernel call.
+            if final_id <= self.last_update_id:
+                self.duplicates += 1
+                return SyncResult.DROPPED_OLD
+            if prev_final_id == self.last_update_id and first_id <= final_id:
+                outcome = self.book.ingest(bids, asks)
+                if outcome == INVALID:
+                    return self._corrupt(final_id)
+                self.last_update_id = final_id
+                if outcome == CROSSED_BOOK:
+                    return self._crossed(final_id)
+                return SyncResult.APPLIED
+        diff = self.book.parse_diff(first_id, final_id, prev_final_id, bids, asks)
+        if diff is None or first_id > final_id:
+            return self._corrupt(final_id)
+        return self.on_raw(diff)
 
-    def _apply(self, diff: RawDiff) -> DiffResult:
-        self.book.apply_ticks(
+    def on_frame(self, frame: bytes) -> SyncResult | None:
+        """One diff-depth frame as received (raw or combined stream bytes): parsed and, when
+        it continues the synced chain, applied in a single numba call.
+
+        Returns None if the fast path cannot read the frame (malformed, off the grid,
+        unusual); the caller then decodes it and uses `on_diff`, which explains the problem.
+        """
+        book = self.book
+        synced = self.state == SyncState.SYNCED
+        outcome = book.apply_raw(frame, self.last_update_id if synced else APPLY_NEVER)
+        if outcome == APPLIED:
+            self.last_update_id = book.raw_final_id()
+            return SyncResult.APPLIED
+        if outcome == DECLINED:
+            return None
+        if outcome == CROSSED_BOOK:
+            self.last_update_id = book.raw_final_id()
+            return self._crossed(self.last_update_id)
+        return self.on_raw(book.raw_diff())  # NOT_APPLIED: the general rules decide
+
+    def on_raw(self, diff: RawDiff) -> SyncResult:
+        """One diff-depth event already parsed into ticks (`OrderBook.parse_raw` or
+        `parse_diff`); its arrays may be the book's scratch."""
+        if diff.first_id > diff.final_id:
+            return self._corrupt(diff.final_id)
+        if self.state == SyncState.SYNCED:
+            return self._follow(diff, copy=True)
+        if len(self._buffer) >= self.max_buffer:
+            self.buffered_overflow += 1
+            self._restart(f"more than {self.max_buffer} events buffered", (diff.copy(),))
+            return SyncResult.OVERFLOW
+        self._buffer.append(diff.copy())
+        if self._pending is None:
+            return SyncResult.BUFFERED
+        return self._try_pending(self._pending, SyncResult.BUFFERED)
+
+    def _follow(self, diff: RawDiff, copy: bool) -> SyncResult:
+        # A synced book takes the next event of the chain.
+        if diff.final_id <= self.last_update_id:
+            self.duplicates += 1
+            return SyncResult.DROPPED_OLD
+        if diff.prev_final_id != self.last_update_id:
+            return self._gap(diff.prev_final_id, (diff.copy() if copy else diff,))
+        return self._apply(diff)
+
+    def _apply(self, diff: RawDiff) -> SyncResult:
+        outcome = self.book.apply_ticks(
             diff.bid_ticks, diff.bid_lots, diff.n_bids, diff.ask_ticks, diff.ask_lots, diff.n_asks
         )
         self.last_update_id = diff.final_id
-        if self.book.is_crossed():
-            self.crossed += 1
-            self.reset("crossed book")
-            return DiffResult.CROSSED
-        return DiffResult.APPLIED
+        if outcome == CROSSED_BOOK:
+            return self._crossed(diff.final_id)
+        return SyncResult.APPLIED
+
+    def _gap(self, prev_final_id: int, keep: Iterable[RawDiff]) -> SyncResult:
+        self.gaps += 1
+        self._restart(f"gap: pu {prev_final_id} != u {self.last_update_id}", keep)
+        return SyncResult.GAP
+
+    def _crossed(self, final_id: int) -> SyncResult:
+        self.crossed += 1
+        self._restart(f"crossed book after u {final_id}", ())
+        return SyncResult.CROSSED
+
+    def _corrupt(self, final_id: int) -> SyncResult:
+        self.corrupt += 1
+        self._restart(f"malformed levels in u {final_id}", ())
+        return SyncResult.CORRUPT
 
     # ---- snapshots ------------------------------------------------------------------------
 
-    def on_snapshot(self, last_update_id: int, bids: Levels, asks: Levels) -> SnapshotResult:
+    def on_snapshot(self, last_update_id: int, bids: Levels, asks: Levels) -> SyncResult:
         """A REST snapshot (`lastUpdateId`, bids, asks) fetched after `needs_snapshot`."""
+        if self.state == SyncState.SYNCED:
+            return SyncResult.IGNORED
         self.needs_snapshot = False
-        self._pending = (last_update_id, bids, asks)
-        return self._try_pending(self._pending)
+        try:
+            arrays = self.book.parse_levels(bids, asks)
+        except ValueError as exc:
+            self.corrupt += 1
+            self.needs_snapshot = True  # the buffered events are still good
+            self._pending = None
+            log.warning(
+                "malformed depth snapshot", extra={"symbol": self.book.symbol, "error": str(exc)}
+            )
+            return SyncResult.CORRUPT
+        self._pending = _Snapshot(last_update_id, *arrays)
+        return self._try_pending(self._pending, SyncResult.WAITING)
 
-    def _try_pending(self, pending: tuple[int, Levels, Levels]) -> SnapshotResult:
-        snap_id, bids, asks = pending
-        while self._buffer and self._buffer[0].final_id < snap_id:
-            self._buffer.popleft()
+    def _try_pending(self, snap: _Snapshot, waiting: SyncResult) -> SyncResult:
+        buffer = self._buffer
+        snap_id = snap.last_update_id
+        while buffer and buffer[0].final_id < snap_id:
+            buffer.popleft()
             self.dropped_events += 1
-        if not self._buffer:
-            return SnapshotResult.WAITING
-        first = self._buffer[0]
-        if not (first.first_id <= snap_id <= first.final_id or first.prev_final_id == snap_id):
+        if not buffer:
+            return waiting
+        first = buffer[0]
+        if not (first.first_id <= snap_id or first.prev_final_id == snap_id):
             self.stale_snapshots += 1
             self._pending = None
             self.needs_snapshot = True
-            return SnapshotResult.STALE
+            return SyncResult.STALE_SNAPSHOT
         self._pending = None
-        try:
-            self.book.load_snapshot(bids, asks)
-        except (ValueError, TypeError):
-            self.corrupt += 1
-            self.reset("malformed snapshot")
-            return SnapshotResult.CORRUPT
+        self.book.load_ticks(snap.bid_ticks, snap.bid_lots, snap.ask_ticks, snap.ask_lots)
         self.state = SyncState.SYNCED
         self.last_update_id = snap_id
-        buffered, self._buffer = list(self._buffer), deque()
-        for k, event in enumerate(buffered):
-            if k and event.prev_final_id != self.last_update_id:
-                self.gaps += 1
-                self.reset(
-                    f"gap in buffered events: pu {event.prev_final_id} != u {self.last_update_id}"
-                )
-                self._buffer.extend(buffered[k:])  # still good for the next snapshot
-                return SnapshotResult.GAP
-            result = self._apply(event)
-            if result != DiffResult.APPLIED:
-                return SnapshotResult.CORRUPT
-        return SnapshotResult.SYNCED
+        events = list(buffer)
+        buffer.clear()
+        result = self._apply(events[0])
+        for k in range(1, len(events)):
+            if result != SyncResult.APPLIED:
+                break
+            event = events[k]
+            if event.final_id > self.last_update_id and event.prev_final_id != self.last_update_id:
+                return self._gap(event.prev_final_id, events[k:])  # kept for the next snapshot
+            result = self._follow(event, copy=False)
+            if result == SyncResult.DROPPED_OLD:
+                result = SyncResult.APPLIED
+        if result != SyncResult.APPLIED:
+            return result
+        log.info("depth synced", extra={"symbol": self.book.symbol, "u": self.last_update_id})
+        return SyncResult.SYNCED

@@ -1,9 +1,12 @@
-"""numba kernels over one side of an integer-tick book window.
+"""numba kernels over an integer-tick book window.
 
-A side is an int64 array of lots indexed by (tick - base). Bids keep their best at the
-highest non-zero index, asks at the lowest; the caller caches the best index and the
-kernels maintain it, scanning only when the best level itself is removed.
-Only numpy and numba may be imported here.
+The book is `qty`, an int64 array of shape (2, window): row BIDS and row ASKS hold the lots at
+tick `base + index`. `state` (int64, STATE_SIZE) holds the base, the cached best index of each
+side (bids: highest non-zero index or -1; asks: lowest or window), the grid and the level
+counts of the last parse. `scratch` (int64, (SCRATCH_ROWS, capacity)) holds parsed levels and
+the levels that fell outside the window ("spill") for the caller to keep elsewhere.
+The kernels maintain the cached bests and scan only when a best level itself is removed.
+Only numpy, numba and the sibling kernel modules here.
 """
 
 from __future__ import annotations
@@ -11,116 +14,350 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["apply_ask_", "apply_bid_", "scan_ask_", "scan_bid_", "top_ask_", "top_bid_"]
+from hftui.engine.kernels.decimal import level_sides_
+from hftui.engine.kernels.parse import (
+    META_ASKS,
+    META_BIDS,
+    META_FINAL,
+    META_FIRST,
+    META_PREV,
+    META_SIZE,
+    parse_depth_,
+)
+
+__all__ = [
+    "APPLY_ALWAYS",
+    "APPLY_NEVER",
+    "ASKS",
+    "ATTENTION",
+    "BIDS",
+    "CROSSED",
+    "PARSED",
+    "R_ASK_LOTS",
+    "R_ASK_TICKS",
+    "R_BID_LOTS",
+    "R_BID_TICKS",
+    "R_SPILL_ASK_LOTS",
+    "R_SPILL_ASK_TICKS",
+    "R_SPILL_BID_LOTS",
+    "R_SPILL_BID_TICKS",
+    "SCRATCH_ROWS",
+    "SPILLED",
+    "STATE_SIZE",
+    "S_ASK",
+    "S_BASE",
+    "S_BID",
+    "S_LOT",
+    "S_META",
+    "S_NA",
+    "S_NB",
+    "S_PDEC",
+    "S_QDEC",
+    "S_SPILL_A",
+    "S_SPILL_B",
+    "S_TICK",
+    "apply_",
+    "ingest_",
+    "ingest_frame_",
+    "parse_",
+    "scan_ask_",
+    "scan_bid_",
+    "sum_between_",
+    "top_",
+]
+
+BIDS = 0
+ASKS = 1
+
+# state
+S_BASE = 0  # tick of index 0
+S_BID = 1  # best bid index, -1 if none in the window
+S_ASK = 2  # best ask index, window if none in the window
+S_PDEC = 3  # price decimals
+S_QDEC = 4  # quantity decimals
+S_TICK = 5  # tick size in price units (10**-price decimals)
+S_LOT = 6  # step size in quantity units
+S_NB = 7  # bid levels in scratch after a parse
+S_NA = 8  # ask levels in scratch after a parse
+S_SPILL_B = 9  # bid levels spilled by the last apply
+S_SPILL_A = 10
+S_META = 16  # a raw frame's header (kernels.parse META_* offsets from here)
+STATE_SIZE = S_META + META_SIZE
+
+# scratch rows
+R_BID_TICKS = 0
+R_BID_LOTS = 1
+R_ASK_TICKS = 2
+R_ASK_LOTS = 3
+R_SPILL_BID_TICKS = 4
+R_SPILL_BID_LOTS = 5
+R_SPILL_ASK_TICKS = 6
+R_SPILL_ASK_LOTS = 7
+SCRATCH_ROWS = 8
+
+# apply flags (non-negative; parse failures are the decimal kernels' negative statuses)
+SPILLED = 1  # some levels fell outside the window: see S_SPILL_B / S_SPILL_A
+ATTENTION = 2  # a side is empty in the window, or the touch drifted a quarter window off centre
+CROSSED = 4  # the window's best bid >= its best ask
+PARSED = 8  # ingest_frame_: parsed into scratch and the header, not applied
+
+# ingest_frame_'s `expect_prev`: apply only if the frame's pu equals it (and u is newer), or:
+APPLY_ALWAYS = -2
+APPLY_NEVER = -1
 
 
 @njit(cache=True, nogil=True)
-def scan_bid_(qty: np.ndarray, start: int) -> int:
+def scan_bid_(row: np.ndarray, start: int) -> int:
     """Highest index <= start with a non-zero quantity, or -1."""
     i = start
     while i >= 0:
-        if qty[i] != 0:
+        if row[i] != 0:
             return i
         i -= 1
     return -1
 
 
 @njit(cache=True, nogil=True)
-def scan_ask_(qty: np.ndarray, start: int) -> int:
-    """Lowest index >= start with a non-zero quantity, or len(qty)."""
-    n: int = qty.shape[0]
+def scan_ask_(row: np.ndarray, start: int) -> int:
+    """Lowest index >= start with a non-zero quantity, or len(row)."""
+    n: int = row.shape[0]
     i = start
     while i < n:
-        if qty[i] != 0:
+        if row[i] != 0:
             return i
         i += 1
     return n
 
 
 @njit(cache=True, nogil=True)
-def _in_window(ticks: np.ndarray, count: int, base: int, size: int) -> bool:
-    for k in range(count):
-        i = ticks[k] - base
-        if i < 0 or i >= size:
-            return False
-    return True
-
-
-@njit(cache=True, nogil=True)
-def apply_bid_(
-    qty: np.ndarray, base: int, ticks: np.ndarray, lots: np.ndarray, count: int, best: int
-) -> int:
-    """Set absolute bid quantities; returns the new best index (-1 if empty), or -2 without
-    changing anything if a tick falls outside the window."""
-    if not _in_window(ticks, count, base, qty.shape[0]):
-        return -2
-    removed_best = False
+def _apply_bids(
+    row: np.ndarray,
+    base: int,
+    ticks: np.ndarray,
+    lots: np.ndarray,
+    count: int,
+    best: int,
+    spill_ticks: np.ndarray,
+    spill_lots: np.ndarray,
+) -> tuple[int, int]:
+    window = row.shape[0]
+    spilled = 0
+    removed = False
     for k in range(count):
         i = ticks[k] - base
         q = lots[k]
-        qty[i] = q
+        if i < 0 or i >= window:
+            spill_ticks[spilled] = ticks[k]
+            spill_lots[spilled] = q
+            spilled += 1
+            continue
+        row[i] = q
         if q != 0:
             if i > best:
                 best = i
         elif i == best:
-            removed_best = True
-    if removed_best and (best < 0 or qty[best] == 0):
-        best = scan_bid_(qty, best)
-    return best
+            removed = True
+    if removed and row[best] == 0:
+        best = scan_bid_(row, best)
+    return best, spilled
 
 
 @njit(cache=True, nogil=True)
-def apply_ask_(
-    qty: np.ndarray, base: int, ticks: np.ndarray, lots: np.ndarray, count: int, best: int
-) -> int:
-    """Set absolute ask quantities; returns the new best index (len if empty), or -2 without
-    changing anything if a tick falls outside the window."""
-    n = qty.shape[0]
-    if not _in_window(ticks, count, base, n):
-        return -2
-    removed_best = False
+def _apply_asks(
+    row: np.ndarray,
+    base: int,
+    ticks: np.ndarray,
+    lots: np.ndarray,
+    count: int,
+    best: int,
+    spill_ticks: np.ndarray,
+    spill_lots: np.ndarray,
+) -> tuple[int, int]:
+    window = row.shape[0]
+    spilled = 0
+    removed = False
     for k in range(count):
         i = ticks[k] - base
         q = lots[k]
-        qty[i] = q
+        if i < 0 or i >= window:
+            spill_ticks[spilled] = ticks[k]
+            spill_lots[spilled] = q
+            spilled += 1
+            continue
+        row[i] = q
         if q != 0:
             if i < best:
                 best = i
         elif i == best:
-            removed_best = True
-    if removed_best and (best >= n or qty[best] == 0):
-        best = scan_ask_(qty, best)
-    return best
+            removed = True
+    if removed and row[best] == 0:
+        best = scan_ask_(row, best)
+    return best, spilled
 
 
 @njit(cache=True, nogil=True)
-def top_bid_(
-    qty: np.ndarray, best: int, base: int, n: int, out_px: np.ndarray, out_qty: np.ndarray
+def apply_(
+    qty: np.ndarray, state: np.ndarray, scratch: np.ndarray, n_bids: int, n_asks: int
 ) -> int:
-    """Fill up to n best bid levels (ticks, lots), best first; returns how many."""
-    filled = 0
-    i = best
-    while i >= 0 and filled < n:
-        if qty[i] != 0:
-            out_px[filled] = base + i
-            out_qty[filled] = qty[i]
-            filled += 1
-        i -= 1
+    """Set absolute quantities (0 deletes) from the scratch level rows; returns flags.
+
+    Levels outside the window are not applied but copied to the spill rows (SPILLED).
+    """
+    base = state[S_BASE]
+    window = qty.shape[1]
+    bid, spill_b = _apply_bids(
+        qty[BIDS],
+        base,
+        scratch[R_BID_TICKS],
+        scratch[R_BID_LOTS],
+        n_bids,
+        state[S_BID],
+        scratch[R_SPILL_BID_TICKS],
+        scratch[R_SPILL_BID_LOTS],
+    )
+    ask, spill_a = _apply_asks(
+        qty[ASKS],
+        base,
+        scratch[R_ASK_TICKS],
+        scratch[R_ASK_LOTS],
+        n_asks,
+        state[S_ASK],
+        scratch[R_SPILL_ASK_TICKS],
+        scratch[R_SPILL_ASK_LOTS],
+    )
+    state[S_BID] = bid
+    state[S_ASK] = ask
+    state[S_SPILL_B] = spill_b
+    state[S_SPILL_A] = spill_a
+    flags = 0
+    if spill_b or spill_a:
+        flags |= SPILLED
+    if bid < 0 or ask >= window:
+        flags |= ATTENTION
+    else:
+        if abs((bid + ask) // 2 - window // 2) > window // 4:
+            flags |= ATTENTION
+        if bid >= ask:
+            flags |= CROSSED
+    return flags
+
+
+@njit(cache=True, nogil=True)
+def parse_(buf: bytes, state: np.ndarray, scratch: np.ndarray) -> int:
+    """Parse `[bids, asks]` JSON into the scratch level rows (counts in S_NB, S_NA).
+
+    Returns:
+        0, or a negative status from the decimal kernels (nothing usable in scratch).
+    """
+    status, n_bids, n_asks = level_sides_(
+        buf,
+        state[S_PDEC],
+        state[S_QDEC],
+        state[S_TICK],
+        state[S_LOT],
+        scratch[R_BID_TICKS],
+        scratch[R_BID_LOTS],
+        scratch[R_ASK_TICKS],
+        scratch[R_ASK_LOTS],
+    )
+    state[S_NB] = n_bids
+    state[S_NA] = n_asks
+    return status
+
+
+@njit(cache=True, nogil=True)
+def ingest_(buf: bytes, qty: np.ndarray, state: np.ndarray, scratch: np.ndarray) -> int:
+    """Parse `[bids, asks]` JSON and apply it: all levels or, on a bad one, none.
+
+    Returns:
+        apply_'s flags (>= 0), or a negative parse status with the book unchanged.
+    """
+    status = parse_(buf, state, scratch)
+    if status < 0:
+        return status
+    return apply_(qty, state, scratch, state[S_NB], state[S_NA])
+
+
+@njit(cache=True, nogil=True)
+def ingest_frame_(
+    frame: bytes, qty: np.ndarray, state: np.ndarray, scratch: np.ndarray, expect_prev: int
+) -> int:
+    """Parse a diff-depth frame's bytes (raw or combined) and, if it continues the chain
+    (`pu == expect_prev`, `U <= u`, `u > expect_prev`), apply it in the same call.
+
+    Returns:
+        apply_'s flags when applied; PARSED when parsed but not applied (levels in scratch,
+        U/u/pu/E in the state header); a negative kernels.parse status when the frame is not
+        what this fast path reads (nothing changed).
+    """
+    meta = state[S_META : S_META + META_SIZE]
+    status = parse_depth_(
+        frame,
+        state[S_PDEC],
+        state[S_QDEC],
+        state[S_TICK],
+        state[S_LOT],
+        meta,
+        scratch[R_BID_TICKS],
+        scratch[R_BID_LOTS],
+        scratch[R_ASK_TICKS],
+        scratch[R_ASK_LOTS],
+    )
+    if status != 0:
+        return status
+    first = meta[META_FIRST]
+    final = meta[META_FINAL]
+    if expect_prev != APPLY_ALWAYS and (
+        expect_prev == APPLY_NEVER
+        or meta[META_PREV] != expect_prev
+        or first > final
+        or final <= expect_prev
+    ):
+        return PARSED
+    return apply_(qty, state, scratch, meta[META_BIDS], meta[META_ASKS])
+
+
+@njit(cache=True, nogil=True)
+def top_(
+    qty: np.ndarray,
+    state: np.ndarray,
+    side: int,
+    n: int,
+    out_px: np.ndarray,
+    out_qty: np.ndarray,
+    start: int,
+) -> int:
+    """Write the window's best levels of a side (ticks, lots), best first, from out[start]
+    until out[n - 1]; returns the index after the last written."""
+    row = qty[side]
+    base = state[S_BASE]
+    filled = start
+    if side == BIDS:
+        i = state[S_BID]
+        while i >= 0 and filled < n:
+            if row[i] != 0:
+                out_px[filled] = base + i
+                out_qty[filled] = row[i]
+                filled += 1
+            i -= 1
+    else:
+        size = row.shape[0]
+        i = state[S_ASK]
+        while i < size and filled < n:
+            if row[i] != 0:
+                out_px[filled] = base + i
+                out_qty[filled] = row[i]
+                filled += 1
+            i += 1
     return filled
 
 
 @njit(cache=True, nogil=True)
-def top_ask_(
-    qty: np.ndarray, best: int, base: int, n: int, out_px: np.ndarray, out_qty: np.ndarray
-) -> int:
-    """Fill up to n best ask levels (ticks, lots), best first; returns how many."""
-    size = qty.shape[0]
-    filled = 0
-    i = best
-    while i < size and filled < n:
-        if qty[i] != 0:
-            out_px[filled] = base + i
-            out_qty[filled] = qty[i]
-            filled += 1
-        i += 1
-    return filled
+def sum_between_(row: np.ndarray, low: int, high: int) -> int:
+    """Sum of row[low..high] inclusive, clamped to the row."""
+    low = max(low, 0)
+    high = min(high, row.shape[0] - 1)
+    total = 0
+    for i in range(low, high + 1):
+        total += row[i]
+    return total

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hftui.engine.book import OrderBook
-from hftui.engine.depth_sync import DepthSync, DiffResult, SnapshotResult, SyncState
+from hftui.engine.depth_sync import DepthSync, SyncResult, SyncState
+
+R = SyncResult
 
 
 def new_sync(max_buffer: int = 10_000) -> DepthSync:
@@ -17,149 +20,301 @@ SNAP_BIDS = [["100.00", "1.000"]]
 SNAP_ASKS = [["100.10", "1.000"]]
 
 
+def synced_at(last: int) -> DepthSync:
+    """A sync whose book is the snapshot above at id `last`, via a straddling event."""
+    sync = new_sync()
+    sync.on_diff(last, last + 1, last - 1, [], [])
+    assert sync.on_snapshot(last, SNAP_BIDS, SNAP_ASKS) == R.SYNCED
+    return sync
+
+
 def test_starts_wanting_a_snapshot() -> None:
     sync = new_sync()
     assert sync.needs_snapshot
     assert sync.state == SyncState.WAITING_SNAPSHOT
+    assert sync.on_diff(1, 2, 0, [], []) == R.BUFFERED
+    assert sync.buffered == 1
 
 
 def test_events_before_the_snapshot_are_dropped_and_straddler_applies() -> None:
     sync = new_sync()
-    assert sync.on_diff(90, 95, 89, [["99.00", "9.000"]], []) == DiffResult.BUFFERED
-    assert sync.on_diff(96, 101, 95, [["100.00", "2.000"]], []) == DiffResult.BUFFERED
-    assert sync.on_diff(102, 104, 101, [], [["100.10", "3.000"]]) == DiffResult.BUFFERED
-    assert sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS) == SnapshotResult.SYNCED
+    assert sync.on_diff(90, 95, 89, [["99.00", "9.000"]], []) == R.BUFFERED
+    assert sync.on_diff(96, 101, 95, [["100.00", "2.000"]], []) == R.BUFFERED
+    assert sync.on_diff(102, 104, 101, [], [["100.10", "3.000"]]) == R.BUFFERED
+    assert sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS) == R.SYNCED
     assert sync.synced
+    assert not sync.needs_snapshot
     assert sync.dropped_events == 1
     assert sync.last_update_id == 104
     # The pre-snapshot level at 99.00 never made it in; the straddler and its successor did.
     assert sync.book.levels() == ([(1000, 2000)], [(1001, 3000)])
 
 
-def test_first_event_starting_right_after_the_snapshot() -> None:
+def test_straddler_ending_exactly_at_the_snapshot() -> None:
     sync = new_sync()
-    sync.on_diff(101, 103, 100, [["100.00", "5.000"]], [])
-    assert sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS) == SnapshotResult.SYNCED
+    sync.on_diff(95, 100, 94, [["100.00", "2.000"]], [])
+    assert sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS) == R.SYNCED
+    assert sync.last_update_id == 100
+    assert sync.on_diff(103, 104, 100, [], []) == R.APPLIED
+
+
+def test_first_event_starting_right_after_the_snapshot() -> None:
+    # The stream opened just after the event ending at L: no event straddles L, but the first
+    # one seen follows it exactly (U > L, pu == L).
+    sync = new_sync()
+    sync.on_diff(103, 105, 100, [["100.00", "5.000"]], [])
+    assert sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS) == R.SYNCED
     assert sync.book.levels()[0] == [(1000, 5000)]
+    assert sync.last_update_id == 105
 
 
 def test_snapshot_waits_for_a_qualifying_event() -> None:
     sync = new_sync()
     sync.on_diff(90, 95, 89, [], [])
-    assert sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS) == SnapshotResult.WAITING
+    assert sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS) == R.WAITING
     assert not sync.needs_snapshot
-    assert sync.on_diff(96, 99, 95, [], []) == DiffResult.BUFFERED  # still before it
-    assert sync.on_diff(100, 102, 99, [["99.90", "1.000"]], []) == DiffResult.SYNCED
+    assert sync.dropped_events == 1
+    assert sync.on_diff(96, 99, 95, [], []) == R.BUFFERED  # still before it: dropped
+    assert sync.dropped_events == 2
+    assert sync.on_diff(100, 102, 99, [["99.90", "1.000"]], []) == R.SYNCED
     assert sync.synced
     assert sync.last_update_id == 102
+    assert sync.book.levels() == ([(1000, 1000), (999, 1000)], [(1001, 1000)])
+
+
+def test_pending_snapshot_found_stale_by_a_later_event() -> None:
+    sync = new_sync()
+    assert sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS) == R.WAITING
+    assert sync.on_diff(105, 107, 103, [], []) == R.STALE_SNAPSHOT  # skipped past 100
+    assert sync.stale_snapshots == 1
+    assert sync.needs_snapshot
+    assert sync.on_snapshot(106, SNAP_BIDS, SNAP_ASKS) == R.SYNCED  # the event was kept
 
 
 def test_stale_snapshot_asks_again() -> None:
     sync = new_sync()
     sync.on_diff(120, 125, 118, [], [])
-    assert sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS) == SnapshotResult.STALE
+    assert sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS) == R.STALE_SNAPSHOT
     assert sync.needs_snapshot
     assert sync.stale_snapshots == 1
-    assert sync.on_snapshot(122, SNAP_BIDS, SNAP_ASKS) == SnapshotResult.SYNCED
+    assert not sync.synced
+    assert sync.on_snapshot(122, SNAP_BIDS, SNAP_ASKS) == R.SYNCED
 
 
 def test_broken_pu_chain_resyncs() -> None:
-    sync = new_sync()
-    sync.on_diff(99, 101, 98, [], [])
-    sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS)
-    assert sync.on_diff(102, 105, 101, [], []) == DiffResult.APPLIED
-    assert sync.on_diff(107, 110, 106, [["100.00", "7.000"]], []) == DiffResult.GAP
-    assert sync.gaps == 1
-    assert sync.resyncs == 1
+    sync = synced_at(100)
+    assert sync.on_diff(102, 105, 101, [], []) == R.APPLIED
+    assert sync.on_diff(107, 110, 106, [["100.00", "7.000"]], []) == R.GAP
+    assert (sync.gaps, sync.resyncs) == (1, 1)
     assert sync.needs_snapshot
     assert not sync.synced
     assert sync.book.levels() == ([], [])
     # The event that exposed the gap is kept for the next snapshot.
-    assert sync.on_snapshot(108, SNAP_BIDS, SNAP_ASKS) == SnapshotResult.SYNCED
-    assert sync.book.levels()[0] == [(1000, 7000)]
+    assert sync.on_diff(111, 112, 110, [], [["100.20", "1.000"]]) == R.BUFFERED
+    assert sync.on_snapshot(108, SNAP_BIDS, SNAP_ASKS) == R.SYNCED
+    assert sync.book.levels() == ([(1000, 7000)], [(1001, 1000), (1002, 1000)])
+    assert sync.last_update_id == 112
 
 
 def test_gap_inside_the_buffer_is_caught() -> None:
     sync = new_sync()
     sync.on_diff(99, 101, 98, [], [])
     sync.on_diff(105, 106, 103, [], [])  # pu should have been 101
-    assert sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS) == SnapshotResult.GAP
+    assert sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS) == R.GAP
     assert sync.needs_snapshot
-    assert sync.on_snapshot(105, SNAP_BIDS, SNAP_ASKS) == SnapshotResult.SYNCED
+    assert sync.gaps == 1
+    assert sync.on_snapshot(105, SNAP_BIDS, SNAP_ASKS) == R.SYNCED
 
 
 def test_duplicates_after_sync_are_dropped_not_gaps() -> None:
+    sync = synced_at(100)
+    sync.on_diff(102, 105, 101, [["100.00", "2.000"]], [])
+    assert sync.on_diff(102, 105, 101, [["100.00", "9.000"]], []) == R.DROPPED_OLD
+    assert sync.on_diff(98, 103, 97, [], []) == R.DROPPED_OLD
+    assert sync.synced
+    assert (sync.gaps, sync.duplicates) == (0, 2)
+    assert sync.book.levels()[0] == [(1000, 2000)]
+    assert sync.on_diff(106, 107, 105, [], []) == R.APPLIED
+
+
+def test_duplicates_inside_the_buffer_are_skipped() -> None:
     sync = new_sync()
     sync.on_diff(99, 101, 98, [], [])
-    sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS)
-    sync.on_diff(102, 105, 101, [], [])
-    assert sync.on_diff(102, 105, 101, [], []) == DiffResult.DROPPED_OLD
-    assert sync.synced
-    assert sync.gaps == 0
+    sync.on_diff(102, 104, 101, [["100.00", "4.000"]], [])
+    sync.on_diff(102, 104, 101, [["100.00", "4.000"]], [])  # sent twice
+    sync.on_diff(105, 106, 104, [], [])
+    assert sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS) == R.SYNCED
+    assert sync.duplicates == 1
+    assert sync.last_update_id == 106
 
 
 def test_crossed_book_resyncs() -> None:
+    sync = synced_at(100)
+    assert sync.on_diff(102, 103, 101, [["100.20", "1.000"]], []) == R.CROSSED
+    assert (sync.crossed, sync.resyncs) == (1, 1)
+    assert sync.needs_snapshot
+    assert not sync.synced
+
+
+def test_crossed_while_replaying_the_buffer() -> None:
     sync = new_sync()
-    sync.on_diff(99, 101, 98, [], [])
-    sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS)
-    assert sync.on_diff(102, 103, 101, [["100.20", "1.000"]], []) == DiffResult.CROSSED
+    sync.on_diff(99, 101, 98, [], [["99.90", "1.000"]])
+    assert sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS) == R.CROSSED
     assert sync.crossed == 1
     assert sync.needs_snapshot
 
 
 def test_malformed_levels_resync_without_raising() -> None:
+    sync = synced_at(100)
+    assert sync.on_diff(102, 103, 101, [["1x0", "1"]], []) == R.CORRUPT
+    assert not sync.synced
+    assert sync.needs_snapshot
+    # While buffering a malformed event starts the procedure again too.
+    sync.on_diff(104, 105, 103, [], [])
+    assert sync.on_diff(106, 107, 105, [[None, 3]], []) == R.CORRUPT  # type: ignore[list-item]
+    assert sync.buffered == 0
+    assert sync.on_diff(108, 109, 107, [["100.05", "1.000"]], []) == R.CORRUPT  # off the tick
+    assert sync.on_diff(110, 111, 109, [["100.00"]], []) == R.CORRUPT
+    assert sync.on_diff(113, 112, 111, [], []) == R.CORRUPT  # U > u
+    assert sync.corrupt == 5
+    assert sync.resyncs == 1
+
+
+def test_malformed_snapshot_keeps_the_buffer() -> None:
     sync = new_sync()
     sync.on_diff(99, 101, 98, [], [])
-    sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS)
-    assert sync.on_diff(102, 103, 101, [["1x0", "1"]], []) == DiffResult.CORRUPT
-    # While resyncing, a malformed event is dropped; the hole it leaves in the pu chain is
-    # caught when the next snapshot is applied.
-    assert sync.on_diff(104, 105, 103, [[None, 3]], []) == DiffResult.CORRUPT  # type: ignore[list-item]
-    assert sync.corrupt == 2
-    sync.on_diff(106, 107, 105, [], [])
-    assert sync.on_snapshot(106, [["bad", "1"]], SNAP_ASKS) == SnapshotResult.CORRUPT
+    assert sync.on_snapshot(100, [["bad", "1"]], SNAP_ASKS) == R.CORRUPT
+    assert sync.needs_snapshot
+    assert sync.buffered == 1
+    assert sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS) == R.SYNCED
+
+
+def test_snapshot_while_synced_is_ignored() -> None:
+    sync = synced_at(100)
+    assert sync.on_snapshot(50, [], []) == R.IGNORED
+    assert sync.synced
+    assert sync.book.levels() == ([(1000, 1000)], [(1001, 1000)])
 
 
 def test_buffer_is_bounded() -> None:
     sync = new_sync(max_buffer=3)
-    for k in range(5):
-        sync.on_diff(k * 2 + 1, k * 2 + 2, k * 2, [], [])
-    assert sync.buffer_overflows == 1
+    results = [sync.on_diff(k * 2 + 1, k * 2 + 2, k * 2, [], []) for k in range(5)]
+    assert results == [R.BUFFERED] * 3 + [R.OVERFLOW, R.BUFFERED]
+    assert sync.buffered_overflow == 1
+    assert sync.buffered == 2  # started again from the event that overflowed
     assert sync.needs_snapshot
+    assert sync.on_snapshot(8, SNAP_BIDS, SNAP_ASKS) == R.SYNCED
 
 
-# A generated venue: random changes with ids, random event windows, random snapshot point.
-change_st = st.tuples(st.booleans(), st.integers(990, 1010), st.integers(0, 4))
+def test_reset_drops_everything_and_wants_a_snapshot() -> None:
+    sync = synced_at(100)
+    sync.reset("reconnect")
+    assert sync.needs_snapshot
+    assert not sync.synced
+    assert sync.resyncs == 1
+    assert sync.book.levels() == ([], [])
+    sync.on_diff(99, 101, 98, [], [])
+    assert sync.on_snapshot(100, [], []) == R.SYNCED
+    assert sync.book.levels() == ([], [])
+
+
+def test_raw_frames_follow_the_same_procedure() -> None:
+    sync = new_sync()
+
+    def frame(first: int, final: int, prev: int, bids: list[list[str]]) -> bytes:
+        event = {"e": "depthUpdate", "E": 1, "s": "BTCUSDT", "U": first, "u": final}
+        return orjson.dumps({**event, "pu": prev, "b": bids, "a": []})
+
+    for raw in (frame(99, 101, 98, [["99.90", "2.000"]]), frame(102, 103, 101, [])):
+        diff = sync.book.parse_raw(raw)
+        assert diff is not None
+        assert sync.on_raw(diff) == R.BUFFERED
+    assert sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS) == R.SYNCED
+    diff = sync.book.parse_raw(frame(104, 105, 103, [["100.00", "0"]]))
+    assert diff is not None
+    assert sync.on_raw(diff) == R.APPLIED
+    assert sync.book.levels() == ([(999, 2000)], [(1001, 1000)])
+    diff = sync.book.parse_raw(frame(107, 108, 106, []))
+    assert diff is not None
+    assert sync.on_raw(diff) == R.GAP
+
+
+def frame(first: int, final: int, prev: int, bids: list[list[str]], asks: list[list[str]]) -> bytes:
+    event = {"e": "depthUpdate", "E": 7, "s": "BTCUSDT", "U": first, "u": final, "pu": prev}
+    return orjson.dumps({"stream": "btcusdt@depth@100ms", "data": {**event, "b": bids, "a": asks}})
+
+
+def test_frames_parsed_and_applied_in_one_call() -> None:
+    sync = new_sync()
+    assert sync.on_frame(frame(99, 101, 98, [["99.90", "2.000"]], [])) == R.BUFFERED
+    assert sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS) == R.SYNCED
+    assert sync.on_frame(frame(102, 103, 101, [["100.00", "0"]], [])) == R.APPLIED
+    assert sync.last_update_id == 103
+    assert sync.book.levels() == ([(999, 2000)], [(1001, 1000)])
+    assert sync.on_frame(frame(102, 103, 101, [["100.00", "5.000"]], [])) == R.DROPPED_OLD
+    assert sync.on_frame(frame(104, 105, 103, [["100.05", "1.000"]], [])) is None  # off the tick
+    assert sync.synced  # declined, not judged: the JSON path will say what is wrong
+    assert sync.on_frame(frame(104, 105, 103, [], [["99.90", "1.000"]])) == R.CROSSED
+    assert sync.crossed == 1
+    assert sync.on_frame(frame(106, 107, 105, [], [])) == R.BUFFERED
+    assert sync.on_frame(b'{"e":"depthUpdate"}') is None
+
+
+def test_frame_exposing_a_gap_is_kept() -> None:
+    sync = synced_at(100)
+    assert sync.on_frame(frame(105, 107, 104, [["100.00", "3.000"]], [])) == R.GAP
+    assert sync.buffered == 1
+    assert sync.on_snapshot(106, SNAP_BIDS, SNAP_ASKS) == R.SYNCED
+    assert sync.book.levels()[0] == [(1000, 3000)]
+
+
+# A generated venue: random changes, each with an id; ids skip between events (updates this
+# stream never carries); random event windows; the snapshot taken at a random change.
+change_st = st.tuples(st.booleans(), st.integers(0, 9), st.integers(0, 4))
 
 
 @settings(max_examples=200, deadline=None)
 @given(
     changes=st.lists(change_st, min_size=2, max_size=60),
     cuts=st.lists(st.integers(1, 5), min_size=60, max_size=60),
+    skips=st.lists(st.integers(0, 3), min_size=60, max_size=60),
     snap_at=st.integers(0, 59),
     join_at=st.integers(0, 59),
+    duplicate_at=st.integers(0, 80),
+    as_frames=st.lists(st.booleans(), min_size=60, max_size=60),
 )
 def test_generated_stream_matches_reference(
-    changes: list[tuple[bool, int, int]], cuts: list[int], snap_at: int, join_at: int
+    changes: list[tuple[bool, int, int]],
+    cuts: list[int],
+    skips: list[int],
+    snap_at: int,
+    join_at: int,
+    duplicate_at: int,
+    as_frames: list[bool],
 ) -> None:
-    # Keep the venue uncrossed: bids below 1000, asks from 1000 up.
-    changes = [(is_bid, (t % 10) + (990 if is_bid else 1000), q) for is_bid, t, q in changes]
-    events: list[tuple[int, int, list[tuple[bool, int, int]]]] = []
+    # Keep the venue uncrossed: bids from 990 to 999, asks from 1000 to 1009.
+    changes = [(is_bid, t + (990 if is_bid else 1000), q) for is_bid, t, q in changes]
+    ids: list[int] = []  # id of each change
+    events: list[tuple[int, int, int, int]] = []  # U, u, first change, end change
     k = 0
+    next_id = 1
     while k < len(changes):
-        n = cuts[len(events)]
-        events.append((k + 1, min(k + n, len(changes)), changes[k : k + n]))
-        k += n
-    snap_id = min(snap_at, len(changes))
-    join = min(join_at, len(events) - 1)
-    join = min(
-        join, next(i for i, e in enumerate(events) if e[1] >= snap_id)
-    )  # stream opened first
+        end = min(k + cuts[len(events)], len(changes))
+        next_id += skips[len(events)]
+        first = next_id
+        ids.extend(range(next_id, next_id + end - k))
+        next_id += end - k
+        events.append((first, next_id - 1, k, end))
+        k = end
+    upto = min(snap_at, len(changes))  # changes in the snapshot
+    snap_id = ids[upto - 1] if upto else 0
+    # The stream opens before the snapshot is taken, at a random earlier event.
+    join = min(join_at, next(i for i, e in enumerate(events) if e[1] >= snap_id))
 
-    def state(upto: int) -> tuple[dict[int, int], dict[int, int]]:
+    def state(count: int) -> tuple[dict[int, int], dict[int, int]]:
         bids: dict[int, int] = {}
         asks: dict[int, int] = {}
-        for is_bid, t, q in changes[:upto]:
+        for is_bid, t, q in changes[:count]:
             side = bids if is_bid else asks
             if q:
                 side[t] = q
@@ -171,19 +326,29 @@ def test_generated_stream_matches_reference(
         return [[f"{t // 10}.{t % 10}0", f"0.{q:03d}"] for t, q in levels.items()]
 
     sync = new_sync()
-    for i, (first, final, window) in enumerate(events[join:], start=join):
-        bids = {t: q for is_bid, t, q in window if is_bid}
-        asks = {t: q for is_bid, t, q in window if not is_bid}
+    for i in range(join, len(events)):
+        first, final, start, end = events[i]
+        bids = {t: q for is_bid, t, q in changes[start:end] if is_bid}
+        asks = {t: q for is_bid, t, q in changes[start:end] if not is_bid}
         prev = events[i - 1][1] if i else 0
-        sync.on_diff(first, final, prev, wire(bids), wire(asks))
+        if as_frames[i]:  # raw bytes through the one-call path
+            assert sync.on_frame(frame(first, final, prev, wire(bids), wire(asks))) is not None
+        else:
+            sync.on_diff(first, final, prev, wire(bids), wire(asks))
+        if i == duplicate_at:
+            assert sync.on_diff(first, final, prev, wire(bids), wire(asks)) in (
+                R.DROPPED_OLD,
+                R.BUFFERED,
+            )
         if i == join:
-            snap_bids, snap_asks = state(snap_id)
+            snap_bids, snap_asks = state(upto)
             result = sync.on_snapshot(snap_id, wire(snap_bids), wire(snap_asks))
-            assert result in (SnapshotResult.SYNCED, SnapshotResult.WAITING)
+            assert result in (R.SYNCED, R.WAITING)
     assert sync.synced
+    assert sync.gaps == sync.stale_snapshots == sync.crossed == sync.corrupt == 0
     want_bids, want_asks = state(len(changes))
     assert sync.book.levels() == (
         sorted(want_bids.items(), reverse=True),
         sorted(want_asks.items()),
     )
-    assert sync.last_update_id == len(changes)
+    assert sync.last_update_id == ids[-1]
