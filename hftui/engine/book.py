@@ -366,6 +366,10 @@ class OrderBook:
         """u of the last frame read by `apply_raw` / `parse_raw`."""
         return int(self._state[S_META + META_FINAL])
 
+    def raw_event_time_ms(self) -> int:
+        """E of the last frame read by `apply_raw` / `parse_raw` (0 if it had none)."""
+        return int(self._state[S_META + META_EVENT_TIME])
+
     def raw_diff(self) -> RawDiff:
         """The last frame read by `apply_raw` / `parse_raw`, over this book's scratch."""
         meta = self._state[S_META : S_META + META_SIZE].tolist()

@@ -340,14 +340,14 @@ class MarketData:
         feed = self._by_symbol_bytes.get(raw[start : raw.find(b'"', start)])
         if feed is None or feed.sync is None:
             return False
-        diff = feed.sync.book.parse_raw(raw)
-        if diff is None:
+        result = feed.sync.on_frame(raw)  # parsed and, when it chains, applied in one call
+        if result is None:
             return False
         feed.recv_ns = recv_ns
         feed.msgs += 1
-        if diff.event_time_ms:
-            feed.event_time_ms = diff.event_time_ms
-        result = feed.sync.on_raw(diff)
+        event_time = feed.sync.book.raw_event_time_ms()
+        if event_time:
+            feed.event_time_ms = event_time
         self._after_diff(feed, result)
         return True
 
