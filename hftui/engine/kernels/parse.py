@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from hftui.engine.kernels.decimal import level_pairs_  # one number grammar for every reader
+
 __all__ = [
     "META_ASKS",
     "META_BIDS",
@@ -32,12 +34,8 @@ META_SIZE = 8
 
 _QUOTE = 34  # "
 _COLON = 58
-_COMMA = 44
 _LBRACKET = 91
-_RBRACKET = 93
 _LBRACE = 123
-_DOT = 46
-_MINUS = 45
 _ZERO = 48
 _NINE = 57
 _BACKSLASH = 92
@@ -46,8 +44,6 @@ _BACKSLASH = 92
 OK = 0
 BAD_SYNTAX = -1
 BAD_NUMBER = -2
-OFF_GRID = -3
-TOO_MANY = -4
 MISSING = -5
 
 
@@ -74,51 +70,6 @@ def _skip_string(frame: bytes, i: int, n: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _decimal(frame: bytes, i: int, n: int, decimals: int, out: np.ndarray) -> int:
-    # Parse `"123.4500"` at i (opening quote) into units of 10**-decimals in out[0].
-    # Returns the index after the closing quote, or a negative status.
-    if i >= n or frame[i] != _QUOTE:
-        return BAD_SYNTAX
-    i += 1
-    value = 0
-    digits = 0
-    frac = -1
-    while i < n:
-        c = frame[i]
-        if _ZERO <= c <= _NINE:
-            d = c - _ZERO
-            if frac < 0:
-                value = value * 10 + d
-                digits += 1
-            elif frac < decimals:
-                value = value * 10 + d
-                digits += 1
-                frac += 1
-            elif d != 0:
-                return OFF_GRID  # more precision than the grid has
-            if digits > 17:
-                return BAD_NUMBER
-        elif c == _DOT:
-            if frac >= 0:
-                return BAD_NUMBER
-            frac = 0
-        elif c == _QUOTE:
-            break
-        else:
-            return BAD_NUMBER
-        i += 1
-    if i >= n or digits == 0:
-        return BAD_NUMBER
-    if frac < 0:
-        frac = 0
-    while frac < decimals:
-        value *= 10
-        frac += 1
-    out[0] = value
-    return i + 1
-
-
-@njit(cache=True, nogil=True)
 def _integer(frame: bytes, i: int, n: int, out: np.ndarray) -> int:
     value = 0
     digits = 0
@@ -130,63 +81,6 @@ def _integer(frame: bytes, i: int, n: int, out: np.ndarray) -> int:
         return BAD_NUMBER
     out[0] = value
     return i
-
-
-@njit(cache=True, nogil=True)
-def _levels(
-    frame: bytes,
-    i: int,
-    n: int,
-    price_decimals: int,
-    qty_decimals: int,
-    tick_units: int,
-    lot_units: int,
-    ticks: np.ndarray,
-    lots: np.ndarray,
-    scratch: np.ndarray,
-) -> tuple[int, int]:
-    # Parse `[["p","q"],...]` at i; returns (index after it or status, count).
-    if frame[i] != _LBRACKET:
-        return BAD_SYNTAX, 0
-    i = _skip_ws(frame, i + 1, n)
-    count = 0
-    capacity = ticks.shape[0]
-    if i < n and frame[i] == _RBRACKET:
-        return i + 1, 0
-    while i < n:
-        if frame[i] != _LBRACKET:
-            return BAD_SYNTAX, count
-        i = _skip_ws(frame, i + 1, n)
-        i = _decimal(frame, i, n, price_decimals, scratch)
-        if i < 0:
-            return i, count
-        price = scratch[0]
-        i = _skip_ws(frame, i, n)
-        if i >= n or frame[i] != _COMMA:
-            return BAD_SYNTAX, count
-        i = _skip_ws(frame, i + 1, n)
-        i = _decimal(frame, i, n, qty_decimals, scratch)
-        if i < 0:
-            return i, count
-        qty = scratch[0]
-        i = _skip_ws(frame, i, n)
-        if i >= n or frame[i] != _RBRACKET:
-            return BAD_SYNTAX, count
-        if price % tick_units != 0 or qty % lot_units != 0:
-            return OFF_GRID, count
-        if count >= capacity:
-            return TOO_MANY, count
-        ticks[count] = price // tick_units
-        lots[count] = qty // lot_units
-        count += 1
-        i = _skip_ws(frame, i + 1, n)
-        if i < n and frame[i] == _COMMA:
-            i = _skip_ws(frame, i + 1, n)
-            continue
-        if i < n and frame[i] == _RBRACKET:
-            return i + 1, count
-        return BAD_SYNTAX, count
-    return BAD_SYNTAX, count
 
 
 @njit(cache=True, nogil=True)
@@ -246,7 +140,7 @@ def parse_depth_(
             seen |= 4
         elif key_len == 1 and (k0 == 98 or k0 == 97) and frame[j] == _LBRACKET:  # "b" / "a"
             if k0 == 98:
-                j, count = _levels(
+                j, count = level_pairs_(
                     frame,
                     j,
                     n,
@@ -256,12 +150,11 @@ def parse_depth_(
                     lot_units,
                     bid_ticks,
                     bid_lots,
-                    scratch,
                 )
                 meta[META_BIDS] = count
                 seen |= 8
             else:
-                j, count = _levels(
+                j, count = level_pairs_(
                     frame,
                     j,
                     n,
@@ -271,7 +164,6 @@ def parse_depth_(
                     lot_units,
                     ask_ticks,
                     ask_lots,
-                    scratch,
                 )
                 meta[META_ASKS] = count
                 seen |= 16
