@@ -27,6 +27,11 @@ __all__ = [
     "VENUES",
     "FeedState",
     "Mode",
+    "OrderStatus",
+    "OrderType",
+    "Reason",
+    "Side",
+    "TimeInForce",
     "decode_text",
     "format_units",
 ]
@@ -64,6 +69,128 @@ class FeedState(enum.IntEnum):
     @property
     def label(self) -> str:
         return self.name.lower()
+
+
+class Side(enum.IntEnum):
+    BUY = 1
+    SELL = -1  # the sign of a position change
+
+    @property
+    def wire(self) -> str:
+        return self.name
+
+
+class OrderType(enum.IntEnum):
+    LIMIT = 0
+    MARKET = 1
+
+
+class TimeInForce(enum.IntEnum):
+    GTC = 0
+    IOC = 1
+    FOK = 2
+    GTX = 3  # post-only: expires instead of taking
+
+
+class OrderStatus(enum.IntEnum):
+    """An order's life. The numbers order the states: a later state never goes back to an
+    earlier one, and the last four are terminal."""
+
+    PENDING_NEW = 0  # sent (or about to be); the venue has not answered
+    NEW = 1  # accepted and resting (or about to match)
+    PARTIALLY_FILLED = 2
+    PENDING_CANCEL = 3  # cancel sent; the venue has not answered
+    FILLED = 4
+    CANCELED = 5
+    EXPIRED = 6
+    REJECTED = 7
+
+    @property
+    def terminal(self) -> bool:
+        return self >= OrderStatus.FILLED
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class Reason(enum.IntEnum):
+    """Why a command or order was refused. The journal, the TUI and strategies see the code;
+    `text` says it for a human."""
+
+    OK = 0
+    # pre-trade risk
+    UNKNOWN_SYMBOL = 1
+    NO_MARKET = 2  # no synced book to check the price against
+    BAD_QTY = 3  # zero, negative, or off the lot step
+    BAD_PRICE = 4  # missing for a limit, off the tick, or outside the venue's price filter
+    MIN_QTY = 5
+    MAX_QTY = 6
+    MIN_NOTIONAL = 7
+    MAX_NOTIONAL = 8
+    MAX_POSITION = 9
+    MAX_OPEN_ORDERS = 10
+    PRICE_BAND = 11  # too far from mid: a fat finger
+    ORDER_RATE = 12
+    REDUCE_ONLY = 13  # would not reduce the position
+    STRATEGY_BUDGET = 14
+    DAILY_LOSS = 15
+    KILLED = 16  # the kill switch is latched
+    HALTED = 17  # trading is halted (stopping, or a strategy paused)
+    # modes and commands
+    MODE_STEP = 20  # modes go up one step at a time
+    NO_KEYS = 21
+    CONFIRMATION = 22  # live needs the typed word LIVE
+    NOT_FOUND = 23
+    BAD_COMMAND = 24
+    BUSY = 25
+    # the venue
+    VENUE_REJECT = 30
+    RATE_LIMITED = 31
+    VENUE_DOWN = 32
+    TIMEOUT = 33
+    DUPLICATE = 34
+    INSUFFICIENT_MARGIN = 35
+    POST_ONLY = 36  # would have taken liquidity
+
+    @property
+    def text(self) -> str:
+        return _REASON_TEXT.get(self, self.name.lower().replace("_", " "))
+
+
+_REASON_TEXT: Final[dict[Reason, str]] = {
+    Reason.OK: "ok",
+    Reason.UNKNOWN_SYMBOL: "symbol not traded by this engine",
+    Reason.NO_MARKET: "no live book to check the price against",
+    Reason.BAD_QTY: "quantity must be positive and on the lot step",
+    Reason.BAD_PRICE: "price missing, off the tick or outside the venue's limits",
+    Reason.MIN_QTY: "quantity below the venue's minimum",
+    Reason.MAX_QTY: "quantity above the limit",
+    Reason.MIN_NOTIONAL: "notional below the venue's minimum",
+    Reason.MAX_NOTIONAL: "notional above the limit",
+    Reason.MAX_POSITION: "would exceed the maximum position",
+    Reason.MAX_OPEN_ORDERS: "too many open orders",
+    Reason.PRICE_BAND: "price too far from mid (fat-finger band)",
+    Reason.ORDER_RATE: "order rate limit reached",
+    Reason.REDUCE_ONLY: "reduce-only order would not reduce the position",
+    Reason.STRATEGY_BUDGET: "strategy budget exceeded",
+    Reason.DAILY_LOSS: "daily loss limit reached",
+    Reason.KILLED: "kill switch is latched; re-arm first",
+    Reason.HALTED: "trading halted",
+    Reason.MODE_STEP: "modes go up one step at a time",
+    Reason.NO_KEYS: "no API keys in the keyring for this venue",
+    Reason.CONFIRMATION: "live needs the typed confirmation LIVE",
+    Reason.NOT_FOUND: "no such order",
+    Reason.BAD_COMMAND: "malformed command",
+    Reason.BUSY: "engine busy; try again",
+    Reason.VENUE_REJECT: "rejected by the venue",
+    Reason.RATE_LIMITED: "venue rate limit; backing off",
+    Reason.VENUE_DOWN: "venue unreachable",
+    Reason.TIMEOUT: "venue did not answer in time",
+    Reason.DUPLICATE: "duplicate client order id",
+    Reason.INSUFFICIENT_MARGIN: "insufficient margin",
+    Reason.POST_ONLY: "post-only order would have taken liquidity",
+}
 
 
 # Engine-wide record: identity, mode, kill latch and feed health.

@@ -75,6 +75,8 @@ from hftui.protocol import format_units
 
 __all__ = [
     "APPLIED",
+    "ASKS",
+    "BIDS",
     "APPLY_ALWAYS",
     "APPLY_NEVER",
     "CROSSED_BOOK",
@@ -581,6 +583,14 @@ class OrderBook:
             far = self._over_asks.peekitem(0)[0]
             best = far if best < 0 else min(best, far)
         return best
+
+    def qty_at(self, side: int, ticks: int) -> int:
+        """Lots resting at `ticks` on `side` (BIDS or ASKS); 0 for an empty level."""
+        i = ticks - self._base
+        if 0 <= i < self.window:
+            return int(self._qty[side, i])
+        over = self._over_bids if side == BIDS else self._over_asks
+        return int(over.get(ticks, 0))
 
     def is_crossed(self) -> bool:
         """Both sides non-empty and best bid >= best ask."""
