@@ -75,10 +75,10 @@ from hftui.protocol import format_units
 
 __all__ = [
     "APPLIED",
-    "ASKS",
-    "BIDS",
     "APPLY_ALWAYS",
     "APPLY_NEVER",
+    "ASKS",
+    "BIDS",
     "CROSSED_BOOK",
     "DECLINED",
     "INVALID",
