@@ -1,14 +1,15 @@
-"""What a strategy or the trader asks for. Intents are immutable; risk gates each one before
-execution turns it into an order."""
+"""The order vocabulary: what a strategy or the trader asks for (`OrderIntent`, gated by risk
+before execution turns it into an order) and what the venue answers (`VenueUpdate`). Both are
+immutable."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import NewType
 
-from hftui.protocol import OrderType, Side, TimeInForce
+from hftui.protocol import OrderStatus, OrderType, Side, TimeInForce
 
-__all__ = ["ClientId", "Lots", "OrderIntent", "Ticks", "new_client_id"]
+__all__ = ["MANUAL", "ClientId", "Lots", "OrderIntent", "Ticks", "VenueUpdate", "new_client_id"]
 
 Ticks = NewType("Ticks", int)
 Lots = NewType("Lots", int)
@@ -54,3 +55,29 @@ def new_client_id(prefix: str, instance_tag: str, sequence: int) -> ClientId:
         if n == 0:
             break
     return ClientId(f"{prefix}-{instance_tag}-{''.join(reversed(digits))}")
+
+
+@dataclass(frozen=True, slots=True)
+class VenueUpdate:
+    """One thing the venue (or the paper matcher) said about an order, normalised.
+
+    REST responses and user-data `ORDER_TRADE_UPDATE` events both become this, so the order
+    tracker has one door. `filled` and `avg_price` are cumulative; a trade also carries
+    `last_qty`/`last_price`/`trade_id` (0 when the update is not a trade). `avg_price` is in
+    10**-price_decimals units because an average need not sit on the tick.
+    """
+
+    client_id: ClientId
+    symbol: str
+    status: OrderStatus
+    venue_order_id: int = 0
+    filled: Lots = Lots(0)
+    avg_price: int = 0
+    last_qty: Lots = Lots(0)
+    last_price: Ticks = Ticks(0)
+    trade_id: int = 0
+    fee: float = 0.0  # quote currency, for this trade
+    maker: bool = False
+    update_ms: int = 0  # venue time of the update
+    source: str = "stream"  # "rest", "stream" or "paper"
+    reason: str = ""  # the venue's message when rejected or expired
