@@ -16,8 +16,16 @@ from pathlib import Path
 import orjson
 
 from hftui.paths import run_dir
+from hftui.rings import command_segment_name, event_segment_name
 
-__all__ = ["InstanceInfo", "find_running", "pid_alive", "remove_instance", "write_instance"]
+__all__ = [
+    "InstanceInfo",
+    "command_lock_path",
+    "find_running",
+    "pid_alive",
+    "remove_instance",
+    "write_instance",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,11 @@ def pid_alive(pid: int) -> bool:
 
 def _path(instance: str) -> Path:
     return run_dir() / f"{instance}.json"
+
+
+def command_lock_path(instance: str) -> Path:
+    """The lock file command-ring producers of `instance` serialise on."""
+    return run_dir() / f"{instance}.cmd.lock"
 
 
 def write_instance(
@@ -120,6 +133,8 @@ def find_running(instance: str, clean_stale: bool = True) -> InstanceInfo | None
         return info
     if clean_stale:
         _unlink_segment(info.shm)
+        _unlink_segment(command_segment_name(info.instance, info.pid))
+        _unlink_segment(event_segment_name(info.instance, info.pid))
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
     return None

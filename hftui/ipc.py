@@ -33,6 +33,7 @@ from hftui.protocol import (
     LAYOUT_VERSION,
     MAGIC,
     MAX_SYMBOLS,
+    ORDERS_DTYPE,
     SYMBOL_DTYPE,
 )
 
@@ -56,7 +57,9 @@ def _block_dtype(body: np.dtype[np.void]) -> np.dtype[np.void]:
 
 _HEADER_BLOCK: Final = _block_dtype(HEADER_DTYPE)
 _SYMBOL_BLOCK: Final = _block_dtype(SYMBOL_DTYPE)
-REGION_SIZE: Final = _HEADER_BLOCK.itemsize + MAX_SYMBOLS * _SYMBOL_BLOCK.itemsize
+_ORDERS_BLOCK: Final = _block_dtype(ORDERS_DTYPE)
+_ORDERS_OFFSET: Final = _HEADER_BLOCK.itemsize + MAX_SYMBOLS * _SYMBOL_BLOCK.itemsize
+REGION_SIZE: Final = _ORDERS_OFFSET + _ORDERS_BLOCK.itemsize
 
 
 class RegionError(RuntimeError):
@@ -72,12 +75,13 @@ def segment_name(instance: str, pid: int) -> str:
     return f"hftui_{instance}_{pid}_snap"
 
 
-def _views(buf: memoryview) -> tuple[np.ndarray, np.ndarray]:
+def _views(buf: memoryview) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     header = np.ndarray((1,), dtype=_HEADER_BLOCK, buffer=buf, offset=0)
     symbols = np.ndarray(
         (MAX_SYMBOLS,), dtype=_SYMBOL_BLOCK, buffer=buf, offset=_HEADER_BLOCK.itemsize
     )
-    return header, symbols
+    orders = np.ndarray((1,), dtype=_ORDERS_BLOCK, buffer=buf, offset=_ORDERS_OFFSET)
+    return header, symbols, orders
 
 
 class SnapshotWriter:
@@ -93,7 +97,7 @@ class SnapshotWriter:
         buf = self._shm.buf
         if buf is None:
             raise RegionError(f"segment {name!r} could not be mapped")
-        self._header, self._symbols = _views(buf)
+        self._header, self._symbols, self._orders = _views(buf)
         self._header[0]["seq"] = 0
         body = self._header[0]["body"]
         body["magic"] = MAGIC
@@ -108,6 +112,17 @@ class SnapshotWriter:
     def symbol(self, index: int) -> np.ndarray:
         """View of symbol block `index`'s body (a 0-d structured array)."""
         return self._symbols["body"][index : index + 1].reshape(())
+
+    @property
+    def orders(self) -> np.ndarray:
+        """View of the open-orders block body (a 0-d structured array)."""
+        return self._orders["body"][0:1].reshape(())
+
+    def begin_orders(self) -> None:
+        self._orders["seq"][0] += 1
+
+    def end_orders(self) -> None:
+        self._orders["seq"][0] += 1
 
     def begin_header(self) -> None:
         self._header["seq"][0] += 1
@@ -126,7 +141,7 @@ class SnapshotWriter:
         if self._closed:
             return
         self._closed = True
-        del self._header, self._symbols  # numpy views pin the mapping; drop them first
+        del self._header, self._symbols, self._orders  # numpy views pin the mapping
         self._shm.close()
         if unlink:
             with contextlib.suppress(FileNotFoundError):
@@ -151,7 +166,7 @@ class SnapshotReader:
         self.name = name
         buf = memoryview(self._map)
         self._buf: memoryview | None = buf
-        self._header, self._symbols = _views(buf)
+        self._header, self._symbols, self._orders = _views(buf)
         magic = int(self._header[0]["body"]["magic"])
         version = int(self._header[0]["body"]["layout_version"])
         if magic != MAGIC or version != LAYOUT_VERSION:
@@ -186,6 +201,13 @@ class SnapshotReader:
         """A consistent copy of symbol block `index`."""
         return self._read(self._symbols[index], timeout_s)
 
+    def orders(self, timeout_s: float = 0.5) -> np.void:
+        """A consistent copy of the open-orders block."""
+        return self._read(self._orders[0], timeout_s)
+
+    def orders_seq(self) -> int:
+        return int(self._orders[0]["seq"])
+
     def symbol_seq(self, index: int) -> int:
         """The block's sequence number: unchanged means nothing new to draw."""
         return int(self._symbols[index]["seq"])
@@ -193,7 +215,7 @@ class SnapshotReader:
     def close(self) -> None:
         if self._buf is None:
             return
-        del self._header, self._symbols
+        del self._header, self._symbols, self._orders
         self._buf.release()
         self._buf = None
         self._map.close()

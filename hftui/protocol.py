@@ -12,35 +12,63 @@ drift) and makes formatting a string operation.
 from __future__ import annotations
 
 import enum
-from typing import Final
+from dataclasses import dataclass
+from typing import Final, Literal
 
 import numpy as np
 
 __all__ = [
     "BOOK_DEPTH",
+    "COMMAND_DTYPE",
+    "COMMAND_TAGS",
+    "EVENT_DTYPE",
+    "FLAG_FLATTEN",
+    "FLAG_POST_ONLY",
+    "FLAG_REDUCE_ONLY",
     "HEADER_DTYPE",
     "LAYOUT_VERSION",
     "MAGIC",
     "MAX_SYMBOLS",
+    "ORDERS_DTYPE",
+    "ORDER_DTYPE",
+    "ORDER_SLOTS",
     "SYMBOL_DTYPE",
     "TRADE_SLOTS",
     "VENUES",
+    "AlertRaised",
+    "CancelAll",
+    "CancelOrder",
+    "Command",
+    "CommandAnswered",
+    "Event",
+    "EventKind",
     "FeedState",
+    "Flatten",
+    "Kill",
     "Mode",
+    "ModeChanged",
+    "OrderChanged",
+    "OrderFilled",
     "OrderStatus",
     "OrderType",
+    "PauseStrategy",
+    "PlaceOrder",
+    "Rearm",
     "Reason",
+    "ResumeStrategy",
+    "SetMode",
     "Side",
     "TimeInForce",
     "decode_text",
     "format_units",
 ]
 
-LAYOUT_VERSION: Final = 1
+LAYOUT_VERSION: Final = 2
 MAGIC: Final = 0x504E5349_55544648  # b"HFTUISNP" little-endian: marks a valid region
 MAX_SYMBOLS: Final = 8
 BOOK_DEPTH: Final = 20
 TRADE_SLOTS: Final = 64
+ORDER_SLOTS: Final = 64  # open orders shown; more are counted in `open_orders`
 
 VENUES: Final = ("local", "binance-testnet", "binance")
 
@@ -214,6 +242,20 @@ HEADER_DTYPE: Final = np.dtype(
         ("venue", "S32"),
         ("venue_url", "S128"),
         ("stream_url", "S128"),
+        # trading
+        ("has_keys", "u1"),  # live is possible: keys (or the local demo account) are there
+        ("kill_flatten", "u1"),
+        ("killed_ns", "<i8"),  # wall clock of the kill; 0 when armed
+        ("open_orders", "<u4"),
+        ("orders_sent", "<u8"),
+        ("refusals", "<u8"),
+        ("would_send", "<u8"),  # observe: intents that passed risk and were not sent
+        ("realized", "<f8"),  # USDT today, all symbols, this mode
+        ("unrealized", "<f8"),
+        ("fees", "<f8"),
+        ("daily_pnl", "<f8"),  # realized + unrealized - fees
+        ("weight_used", "<f8"),  # fraction of the venue's request-weight budget in use
+        ("kill_reason", "S64"),
     ],
     align=True,
 )
@@ -246,8 +288,39 @@ SYMBOL_DTYPE: Final = np.dtype(
         ("trade_qty", "<i8", (TRADE_SLOTS,)),
         ("trade_time_ms", "<i8", (TRADE_SLOTS,)),
         ("trade_buyer_maker", "u1", (TRADE_SLOTS,)),
+        # the position in the current mode (paper or live)
+        ("position", "<i8"),  # qty units, signed
+        ("entry_price", "<i8"),  # price units; 0 when flat
+        ("realized", "<f8"),  # USDT
+        ("unrealized", "<f8"),
+        ("fees", "<f8"),
+        ("open_orders", "<u4"),
     ],
     align=True,
+)
+
+
+# One open order, in the orders block (units as in the symbol block of its symbol).
+ORDER_DTYPE: Final = np.dtype(
+    [
+        ("client_id", "S40"),
+        ("symbol", "S16"),
+        ("strategy", "S16"),
+        ("side", "i1"),
+        ("order_type", "u1"),
+        ("tif", "u1"),
+        ("status", "u1"),
+        ("reduce_only", "u1"),
+        ("mode", "u1"),
+        ("price", "<i8"),  # price units; 0 for MARKET
+        ("qty", "<i8"),  # qty units
+        ("filled", "<i8"),
+        ("created_ns", "<i8"),
+    ],
+    align=True,
+)
+ORDERS_DTYPE: Final = np.dtype(
+    [("count", "<u4"), ("total", "<u4"), ("rows", ORDER_DTYPE, (ORDER_SLOTS,))], align=True
 )
 
 
@@ -271,3 +344,200 @@ def format_units(units: int, decimals: int) -> str:
 def decode_text(raw: bytes) -> str:
     """Decode a fixed-width, NUL-padded text field read from a record."""
     return raw.rstrip(b"\0").decode("utf-8", errors="replace")
+
+
+# ---- commands (TUI or CLI -> engine) ------------------------------------------------------
+#
+# Imperative, immutable, one dataclass per kind. Prices and quantities travel as the decimal
+# text the trader typed: only the engine knows each symbol's grid, and it refuses text that is
+# off it rather than rounding. `ipc` packs them into COMMAND_DTYPE records.
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    symbol: str
+    side: Side
+    qty: str
+    price: str = ""  # empty for MARKET
+    order_type: OrderType = OrderType.LIMIT
+    post_only: bool = False
+    reduce_only: bool = False
+    tag: Literal["place"] = "place"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    client_id: str
+    tag: Literal["cancel"] = "cancel"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAll:
+    symbol: str = ""  # empty: every symbol
+    tag: Literal["cancel_all"] = "cancel_all"
+
+
+@dataclass(frozen=True, slots=True)
+class Flatten:
+    symbol: str
+    tag: Literal["flatten"] = "flatten"
+
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    flatten: bool = False
+    tag: Literal["kill"] = "kill"
+
+
+@dataclass(frozen=True, slots=True)
+class Rearm:
+    tag: Literal["rearm"] = "rearm"
+
+
+@dataclass(frozen=True, slots=True)
+class SetMode:
+    mode: Mode
+    confirm: str = ""  # going up to live needs the word LIVE
+    tag: Literal["mode"] = "mode"
+
+
+@dataclass(frozen=True, slots=True)
+class PauseStrategy:
+    name: str
+    tag: Literal["pause"] = "pause"
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeStrategy:
+    name: str
+    tag: Literal["resume"] = "resume"
+
+
+Command = (
+    PlaceOrder
+    | CancelOrder
+    | CancelAll
+    | Flatten
+    | Kill
+    | Rearm
+    | SetMode
+    | PauseStrategy
+    | ResumeStrategy
+)
+
+COMMAND_TAGS: Final[dict[str, int]] = {
+    "place": 1,
+    "cancel": 2,
+    "cancel_all": 3,
+    "flatten": 4,
+    "kill": 5,
+    "rearm": 6,
+    "mode": 7,
+    "pause": 8,
+    "resume": 9,
+}
+
+COMMAND_DTYPE: Final = np.dtype(
+    [
+        ("commit", "<u8"),  # written last: the ring position + 1 once the record is complete
+        ("request_id", "<u8"),
+        ("sender_pid", "<i8"),
+        ("kind", "u1"),
+        ("side", "i1"),
+        ("order_type", "u1"),
+        ("flags", "u1"),  # FLAG_* bits
+        ("mode", "u1"),
+        ("symbol", "S16"),
+        ("qty", "S32"),
+        ("price", "S32"),
+        ("text", "S64"),  # client id, strategy name or confirmation
+    ],
+    align=True,
+)
+FLAG_POST_ONLY: Final = 1
+FLAG_REDUCE_ONLY: Final = 2
+FLAG_FLATTEN: Final = 4
+
+
+# ---- events (engine -> TUI and CLI) -------------------------------------------------------
+
+
+class EventKind(enum.IntEnum):
+    ANSWER = 1  # the engine's answer to one command (request_id)
+    ORDER = 2  # an order changed state
+    FILL = 3
+    ALERT = 4
+    MODE = 5  # mode or kill latch changed
+
+
+@dataclass(frozen=True, slots=True)
+class CommandAnswered:
+    request_id: int
+    ok: bool
+    reason: Reason
+    text: str
+    tag: Literal["answer"] = "answer"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderChanged:
+    client_id: str
+    symbol: str
+    side: Side
+    status: OrderStatus
+    qty: str
+    price: str
+    filled: str
+    reason: Reason
+    text: str
+    tag: Literal["order"] = "order"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilled:
+    client_id: str
+    symbol: str
+    side: Side
+    qty: str
+    price: str
+    text: str  # fee and maker/taker, for a human
+    tag: Literal["fill"] = "fill"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRaised:
+    level: int  # logging level
+    text: str
+    tag: Literal["alert"] = "alert"
+
+
+@dataclass(frozen=True, slots=True)
+class ModeChanged:
+    mode: Mode
+    killed: bool
+    text: str
+    tag: Literal["mode"] = "mode"
+
+
+Event = CommandAnswered | OrderChanged | OrderFilled | AlertRaised | ModeChanged
+
+EVENT_DTYPE: Final = np.dtype(
+    [
+        ("seq", "<u8"),  # seqlock of the slot: 2n+1 while event n is written, 2n+2 when done
+        ("time_ns", "<i8"),
+        ("request_id", "<u8"),
+        ("kind", "u1"),
+        ("ok", "u1"),
+        ("side", "i1"),
+        ("status", "u1"),
+        ("mode", "u1"),
+        ("reason", "<u2"),
+        ("symbol", "S16"),
+        ("client_id", "S40"),
+        ("qty", "S24"),
+        ("price", "S24"),
+        ("filled", "S24"),
+        ("text", "S120"),
+    ],
+    align=True,
+)

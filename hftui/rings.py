@@ -1,0 +1,520 @@
+"""The two rings between the engine and its clients, in shared memory.
+
+**Command ring** (TUI and CLI -> engine): fixed-size `COMMAND_DTYPE` records. Several clients
+may send at once (a TUI and `hftui kill` from a second SSH session), so producers take an
+exclusive `flock` on a lock file while they claim a slot; the engine, the only consumer,
+never locks. A producer writes the record, then its `commit` field (the ring position + 1)
+last, then advances `head`; the engine consumes a slot only once `commit` says it is whole,
+and publishes how far it got in `tail`, which producers read to refuse a full ring instead of
+overwriting. A producer killed mid-write leaves `head` alone, so the slot is simply reused.
+
+**Event ring** (engine -> any number of readers): `EVENT_DTYPE` records, broadcast. Each slot
+has a seqlock (2n+1 while event n is written, 2n+2 when done); readers keep their own cursor
+and never write. A reader that falls a whole ring behind detects the overrun, skips to the
+oldest event still there, and should resync its view from the snapshot region.
+
+Segments are 0600 and named after the engine instance and pid. Clients map them with
+`shm_open` + `mmap`, never `SharedMemory`, so Python 3.11's resource tracker cannot unlink
+them when a client exits.
+"""
+
+from __future__ import annotations
+
+import _posixshmem
+import contextlib
+import fcntl
+import mmap
+import os
+import time
+from multiprocessing import shared_memory
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+
+from hftui.protocol import (
+    COMMAND_DTYPE,
+    COMMAND_TAGS,
+    EVENT_DTYPE,
+    FLAG_FLATTEN,
+    FLAG_POST_ONLY,
+    FLAG_REDUCE_ONLY,
+    AlertRaised,
+    CancelAll,
+    CancelOrder,
+    Command,
+    CommandAnswered,
+    Event,
+    EventKind,
+    Flatten,
+    Kill,
+    Mode,
+    ModeChanged,
+    OrderChanged,
+    OrderFilled,
+    OrderStatus,
+    OrderType,
+    PauseStrategy,
+    PlaceOrder,
+    Rearm,
+    Reason,
+    ResumeStrategy,
+    SetMode,
+    Side,
+    decode_text,
+)
+
+__all__ = [
+    "COMMAND_CAPACITY",
+    "EVENT_CAPACITY",
+    "CommandReceiver",
+    "CommandSender",
+    "EventReader",
+    "EventWriter",
+    "RingError",
+    "RingFullError",
+    "command_segment_name",
+    "decode_command",
+    "decode_event",
+    "encode_command",
+    "encode_event",
+    "event_segment_name",
+]
+
+COMMAND_CAPACITY: Final = 256
+EVENT_CAPACITY: Final = 4096
+_RING_MAGIC: Final = 0x474E4952_49555446  # b"FTUIRING"
+_RING_LAYOUT: Final = 1
+
+# Counters on their own cache lines: producers write `head`, the consumer `tail`.
+_RING_HEADER: Final = np.dtype(
+    {
+        "names": ["magic", "layout", "capacity", "record_size", "head", "tail"],
+        "formats": ["<u8", "<u4", "<u4", "<u4", "<u8", "<u8"],
+        "offsets": [0, 8, 12, 16, 64, 128],
+        "itemsize": 192,
+    }
+)
+
+
+class RingError(RuntimeError):
+    """A ring segment is missing or not a ring of this layout, or a record is malformed."""
+
+
+class RingFullError(RingError):
+    """The engine has not consumed commands for a whole ring: it is stuck or gone."""
+
+
+def command_segment_name(instance: str, pid: int) -> str:
+    return f"hftui_{instance}_{pid}_cmd"
+
+
+def event_segment_name(instance: str, pid: int) -> str:
+    return f"hftui_{instance}_{pid}_evt"
+
+
+def _create(name: str, record: np.dtype[np.void], capacity: int) -> shared_memory.SharedMemory:
+    size = _RING_HEADER.itemsize + capacity * record.itemsize
+    shm = shared_memory.SharedMemory(name=name, create=True, size=size)
+    if shm.buf is None:
+        raise RingError(f"segment {name!r} could not be mapped")
+    header = np.ndarray((), _RING_HEADER, buffer=shm.buf)
+    header["capacity"] = capacity
+    header["record_size"] = record.itemsize
+    header["layout"] = _RING_LAYOUT
+    header["magic"] = _RING_MAGIC
+    del header
+    return shm
+
+
+def _buffer(shm: shared_memory.SharedMemory) -> memoryview:
+    if shm.buf is None:
+        raise RingError(f"segment {shm.name!r} is not mapped")
+    return shm.buf
+
+
+def _attach(name: str, record: np.dtype[np.void], writable: bool) -> tuple[mmap.mmap, int]:
+    flags = os.O_RDWR if writable else os.O_RDONLY
+    try:
+        fd = _posixshmem.shm_open("/" + name, flags, mode=0o600)
+    except FileNotFoundError as exc:
+        raise RingError(f"ring segment {name!r} does not exist") from exc
+    try:
+        size = os.fstat(fd).st_size
+        if size < _RING_HEADER.itemsize:
+            raise RingError(f"ring segment {name!r} is too small")
+        prot = mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0)
+        mapping = mmap.mmap(fd, size, prot=prot)
+    finally:
+        os.close(fd)
+    header = np.ndarray((), _RING_HEADER, buffer=mapping)
+    ok = (
+        int(header["magic"]) == _RING_MAGIC
+        and int(header["layout"]) == _RING_LAYOUT
+        and int(header["record_size"]) == record.itemsize
+        and size >= _RING_HEADER.itemsize + int(header["capacity"]) * record.itemsize
+    )
+    capacity = int(header["capacity"])
+    del header
+    if not ok:
+        mapping.close()
+        raise RingError(f"segment {name!r} is not a ring of this layout")
+    return mapping, capacity
+
+
+def _text(value: str, field: str, size: int) -> bytes:
+    raw = value.encode()
+    if len(raw) > size:
+        raise ValueError(f"{field} is longer than {size} bytes: {value[:40]!r}")
+    return raw
+
+
+# ---- commands -----------------------------------------------------------------------------
+
+
+def encode_command(command: Command, out: np.ndarray) -> None:
+    """Fill the record `out` (a 0-d COMMAND_DTYPE view) from `command`, all but `commit`,
+    `request_id` and `sender_pid`.
+
+    Raises:
+        ValueError: a field does not fit its record slot.
+    """
+    out["kind"] = COMMAND_TAGS[command.tag]
+    out["side"] = 0
+    out["order_type"] = 0
+    out["flags"] = 0
+    out["mode"] = 0
+    out["symbol"] = b""
+    out["qty"] = b""
+    out["price"] = b""
+    out["text"] = b""
+    match command:
+        case PlaceOrder():
+            out["symbol"] = _text(command.symbol, "symbol", 16)
+            out["side"] = int(command.side)
+            out["order_type"] = int(command.order_type)
+            out["qty"] = _text(command.qty, "qty", 32)
+            out["price"] = _text(command.price, "price", 32)
+            out["flags"] = (FLAG_POST_ONLY if command.post_only else 0) | (
+                FLAG_REDUCE_ONLY if command.reduce_only else 0
+            )
+        case CancelOrder():
+            out["text"] = _text(command.client_id, "client id", 64)
+        case CancelAll() | Flatten():
+            out["symbol"] = _text(command.symbol, "symbol", 16)
+        case Kill():
+            out["flags"] = FLAG_FLATTEN if command.flatten else 0
+        case SetMode():
+            out["mode"] = int(command.mode)
+            out["text"] = _text(command.confirm, "confirmation", 64)
+        case PauseStrategy() | ResumeStrategy():
+            out["text"] = _text(command.name, "strategy name", 64)
+        case Rearm():
+            pass
+
+
+def decode_command(record: np.void) -> Command:
+    """The command in a record.
+
+    Raises:
+        RingError: an unknown kind or an out-of-range enum value.
+    """
+    try:
+        kind = int(record["kind"])
+        symbol = decode_text(record["symbol"])
+        text = decode_text(record["text"])
+        flags = int(record["flags"])
+        if kind == COMMAND_TAGS["place"]:
+            return PlaceOrder(
+                symbol,
+                Side(int(record["side"])),
+                decode_text(record["qty"]),
+                decode_text(record["price"]),
+                OrderType(int(record["order_type"])),
+                post_only=bool(flags & FLAG_POST_ONLY),
+                reduce_only=bool(flags & FLAG_REDUCE_ONLY),
+            )
+        simple: dict[int, Command] = {
+            COMMAND_TAGS["cancel"]: CancelOrder(text),
+            COMMAND_TAGS["cancel_all"]: CancelAll(symbol),
+            COMMAND_TAGS["flatten"]: Flatten(symbol),
+            COMMAND_TAGS["kill"]: Kill(bool(flags & FLAG_FLATTEN)),
+            COMMAND_TAGS["rearm"]: Rearm(),
+            COMMAND_TAGS["pause"]: PauseStrategy(text),
+            COMMAND_TAGS["resume"]: ResumeStrategy(text),
+        }
+        if kind == COMMAND_TAGS["mode"]:
+            return SetMode(Mode(int(record["mode"])), text)
+        return simple[kind]
+    except (KeyError, ValueError) as exc:
+        raise RingError(f"malformed command record: {exc}") from None
+
+
+class CommandSender:
+    """A client's side of the command ring (the TUI, or one CLI call)."""
+
+    def __init__(self, name: str, lock_path: Path) -> None:
+        self.name = name
+        self._map, self._capacity = _attach(name, COMMAND_DTYPE, writable=True)
+        self._header = np.ndarray((), _RING_HEADER, buffer=self._map)
+        self._slots = np.ndarray(
+            (self._capacity,), COMMAND_DTYPE, buffer=self._map, offset=_RING_HEADER.itemsize
+        )
+        self._lock_path = lock_path
+        self._pid = os.getpid()
+
+    def send(self, command: Command) -> int:
+        """Queue `command` for the engine; returns its request id.
+
+        Raises:
+            ValueError: a field is too long for the record.
+            RingFullError: the engine has not consumed a whole ring of commands.
+        """
+        request_id = int.from_bytes(os.urandom(8), "little") >> 1 or 1
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            head = int(self._header["head"])
+            if head - int(self._header["tail"]) >= self._capacity:
+                raise RingFullError("the engine is not reading commands (command ring full)")
+            slot = self._slots[head % self._capacity : head % self._capacity + 1].reshape(())
+            encode_command(command, slot)
+            slot["request_id"] = request_id
+            slot["sender_pid"] = self._pid
+            slot["commit"] = head + 1  # the record is whole from here on
+            self._header["head"] = head + 1
+        finally:
+            os.close(fd)  # releases the lock
+        return request_id
+
+    def close(self) -> None:
+        del self._header, self._slots
+        self._map.close()
+
+
+class CommandReceiver:
+    """The engine's side: creates the ring and takes commands off it, never blocking."""
+
+    def __init__(self, name: str, capacity: int = COMMAND_CAPACITY) -> None:
+        self.name = name
+        self._shm = _create(name, COMMAND_DTYPE, capacity)
+        buf = _buffer(self._shm)
+        self._header = np.ndarray((), _RING_HEADER, buffer=buf)
+        self._slots = np.ndarray(
+            (capacity,), COMMAND_DTYPE, buffer=buf, offset=_RING_HEADER.itemsize
+        )
+        self._capacity = capacity
+        self._closed = False
+
+    def poll(self, limit: int = 64) -> list[tuple[int, int, Command | RingError]]:
+        """Up to `limit` committed commands as (request_id, sender_pid, command), oldest
+        first; a malformed record comes back as its `RingError` so it can be answered."""
+        out: list[tuple[int, int, Command | RingError]] = []
+        tail = int(self._header["tail"])
+        while len(out) < limit:
+            slot = self._slots[tail % self._capacity]
+            if int(slot["commit"]) != tail + 1:
+                break
+            record = slot.copy()
+            try:
+                command: Command | RingError = decode_command(record)
+            except RingError as exc:
+                command = exc
+            out.append((int(record["request_id"]), int(record["sender_pid"]), command))
+            tail += 1
+            self._header["tail"] = tail
+        return out
+
+    def close(self, unlink: bool = True) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        del self._header, self._slots
+        self._shm.close()
+        if unlink:
+            with contextlib.suppress(FileNotFoundError):
+                self._shm.unlink()
+
+
+# ---- events -------------------------------------------------------------------------------
+
+
+def encode_event(event: Event, out: np.ndarray) -> None:
+    """Fill the record `out` (a 0-d EVENT_DTYPE view) from `event`, all but `seq`. Text that
+    does not fit is cut (events are for display; the journal keeps the full story)."""
+    out["request_id"] = 0
+    out["ok"] = 0
+    out["side"] = 0
+    out["status"] = 0
+    out["mode"] = 0
+    out["reason"] = 0
+    out["symbol"] = b""
+    out["client_id"] = b""
+    out["qty"] = b""
+    out["price"] = b""
+    out["filled"] = b""
+    out["text"] = event.text.encode()[:120]
+    match event:
+        case CommandAnswered():
+            out["kind"] = EventKind.ANSWER
+            out["request_id"] = event.request_id
+            out["ok"] = 1 if event.ok else 0
+            out["reason"] = int(event.reason)
+        case OrderChanged():
+            out["kind"] = EventKind.ORDER
+            out["client_id"] = event.client_id.encode()[:40]
+            out["symbol"] = event.symbol.encode()[:16]
+            out["side"] = int(event.side)
+            out["status"] = int(event.status)
+            out["qty"] = event.qty.encode()[:24]
+            out["price"] = event.price.encode()[:24]
+            out["filled"] = event.filled.encode()[:24]
+            out["reason"] = int(event.reason)
+        case OrderFilled():
+            out["kind"] = EventKind.FILL
+            out["client_id"] = event.client_id.encode()[:40]
+            out["symbol"] = event.symbol.encode()[:16]
+            out["side"] = int(event.side)
+            out["qty"] = event.qty.encode()[:24]
+            out["price"] = event.price.encode()[:24]
+        case AlertRaised():
+            out["kind"] = EventKind.ALERT
+            out["reason"] = event.level
+        case ModeChanged():
+            out["kind"] = EventKind.MODE
+            out["mode"] = int(event.mode)
+            out["ok"] = 1 if event.killed else 0
+
+
+def decode_event(record: np.void) -> Event:
+    """The event in a record.
+
+    Raises:
+        RingError: an unknown kind or an out-of-range enum value.
+    """
+    text = decode_text(record["text"])
+    try:
+        kind = EventKind(int(record["kind"]))
+        match kind:
+            case EventKind.ANSWER:
+                return CommandAnswered(
+                    int(record["request_id"]),
+                    bool(record["ok"]),
+                    Reason(int(record["reason"])),
+                    text,
+                )
+            case EventKind.ORDER:
+                return OrderChanged(
+                    decode_text(record["client_id"]),
+                    decode_text(record["symbol"]),
+                    Side(int(record["side"])),
+                    OrderStatus(int(record["status"])),
+                    decode_text(record["qty"]),
+                    decode_text(record["price"]),
+                    decode_text(record["filled"]),
+                    Reason(int(record["reason"])),
+                    text,
+                )
+            case EventKind.FILL:
+                return OrderFilled(
+                    decode_text(record["client_id"]),
+                    decode_text(record["symbol"]),
+                    Side(int(record["side"])),
+                    decode_text(record["qty"]),
+                    decode_text(record["price"]),
+                    text,
+                )
+            case EventKind.ALERT:
+                return AlertRaised(int(record["reason"]), text)
+            case EventKind.MODE:
+                return ModeChanged(Mode(int(record["mode"])), bool(record["ok"]), text)
+    except ValueError as exc:
+        raise RingError(f"malformed event record: {exc}") from None
+    raise RingError(f"unknown event kind {kind}")  # pragma: no cover - exhaustive match
+
+
+class EventWriter:
+    """The engine's side of the event ring: the only writer."""
+
+    def __init__(self, name: str, capacity: int = EVENT_CAPACITY) -> None:
+        self.name = name
+        self._shm = _create(name, EVENT_DTYPE, capacity)
+        buf = _buffer(self._shm)
+        self._header = np.ndarray((), _RING_HEADER, buffer=buf)
+        self._slots = np.ndarray((capacity,), EVENT_DTYPE, buffer=buf, offset=_RING_HEADER.itemsize)
+        self._capacity = capacity
+        self._closed = False
+
+    def publish(self, event: Event) -> int:
+        """Append `event`; returns its sequence number."""
+        n = int(self._header["head"])
+        i = n % self._capacity
+        slot = self._slots[i : i + 1].reshape(())
+        slot["seq"] = 2 * n + 1
+        encode_event(event, slot)
+        slot["time_ns"] = time.time_ns()
+        slot["seq"] = 2 * n + 2
+        self._header["head"] = n + 1
+        return n
+
+    def close(self, unlink: bool = True) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        del self._header, self._slots
+        self._shm.close()
+        if unlink:
+            with contextlib.suppress(FileNotFoundError):
+                self._shm.unlink()
+
+
+class EventReader:
+    """One reader's cursor over the event ring (read-only mapping).
+
+    Args:
+        name: the segment.
+        from_start: read the events still in the ring; otherwise only those published after
+            this reader attached.
+    """
+
+    def __init__(self, name: str, from_start: bool = False) -> None:
+        self.name = name
+        self._map, self._capacity = _attach(name, EVENT_DTYPE, writable=False)
+        self._header = np.ndarray((), _RING_HEADER, buffer=self._map)
+        self._slots = np.ndarray(
+            (self._capacity,), EVENT_DTYPE, buffer=self._map, offset=_RING_HEADER.itemsize
+        )
+        head = int(self._header["head"])
+        self.cursor = max(0, head - self._capacity + 1) if from_start else head
+        self.overruns = 0  # events lost to falling behind, ever
+
+    def poll(self, limit: int = 512) -> tuple[list[Event], bool]:
+        """New events, oldest first, and whether this reader was overrun since the last poll
+        (then it should resync its view from the snapshots)."""
+        events: list[Event] = []
+        overrun = False
+        while len(events) < limit:
+            n = self.cursor
+            slot = self._slots[n % self._capacity]
+            seq = int(slot["seq"])
+            if seq == 2 * n + 2:
+                record = slot.copy()
+                if int(slot["seq"]) != seq:
+                    continue  # rewritten while copying: look again
+                self.cursor = n + 1
+                with contextlib.suppress(RingError):
+                    events.append(decode_event(record))
+            elif seq > 2 * n + 2:
+                # Lapped: skip to the oldest event the writer cannot be overwriting.
+                head = int(self._header["head"])
+                skip_to = max(n + 1, head - self._capacity + 1)
+                self.overruns += skip_to - n
+                self.cursor = skip_to
+                overrun = True
+            else:
+                break  # not written yet, or being written
+        return events, overrun
+
+    def close(self) -> None:
+        del self._header, self._slots
+        self._map.close()

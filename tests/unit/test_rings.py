@@ -1,0 +1,288 @@
+"""The command and event rings: round trips of every kind, several producers, overruns,
+and hygiene of the segments."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hftui.protocol import (
+    COMMAND_DTYPE,
+    EVENT_DTYPE,
+    AlertRaised,
+    CancelAll,
+    CancelOrder,
+    Command,
+    CommandAnswered,
+    Event,
+    Flatten,
+    Kill,
+    Mode,
+    ModeChanged,
+    OrderChanged,
+    OrderFilled,
+    OrderStatus,
+    OrderType,
+    PauseStrategy,
+    PlaceOrder,
+    Rearm,
+    Reason,
+    ResumeStrategy,
+    SetMode,
+    Side,
+)
+from hftui.rings import (
+    CommandReceiver,
+    CommandSender,
+    EventReader,
+    EventWriter,
+    RingError,
+    RingFullError,
+    decode_command,
+    decode_event,
+    encode_command,
+    encode_event,
+)
+
+COMMANDS: list[Command] = [
+    PlaceOrder("BTCUSDT", Side.BUY, "0.010", "64000.10", OrderType.LIMIT, post_only=True),
+    PlaceOrder("ETHUSDT", Side.SELL, "1", "", OrderType.MARKET, reduce_only=True),
+    CancelOrder("m-abc-12"),
+    CancelAll(""),
+    CancelAll("ETHUSDT"),
+    Flatten("BTCUSDT"),
+    Kill(),
+    Kill(flatten=True),
+    Rearm(),
+    SetMode(Mode.LIVE, "LIVE"),
+    SetMode(Mode.OBSERVE),
+    PauseStrategy("momentum"),
+    ResumeStrategy("maker"),
+]
+
+EVENTS: list[Event] = [
+    CommandAnswered(123, True, Reason.OK, "accepted"),
+    CommandAnswered(7, False, Reason.PRICE_BAND, "price 70000 is 900 bps from mid"),
+    OrderChanged(
+        "m-x-1",
+        "BTCUSDT",
+        Side.SELL,
+        OrderStatus.PARTIALLY_FILLED,
+        "1.000",
+        "1.1",
+        "0.5",
+        Reason.OK,
+        "partial",
+    ),
+    OrderFilled("m-x-1", "BTCUSDT", Side.BUY, "0.5", "1.1", "maker fee 0.01"),
+    AlertRaised(30, "feed stale"),
+    ModeChanged(Mode.OBSERVE, True, "killed by trader"),
+]
+
+
+@pytest.fixture
+def names() -> Iterator[tuple[str, str]]:
+    tag = uuid.uuid4().hex[:10]
+    cmd, evt = f"hftui_test_{tag}_cmd", f"hftui_test_{tag}_evt"
+    yield cmd, evt
+    for name in (cmd, evt):
+        path = f"/dev/shm/{name}"
+        if os.path.exists(path):
+            os.unlink(path)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.tag)
+def test_every_command_round_trips(command: Command) -> None:
+    records = np.zeros(1, COMMAND_DTYPE)
+    encode_command(command, records[0:1].reshape(()))
+    assert decode_command(records[0]) == command
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=lambda e: e.tag)
+def test_every_event_round_trips(event: Event) -> None:
+    records = np.zeros(1, EVENT_DTYPE)
+    encode_event(event, records[0:1].reshape(()))
+    assert decode_event(records[0]) == event
+
+
+def test_too_long_fields_are_refused_not_cut() -> None:
+    record = np.zeros((), COMMAND_DTYPE)
+    with pytest.raises(ValueError, match="symbol"):
+        encode_command(CancelAll("X" * 17), record)
+
+
+def test_garbage_records_are_ring_errors() -> None:
+    records = np.zeros(1, COMMAND_DTYPE)
+    records[0]["kind"] = 99
+    with pytest.raises(RingError):
+        decode_command(records[0])
+    records[0]["kind"] = 1
+    records[0]["side"] = 5
+    with pytest.raises(RingError):
+        decode_command(records[0])
+    events = np.zeros(1, EVENT_DTYPE)
+    events[0]["kind"] = 42
+    with pytest.raises(RingError):
+        decode_event(events[0])
+
+
+def test_commands_flow_in_order_with_ids(names: tuple[str, str], tmp_path: Path) -> None:
+    receiver = CommandReceiver(names[0], capacity=8)
+    sender = CommandSender(names[0], tmp_path / "cmd.lock")
+    try:
+        assert receiver.poll() == []
+        ids = [sender.send(c) for c in COMMANDS[:5]]
+        got = receiver.poll()
+        assert [g[0] for g in got] == ids
+        assert [g[2] for g in got] == COMMANDS[:5]
+        assert {g[1] for g in got} == {os.getpid()}
+        assert receiver.poll() == []
+        assert os.stat(f"/dev/shm/{names[0]}").st_mode & 0o777 == 0o600
+        assert os.stat(tmp_path / "cmd.lock").st_mode & 0o777 == 0o600
+    finally:
+        sender.close()
+        receiver.close()
+    assert not os.path.exists(f"/dev/shm/{names[0]}")
+
+
+def test_a_full_ring_is_refused_and_frees_up(names: tuple[str, str], tmp_path: Path) -> None:
+    receiver = CommandReceiver(names[0], capacity=4)
+    sender = CommandSender(names[0], tmp_path / "cmd.lock")
+    try:
+        for _ in range(4):
+            sender.send(Rearm())
+        with pytest.raises(RingFullError):
+            sender.send(Rearm())
+        assert len(receiver.poll(limit=2)) == 2
+        sender.send(Kill())
+        assert [c for _, _, c in receiver.poll()] == [Rearm(), Rearm(), Kill()]
+    finally:
+        sender.close()
+        receiver.close()
+
+
+def test_concurrent_producers_lose_nothing(names: tuple[str, str], tmp_path: Path) -> None:
+    receiver = CommandReceiver(names[0], capacity=256)
+    lock = tmp_path / "cmd.lock"
+    script = textwrap.dedent(
+        f"""
+        from pathlib import Path
+        from hftui.protocol import CancelOrder
+        from hftui.rings import CommandSender
+        import sys
+        s = CommandSender({names[0]!r}, Path({str(lock)!r}))
+        for i in range(50):
+            s.send(CancelOrder(f"{{sys.argv[1]}}-{{i}}"))
+        """
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, f"p{k}"]) for k in range(4)]
+    try:
+        got: list[Command | RingError] = []
+        while len(got) < 200:
+            got.extend(c for _, _, c in receiver.poll())
+            if all(p.poll() is not None for p in procs) and len(got) < 200:
+                got.extend(c for _, _, c in receiver.poll())
+                break
+        assert all(p.wait(30) == 0 for p in procs)
+        ids = [c.client_id for c in got if isinstance(c, CancelOrder)]
+        assert sorted(ids) == sorted(f"p{k}-{i}" for k in range(4) for i in range(50))
+        for k in range(4):  # each producer's own commands stay in its order
+            mine = [i for i in ids if i.startswith(f"p{k}-")]
+            assert mine == [f"p{k}-{i}" for i in range(50)]
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        receiver.close()
+
+
+def test_events_broadcast_to_every_reader(names: tuple[str, str]) -> None:
+    writer = EventWriter(names[1], capacity=16)
+    try:
+        early = EventReader(names[1])
+        for event in EVENTS[:3]:
+            writer.publish(event)
+        late = EventReader(names[1])  # attaches after: sees only what comes next
+        replay = EventReader(names[1], from_start=True)
+        writer.publish(EVENTS[3])
+        assert early.poll() == (EVENTS[:4], False)
+        assert late.poll() == ([EVENTS[3]], False)
+        assert replay.poll() == (EVENTS[:4], False)
+        assert early.poll() == ([], False)
+        for reader in (early, late, replay):
+            reader.close()
+    finally:
+        writer.close()
+
+
+@settings(max_examples=30, deadline=None)
+@given(written=st.integers(0, 200), read_every=st.integers(1, 50))
+def test_a_slow_reader_detects_overrun_and_never_sees_a_torn_or_reordered_event(
+    written: int, read_every: int
+) -> None:
+    name = f"hftui_test_{uuid.uuid4().hex[:10]}_evt"
+    writer = EventWriter(name, capacity=8)
+    reader = EventReader(name)
+    try:
+        seen: list[int] = []
+        overruns = False
+        for n in range(written):
+            writer.publish(CommandAnswered(n + 1, True, Reason.OK, f"event {n}"))
+            if (n + 1) % read_every == 0:
+                events, lapped = reader.poll()
+                overruns |= lapped
+                seen.extend(e.request_id - 1 for e in events if isinstance(e, CommandAnswered))
+        events, lapped = reader.poll()
+        overruns |= lapped
+        seen.extend(e.request_id - 1 for e in events if isinstance(e, CommandAnswered))
+        assert seen == sorted(seen)
+        assert len(set(seen)) == len(seen)
+        assert seen[-1:] == ([written - 1] if written else [])
+        lost = written - len(seen)
+        assert lost == reader.overruns
+        assert overruns == (lost > 0)
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_a_client_exiting_does_not_unlink_the_rings(names: tuple[str, str]) -> None:
+    receiver = CommandReceiver(names[0])
+    writer = EventWriter(names[1])
+    try:
+        script = textwrap.dedent(
+            f"""
+            from pathlib import Path
+            from hftui.rings import CommandSender, EventReader
+            import tempfile
+            s = CommandSender({names[0]!r}, Path(tempfile.mkdtemp()) / "l")
+            r = EventReader({names[1]!r})
+            """
+        )
+        subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+        assert os.path.exists(f"/dev/shm/{names[0]}")
+        assert os.path.exists(f"/dev/shm/{names[1]}")
+    finally:
+        receiver.close()
+        writer.close()
+
+
+def test_attaching_to_something_else_is_a_clear_error(names: tuple[str, str]) -> None:
+    with pytest.raises(RingError, match="does not exist"):
+        EventReader(names[1])
+    writer = EventWriter(names[1])
+    try:
+        with pytest.raises(RingError, match="not a ring"):
+            CommandSender(names[1], Path("/tmp/unused.lock"))
+    finally:
+        writer.close()
