@@ -21,8 +21,12 @@ __all__ = [
     "ConfigError",
     "EngineConfig",
     "ExchangeSettings",
+    "LiveSettings",
     "LoggingConfig",
     "MarketConfig",
+    "PaperSettings",
+    "RiskConfig",
+    "SymbolRisk",
     "TuiConfig",
     "VenueConfig",
     "load_config",
@@ -83,6 +87,41 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SymbolRisk:
+    """Per-symbol pre-trade limits. 0 means no limit of that kind."""
+
+    max_order_qty: float = 0.0  # base units (BTC for BTCUSDT)
+    max_order_notional: float = 50_000.0  # USDT
+    max_position: float = 0.0  # base units, absolute
+    max_open_orders: int = 50
+    price_band_bps: float = 500.0  # limit price vs mid: the fat-finger band
+
+
+@dataclass(frozen=True, slots=True)
+class RiskConfig:
+    default: SymbolRisk = field(default_factory=SymbolRisk)
+    symbols: tuple[tuple[str, SymbolRisk], ...] = ()  # overrides of `default`
+    max_open_orders_total: int = 200
+    max_orders_per_s: float = 20.0
+    daily_loss_limit: float = 0.0  # USDT; 0: none. Reaching it fires the kill switch
+    budgets: tuple[tuple[str, float], ...] = ()  # strategy -> max gross exposure, USDT
+
+
+@dataclass(frozen=True, slots=True)
+class PaperSettings:
+    latency_ms: float = 5.0  # applied to entry and cancel
+    maker_fee_rate: float = 0.0002
+    taker_fee_rate: float = 0.0005
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSettings:
+    recv_window_ms: int = 5000
+    request_timeout_s: float = 5.0
+    countdown_s: int = 60  # venue-side dead-man's switch (countdownCancelAll); 0: off
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     venue: VenueConfig = field(default_factory=VenueConfig)
     market: MarketConfig = field(default_factory=MarketConfig)
@@ -90,6 +129,9 @@ class Config:
     exchange: ExchangeSettings = field(default_factory=ExchangeSettings)
     tui: TuiConfig = field(default_factory=TuiConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    risk: RiskConfig = field(default_factory=RiskConfig)
+    paper: PaperSettings = field(default_factory=PaperSettings)
+    live: LiveSettings = field(default_factory=LiveSettings)
     source: Path | None = None  # the file it came from, None for built-in defaults
 
 
@@ -201,7 +243,7 @@ def parse_config(raw: Mapping[str, object], source: Path | None = None) -> Confi
         ConfigError: naming the key, the bad value and what is allowed.
     """
     _refuse_secrets(raw)
-    sections = {"venue", "market", "engine", "exchange", "tui", "logging"}
+    sections = {"venue", "market", "engine", "exchange", "tui", "logging", "risk", "paper", "live"}
     unknown = sorted(set(raw) - sections)
     if unknown:
         raise ConfigError(
@@ -252,7 +294,68 @@ def parse_config(raw: Mapping[str, object], source: Path | None = None) -> Confi
         backups=t.integer("backups", 5, 0, 100),
     )
     t.finish()
-    return Config(venue, market, engine, exchange, tui, logging_config, source)
+
+    risk = _risk(raw.get("risk", {}), market.symbols)
+
+    t = _Table("paper", raw.get("paper", {}))
+    paper = PaperSettings(
+        latency_ms=t.number("latency_ms", 5.0, 0.0, 10_000.0),
+        maker_fee_rate=t.number("maker_fee_rate", 0.0002, -0.001, 0.01),
+        taker_fee_rate=t.number("taker_fee_rate", 0.0005, 0.0, 0.01),
+    )
+    t.finish()
+
+    t = _Table("live", raw.get("live", {}))
+    live = LiveSettings(
+        recv_window_ms=t.integer("recv_window_ms", 5000, 100, 60_000),
+        request_timeout_s=t.number("request_timeout_s", 5.0, 0.5, 60.0),
+        countdown_s=t.integer("countdown_s", 60, 0, 3600),
+    )
+    t.finish()
+    return Config(venue, market, engine, exchange, tui, logging_config, risk, paper, live, source)
+
+
+def _symbol_risk(t: _Table, base: SymbolRisk) -> SymbolRisk:
+    return SymbolRisk(
+        max_order_qty=t.number("max_order_qty", base.max_order_qty, 0.0, 1e12),
+        max_order_notional=t.number("max_order_notional", base.max_order_notional, 0.0, 1e12),
+        max_position=t.number("max_position", base.max_position, 0.0, 1e12),
+        max_open_orders=t.integer("max_open_orders", base.max_open_orders, 0, 10_000),
+        price_band_bps=t.number("price_band_bps", base.price_band_bps, 0.0, 10_000.0),
+    )
+
+
+def _risk(raw: object, symbols: tuple[str, ...]) -> RiskConfig:
+    t = _Table("risk", raw)
+    default = _symbol_risk(t, SymbolRisk())
+    per_symbol: list[tuple[str, SymbolRisk]] = []
+    tables = t.raw.get("symbols", {})
+    t.seen.add("symbols")
+    st = _Table("risk.symbols", tables)
+    for name in st.raw:
+        if name not in symbols:
+            raise ConfigError(
+                f"risk.symbols.{name}: not a configured symbol; market.symbols are "
+                + ", ".join(symbols)
+            )
+        st.seen.add(name)
+        sub = _Table(f"risk.symbols.{name}", st.raw[name])
+        per_symbol.append((name, _symbol_risk(sub, default)))
+        sub.finish()
+    budgets_raw = t.raw.get("budgets", {})
+    t.seen.add("budgets")
+    bt = _Table("risk.budgets", budgets_raw)
+    budgets = tuple((name, bt.number(name, 0.0, 0.0, 1e12)) for name in list(bt.raw))
+    config = RiskConfig(
+        default=default,
+        symbols=tuple(per_symbol),
+        max_open_orders_total=t.integer("max_open_orders_total", 200, 1, 10_000),
+        max_orders_per_s=t.number("max_orders_per_s", 20.0, 0.0, 10_000.0),
+        daily_loss_limit=t.number("daily_loss_limit", 0.0, 0.0, 1e12),
+        budgets=budgets,
+    )
+    t.finish()
+    return config
 
 
 def load_config(path: Path | None = None) -> Config:

@@ -17,11 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Final
 
 import orjson
 from aiohttp import web
 
+from hftui.demo_account import DEMO_API_KEY, DEMO_API_SECRET
 from hftui.exchange.accounts import START_BALANCE, Account
 from hftui.exchange.admin import add_admin_routes
 from hftui.exchange.algo import AlgoService
@@ -49,10 +49,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-DEMO_API_KEY: Final = "hftui-demo-key-0000000000000000000000000000000000000000000000000"
-# The published demo credential of a loopback simulator, not a secret.
-DEMO_API_SECRET: Final = "hftui-demo-secret-0000000000000000000000000000000000000000000000"  # noqa: S105
 
 
 def parse_account(text: str) -> tuple[str, str]:

@@ -1,0 +1,184 @@
+"""API keys in the OS keyring: store, load, delete, and say which backend holds them.
+
+The key and secret live under the service "hftui", one entry each per venue. Nothing else
+in the product keeps them: not config, logs, the journal or shared memory. The engine loads
+them when it goes live and holds the secret only inside the venue client.
+
+Backends are not all equal. Over SSH on a headless server there is usually no Secret
+Service, and when keyrings.alt is installed `keyring` silently falls back to a plaintext
+file. For a real venue (`binance`, `binance-testnet`) hftui therefore refuses plaintext and
+"fail"/"null" backends unless `HFTUI_ALLOW_INSECURE_KEYRING=1` opts in; the local exchange's
+keys are for a simulator and any backend will do. On venue `local` with no keys stored, the
+exchange's built-in demo account is used.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Final
+
+import keyring
+import keyring.errors
+from keyring.backend import KeyringBackend
+
+from hftui.demo_account import DEMO_API_KEY, DEMO_API_SECRET
+
+__all__ = [
+    "SERVICE",
+    "KeyStatus",
+    "KeyringUnusableError",
+    "StoredKeys",
+    "backend_name",
+    "delete_keys",
+    "insecure_reason",
+    "key_status",
+    "load_keys",
+    "store_keys",
+]
+
+SERVICE: Final = "hftui"
+_OPT_IN: Final = "HFTUI_ALLOW_INSECURE_KEYRING"
+
+GUIDANCE: Final = (
+    "No usable OS keyring. On a headless server over SSH there is usually no Secret Service. "
+    "Either install an encrypted file backend (pip install keyrings.cryptfile, then "
+    "export PYTHON_KEYRING_BACKEND=keyrings.cryptfile.cryptfile.CryptFileKeyring; it asks "
+    "for a passphrase), or run hftui inside a Secret Service session "
+    "(dbus-run-session -- sh -c 'echo -n PASS | gnome-keyring-daemon --unlock; hftui'). "
+    "See the README, section API keys."
+)
+
+
+class KeyringUnusableError(RuntimeError):
+    """The keyring backend cannot (or may not) hold keys for this venue; the message says
+    what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredKeys:
+    """A venue's credentials. `repr` never shows the secret."""
+
+    api_key: str
+    secret: str
+    demo: bool = False  # the local exchange's published demo account
+
+    def __repr__(self) -> str:
+        return f"StoredKeys(api_key={self.api_key[:6]}..., secret=<hidden>, demo={self.demo})"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class KeyStatus:
+    venue: str
+    backend: str
+    stored: bool
+    api_key_hint: str  # the first characters of the key, never the secret
+    usable: bool
+    problem: str
+
+
+def _backend() -> KeyringBackend:
+    return keyring.get_keyring()
+
+
+def backend_name(backend: KeyringBackend | None = None) -> str:
+    """The backend's dotted class name, e.g. `keyring.backends.SecretService.Keyring`."""
+    b = backend or _backend()
+    return f"{type(b).__module__}.{type(b).__name__}"
+
+
+def insecure_reason(backend: KeyringBackend | None = None) -> str:
+    """Why this backend must not hold real keys, or "" when it may."""
+    name = backend_name(backend)
+    if name.startswith(("keyring.backends.fail", "keyring.backends.null")):
+        return f"keyring backend {name} cannot store anything"
+    if name.startswith("keyrings.alt.file.PlaintextKeyring") or "Plaintext" in name:
+        return f"keyring backend {name} keeps secrets in a plaintext file"
+    if name.startswith("keyring.backends.chainer"):
+        inner = getattr(_backend(), "backends", [])
+        if not inner:
+            return "no keyring backend is available"
+    return ""
+
+
+def _check_usable(venue: str) -> None:
+    problem = insecure_reason()
+    if venue == "local" or not problem or os.environ.get(_OPT_IN) == "1":
+        return
+    raise KeyringUnusableError(f"{problem}. {GUIDANCE}")
+
+
+def _user(venue: str, what: str) -> str:
+    return f"{venue}:{what}"
+
+
+def store_keys(venue: str, api_key: str, secret: str) -> None:
+    """Store a venue's key and secret.
+
+    Raises:
+        KeyringUnusableError: the backend may not or cannot hold them.
+        ValueError: an empty or malformed key or secret.
+    """
+    for label, value in (("API key", api_key), ("secret", secret)):
+        if not value or not value.isascii() or any(c.isspace() for c in value):
+            raise ValueError(f"the {label} must be non-empty printable ASCII without spaces")
+    _check_usable(venue)
+    try:
+        keyring.set_password(SERVICE, _user(venue, "api_key"), api_key)
+        keyring.set_password(SERVICE, _user(venue, "secret"), secret)
+    except keyring.errors.KeyringError as exc:
+        raise KeyringUnusableError(f"the keyring refused to store: {exc}. {GUIDANCE}") from None
+
+
+def load_keys(venue: str) -> StoredKeys | None:
+    """The venue's keys; the demo account on `local` when none are stored; None otherwise.
+
+    Raises:
+        KeyringUnusableError: keys for a real venue sit in an unsafe backend.
+    """
+    try:
+        api_key = keyring.get_password(SERVICE, _user(venue, "api_key"))
+        secret = keyring.get_password(SERVICE, _user(venue, "secret"))
+    except keyring.errors.KeyringError:
+        api_key = secret = None
+    if api_key and secret:
+        _check_usable(venue)
+        return StoredKeys(api_key, secret)
+    if venue == "local":
+        return StoredKeys(DEMO_API_KEY, DEMO_API_SECRET, demo=True)
+    return None
+
+
+def delete_keys(venue: str) -> bool:
+    """Remove a venue's keys; False when there were none."""
+    removed = False
+    for what in ("api_key", "secret"):
+        try:
+            keyring.delete_password(SERVICE, _user(venue, what))
+            removed = True
+        except keyring.errors.PasswordDeleteError:
+            pass
+        except keyring.errors.KeyringError as exc:
+            raise KeyringUnusableError(f"the keyring refused to delete: {exc}") from None
+    return removed
+
+
+def key_status(venue: str) -> KeyStatus:
+    """What is stored for `venue` and whether it can be used, without revealing the secret."""
+    name = backend_name()
+    try:
+        api_key = keyring.get_password(SERVICE, _user(venue, "api_key"))
+        has_secret = keyring.get_password(SERVICE, _user(venue, "secret")) is not None
+    except keyring.errors.KeyringError as exc:
+        return KeyStatus(venue, name, False, "", False, f"{exc}. {GUIDANCE}")
+    stored = bool(api_key) and has_secret
+    problem = ""
+    try:
+        _check_usable(venue)
+    except KeyringUnusableError as exc:
+        problem = str(exc)
+    hint = (api_key or "")[:6] + "..." if stored else ""
+    usable = (stored or venue == "local") and not problem
+    return KeyStatus(venue, name, stored, hint, usable, problem)
