@@ -75,7 +75,7 @@ class Order:
     intent: OrderIntent
     status: OrderStatus = OrderStatus.PENDING_NEW
     venue_order_id: int = 0
-    filled: Lots = Lots(0)
+    filled: Lots = Lots(0)  # noqa: RUF009  (NewType: a plain int at run time)
     avg_price: int = 0  # 10**-price_decimals units
     fee: float = 0.0
     cancel_requested: bool = False
