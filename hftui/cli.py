@@ -1,4 +1,5 @@
-"""Command line: `hftui [engine|attach|exchange|status|book]`.
+"""Command line: `hftui [engine|attach|exchange|status|book|record|replay]`; the trading
+commands (kill, rearm, mode, order, orders, keys) live in `cli_trading`.
 
 Each subcommand imports only what it needs, so the TUI process never loads the engine and
 `hftui status` starts fast. The JSON printed by `status --json` and `book --json` is an
@@ -125,6 +126,10 @@ def _build_parser() -> argparse.ArgumentParser:
     bk.add_argument("symbol", help="symbol, e.g. BTCUSDT")
     bk.add_argument("--depth", type=int, default=10, help="levels per side (1-20)")
     bk.add_argument("--json", action="store_true", help="machine-readable output")
+
+    from hftui.cli_trading import add_trading_parsers
+
+    add_trading_parsers(sub)
     return parser
 
 
@@ -160,6 +165,10 @@ def _main(argv: list[str] | None) -> int:
         return _cmd_record(config, args)
     if command == "replay":
         return _cmd_replay(args)
+    if command in ("kill", "rearm", "mode", "order", "orders", "keys"):
+        from hftui.cli_trading import run_trading_command
+
+        return run_trading_command(config, args)
     return _cmd_launch(config, args.config)
 
 

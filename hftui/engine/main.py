@@ -20,13 +20,25 @@ from dataclasses import dataclass
 from hftui.config import Config
 from hftui.engine.binance.constants import VENUE_URLS, ws_base_from_http
 from hftui.engine.binance.rest import PublicRest
+from hftui.engine.control import Controller
+from hftui.engine.execution import Execution
+from hftui.engine.instrument import parse_instruments
+from hftui.engine.kill_switch import KillSwitch, latch_path
 from hftui.engine.local_venue import LocalExchange, LocalExchangeError
 from hftui.engine.market_data import MarketData
 from hftui.engine.publisher import Publisher
 from hftui.engine.warmup import warm_kernels
 from hftui.instance import find_running, remove_instance, write_instance
 from hftui.ipc import SnapshotWriter, segment_name
+from hftui.protocol import CommandAnswered, Event, Kill, Mode, Rearm, Reason
 from hftui.recording import Recorder
+from hftui.rings import (
+    CommandReceiver,
+    EventWriter,
+    RingError,
+    command_segment_name,
+    event_segment_name,
+)
 
 __all__ = ["Engine", "EngineAlreadyRunningError", "run_engine"]
 
@@ -75,6 +87,12 @@ class Engine:
         self.publisher: Publisher | None = None
         self.rest: PublicRest | None = None
         self.recorder: Recorder | None = None
+        self.commands: CommandReceiver | None = None
+        self.events: EventWriter | None = None
+        self.kill_switch = KillSwitch(latch_path(config.engine.instance))
+        self.execution: Execution | None = None
+        self.controller: Controller | None = None
+        self.endpoints: Endpoints | None = None
 
     def request_stop(self, reason: str) -> None:
         if not self.stop_requested.is_set():
@@ -98,7 +116,10 @@ class Engine:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, self.request_stop, sig.name)
         self.writer = SnapshotWriter(segment_name(instance, self.pid))
+        self.commands = CommandReceiver(command_segment_name(instance, self.pid))
+        self.events = EventWriter(event_segment_name(instance, self.pid))
         self.publisher = Publisher(self.writer)
+        self.publisher.kill_switch = self.kill_switch
         configured_url = self.config.venue.url or (
             "" if self.config.venue.name == "local" else VENUE_URLS[self.config.venue.name][0]
         )
@@ -110,6 +131,7 @@ class Engine:
             "",
             self.config.engine.mode,
         )
+        self.publisher.publish()
         write_instance(
             instance,
             self.pid,
@@ -126,14 +148,59 @@ class Engine:
             await self._shutdown()
         return status
 
+    def publish_event(self, event: Event) -> None:
+        if self.events is not None:
+            self.events.publish(event)
+
+    async def _early_commands(self) -> None:
+        # Until the venue's instruments are known only the latch can act: a kill is latched
+        # at once (there is nothing open yet to cancel), anything else is asked to wait.
+        receiver = self.commands
+        while receiver is not None and self.controller is None:
+            for request_id, _, command in receiver.poll():
+                if isinstance(command, Kill):
+                    self.kill_switch.fire("kill switch (engine starting)", command.flatten)
+                    text = "killed (engine starting: nothing was open)"
+                    self.publish_event(CommandAnswered(request_id, True, Reason.OK, text))
+                elif isinstance(command, Rearm):
+                    self.kill_switch.rearm()
+                    self.publish_event(CommandAnswered(request_id, True, Reason.OK, "re-armed"))
+                else:
+                    why = str(command) if isinstance(command, RingError) else "engine starting"
+                    self.publish_event(
+                        CommandAnswered(request_id, False, Reason.BUSY, f"{why}; try again")
+                    )
+            await asyncio.sleep(0.02)
+
+    def _on_info(self, info: dict[str, object]) -> None:
+        # exchangeInfo arrived: trading can start.
+        if self.execution is not None or self.endpoints is None or self.publisher is None:
+            return
+        instruments = parse_instruments(info, list(self.config.market.symbols))
+        execution = Execution(self.config, instruments, self.publish_event)
+        execution.rest_url = self.endpoints.rest_url
+        execution.stream_url = self.endpoints.stream_url
+        market = self.market
+        if market is not None:
+            execution.touch = market.touch
+            market.on_book = execution.on_book
+            market.on_trade = execution.on_trade
+        self.execution = execution
+        self.controller = Controller(self.config, execution, self.kill_switch, self.publish_event)
+        self.publisher.execution = execution
+        if self.commands is not None:
+            execution.spawn(self.controller.serve(self.commands), "commands")
+
     async def _serve(self, publisher: Publisher) -> int:
         publish_task = asyncio.create_task(self._publish_loop(publisher))
+        early_task = asyncio.create_task(self._early_commands())
         try:
             try:
                 endpoints = await self._endpoints()
             except LocalExchangeError as exc:
                 log.error("local exchange failed", extra={"error": str(exc)})
                 return 1
+            self.endpoints = endpoints
             publisher.publish_identity(
                 self.pid,
                 self.started_ns,
@@ -151,6 +218,7 @@ class Engine:
                 self.config.market.stale_after_s,
             )
             self.market = market
+            market.on_info = self._on_info
             if self.config.market.record_dir is not None:
                 self.recorder = Recorder(self.config.market.record_dir)
                 market.recorder = self.recorder
@@ -164,14 +232,21 @@ class Engine:
                 log.error("market data failed", exc_info=market_task.exception())
                 return 1
             await market.stop()
+            if self.execution is not None:
+                if self.execution.mode == Mode.LIVE:
+                    # A clean stop leaves nothing working at the venue.
+                    self.execution.request_cancels(self.execution.open_orders(mode=Mode.LIVE))
+                    await self.execution.cancel_live_all(list(self.execution.instruments))
+                await self.execution.close()
             stop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await market_task
             return 0
         finally:
-            publish_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await publish_task
+            for task in (publish_task, early_task):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _publish_loop(self, publisher: Publisher) -> None:
         period = 1.0 / self.config.engine.publish_hz
@@ -191,6 +266,9 @@ class Engine:
         remove_instance(self.config.engine.instance, self.pid)
         if self.writer is not None:
             self.writer.close(unlink=True)
+        for ring in (self.commands, self.events):
+            if ring is not None:
+                ring.close(unlink=True)
         log.info("engine stopped")
 
 

@@ -140,6 +140,11 @@ class MarketData:
         self.recorder: Recorder | None = None
         self.fetch_snapshots = True  # off in replay, where snapshots come from the recording
         self._sockets: set[aiohttp.ClientWebSocketResponse] = set()
+        # Listeners (the engine's execution): exchangeInfo once loaded, every applied diff,
+        # every trade. They run inline on the receive path, so they must be cheap.
+        self.on_info: Callable[[dict[str, object]], None] | None = None
+        self.on_book: Callable[[str, OrderBook, int], None] | None = None
+        self.on_trade: Callable[[str, int, int, bool, int], None] | None = None
 
     # ---- start-up -------------------------------------------------------------------------
 
@@ -162,6 +167,8 @@ class MarketData:
         else:
             return
         self.apply_specs(parse_symbol_specs(info, [f.symbol for f in self.feeds]))
+        if self.on_info is not None:
+            self.on_info(info)
 
     def apply_specs(self, specs: dict[str, SymbolSpec]) -> None:
         """Set up a book per configured symbol the venue lists (the rest stay idle)."""
@@ -353,6 +360,8 @@ class MarketData:
 
     def _after_diff(self, feed: SymbolFeed, result: DiffResult) -> None:
         feed.version += 1
+        if self.on_book is not None and feed.sync is not None and feed.sync.synced:
+            self.on_book(feed.symbol, feed.sync.book, feed.recv_ns)
         if (
             self.fetch_snapshots
             and feed.sync is not None
@@ -390,16 +399,19 @@ class MarketData:
         if feed is None or book is None:
             self._bad("trade for an unknown symbol", frame)
             return
-        price = book.price_to_ticks(event["p"]) * book.tick_units
-        qty = book.qty_to_lots(event["q"]) * book.lot_units
+        ticks = book.price_to_ticks(event["p"])
+        lots = book.qty_to_lots(event["q"])
         slot = feed.trade_count % TRADE_SLOTS
-        feed.trade_px[slot] = price
-        feed.trade_qty[slot] = qty
+        feed.trade_px[slot] = ticks * book.tick_units
+        feed.trade_qty[slot] = lots * book.lot_units
         feed.trade_time_ms[slot] = int(event["T"])  # type: ignore[call-overload]
-        feed.trade_buyer_maker[slot] = 1 if event["m"] is True else 0
+        buyer_maker = event["m"] is True
+        feed.trade_buyer_maker[slot] = 1 if buyer_maker else 0
         feed.trade_count += 1
         feed.recv_ns = recv_ns
         feed.version += 1
+        if self.on_trade is not None:
+            self.on_trade(feed.symbol, ticks, lots, buyer_maker, recv_ns)
 
     async def _snapshot(self, feed: SymbolFeed) -> None:
         backoff = Backoff(0.25, 10.0)
@@ -441,6 +453,13 @@ class MarketData:
 
     def connected(self) -> bool:
         return self.depth_connected
+
+    def touch(self, symbol: str) -> tuple[int, int]:
+        """Best bid and ask in ticks of a synced book; (-1, -1) otherwise."""
+        feed = self._by_symbol.get(symbol)
+        if feed is None or feed.sync is None or not feed.sync.synced:
+            return -1, -1
+        return feed.sync.book.best_bid(), feed.sync.book.best_ask()
 
     def feed_states(self) -> list[FeedState]:
         now = self.clock_ns()

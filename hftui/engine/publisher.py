@@ -11,9 +11,11 @@ from typing import Final
 
 import numpy as np
 
+from hftui.engine.execution import Execution
+from hftui.engine.kill_switch import KillSwitch
 from hftui.engine.market_data import MarketData
 from hftui.ipc import SnapshotWriter
-from hftui.protocol import BOOK_DEPTH, Mode
+from hftui.protocol import BOOK_DEPTH, ORDER_SLOTS, Mode
 
 __all__ = ["Publisher"]
 
@@ -35,6 +37,9 @@ class Publisher:
         self._bid_qty = np.zeros(BOOK_DEPTH, np.int64)
         self._ask_px = np.zeros(BOOK_DEPTH, np.int64)
         self._ask_qty = np.zeros(BOOK_DEPTH, np.int64)
+        self.kill_switch: KillSwitch | None = None
+        self.execution: Execution | None = None
+        self._execution_version = -1
 
     def publish_identity(
         self, pid: int, started_ns: int, venue: str, venue_url: str, stream_url: str, mode: Mode
@@ -96,7 +101,13 @@ class Publisher:
             h["bytes_total"] = market.bytes_total
             h["msgs_per_s"] = self._rate
             h["bad_frames"] = market.bad_frames
+        self._write_trading(h)
         w.end_header()
+        ex = self.execution
+        if ex is not None and ex.version != self._execution_version:
+            self._execution_version = ex.version
+            self._write_orders(ex)
+            self._versions = [-1] * len(self._versions)  # positions live in the symbol blocks
         if market is None:
             return
         states = market.feed_states()
@@ -106,6 +117,58 @@ class Publisher:
                 continue
             self._versions[feed.index] = feed.version
             self._write_symbol(market, feed.index, state)
+
+    def _write_trading(self, h: np.ndarray) -> None:
+        kill = self.kill_switch
+        if kill is not None:
+            h["killed"] = 1 if kill.killed else 0
+            h["killed_ns"] = kill.state.at_ns
+            h["kill_flatten"] = 1 if kill.state.flatten else 0
+            h["kill_reason"] = kill.state.reason.encode()[:64]
+        ex = self.execution
+        if ex is None:
+            return
+        h["mode"] = int(ex.mode)
+        h["open_orders"] = ex.exposure.open_orders_total
+        h["orders_sent"] = ex.orders_sent
+        h["refusals"] = ex.refusals
+        h["would_send"] = ex.would_send
+        realized, unrealized, fees = ex.account.totals(ex.mode, ex.mids)
+        h["realized"] = realized
+        h["unrealized"] = unrealized
+        h["fees"] = fees
+        h["daily_pnl"] = realized + unrealized - fees
+        if ex.client is not None:
+            usage = ex.client.budget.usage()
+            h["weight_used"] = max(usage.values(), default=0.0)
+
+    def _write_orders(self, ex: Execution) -> None:
+        w = self.writer
+        w.begin_orders()
+        block = w.orders
+        rows = block["rows"]
+        orders = ex.tracker.open_orders(None)
+        block["total"] = len(orders)
+        shown = orders[:ORDER_SLOTS]
+        for i, order in enumerate(shown):
+            intent = order.intent
+            inst = ex.instruments[intent.symbol]
+            row = rows[i]
+            row["client_id"] = order.client_id.encode()[:40]
+            row["symbol"] = intent.symbol.encode()
+            row["strategy"] = intent.strategy.encode()[:16]
+            row["side"] = int(intent.side)
+            row["order_type"] = int(intent.order_type)
+            row["tif"] = int(intent.tif)
+            row["status"] = int(order.status)
+            row["reduce_only"] = 1 if intent.reduce_only else 0
+            row["mode"] = int(ex.order_mode(order.client_id) or Mode.PAPER)
+            row["price"] = intent.price * inst.tick_units
+            row["qty"] = intent.qty * inst.lot_units
+            row["filled"] = order.filled * inst.lot_units
+            row["created_ns"] = order.created_ns
+        block["count"] = len(shown)
+        w.end_orders()
 
     def _write_symbol(self, market: MarketData, index: int, state: int) -> None:
         feed = market.feeds[index]
@@ -147,4 +210,19 @@ class Publisher:
         s["trade_qty"] = feed.trade_qty
         s["trade_time_ms"] = feed.trade_time_ms
         s["trade_buyer_maker"] = feed.trade_buyer_maker
+        ex = self.execution
+        inst = ex.instruments.get(feed.symbol) if ex is not None else None
+        if ex is not None and inst is not None and ex.mode != Mode.OBSERVE:
+            pos = ex.account.book(ex.mode, feed.symbol)
+            s["position"] = pos.lots * inst.lot_units
+            s["entry_price"] = round(pos.entry_ticks() * inst.tick_units)
+            s["realized"] = pos.realized
+            s["fees"] = pos.fees
+            s["unrealized"] = ex.account.unrealized(
+                ex.mode, feed.symbol, ex.mids.get(feed.symbol, 0)
+            )
+            s["open_orders"] = ex.exposure.symbols[feed.symbol].open_orders
+        else:
+            s["position"] = s["entry_price"] = s["open_orders"] = 0
+            s["realized"] = s["fees"] = s["unrealized"] = 0.0
         w.end_symbol(index)

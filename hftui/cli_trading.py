@@ -1,0 +1,369 @@
+"""Trading from the shell: kill, rearm, mode, order, orders and keys.
+
+For a trader on a second SSH session (or a phone): each command goes to the running engine
+over its command ring and prints the engine's answer. Exit status 0 means accepted, 3 means
+the engine refused (the reason is printed), 1 no engine or no answer, 2 bad usage. `--json`
+prints `{"ok", "reason", "code", "text"}`; those fields are an interface (see README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+import time
+from typing import Final
+
+import orjson
+
+from hftui.config import Config
+from hftui.instance import find_running
+from hftui.protocol import (
+    CancelAll,
+    CancelOrder,
+    Command,
+    CommandAnswered,
+    Kill,
+    Mode,
+    OrderStatus,
+    OrderType,
+    PlaceOrder,
+    Rearm,
+    SetMode,
+    Side,
+    TimeInForce,
+    decode_text,
+    format_units,
+)
+
+__all__ = ["add_trading_parsers", "run_trading_command"]
+
+REFUSED: Final = 3
+_ANSWER_TIMEOUT_S: Final = 15.0
+TRADING_COMMANDS: Final = ("kill", "rearm", "mode", "order", "orders", "keys")
+
+
+def add_trading_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    k = sub.add_parser("kill", help="kill switch: cancel everything, drop to observe, latch")
+    k.add_argument("--flatten", action="store_true", help="also close every position")
+    k.add_argument("--json", action="store_true", help="machine-readable output")
+
+    r = sub.add_parser("rearm", help="clear the kill-switch latch (the mode stays observe)")
+    r.add_argument("--json", action="store_true", help="machine-readable output")
+
+    m = sub.add_parser("mode", help="switch mode: down is instant, up one step at a time")
+    m.add_argument("mode", choices=[x.label for x in Mode])
+    m.add_argument("--confirm", default=None, help="live needs the word LIVE")
+    m.add_argument("--json", action="store_true", help="machine-readable output")
+
+    o = sub.add_parser("order", help="place or cancel orders")
+    osub = o.add_subparsers(dest="order_command", metavar="ACTION", required=True)
+    p = osub.add_parser("place", help="place an order (through risk, in the current mode)")
+    p.add_argument("symbol")
+    p.add_argument("side", choices=["buy", "sell"])
+    p.add_argument("qty", help="quantity in base units, e.g. 0.010")
+    p.add_argument("--price", default="", help="limit price (required for limit)")
+    p.add_argument("--type", choices=["limit", "market"], default="limit", dest="order_type")
+    p.add_argument("--post-only", action="store_true", help="never take liquidity (GTX)")
+    p.add_argument("--reduce-only", action="store_true", help="only ever reduce the position")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    c = osub.add_parser("cancel", help="cancel one order by client order id")
+    c.add_argument("client_id")
+    c.add_argument("--json", action="store_true", help="machine-readable output")
+    ca = osub.add_parser("cancel-all", help="cancel every open order (of one symbol)")
+    ca.add_argument("symbol", nargs="?", default="")
+    ca.add_argument("--json", action="store_true", help="machine-readable output")
+
+    os_ = sub.add_parser("orders", help="list open orders")
+    os_.add_argument("--json", action="store_true", help="machine-readable output")
+
+    ks = sub.add_parser("keys", help="API keys in the OS keyring")
+    ksub = ks.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    for name, text in (
+        ("set", "store key and secret (read from a prompt or stdin, never argv)"),
+        ("test", "check the stored keys with one signed call to the venue"),
+        ("delete", "remove the stored keys"),
+        ("status", "show the keyring backend and whether keys are stored"),
+    ):
+        kp = ksub.add_parser(name, help=text)
+        kp.add_argument("--venue", default=None, help="local, binance-testnet or binance")
+        kp.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def run_trading_command(config: Config, args: argparse.Namespace) -> int:
+    if args.command == "keys":
+        return _keys(config, args)
+    if args.command == "orders":
+        return _orders(config, args.json)
+    command = _command(args)
+    if isinstance(command, str):
+        return _fail(command, 2)
+    return _send(config, command, args.json)
+
+
+def _fail(message: str, status: int = 1) -> int:
+    print(f"hftui: {message}", file=sys.stderr)
+    return status
+
+
+def _command(args: argparse.Namespace) -> Command | str:
+    if args.command == "kill":
+        return Kill(flatten=args.flatten)
+    if args.command == "rearm":
+        return Rearm()
+    if args.command == "mode":
+        mode = Mode[args.mode.upper()]
+        confirm = args.confirm
+        if mode == Mode.LIVE and confirm is None and sys.stdin.isatty():
+            confirm = input("Going LIVE sends real orders. Type LIVE to confirm: ").strip()
+        return SetMode(mode, confirm or "")
+    if args.order_command == "place":
+        order_type = OrderType[args.order_type.upper()]
+        return PlaceOrder(
+            args.symbol.upper(),
+            Side.BUY if args.side == "buy" else Side.SELL,
+            args.qty,
+            args.price,
+            order_type,
+            post_only=args.post_only,
+            reduce_only=args.reduce_only,
+        )
+    if args.order_command == "cancel":
+        return CancelOrder(args.client_id)
+    return CancelAll(args.symbol.upper())
+
+
+def _print_answer(answer: CommandAnswered, as_json: bool) -> None:
+    if as_json:
+        doc = {
+            "ok": answer.ok,
+            "reason": answer.reason.name.lower(),
+            "code": int(answer.reason),
+            "text": answer.text,
+        }
+        print(orjson.dumps(doc).decode())
+    elif answer.ok:
+        print(answer.text)
+    else:
+        print(f"refused ({answer.reason.name.lower()}): {answer.text}")
+
+
+def _send(config: Config, command: Command, as_json: bool) -> int:
+    from hftui.remote import EngineControl, RingError
+
+    info = find_running(config.engine.instance)
+    if info is None:
+        return _fail(f"no engine running (instance {config.engine.instance!r})")
+    try:
+        link = EngineControl(info)
+    except RingError as exc:
+        return _fail(f"cannot reach the engine: {exc}")
+    try:
+        request_id = link.send(command)
+        answer = link.wait_answer(request_id, _ANSWER_TIMEOUT_S)
+    except ValueError as exc:
+        return _fail(str(exc), 2)
+    except RingError as exc:
+        return _fail(str(exc))
+    finally:
+        link.close()
+    if answer is None:
+        return _fail(f"the engine did not answer within {_ANSWER_TIMEOUT_S:.0f} s")
+    _print_answer(answer, as_json)
+    return 0 if answer.ok else REFUSED
+
+
+def orders_document(config: Config) -> dict[str, object] | None:
+    from hftui.ipc import RegionError, SnapshotReader
+
+    info = find_running(config.engine.instance)
+    if info is None:
+        return None
+    try:
+        reader = SnapshotReader(info.shm)
+    except RegionError:
+        return None
+    try:
+        header = reader.header()
+        decimals: dict[str, tuple[int, int]] = {}
+        for i in range(int(header["n_symbols"])):
+            s = reader.symbol(i)
+            decimals[decode_text(s["symbol"])] = (
+                int(s["price_decimals"]),
+                int(s["qty_decimals"]),
+            )
+        block = reader.orders()
+        now = time.time_ns()
+        rows: list[dict[str, object]] = []
+        for row in block["rows"][: int(block["count"])]:
+            symbol = decode_text(row["symbol"])
+            pd, qd = decimals.get(symbol, (0, 0))
+            tif = TimeInForce(int(row["tif"]))
+            order_type = OrderType(int(row["order_type"]))
+            rows.append(
+                {
+                    "client_id": decode_text(row["client_id"]),
+                    "symbol": symbol,
+                    "side": Side(int(row["side"])).name.lower(),
+                    "type": order_type.name.lower(),
+                    "price": format_units(int(row["price"]), pd)
+                    if order_type == OrderType.LIMIT
+                    else None,
+                    "qty": format_units(int(row["qty"]), qd),
+                    "filled": format_units(int(row["filled"]), qd),
+                    "status": OrderStatus(int(row["status"])).label,
+                    "post_only": tif == TimeInForce.GTX,
+                    "reduce_only": bool(row["reduce_only"]),
+                    "mode": Mode(int(row["mode"])).label,
+                    "strategy": decode_text(row["strategy"]),
+                    "age_s": round((now - int(row["created_ns"])) / 1e9, 1),
+                }
+            )
+        return {
+            "mode": Mode(int(header["mode"])).label,
+            "killed": bool(header["killed"]),
+            "total": int(block["total"]),
+            "orders": rows,
+        }
+    finally:
+        reader.close()
+
+
+def _orders(config: Config, as_json: bool) -> int:
+    doc = orders_document(config)
+    if doc is None:
+        return _fail(f"no engine running (instance {config.engine.instance!r})")
+    if as_json:
+        print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    rows = doc["orders"]
+    if not isinstance(rows, list):
+        return _fail("malformed orders block")
+    print(
+        f"mode {str(doc['mode']).upper()}{'  KILLED' if doc['killed'] else ''}  "
+        f"open orders {doc['total']}"
+    )
+    for o in rows:
+        price = o["price"] or "market"
+        print(
+            f"{o['client_id']:<24} {o['mode']:<5} {o['symbol']:<9} {o['side']:<4} "
+            f"{o['qty']:>10} @ {price:<12} filled {o['filled']:<10} {o['status']}"
+        )
+    return 0
+
+
+# ---- keys -----------------------------------------------------------------------------------
+
+
+def _read_secret_inputs() -> tuple[str, str]:
+    if sys.stdin.isatty():
+        api_key = input("API key: ").strip()
+        secret = getpass.getpass("API secret (not shown): ").strip()
+        return api_key, secret
+    lines = sys.stdin.read().splitlines()
+    if len(lines) < 2:
+        raise ValueError("stdin must hold the API key on line 1 and the secret on line 2")
+    return lines[0].strip(), lines[1].strip()
+
+
+def _keys(config: Config, args: argparse.Namespace) -> int:
+    from hftui.keys import KeyringUnusableError, delete_keys, key_status, store_keys
+
+    venue = args.venue or config.venue.name
+    if venue not in ("local", "binance-testnet", "binance"):
+        return _fail(f"--venue {venue!r}: expected local, binance-testnet or binance", 2)
+    action = args.keys_command
+    try:
+        if action == "set":
+            try:
+                api_key, secret = _read_secret_inputs()
+                store_keys(venue, api_key, secret)
+            except ValueError as exc:
+                return _fail(str(exc), 2)
+            return _keys_report(venue, args.json, "stored")
+        if action == "delete":
+            removed = delete_keys(venue)
+            return _keys_report(venue, args.json, "deleted" if removed else "nothing stored")
+        if action == "status":
+            status = key_status(venue)
+            return _keys_report(venue, args.json, "ok" if status.usable else status.problem)
+        return _keys_test(config, venue, args.json)
+    except KeyringUnusableError as exc:
+        if args.json:
+            print(orjson.dumps({"ok": False, "venue": venue, "text": str(exc)}).decode())
+            return REFUSED
+        return _fail(str(exc), REFUSED)
+
+
+def _keys_report(venue: str, as_json: bool, text: str) -> int:
+    from hftui.keys import key_status
+
+    status = key_status(venue)
+    doc = {
+        "ok": not status.problem,
+        "venue": venue,
+        "backend": status.backend,
+        "stored": status.stored,
+        "api_key_hint": status.api_key_hint,
+        "usable": status.usable,
+        "text": text,
+    }
+    if as_json:
+        print(orjson.dumps(doc).decode())
+    else:
+        stored = f"key {status.api_key_hint}" if status.stored else "no keys stored"
+        demo = " (the local demo account is used)" if venue == "local" and not status.stored else ""
+        print(f"{venue}: {text}; {stored}{demo}; keyring backend {status.backend}")
+        if status.problem and status.problem != text:
+            print(status.problem)
+    return 0
+
+
+def _venue_rest_url(config: Config, venue: str) -> str | None:
+    from hftui.engine.binance.constants import VENUE_URLS
+
+    if venue != "local":
+        return VENUE_URLS[venue][0]
+    info = find_running(config.engine.instance)
+    if info is not None and info.venue == "local" and info.venue_url:
+        return info.venue_url
+    return config.venue.url
+
+
+def _keys_test(config: Config, venue: str, as_json: bool) -> int:
+    from hftui.engine.binance.client import Credentials, VenueClient
+    from hftui.engine.binance.rest import VenueError
+    from hftui.keys import load_keys
+
+    keys = load_keys(venue)
+    if keys is None:
+        return _fail(f"no keys stored for {venue}; use `hftui keys set --venue {venue}`", REFUSED)
+    url = _venue_rest_url(config, venue)
+    if not url:
+        return _fail("no local exchange is running; start hftui (or `hftui engine`) first")
+
+    async def check() -> str:
+        client = VenueClient(url, Credentials(keys.api_key, keys.secret))
+        try:
+            await client.start()
+            account = await client.account()
+            return str(account.get("availableBalance", account.get("totalWalletBalance", "?")))
+        finally:
+            await client.close()
+
+    try:
+        balance = asyncio.run(check())
+    except VenueError as exc:
+        if as_json:
+            print(orjson.dumps({"ok": False, "venue": venue, "text": str(exc)}).decode())
+            return REFUSED
+        return _fail(f"the venue refused the keys: {exc}", REFUSED)
+    text = f"keys work on {venue} ({url}); available balance {balance} USDT"
+    if keys.demo:
+        text += " (the local demo account)"
+    if as_json:
+        print(orjson.dumps({"ok": True, "venue": venue, "text": text}).decode())
+    else:
+        print(text)
+    return 0

@@ -1,0 +1,454 @@
+"""The engine's command handler: manual overrides, mode switches and the kill switch.
+
+Owns: the command ring's consumer side and the answers. Each command from the TUI or the
+CLI is handled here, through risk and execution like any strategy intent, and answered on
+the event ring with its request id: accepted, or refused with a reason code and a sentence.
+
+Modes: going down is instant and cancels the orders of the mode being left (they would be
+unmanaged otherwise). Going up is one step at a time; `live` needs keys and the typed word
+LIVE. The kill switch drops to observe, cancels everything everywhere (and verifies), can
+flatten, and latches on disk until an explicit re-arm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+from hftui.config import Config
+from hftui.engine.binance.client import Credentials
+from hftui.engine.binance.rest import VenueError
+from hftui.engine.execution import Execution, Outcome
+from hftui.engine.intents import Lots, OrderIntent, Ticks
+from hftui.engine.kill_switch import KillSwitch
+from hftui.keys import KeyringUnusableError, load_keys
+from hftui.protocol import (
+    AlertRaised,
+    CancelAll,
+    CancelOrder,
+    Command,
+    CommandAnswered,
+    Event,
+    Flatten,
+    Kill,
+    Mode,
+    ModeChanged,
+    OrderType,
+    PauseStrategy,
+    PlaceOrder,
+    Rearm,
+    Reason,
+    ResumeStrategy,
+    SetMode,
+    Side,
+    TimeInForce,
+)
+from hftui.rings import CommandReceiver, RingError
+
+__all__ = ["Controller", "KillReport"]
+
+log = logging.getLogger(__name__)
+
+_POLL_S: Final = 0.02  # between command polls; senders also nudge with SIGUSR1
+_VERIFY_ROUNDS: Final = 5
+
+
+@dataclass(slots=True)
+class KillReport:
+    """Timings of the last kill, in nanoseconds from the command's arrival."""
+
+    started_ns: int = 0
+    cancels_sent_ns: int = 0
+    cancels_done_ns: int = 0
+    zero_open_ns: int = 0
+    canceled_paper: int = 0
+    left_open: int = -1  # venue orders still open after verification; -1 unknown
+    flattened: list[str] = field(default_factory=list)
+
+
+class Controller:
+    def __init__(
+        self,
+        config: Config,
+        execution: Execution,
+        kill: KillSwitch,
+        publish: Callable[[Event], None],
+    ) -> None:
+        self.config = config
+        self.execution = execution
+        self.kill_switch = kill
+        self.publish = publish
+        self.receiver: CommandReceiver | None = None
+        self._wake = asyncio.Event()
+        self.last_kill = KillReport()
+        self._kill_lock = asyncio.Lock()
+        self.execution.exposure.killed = kill.killed
+        self.execution.on_daily_loss = self._daily_loss
+
+    # ---- the ring -------------------------------------------------------------------------
+
+    def nudge(self) -> None:
+        """SIGUSR1 from a sender: look at the ring now."""
+        self._wake.set()
+
+    async def serve(self, receiver: CommandReceiver) -> None:
+        self.receiver = receiver
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGUSR1, self.nudge)
+        try:
+            while True:
+                for request_id, sender, command in receiver.poll():
+                    if isinstance(command, RingError):
+                        self.answer(request_id, Outcome(Reason.BAD_COMMAND, str(command)))
+                        continue
+                    log.info("command", extra={"command": command.tag, "sender_pid": sender})
+                    self.handle(request_id, command)
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), _POLL_S)
+        finally:
+            loop.remove_signal_handler(signal.SIGUSR1)
+
+    def answer(self, request_id: int, outcome: Outcome) -> None:
+        if request_id:
+            self.publish(
+                CommandAnswered(request_id, outcome.ok, outcome.reason, outcome.text[:120])
+            )
+        level = logging.INFO if outcome.ok else logging.WARNING
+        log.log(level, "answer", extra={"reason": outcome.reason.name, "text": outcome.text})
+
+    def _later(self, request_id: int) -> Callable[[Outcome], None]:
+        return lambda outcome: self.answer(request_id, outcome)
+
+    # ---- dispatch -------------------------------------------------------------------------
+
+    def handle(self, request_id: int, command: Command) -> None:
+        """Act on one command. Never raises: anything unexpected becomes a refusal."""
+        try:
+            self._dispatch(request_id, command)
+        except Exception as exc:  # an engine bug must not take the engine down
+            log.exception("command failed", extra={"command": command.tag})
+            self.answer(request_id, Outcome(Reason.BAD_COMMAND, f"internal error: {exc}"))
+
+    def _dispatch(self, request_id: int, command: Command) -> None:
+        ex = self.execution
+        match command:
+            case PlaceOrder():
+                self._place(request_id, command)
+            case CancelOrder():
+                live = ex.order_mode(command.client_id) == Mode.LIVE
+                outcome = ex.cancel(command.client_id, self._later(request_id))
+                if not outcome.ok or not live:
+                    self.answer(request_id, outcome)
+            case CancelAll():
+                ex.spawn(self._cancel_all(request_id, command.symbol), "cancel all")
+            case Flatten():
+                ex.spawn(self._flatten(request_id, command.symbol), "flatten")
+            case Kill():
+                ex.spawn(self.kill(request_id, "kill switch", command.flatten), "kill")
+            case Rearm():
+                self._rearm(request_id)
+            case SetMode():
+                ex.spawn(self._set_mode(request_id, command), "mode")
+            case PauseStrategy() | ResumeStrategy():
+                self.answer(
+                    request_id,
+                    Outcome(Reason.NOT_FOUND, f"no strategy named {command.name!r} is loaded"),
+                )
+
+    # ---- orders ---------------------------------------------------------------------------
+
+    def intent_of(self, command: PlaceOrder) -> OrderIntent | Outcome:
+        """The intent a place command asks for, or the refusal of text off the grid."""
+        inst = self.execution.instruments.get(command.symbol)
+        if inst is None:
+            return Outcome(
+                Reason.UNKNOWN_SYMBOL,
+                f"{command.symbol} is not traded here; symbols: "
+                + ", ".join(self.execution.instruments),
+            )
+        try:
+            qty = inst.qty_lots(command.qty)
+        except ValueError as exc:
+            return Outcome(Reason.BAD_QTY, str(exc))
+        price = 0
+        if command.order_type == OrderType.LIMIT:
+            if not command.price:
+                return Outcome(Reason.BAD_PRICE, "a limit order needs a price")
+            try:
+                price = inst.price_ticks(command.price)
+            except ValueError as exc:
+                return Outcome(Reason.BAD_PRICE, str(exc))
+        elif command.price:
+            return Outcome(Reason.BAD_PRICE, "a market order takes no price")
+        if command.post_only and command.order_type == OrderType.MARKET:
+            return Outcome(Reason.BAD_COMMAND, "a market order cannot be post-only")
+        tif = TimeInForce.GTX if command.post_only else TimeInForce.GTC
+        if command.order_type == OrderType.MARKET:
+            tif = TimeInForce.GTC
+        return OrderIntent(
+            command.symbol,
+            command.side,
+            Lots(qty),
+            Ticks(price),
+            command.order_type,
+            tif,
+            command.reduce_only,
+        )
+
+    def _place(self, request_id: int, command: PlaceOrder) -> None:
+        intent = self.intent_of(command)
+        if isinstance(intent, Outcome):
+            self.execution.refusals += 1
+            self.answer(request_id, intent)
+            return
+        if self.kill_switch.killed:
+            self.execution.refusals += 1
+            self.answer(request_id, Outcome(Reason.KILLED, Reason.KILLED.text))
+            return
+        live = self.execution.mode == Mode.LIVE
+        outcome = self.execution.place(intent, self._later(request_id) if live else None)
+        if not live or not outcome.ok:
+            self.answer(request_id, outcome)
+
+    async def _cancel_all(self, request_id: int, symbol: str) -> None:
+        ex = self.execution
+        symbols = [symbol] if symbol else list(ex.instruments)
+        if symbol and symbol not in ex.instruments:
+            self.answer(request_id, Outcome(Reason.UNKNOWN_SYMBOL, f"{symbol} is not traded"))
+            return
+        paper = ex.cancel_paper(symbol)
+        live = ex.open_orders(symbol, Mode.LIVE)
+        ex.request_cancels(live)
+        failed = await ex.cancel_live_all(symbols) if ex.client is not None else 0
+        where = symbol or "every symbol"
+        if failed:
+            self.answer(
+                request_id,
+                Outcome(Reason.VENUE_DOWN, f"cancel-all failed on {failed} symbol(s) of {where}"),
+            )
+            return
+        self.answer(
+            request_id,
+            Outcome(Reason.OK, f"canceled on {where}: {paper} paper, {len(live)} live order(s)"),
+        )
+
+    async def _flatten(self, request_id: int, symbol: str) -> None:
+        ex = self.execution
+        if symbol not in ex.instruments:
+            self.answer(request_id, Outcome(Reason.UNKNOWN_SYMBOL, f"{symbol} is not traded"))
+            return
+        if ex.mode == Mode.OBSERVE:
+            self.answer(request_id, Outcome(Reason.OK, "observe: no position to flatten"))
+            return
+        ex.cancel_paper(symbol)
+        if ex.mode == Mode.LIVE:
+            await ex.cancel_live_all([symbol])
+        lots = ex.account.book(ex.mode, symbol).lots
+        if lots == 0:
+            self.answer(request_id, Outcome(Reason.OK, f"{symbol} is already flat"))
+            return
+        side = Side.SELL if lots > 0 else Side.BUY
+        intent = OrderIntent(
+            symbol, side, Lots(abs(lots)), Ticks(0), OrderType.MARKET, reduce_only=True
+        )
+        live = ex.mode == Mode.LIVE
+        outcome = ex.place(intent, self._later(request_id) if live else None)
+        if not live or not outcome.ok:
+            self.answer(request_id, outcome)
+
+    # ---- modes ----------------------------------------------------------------------------
+
+    def _announce(self, text: str) -> None:
+        ex = self.execution
+        self.publish(ModeChanged(ex.mode, self.kill_switch.killed, text))
+        log.warning("mode", extra={"mode": ex.mode.label, "killed": self.kill_switch.killed})
+
+    async def _leave(self, old: Mode) -> None:
+        # Orders of a mode being left would be unmanaged: cancel them.
+        ex = self.execution
+        if old >= Mode.PAPER:
+            ex.cancel_paper(immediate=True)
+        if old == Mode.LIVE:
+            ex.request_cancels(ex.open_orders(mode=Mode.LIVE))
+            await ex.cancel_live_all(list(ex.instruments))
+            await ex.disarm_countdown()
+
+    async def _set_mode(self, request_id: int, command: SetMode) -> None:
+        ex = self.execution
+        target, old = command.mode, ex.mode
+        if target == old:
+            self.answer(request_id, Outcome(Reason.OK, f"already in {old.label}"))
+            return
+        if target < old:
+            ex.set_mode(target)  # instant: nothing new goes out from here on
+            self._announce(f"{old.label} -> {target.label}")
+            await self._leave(old)
+            self.answer(request_id, Outcome(Reason.OK, f"mode {target.label}"))
+            return
+        if self.kill_switch.killed:
+            self.answer(request_id, Outcome(Reason.KILLED, Reason.KILLED.text))
+            return
+        if target != old + 1:
+            self.answer(
+                request_id,
+                Outcome(
+                    Reason.MODE_STEP,
+                    f"{old.label} -> {target.label}: go to {Mode(old + 1).label} first",
+                ),
+            )
+            return
+        if target == Mode.LIVE:
+            refusal = await self._prepare_live(command.confirm)
+            if refusal is not None:
+                self.answer(request_id, refusal)
+                return
+        ex.set_mode(target)
+        if target == Mode.LIVE:
+            ex.spawn(ex.countdown_loop(), "countdown")
+        self._announce(f"{old.label} -> {target.label}")
+        self.answer(request_id, Outcome(Reason.OK, f"mode {target.label}"))
+
+    async def _prepare_live(self, confirm: str) -> Outcome | None:
+        if confirm != "LIVE":
+            return Outcome(Reason.CONFIRMATION, "type LIVE to confirm going live")
+        credentials = self.credentials()
+        if isinstance(credentials, Outcome):
+            return credentials
+        try:
+            await self.execution.connect_live(credentials)
+        except VenueError as exc:
+            return Outcome(Reason.VENUE_DOWN, f"cannot go live: {exc}")
+        await self.execution.seed_live_positions()
+        return None
+
+    def credentials(self) -> Credentials | Outcome:
+        venue = self.config.venue.name
+        try:
+            keys = load_keys(venue)
+        except KeyringUnusableError as exc:
+            return Outcome(Reason.NO_KEYS, str(exc))
+        if keys is None:
+            return Outcome(
+                Reason.NO_KEYS, f"no API keys for {venue}: store them with `hftui keys set`"
+            )
+        return Credentials(keys.api_key, keys.secret)
+
+    # ---- the kill switch ------------------------------------------------------------------
+
+    def _daily_loss(self) -> None:
+        self.execution.spawn(self.kill(0, "daily loss limit reached", flatten=False), "kill")
+
+    async def kill(self, request_id: int, reason: str, flatten: bool) -> None:
+        """Drop to observe, cancel everything everywhere, verify, optionally flatten, latch."""
+        t0 = time.perf_counter_ns()
+        ex = self.execution
+        report = KillReport(started_ns=t0)
+        old = ex.mode
+        ex.set_mode(Mode.OBSERVE)  # first: from here on nothing new is sent
+        ex.exposure.killed = True
+        async with self._kill_lock:
+            if ex.client is None and self.config.venue.name == "local":
+                # The local demo account may hold orders from an earlier run: connect to cancel.
+                credentials = self.credentials()
+                if isinstance(credentials, Credentials):
+                    try:
+                        await ex.connect_live(credentials)
+                    except VenueError as exc:
+                        log.warning("kill: venue unreachable", extra={"error": str(exc)})
+            report.canceled_paper = ex.cancel_paper(immediate=True)
+            ex.request_cancels(ex.open_orders(mode=Mode.LIVE))
+            cancel = None
+            if ex.client is not None:
+                cancel = asyncio.ensure_future(ex.cancel_live_all(list(ex.instruments)))
+                await asyncio.sleep(0)  # let every request reach the socket
+            report.cancels_sent_ns = time.perf_counter_ns() - t0
+            self.kill_switch.fire(reason, flatten)
+            self._announce(f"KILLED ({reason})")
+            if cancel is not None:
+                await cancel
+                report.cancels_done_ns = time.perf_counter_ns() - t0
+                report.left_open = await self._verify_zero_open()
+                report.zero_open_ns = time.perf_counter_ns() - t0
+            if flatten:
+                report.flattened = await self._flatten_all(old)
+            await ex.disarm_countdown()
+        self.last_kill = report
+        self.answer(request_id, Outcome(Reason.OK, _kill_text(report)))
+
+    async def _verify_zero_open(self) -> int:
+        ex = self.execution
+        remaining = -1
+        for _ in range(_VERIFY_ROUNDS):
+            rows = await ex.venue_open_orders()
+            if rows is None:
+                await asyncio.sleep(0.05)
+                continue
+            remaining = len(rows)
+            if not rows:
+                return 0
+            symbols = sorted({str(r.get("symbol")) for r in rows})
+            log.warning("kill: orders still open; cancelling again", extra={"symbols": symbols})
+            await ex.cancel_live_all(symbols)
+        return remaining
+
+    async def _flatten_all(self, old: Mode) -> list[str]:
+        """Reduce-only market orders for every position, without the risk gate (they only
+        reduce): the venue's positions, which are the truth in live, and the paper book's."""
+        ex = self.execution
+        done: list[str] = []
+        targets: list[tuple[str, int, Mode]] = []
+        if ex.client is not None:
+            try:
+                await ex.seed_live_positions()
+            except VenueError as exc:
+                self.publish_alert(f"kill: cannot read positions to flatten: {exc}")
+            targets += [(s, lots, Mode.LIVE) for s, lots in ex.positions(Mode.LIVE).items()]
+        if old == Mode.PAPER:
+            targets += [(s, lots, Mode.PAPER) for s, lots in ex.positions(Mode.PAPER).items()]
+        for symbol, lots, mode in targets:
+            if not lots:
+                continue
+            side = Side.SELL if lots > 0 else Side.BUY
+            intent = OrderIntent(
+                symbol,
+                side,
+                Lots(abs(lots)),
+                Ticks(0),
+                OrderType.MARKET,
+                reduce_only=True,
+                strategy="kill",
+            )
+            ex.submit(intent, mode)
+            done.append(f"{mode.label} {ex.describe(intent)}")
+        return done
+
+    def publish_alert(self, text: str) -> None:
+        log.warning(text)
+        self.publish(AlertRaised(logging.WARNING, text))
+
+    def _rearm(self, request_id: int) -> None:
+        if not self.kill_switch.rearm():
+            self.answer(request_id, Outcome(Reason.OK, "not killed; nothing to re-arm"))
+            return
+        self.execution.exposure.killed = False
+        self._announce("re-armed")
+        self.answer(request_id, Outcome(Reason.OK, "re-armed; still in observe"))
+
+
+def _kill_text(r: KillReport) -> str:
+    parts = [f"killed: cancels sent in {r.cancels_sent_ns / 1e6:.1f} ms"]
+    if r.zero_open_ns:
+        state = "zero open orders" if r.left_open == 0 else f"{r.left_open} still open"
+        parts.append(f"{state} at {r.zero_open_ns / 1e6:.1f} ms")
+    if r.canceled_paper:
+        parts.append(f"{r.canceled_paper} paper order(s) canceled")
+    if r.flattened:
+        parts.append("flattened " + ", ".join(r.flattened))
+    return "; ".join(parts)

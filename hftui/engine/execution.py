@@ -1,0 +1,693 @@
+"""Execution: turns risk-approved intents into orders in the current mode, and keeps them.
+
+Owns: the trading mode, the order tracker (every order this engine placed), the exposure
+risk reads, the paper matcher, the venue client and the user-data stream. Intents come in
+through `place`; venue answers, stream events and paper fills come back through
+`_apply_updates`, the one place order state and positions change.
+
+- observe: the intent is risk-checked and reported as "would send"; nothing leaves.
+- paper: the order goes to the paper matcher, which fills it against the live book.
+- live: the order is signed and sent. A send whose outcome is unknown (timeout, 5xx, a
+  dropped connection, a duplicate id) is *queried* by its client id until the venue says what
+  happened; it is never sent again, so a retry cannot double an order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from hftui.config import Config
+from hftui.engine.account import Account
+from hftui.engine.binance.client import Credentials, VenueClient, VenueTimeoutError
+from hftui.engine.binance.rest import VenueError
+from hftui.engine.instrument import Instrument
+from hftui.engine.intents import ClientId, Lots, OrderIntent, Ticks, VenueUpdate, new_client_id
+from hftui.engine.orders import OrderEvent, OrderTracker, update_from_rest, update_from_stream
+from hftui.engine.paper import PaperConfig, PaperMatcher
+from hftui.engine.risk import Exposure, RiskEngine, RiskLimits, SymbolExposure, SymbolLimits
+from hftui.engine.user_stream import UserStream
+from hftui.protocol import (
+    AlertRaised,
+    Event,
+    Mode,
+    OrderChanged,
+    OrderFilled,
+    OrderStatus,
+    OrderType,
+    Reason,
+    Side,
+)
+
+__all__ = ["Execution", "Outcome", "risk_limits"]
+
+log = logging.getLogger(__name__)
+
+_QUERY_DELAYS_S: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+_UNKNOWN_ORDER: Final = -2013  # query: order does not exist
+_CANCEL_UNKNOWN: Final = -2011  # cancel: unknown order
+_DUPLICATE_ID: Final = -4116
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The answer to a place/cancel request."""
+
+    reason: Reason
+    text: str
+    client_id: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.reason == Reason.OK
+
+
+def risk_limits(config: Config) -> RiskLimits:
+    """The risk engine's limits from the `[risk]` section."""
+    r = config.risk
+
+    def limits(s: object) -> SymbolLimits:
+        return SymbolLimits(
+            max_order_qty=s.max_order_qty,  # type: ignore[attr-defined]
+            max_order_notional=s.max_order_notional,  # type: ignore[attr-defined]
+            max_position=s.max_position,  # type: ignore[attr-defined]
+            max_open_orders=s.max_open_orders,  # type: ignore[attr-defined]
+            price_band_bps=s.price_band_bps,  # type: ignore[attr-defined]
+        )
+
+    return RiskLimits(
+        default=limits(r.default),
+        per_symbol={name: limits(s) for name, s in r.symbols},
+        max_open_orders_total=r.max_open_orders_total,
+        max_orders_per_s=r.max_orders_per_s,
+        daily_loss_limit=r.daily_loss_limit,
+        strategy_budgets=dict(r.budgets),
+    )
+
+
+def venue_reason(exc: VenueError) -> Reason:
+    """The refusal code for a venue error."""
+    if exc.status in (418, 429):
+        return Reason.RATE_LIMITED
+    if isinstance(exc, VenueTimeoutError):
+        return Reason.TIMEOUT
+    if exc.status == 0 or exc.status >= 500:
+        return Reason.VENUE_DOWN
+    if exc.code in (-2019, -2018, -2010) and "margin" in str(exc).lower():
+        return Reason.INSUFFICIENT_MARGIN
+    if exc.code == -5022:
+        return Reason.POST_ONLY
+    if exc.code == _DUPLICATE_ID:
+        return Reason.DUPLICATE
+    return Reason.VENUE_REJECT
+
+
+class Execution:
+    def __init__(
+        self,
+        config: Config,
+        instruments: Mapping[str, Instrument],
+        publish: Callable[[Event], None],
+        clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.config = config
+        self.instruments = dict(instruments)
+        self.publish = publish
+        self.clock_ns = clock_ns
+        self.mode = Mode.OBSERVE
+        self.tracker = OrderTracker(clock_ns)
+        self.account = Account(self.instruments)
+        self.exposure = Exposure()
+        for symbol in self.instruments:
+            self.exposure.symbols[symbol] = SymbolExposure()
+        self.risk = RiskEngine(risk_limits(config), self.instruments)
+        p = config.paper
+        self.paper = PaperMatcher(
+            self.instruments,
+            PaperConfig(int(p.latency_ms * 1e6), p.maker_fee_rate, p.taker_fee_rate),
+        )
+        self.client: VenueClient | None = None
+        self.user_stream: UserStream | None = None
+        self.rest_url = ""
+        self.stream_url = ""
+        self._order_mode: dict[str, Mode] = {}
+        self._open: dict[str, tuple[str, Side, int, int, str]] = {}  # cid -> sym, side, lots, px
+        self._strategy_lots: dict[tuple[str, str], int] = {}  # (strategy, symbol) -> net lots
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._tag = _base36(time.time_ns() // 1_000_000)[-7:]
+        self._sequence = 0
+        self._paper_timer: asyncio.TimerHandle | None = None
+        self.orders_sent = 0
+        self.refusals = 0
+        self.would_send = 0
+        self.version = 0  # bumped whenever orders or positions change; the publisher compares
+        self.mids: dict[str, float] = {}
+        self.on_daily_loss: Callable[[], None] | None = None
+        self.touch: Callable[[str], tuple[int, int]] | None = None  # best bid/ask in ticks
+
+    # ---- plumbing -------------------------------------------------------------------------
+
+    def spawn(self, coro: Awaitable[object], name: str) -> asyncio.Task[object]:
+        """Run `coro` as a task the engine keeps (and cancels at shutdown)."""
+        task: asyncio.Task[object] = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[object]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("execution task failed", exc_info=task.exception())
+
+    def next_client_id(self, strategy: str) -> ClientId:
+        self._sequence += 1
+        prefix = "m" if strategy == "manual" else strategy[:8].replace("-", "_")
+        return new_client_id(prefix, self._tag, self._sequence)
+
+    def _alert(self, level: int, text: str) -> None:
+        log.log(level, text)
+        self.publish(AlertRaised(level, text))
+
+    def set_mid(self, symbol: str, bid: int, ask: int) -> None:
+        """The book's touch in ticks (-1 when a side is empty), before a risk check."""
+        exp = self.exposure.symbols.get(symbol)
+        if exp is None:
+            return
+        if bid > 0 and ask > 0:
+            exp.mid = (bid + ask) // 2
+            self.mids[symbol] = (bid + ask) / 2
+        else:
+            exp.mid = 0
+
+    # ---- placing --------------------------------------------------------------------------
+
+    def describe(self, intent: OrderIntent) -> str:
+        inst = self.instruments[intent.symbol]
+        qty = inst.format_qty(intent.qty)
+        where = (
+            "at market"
+            if intent.order_type == OrderType.MARKET
+            else f"@ {inst.format_price(intent.price)}"
+        )
+        flags = " post-only" if intent.post_only else ""
+        flags += " reduce-only" if intent.reduce_only else ""
+        return f"{intent.side.name} {qty} {intent.symbol} {where}{flags}"
+
+    def place(
+        self, intent: OrderIntent, on_done: Callable[[Outcome], None] | None = None
+    ) -> Outcome:
+        """Risk-check `intent` and act on it in the current mode.
+
+        Returns the immediate outcome. In live the venue's answer comes later, through
+        `on_done` (called once, with the accepted or refused order).
+        """
+        if self.touch is not None:
+            self.set_mid(intent.symbol, *self.touch(intent.symbol))
+        reason = self.risk.check(intent, self.exposure)
+        if reason != Reason.OK:
+            self.refusals += 1
+            text = self.risk.refusal_text(reason, intent, self.exposure)
+            log.info("order refused", extra={"reason": reason.name, "why": text})
+            self.publish(
+                OrderChanged(
+                    "", intent.symbol, intent.side, OrderStatus.REJECTED, "", "", "", reason, text
+                )
+            )
+            return Outcome(reason, text)
+        if self.mode == Mode.OBSERVE:
+            self.would_send += 1
+            text = f"observe: would send {self.describe(intent)}"
+            log.info("would send", extra={"intent": self.describe(intent)})
+            self.publish(AlertRaised(logging.INFO, text))
+            return Outcome(Reason.OK, text)
+        self.risk.record_sent()
+        return self.submit(intent, self.mode, on_done)
+
+    def submit(
+        self, intent: OrderIntent, mode: Mode, on_done: Callable[[Outcome], None] | None = None
+    ) -> Outcome:
+        """Send an order in `mode` without the risk gate: only for `place` (after risk) and
+        the kill switch's reduce-only flatten, which must work while killed."""
+        cid = self.next_client_id(intent.strategy)
+        self.tracker.submit(cid, intent)
+        self._order_mode[cid] = mode
+        self.orders_sent += 1
+        self.version += 1
+        log.info(
+            "order submitted",
+            extra={"client_id": cid, "mode": mode.label, "order": self.describe(intent)},
+        )
+        if mode == Mode.PAPER:
+            self._track_open(cid)
+            self.paper.submit(
+                cid,
+                intent.symbol,
+                intent.side,
+                intent.order_type,
+                intent.tif,
+                intent.price,
+                intent.qty,
+                self.clock_ns(),
+            )
+            self._schedule_paper()
+            return Outcome(Reason.OK, f"paper order {cid}: {self.describe(intent)}", cid)
+        self._track_open(cid)
+        self.spawn(self._send_live(cid, on_done), f"send {cid}")
+        return Outcome(Reason.OK, f"sent {cid}: {self.describe(intent)}", cid)
+
+    async def _send_live(self, cid: ClientId, on_done: Callable[[Outcome], None] | None) -> None:
+        order = self.tracker.get(cid)
+        client = self.client
+        if order is None or client is None:
+            return
+        intent = order.intent
+        inst = self.instruments[intent.symbol]
+        params = {
+            "symbol": intent.symbol,
+            "side": intent.side.name,
+            "type": intent.order_type.name,
+            "quantity": inst.format_qty(intent.qty),
+            "newClientOrderId": cid,
+            "newOrderRespType": "RESULT",
+        }
+        if intent.order_type == OrderType.LIMIT:
+            params["price"] = inst.format_price(intent.price)
+            params["timeInForce"] = intent.tif.name
+        if intent.reduce_only:
+            params["reduceOnly"] = "true"
+        sent_ns = self.clock_ns()
+        try:
+            payload = await client.new_order(params)
+        except VenueError as exc:
+            reason = venue_reason(exc)
+            unknown = reason in (Reason.TIMEOUT, Reason.VENUE_DOWN, Reason.DUPLICATE)
+            if unknown:
+                # The venue may have the order: find out, never resend.
+                log.warning(
+                    "order outcome unknown; querying",
+                    extra={"client_id": cid, "error": str(exc)},
+                )
+                await self._settle_by_query(cid, sent_ns)
+                order = self.tracker.get(cid)
+                if order is not None and order.status != OrderStatus.REJECTED:
+                    self._done(on_done, Outcome(Reason.OK, f"{cid} {order.status.label}", cid))
+                    return
+            text = f"{reason.text}: {exc}"
+            self._apply_events(self.tracker.reject(cid, text))
+            self.refusals += 1
+            self._done(on_done, Outcome(reason, text, cid))
+            return
+        self._apply_updates([update_from_rest(payload, inst)])
+        order = self.tracker.get(cid)
+        status = order.status.label if order is not None else "sent"
+        self._done(on_done, Outcome(Reason.OK, f"{cid} {status}: {self.describe(intent)}", cid))
+
+    @staticmethod
+    def _done(on_done: Callable[[Outcome], None] | None, outcome: Outcome) -> None:
+        if on_done is not None:
+            on_done(outcome)
+
+    async def _settle_by_query(self, cid: ClientId, sent_ns: int) -> None:
+        """Query the order until the venue says what it is. An order the venue does not know
+        once the request's recvWindow has passed can never arrive: then it is rejected."""
+        order = self.tracker.get(cid)
+        client = self.client
+        if order is None or client is None:
+            return
+        inst = self.instruments[order.intent.symbol]
+        window_ns = self.config.live.recv_window_ms * 1_000_000
+        attempt = 0
+        while True:
+            delay = _QUERY_DELAYS_S[min(attempt, len(_QUERY_DELAYS_S) - 1)]
+            attempt += 1
+            await asyncio.sleep(delay)
+            try:
+                payload = await client.query_order(order.intent.symbol, cid)
+            except VenueError as exc:
+                if exc.code == _UNKNOWN_ORDER and self.clock_ns() - sent_ns > window_ns:
+                    self._apply_events(self.tracker.reject(cid, "the venue never received it"))
+                    return
+                log.info("order query failed", extra={"client_id": cid, "error": str(exc)})
+                continue
+            self._apply_updates([update_from_rest(payload, inst)])
+            return
+
+    # ---- cancelling -----------------------------------------------------------------------
+
+    def cancel(self, cid: str, on_done: Callable[[Outcome], None] | None = None) -> Outcome:
+        order = self.tracker.get(ClientId(cid))
+        if order is None or not order.open:
+            state = "no such order" if order is None else f"already {order.status.label}"
+            return Outcome(Reason.NOT_FOUND, f"{cid}: {state}", cid)
+        self._apply_events(self.tracker.request_cancel(ClientId(cid)))
+        mode = self._order_mode.get(cid, Mode.PAPER)
+        if mode == Mode.PAPER:
+            self.paper.cancel(ClientId(cid), self.clock_ns())
+            self._schedule_paper()
+            return Outcome(Reason.OK, f"cancel of paper order {cid} requested", cid)
+        self.spawn(self._cancel_live(ClientId(cid), on_done), f"cancel {cid}")
+        return Outcome(Reason.OK, f"cancel of {cid} sent", cid)
+
+    async def _cancel_live(self, cid: ClientId, on_done: Callable[[Outcome], None] | None) -> None:
+        order = self.tracker.get(cid)
+        if order is None or self.client is None:
+            return
+        inst = self.instruments[order.intent.symbol]
+        try:
+            payload = await self.client.cancel_order(order.intent.symbol, cid)
+        except VenueError as exc:
+            text = f"cancel of {cid} failed: {exc}"
+            self._apply_events(self.tracker.cancel_rejected(cid, str(exc)))
+            if exc.code != _CANCEL_UNKNOWN:
+                self._done(on_done, Outcome(venue_reason(exc), text, cid))
+                return
+            await self._settle_by_query(cid, 0)  # it filled or was never there: ask
+            order = self.tracker.get(cid)
+            status = order.status.label if order is not None else "unknown"
+            self._done(on_done, Outcome(Reason.NOT_FOUND, f"{cid} is {status}", cid))
+            return
+        self._apply_updates([update_from_rest(payload, inst)])
+        self._done(on_done, Outcome(Reason.OK, f"{cid} canceled", cid))
+
+    def order_mode(self, cid: str) -> Mode | None:
+        return self._order_mode.get(cid)
+
+    def request_cancels(self, cids: list[ClientId]) -> None:
+        """Mark orders as cancel-requested (a cancel-all covers them at the venue)."""
+        for cid in cids:
+            self._apply_events(self.tracker.request_cancel(cid))
+
+    def open_orders(self, symbol: str = "", mode: Mode | None = None) -> list[ClientId]:
+        return [
+            o.client_id
+            for o in self.tracker.open_orders(symbol or None)
+            if mode is None or self._order_mode.get(o.client_id) == mode
+        ]
+
+    def cancel_paper(self, symbol: str = "", immediate: bool = False) -> int:
+        """Cancel every open paper order (of `symbol`); `immediate` skips the latency (the
+        kill switch: a simulated order must not outlive the kill either)."""
+        cids = self.open_orders(symbol, Mode.PAPER)
+        now = self.clock_ns()
+        for cid in cids:
+            self._apply_events(self.tracker.request_cancel(cid))
+            self.paper.cancel(cid, now)
+        if immediate and cids:
+            self.paper.advance(now + self.paper.config.latency_ns)
+            self._drain_paper()
+        else:
+            self._schedule_paper()
+        return len(cids)
+
+    async def cancel_live_all(self, symbols: list[str]) -> int:
+        """Cancel every open order on `symbols` at the venue (whether this engine placed it or
+        not); returns how many cancel-all requests failed."""
+        client = self.client
+        if client is None:
+            return 0
+        results = await asyncio.gather(
+            *(client.cancel_all(s) for s in symbols), return_exceptions=True
+        )
+        failed = 0
+        for symbol, result in zip(symbols, results, strict=True):
+            if isinstance(result, BaseException):
+                failed += 1
+                log.warning("cancel-all failed", extra={"symbol": symbol, "error": str(result)})
+        return failed
+
+    async def venue_open_orders(self) -> list[dict[str, object]] | None:
+        if self.client is None:
+            return None
+        try:
+            return await self.client.open_orders()
+        except VenueError as exc:
+            log.warning("open orders query failed", extra={"error": str(exc)})
+            return None
+
+    # ---- updates: the one door for state changes ------------------------------------------
+
+    def on_user_event(self, payload: dict[str, object]) -> None:
+        """A user-data stream event (live)."""
+        if payload.get("e") != "ORDER_TRADE_UPDATE":
+            return
+        o = payload.get("o")
+        if not isinstance(o, dict):
+            return
+        inst = self.instruments.get(str(o.get("s")))
+        if inst is None:
+            return
+        try:
+            update = update_from_stream(o, int(str(payload.get("E", 0))), inst)
+        except ValueError as exc:
+            log.warning("malformed order update dropped", extra={"error": str(exc)})
+            return
+        self._apply_updates([update])
+
+    def _apply_updates(self, updates: list[VenueUpdate]) -> None:
+        for update in updates:
+            self._apply_events(self.tracker.apply(update))
+
+    def _apply_events(self, events: list[OrderEvent]) -> None:
+        for event in events:
+            cid = event.client_id
+            order = self.tracker.get(cid)
+            if order is None:
+                continue
+            intent = order.intent
+            inst = self.instruments[intent.symbol]
+            mode = self._order_mode.get(cid, Mode.PAPER)
+            fill = event.fill
+            if fill is not None:
+                self.account.on_fill(mode, fill.symbol, fill.side, fill.qty, fill.price, fill.fee)
+                key = (intent.strategy, intent.symbol)
+                signed = fill.qty if fill.side == Side.BUY else -fill.qty
+                self._strategy_lots[key] = self._strategy_lots.get(key, 0) + signed
+                if mode == self.mode:
+                    self.exposure.symbols[fill.symbol].position = self.account.book(
+                        mode, fill.symbol
+                    ).lots
+                self.publish(
+                    OrderFilled(
+                        cid,
+                        fill.symbol,
+                        fill.side,
+                        inst.format_qty(fill.qty),
+                        inst.format_price(fill.price),
+                        f"{'maker' if fill.maker else 'taker'} fee {fill.fee:.4f} USDT",
+                    )
+                )
+                log.info(
+                    "fill",
+                    extra={
+                        "client_id": cid,
+                        "qty": inst.format_qty(fill.qty),
+                        "price": inst.format_price(fill.price),
+                        "fee": fill.fee,
+                    },
+                )
+            self._track_open(cid)
+            self.version += 1
+            self.publish(
+                OrderChanged(
+                    cid,
+                    intent.symbol,
+                    intent.side,
+                    order.status,
+                    inst.format_qty(intent.qty),
+                    inst.format_price(intent.price) if intent.price else "",
+                    inst.format_qty(order.filled),
+                    Reason.VENUE_REJECT if order.status == OrderStatus.REJECTED else Reason.OK,
+                    order.reason or event.kind,
+                )
+            )
+        if events:
+            self._check_daily_loss()
+
+    def _track_open(self, cid: str) -> None:
+        """Keep the exposure's open-order figures in step with the order's state."""
+        order = self.tracker.get(ClientId(cid))
+        before = self._open.pop(cid, None)
+        if before is not None:
+            symbol, side, lots, _, _owner = before
+            exp = self.exposure.symbols[symbol]
+            exp.open_orders -= 1
+            self.exposure.open_orders_total -= 1
+            if side == Side.BUY:
+                exp.open_buy -= lots
+            else:
+                exp.open_sell -= lots
+        if order is None or not order.open:
+            self._refresh_strategy(order.intent.strategy if order else "")
+            return
+        intent = order.intent
+        remaining = intent.qty - order.filled
+        self._open[cid] = (intent.symbol, intent.side, remaining, intent.price, intent.strategy)
+        exp = self.exposure.symbols[intent.symbol]
+        exp.open_orders += 1
+        self.exposure.open_orders_total += 1
+        if intent.side == Side.BUY:
+            exp.open_buy += remaining
+        else:
+            exp.open_sell += remaining
+        self._refresh_strategy(intent.strategy)
+
+    def _refresh_strategy(self, strategy: str) -> None:
+        # Gross exposure in USDT: open orders at their price, positions at mid.
+        if not strategy:
+            return
+        total = 0.0
+        for symbol, _side, lots, price, owner in self._open.values():
+            if owner == strategy:
+                inst = self.instruments[symbol]
+                px = price or self.exposure.symbols[symbol].mid
+                total += lots * px / inst.notional_scale
+        for (owner, symbol), lots in self._strategy_lots.items():
+            if owner == strategy and lots:
+                inst = self.instruments[symbol]
+                total += abs(lots) * self.exposure.symbols[symbol].mid / inst.notional_scale
+        self.exposure.strategy_exposure[strategy] = total
+
+    def _check_daily_loss(self) -> None:
+        realized, unrealized, fees = self.account.totals(self.mode, self.mids)
+        self.exposure.daily_pnl = realized + unrealized - fees
+        breached = self.risk.daily_loss_breached(self.exposure)
+        if breached and not self.exposure.killed and self.on_daily_loss is not None:
+            self.on_daily_loss()
+
+    # ---- paper ----------------------------------------------------------------------------
+
+    def on_book(self, symbol: str, book: object, now_ns: int) -> None:
+        """After a depth diff was applied: the paper matcher sees the new book."""
+        if self._order_mode and self.paper.open_orders():
+            self.paper.on_book(symbol, book, now_ns)  # type: ignore[arg-type]
+            self._drain_paper()
+
+    def on_trade(self, symbol: str, price: int, qty: int, buyer_maker: bool, now_ns: int) -> None:
+        if self._order_mode and self.paper.open_orders():
+            self.paper.on_trade(symbol, Ticks(price), Lots(qty), buyer_maker, now_ns)
+            self._drain_paper()
+
+    def _schedule_paper(self) -> None:
+        # Latency elapses even when the market is quiet.
+        if self._paper_timer is None:
+            delay = self.paper.config.latency_ns / 1e9 + 0.0005
+            self._paper_timer = asyncio.get_running_loop().call_later(delay, self._paper_tick)
+
+    def _paper_tick(self) -> None:
+        self._paper_timer = None
+        self.paper.advance(self.clock_ns())
+        self._drain_paper()
+
+    def _drain_paper(self) -> None:
+        updates = self.paper.drain()
+        if updates:
+            self._apply_updates(updates)
+
+    # ---- live -----------------------------------------------------------------------------
+
+    async def connect_live(self, credentials: Credentials) -> None:
+        """Start the signed client and the user-data stream (idempotent).
+
+        Raises:
+            VenueError: the venue did not answer or refused the keys.
+        """
+        if self.client is None:
+            client = VenueClient(
+                self.rest_url,
+                credentials,
+                recv_window_ms=self.config.live.recv_window_ms,
+                timeout_s=self.config.live.request_timeout_s,
+            )
+            try:
+                await client.start()
+                await client.account()  # proves the keys before anything is sent
+            except VenueError:
+                await client.close()
+                raise
+            self.client = client
+        if self.user_stream is None:
+            self.user_stream = UserStream(self.client, self.stream_url, self.on_user_event)
+            self.spawn(self.user_stream.run(), "user stream")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.user_stream.connected_event.wait(), 5.0)
+
+    async def seed_live_positions(self) -> None:
+        """Start the live books from the venue's positions."""
+        if self.client is None:
+            return
+        try:
+            rows = await self.client.position_risk()
+        except VenueError as exc:
+            self._alert(logging.WARNING, f"could not read venue positions: {exc}")
+            return
+        for row in rows:
+            symbol = str(row.get("symbol"))
+            inst = self.instruments.get(symbol)
+            if inst is None:
+                continue
+            try:
+                amt = str(row.get("positionAmt", "0"))
+                negative = amt.startswith("-")
+                lots = inst.qty_lots(amt.lstrip("-"))
+                entry = inst.price_units_of(str(row.get("entryPrice", "0"))) / inst.tick_units
+            except ValueError:
+                continue
+            self.account.seed_position(Mode.LIVE, symbol, -lots if negative else lots, entry)
+        self.version += 1
+
+    async def countdown_loop(self) -> None:
+        """Keep the venue's dead-man's switch armed while live: if the engine dies, the venue
+        cancels our orders when the countdown runs out."""
+        seconds = self.config.live.countdown_s
+        while self.mode == Mode.LIVE and self.client is not None and seconds > 0:
+            for symbol in self.instruments:
+                try:
+                    await self.client.countdown_cancel_all(symbol, seconds * 1000)
+                except VenueError as exc:
+                    log.warning("countdown refresh failed", extra={"error": str(exc)})
+            await asyncio.sleep(max(1.0, seconds / 3))
+
+    async def disarm_countdown(self) -> None:
+        if self.client is None:
+            return
+        for symbol in self.instruments:
+            with contextlib.suppress(VenueError):
+                await self.client.countdown_cancel_all(symbol, 0)
+
+    def positions(self, mode: Mode) -> dict[str, int]:
+        return {s: self.account.book(mode, s).lots for s in self.instruments}
+
+    def set_mode(self, mode: Mode) -> None:
+        self.mode = mode
+        for symbol, exp in self.exposure.symbols.items():
+            exp.position = self.account.book(mode, symbol).lots if mode != Mode.OBSERVE else 0
+        self.version += 1
+
+    async def close(self) -> None:
+        if self._paper_timer is not None:
+            self._paper_timer.cancel()
+        if self.user_stream is not None:
+            await self.user_stream.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.client is not None:
+            await self.client.close()
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out

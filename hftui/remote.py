@@ -1,0 +1,84 @@
+"""A client's handle on a running engine: send commands, read their answers.
+
+Used by the CLI (one command per process) and the TUI. Commands go on the engine's command
+ring; the engine is nudged with SIGUSR1 so it looks at once instead of at its next poll; the
+answer is the `CommandAnswered` event with the same request id on the event ring.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+
+from hftui.instance import InstanceInfo, command_lock_path
+from hftui.protocol import Command, CommandAnswered, Event
+from hftui.rings import (
+    CommandSender,
+    EventReader,
+    RingError,
+    command_segment_name,
+    event_segment_name,
+)
+
+__all__ = ["EngineControl", "RingError"]
+
+
+class EngineControl:
+    """Command sender and event reader of one engine instance.
+
+    Raises:
+        RingError: the engine's rings are not there (an engine too old, or stopping).
+    """
+
+    def __init__(self, info: InstanceInfo) -> None:
+        self.info = info
+        self.events = EventReader(event_segment_name(info.instance, info.pid))
+        try:
+            self.sender = CommandSender(
+                command_segment_name(info.instance, info.pid), command_lock_path(info.instance)
+            )
+        except RingError:
+            self.events.close()
+            raise
+        self._pending: list[Event] = []
+
+    def send(self, command: Command) -> int:
+        """Queue `command`; returns its request id.
+
+        Raises:
+            ValueError: a field too long for the record.
+            RingFullError: the engine is not reading commands.
+        """
+        request_id = self.sender.send(command)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.info.pid, signal.SIGUSR1)
+        return request_id
+
+    def poll(self) -> tuple[list[Event], bool]:
+        """Events since the last poll (and whether this reader was overrun)."""
+        events, overrun = self.events.poll()
+        if self._pending:
+            events, self._pending = self._pending + events, []
+        return events, overrun
+
+    def wait_answer(self, request_id: int, timeout_s: float) -> CommandAnswered | None:
+        """Block until the engine answers `request_id`; None after `timeout_s`. Other events
+        read meanwhile stay queued for `poll`."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            events, _ = self.events.poll()
+            for event in events:
+                if isinstance(event, CommandAnswered) and event.request_id == request_id:
+                    return event
+                self._pending.append(event)
+            time.sleep(0.002)
+        return None
+
+    def request(self, command: Command, timeout_s: float = 10.0) -> CommandAnswered | None:
+        return self.wait_answer(self.send(command), timeout_s)
+
+    def close(self) -> None:
+        self.sender.close()
+        self.events.close()
