@@ -4,8 +4,8 @@ Owns: the command ring's consumer side and the answers. Each command from the TU
 CLI is handled here, through risk and execution like any strategy intent, and answered on
 the event ring with its request id: accepted, or refused with a reason code and a sentence.
 
-Modes: going down is instant and cancels the orders of the mode being left (they would be
-unmanaged otherwise). Going up is one step at a time; `live` needs keys and the typed word
+Modes: going down is instant. Leaving a mode, in either direction, cancels its orders (they
+would be unmanaged otherwise). Going up is one step at a time; `live` needs keys and the typed word
 LIVE. The kill switch drops to observe, cancels everything everywhere (and verifies), can
 flatten, and latches on disk until an explicit re-arm.
 """
@@ -310,6 +310,8 @@ class Controller:
                 self.answer(request_id, refusal)
                 return
         ex.set_mode(target)
+        if old == Mode.PAPER:
+            ex.cancel_paper(immediate=True)  # paper orders do not follow the trader into live
         if target == Mode.LIVE:
             ex.spawn(ex.countdown_loop(), "countdown")
         self._announce(f"{old.label} -> {target.label}")

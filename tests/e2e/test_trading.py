@@ -1,0 +1,187 @@
+"""End to end: orders, modes and the kill switch, with the exchange and the engine as real
+processes, driven through the CLI exactly as a trader on a second SSH session would. The
+exchange's own records (queried with the demo account) are the proof of what was sent."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+from pathlib import Path
+
+import orjson
+import pytest
+
+from hftui.demo_account import DEMO_API_KEY, DEMO_API_SECRET
+from hftui.engine.binance.client import Credentials, VenueClient
+from tests.support.processes import (
+    cli,
+    cli_json,
+    eventually,
+    isolated_env,
+    local_exchange,
+    process,
+    stop,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def _venue_orders(url: str) -> list[dict[str, object]]:
+    async def query() -> list[dict[str, object]]:
+        client = VenueClient(url, Credentials(DEMO_API_KEY, DEMO_API_SECRET))
+        try:
+            return await client.open_orders()
+        finally:
+            await client.close()
+
+    return asyncio.run(query())
+
+
+def _answer(args: list[str], env: dict[str, str]) -> tuple[int, dict[str, object]]:
+    done = cli([*args, "--json"], env)
+    assert done.stdout, done.stderr
+    doc = orjson.loads(done.stdout)
+    assert isinstance(doc, dict)
+    return done.returncode, doc
+
+
+def _bid(env: dict[str, str], symbol: str, level: int) -> str:
+    def probe() -> str | None:
+        done = cli(["book", symbol, "--depth", "20", "--json"], env)
+        if done.returncode:
+            return None
+        doc = orjson.loads(done.stdout)
+        return str(doc["bids"][level][0]) if doc["synced"] and len(doc["bids"]) > level else None
+
+    return eventually(probe, 30)
+
+
+def _ready(env: dict[str, str]) -> None:
+    # Trading answers once exchangeInfo is in: until then commands are "busy".
+    def probe() -> bool:
+        done = cli(["mode", "observe", "--json"], env)
+        return done.returncode == 0
+
+    eventually(probe, 30, 0.2)
+
+
+def _engine_config(env: dict[str, str], url: str, extra: str = "") -> None:
+    path = Path(env["XDG_CONFIG_HOME"]) / "hftui" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'[venue]\nname = "local"\nurl = "{url}"\n{extra}')
+
+
+def test_observe_paper_live_and_the_kill_switch(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    with local_exchange(env, tmp_path) as url:
+        _engine_config(env, url, "[live]\nrecv_window_ms = 1000\n")
+        with process(["engine"], env) as engine:
+            try:
+                _ready(env)
+            except AssertionError:
+                stop(engine)
+                raise AssertionError(engine.stderr.read() if engine.stderr else "") from None
+            bid = _bid(env, "BTCUSDT", 5)
+
+            # observe: risk-checked, reported as "would send", nothing reaches the venue.
+            code, doc = _answer(["order", "place", "BTCUSDT", "buy", "0.010", "--price", bid], env)
+            assert code == 0
+            assert "would send" in str(doc["text"])
+            code, doc = _answer(
+                ["order", "place", "BTCUSDT", "buy", "0.010", "--price", "50000"], env
+            )
+            assert (code, doc["reason"]) == (3, "price_band")
+            assert _venue_orders(url) == []
+
+            # Up one step at a time; live needs the typed word.
+            code, doc = _answer(["mode", "live", "--confirm", "LIVE"], env)
+            assert (code, doc["reason"]) == (3, "mode_step")
+            assert _answer(["mode", "paper"], env)[0] == 0
+
+            # paper: the order lives in the engine only.
+            code, doc = _answer(["order", "place", "BTCUSDT", "buy", "0.010", "--price", bid], env)
+            assert code == 0
+            orders = cli_json(["orders", "--json"], env)
+            assert [o["mode"] for o in orders["orders"]] == ["paper"]  # type: ignore[index]
+            assert _venue_orders(url) == []
+
+            code, doc = _answer(["mode", "live"], env)
+            assert (code, doc["reason"]) == (3, "confirmation")
+            assert _answer(["mode", "live", "--confirm", "LIVE"], env)[0] == 0
+            # Leaving paper canceled the paper order.
+            assert cli_json(["orders", "--json"], env)["total"] == 0
+
+            # live: orders really rest at the venue, and cancel.
+            eth = _bid(env, "ETHUSDT", 5)
+            code, doc = _answer(["order", "place", "BTCUSDT", "buy", "0.010", "--price", bid], env)
+            assert code == 0, doc
+            first = str(doc["text"]).split()[0]
+            assert (
+                _answer(["order", "place", "ETHUSDT", "buy", "0.100", "--price", eth], env)[0] == 0
+            )
+            assert {o["symbol"] for o in _venue_orders(url)} == {"BTCUSDT", "ETHUSDT"}
+            assert _answer(["order", "cancel", first], env)[0] == 0
+            eventually(lambda: [o["symbol"] for o in _venue_orders(url)] == ["ETHUSDT"])
+
+            # A market order fills from the synthetic book; the position shows.
+            assert (
+                _answer(["order", "place", "BTCUSDT", "buy", "0.010", "--type", "market"], env)[0]
+                == 0
+            )
+
+            # The venue's own refusal reaches the trader with its reason.
+            code, doc = _answer(
+                ["order", "place", "BTCUSDT", "buy", "0.010", "--price", bid, "--post-only"], env
+            )
+            assert code == 0  # a resting bid is a fine post-only order
+            assert (
+                _answer(["order", "place", "BTCUSDT", "buy", "0.010", "--price", bid], env)[0] == 0
+            )
+
+            # The kill switch: orders on two symbols, zero left at the venue, latched.
+            assert len(_venue_orders(url)) >= 2
+            code, doc = _answer(["kill", "--flatten"], env)
+            assert code == 0
+            assert "zero open orders" in str(doc["text"])
+            assert _venue_orders(url) == []
+            status = cli_json(["status", "--json"], env)
+            assert (status["mode"], status["killed"]) == ("observe", True)
+            code, doc = _answer(["mode", "paper"], env)
+            assert (code, doc["reason"]) == (3, "killed")
+            stop(engine)
+
+        # A restarted engine is still killed until re-armed.
+        with process(["engine"], env):
+            eventually(lambda: cli_json(["status", "--json"], env).get("killed") is True, 30)
+            code, doc = _answer(["order", "place", "BTCUSDT", "buy", "0.010", "--price", bid], env)
+            assert (code, doc["reason"]) == (3, "killed")
+            _ready(env)
+            assert _answer(["rearm"], env)[0] == 0
+            assert cli_json(["status", "--json"], env)["killed"] is False
+            assert _answer(["mode", "paper"], env)[0] == 0
+
+
+def test_an_unknown_outcome_is_queried_never_resent(tmp_path: Path) -> None:
+    """A 503 on order entry: the engine asks the venue by client id and, once the request's
+    recvWindow has passed without the venue knowing it, reports it rejected."""
+    env = isolated_env(tmp_path)
+    with local_exchange(env, tmp_path) as url:
+        _engine_config(env, url, "[live]\nrecv_window_ms = 500\ncountdown_s = 0\n")
+        with process(["engine"], env):
+            _ready(env)
+            assert _answer(["mode", "paper"], env)[0] == 0
+            assert _answer(["mode", "live", "--confirm", "LIVE"], env)[0] == 0
+            bid = _bid(env, "BTCUSDT", 5)
+            request = urllib.request.Request(  # noqa: S310 - loopback
+                f"{url}/admin/faults/http?status=503&count=1", method="POST", data=b""
+            )
+            with urllib.request.urlopen(request, timeout=5):  # noqa: S310 - loopback
+                pass
+            code, doc = _answer(["order", "place", "BTCUSDT", "buy", "0.010", "--price", bid], env)
+            assert (code, doc["reason"]) == (3, "venue_down"), doc
+            assert _venue_orders(url) == []
+            # The next order goes through normally.
+            assert (
+                _answer(["order", "place", "BTCUSDT", "buy", "0.010", "--price", bid], env)[0] == 0
+            )
+            assert len(_venue_orders(url)) == 1
