@@ -101,8 +101,9 @@ def test_observe_paper_live_and_the_kill_switch(tmp_path: Path) -> None:
             # paper: the order lives in the engine only.
             code, doc = _answer(["order", "place", "BTCUSDT", "buy", "0.010", "--price", bid], env)
             assert code == 0
-            orders = cli_json(["orders", "--json"], env)
-            assert [o["mode"] for o in orders["orders"]] == ["paper"]  # type: ignore[index]
+            rows = cli_json(["orders", "--json"], env)["orders"]
+            assert isinstance(rows, list)
+            assert [o["mode"] for o in rows] == ["paper"]
             assert _venue_orders(url) == []
 
             code, doc = _answer(["mode", "live"], env)
