@@ -342,6 +342,16 @@ class Controller:
             )
         return Credentials(keys.api_key, keys.secret)
 
+    async def connect_local(self) -> None:
+        """On the local exchange, connect the signed client at start, so that a kill right
+        after start does not pay for the connection."""
+        credentials = self.credentials()
+        if isinstance(credentials, Credentials):
+            try:
+                await self.execution.connect_live(credentials)
+            except VenueError as exc:
+                log.warning("local venue: signed client not connected", extra={"error": str(exc)})
+
     # ---- the kill switch ------------------------------------------------------------------
 
     def _daily_loss(self) -> None:

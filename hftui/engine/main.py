@@ -190,6 +190,8 @@ class Engine:
         self.publisher.execution = execution
         if self.commands is not None:
             execution.spawn(self.controller.serve(self.commands), "commands")
+        if self.config.venue.name == "local":
+            execution.spawn(self.controller.connect_local(), "connect")
 
     async def _serve(self, publisher: Publisher) -> int:
         publish_task = asyncio.create_task(self._publish_loop(publisher))
