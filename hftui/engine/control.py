@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -99,21 +98,16 @@ class Controller:
 
     async def serve(self, receiver: CommandReceiver) -> None:
         self.receiver = receiver
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGUSR1, self.nudge)
-        try:
-            while True:
-                for request_id, sender, command in receiver.poll():
-                    if isinstance(command, RingError):
-                        self.answer(request_id, Outcome(Reason.BAD_COMMAND, str(command)))
-                        continue
-                    log.info("command", extra={"command": command.tag, "sender_pid": sender})
-                    self.handle(request_id, command)
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), _POLL_S)
-        finally:
-            loop.remove_signal_handler(signal.SIGUSR1)
+        while True:
+            for request_id, sender, command in receiver.poll():
+                if isinstance(command, RingError):
+                    self.answer(request_id, Outcome(Reason.BAD_COMMAND, str(command)))
+                    continue
+                log.info("command", extra={"command": command.tag, "sender_pid": sender})
+                self.handle(request_id, command)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), _POLL_S)
 
     def answer(self, request_id: int, outcome: Outcome) -> None:
         if request_id:

@@ -115,6 +115,9 @@ class Engine:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, self.request_stop, sig.name)
+        # Command senders nudge with SIGUSR1; from the first moment, since its default
+        # action would terminate the engine.
+        loop.add_signal_handler(signal.SIGUSR1, self._nudge)
         self.writer = SnapshotWriter(segment_name(instance, self.pid))
         self.commands = CommandReceiver(command_segment_name(instance, self.pid))
         self.events = EventWriter(event_segment_name(instance, self.pid))
@@ -147,6 +150,10 @@ class Engine:
         finally:
             await self._shutdown()
         return status
+
+    def _nudge(self) -> None:
+        if self.controller is not None:
+            self.controller.nudge()
 
     def publish_event(self, event: Event) -> None:
         if self.events is not None:
