@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from hftui.config import Config
+from hftui.config import Config, SymbolRisk
 from hftui.engine.account import Account
 from hftui.engine.binance.client import Credentials, VenueClient, VenueTimeoutError
 from hftui.engine.binance.rest import VenueError
@@ -71,13 +71,13 @@ def risk_limits(config: Config) -> RiskLimits:
     """The risk engine's limits from the `[risk]` section."""
     r = config.risk
 
-    def limits(s: object) -> SymbolLimits:
+    def limits(s: SymbolRisk) -> SymbolLimits:
         return SymbolLimits(
-            max_order_qty=s.max_order_qty,  # type: ignore[attr-defined]
-            max_order_notional=s.max_order_notional,  # type: ignore[attr-defined]
-            max_position=s.max_position,  # type: ignore[attr-defined]
-            max_open_orders=s.max_open_orders,  # type: ignore[attr-defined]
-            price_band_bps=s.price_band_bps,  # type: ignore[attr-defined]
+            s.max_order_qty,
+            s.max_order_notional,
+            s.max_position,
+            s.max_open_orders,
+            s.price_band_bps,
         )
 
     return RiskLimits(
