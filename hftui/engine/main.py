@@ -30,7 +30,7 @@ from hftui.engine.publisher import Publisher
 from hftui.engine.warmup import warm_kernels
 from hftui.instance import find_running, remove_instance, write_instance
 from hftui.ipc import SnapshotWriter, segment_name
-from hftui.protocol import CommandAnswered, Event, Kill, Mode, Rearm, Reason
+from hftui.protocol import CommandAnswered, Event, Kill, Mode, PlaceOrder, Rearm, Reason
 from hftui.recording import Recorder
 from hftui.rings import (
     CommandReceiver,
@@ -172,6 +172,11 @@ class Engine:
                 elif isinstance(command, Rearm):
                     self.kill_switch.rearm()
                     self.publish_event(CommandAnswered(request_id, True, Reason.OK, "re-armed"))
+                elif isinstance(command, PlaceOrder) and self.kill_switch.killed:
+                    # The latch answers before the venue is known: nothing is busy about it.
+                    self.publish_event(
+                        CommandAnswered(request_id, False, Reason.KILLED, Reason.KILLED.text)
+                    )
                 else:
                     why = str(command) if isinstance(command, RingError) else "engine starting"
                     self.publish_event(

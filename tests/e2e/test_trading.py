@@ -45,15 +45,24 @@ def _answer(args: list[str], env: dict[str, str]) -> tuple[int, dict[str, object
     return done.returncode, doc
 
 
-def _bid(env: dict[str, str], symbol: str, level: int) -> str:
+def _bid(env: dict[str, str], symbol: str, below_bps: int = 100) -> str:
+    """A bid price `below_bps` under the best bid: far enough that the synthetic market does
+    not reach it during a test, near enough for the 500 bps fat-finger band."""
+
     def probe() -> str | None:
-        done = cli(["book", symbol, "--depth", "20", "--json"], env)
+        done = cli(["book", symbol, "--depth", "1", "--json"], env)
         if done.returncode:
             return None
         doc = orjson.loads(done.stdout)
-        return str(doc["bids"][level][0]) if doc["synced"] and len(doc["bids"]) > level else None
+        return str(doc["bids"][0][0]) if doc["synced"] and doc["bids"] else None
 
-    return eventually(probe, 30)
+    best = eventually(probe, 30)
+    whole, _, frac = best.partition(".")
+    units = int(whole + frac)
+    far = units - units * below_bps // 10_000
+    far -= far % 10  # on the grid of both BTCUSDT (0.10) and ETHUSDT (0.01)
+    text = str(far).rjust(len(frac) + 1, "0")
+    return f"{text[: -len(frac)]}.{text[-len(frac) :]}" if frac else text
 
 
 def _ready(env: dict[str, str]) -> None:
@@ -81,7 +90,7 @@ def test_observe_paper_live_and_the_kill_switch(tmp_path: Path) -> None:
             except AssertionError:
                 stop(engine)
                 raise AssertionError(engine.stderr.read() if engine.stderr else "") from None
-            bid = _bid(env, "BTCUSDT", 5)
+            bid = _bid(env, "BTCUSDT")
 
             # observe: risk-checked, reported as "would send", nothing reaches the venue.
             code, doc = _answer(["order", "place", "BTCUSDT", "buy", "0.010", "--price", bid], env)
@@ -113,7 +122,7 @@ def test_observe_paper_live_and_the_kill_switch(tmp_path: Path) -> None:
             assert cli_json(["orders", "--json"], env)["total"] == 0
 
             # live: orders really rest at the venue, and cancel.
-            eth = _bid(env, "ETHUSDT", 5)
+            eth = _bid(env, "ETHUSDT")
             code, doc = _answer(["order", "place", "BTCUSDT", "buy", "0.010", "--price", bid], env)
             assert code == 0, doc
             first = str(doc["text"]).split()[0]
@@ -172,7 +181,7 @@ def test_an_unknown_outcome_is_queried_never_resent(tmp_path: Path) -> None:
             _ready(env)
             assert _answer(["mode", "paper"], env)[0] == 0
             assert _answer(["mode", "live", "--confirm", "LIVE"], env)[0] == 0
-            bid = _bid(env, "BTCUSDT", 5)
+            bid = _bid(env, "BTCUSDT")
             request = urllib.request.Request(  # noqa: S310 - loopback
                 f"{url}/admin/faults/http?status=503&count=1", method="POST", data=b""
             )
