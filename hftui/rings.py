@@ -162,6 +162,30 @@ def _attach(name: str, record: np.dtype[np.void], writable: bool) -> tuple[mmap.
     return mapping, capacity
 
 
+class _OwnedRing:
+    """The engine's side of a ring: creates the segment, maps header and slots, and finally
+    unlinks it. Clients attach with `_attach` instead."""
+
+    def __init__(self, name: str, record: np.dtype[np.void], capacity: int) -> None:
+        self.name = name
+        self._shm = _create(name, record, capacity)
+        buf = _buffer(self._shm)
+        self._header = np.ndarray((), _RING_HEADER, buffer=buf)
+        self._slots = np.ndarray((capacity,), record, buffer=buf, offset=_RING_HEADER.itemsize)
+        self._capacity = capacity
+        self._closed = False
+
+    def close(self, unlink: bool = True) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        del self._header, self._slots  # numpy views pin the mapping
+        self._shm.close()
+        if unlink:
+            with contextlib.suppress(FileNotFoundError):
+                self._shm.unlink()
+
+
 def _text(value: str, field: str, size: int) -> bytes:
     raw = value.encode()
     if len(raw) > size:
@@ -292,19 +316,11 @@ class CommandSender:
         self._map.close()
 
 
-class CommandReceiver:
+class CommandReceiver(_OwnedRing):
     """The engine's side: creates the ring and takes commands off it, never blocking."""
 
     def __init__(self, name: str, capacity: int = COMMAND_CAPACITY) -> None:
-        self.name = name
-        self._shm = _create(name, COMMAND_DTYPE, capacity)
-        buf = _buffer(self._shm)
-        self._header = np.ndarray((), _RING_HEADER, buffer=buf)
-        self._slots = np.ndarray(
-            (capacity,), COMMAND_DTYPE, buffer=buf, offset=_RING_HEADER.itemsize
-        )
-        self._capacity = capacity
-        self._closed = False
+        super().__init__(name, COMMAND_DTYPE, capacity)
 
     def poll(self, limit: int = 64) -> list[tuple[int, int, Command | RingError]]:
         """Up to `limit` committed commands as (request_id, sender_pid, command), oldest
@@ -324,16 +340,6 @@ class CommandReceiver:
             tail += 1
             self._header["tail"] = tail
         return out
-
-    def close(self, unlink: bool = True) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        del self._header, self._slots
-        self._shm.close()
-        if unlink:
-            with contextlib.suppress(FileNotFoundError):
-                self._shm.unlink()
 
 
 # ---- events -------------------------------------------------------------------------------
@@ -433,17 +439,11 @@ def decode_event(record: np.void) -> Event:
     raise RingError(f"unknown event kind {kind}")  # pragma: no cover - exhaustive match
 
 
-class EventWriter:
+class EventWriter(_OwnedRing):
     """The engine's side of the event ring: the only writer."""
 
     def __init__(self, name: str, capacity: int = EVENT_CAPACITY) -> None:
-        self.name = name
-        self._shm = _create(name, EVENT_DTYPE, capacity)
-        buf = _buffer(self._shm)
-        self._header = np.ndarray((), _RING_HEADER, buffer=buf)
-        self._slots = np.ndarray((capacity,), EVENT_DTYPE, buffer=buf, offset=_RING_HEADER.itemsize)
-        self._capacity = capacity
-        self._closed = False
+        super().__init__(name, EVENT_DTYPE, capacity)
 
     def publish(self, event: Event) -> int:
         """Append `event`; returns its sequence number."""
@@ -456,16 +456,6 @@ class EventWriter:
         slot["seq"] = 2 * n + 2
         self._header["head"] = n + 1
         return n
-
-    def close(self, unlink: bool = True) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        del self._header, self._slots
-        self._shm.close()
-        if unlink:
-            with contextlib.suppress(FileNotFoundError):
-                self._shm.unlink()
 
 
 class EventReader:

@@ -361,13 +361,8 @@ class Controller:
         ex.exposure.killed = True
         async with self._kill_lock:
             if ex.client is None and self.config.venue.name == "local":
-                # The local demo account may hold orders from an earlier run: connect to cancel.
-                credentials = self.credentials()
-                if isinstance(credentials, Credentials):
-                    try:
-                        await ex.connect_live(credentials)
-                    except VenueError as exc:
-                        log.warning("kill: venue unreachable", extra={"error": str(exc)})
+                # The demo account may hold orders from an earlier run: connect to cancel them.
+                await self.connect_local()
             report.canceled_paper = ex.cancel_paper(immediate=True)
             ex.request_cancels(ex.open_orders(mode=Mode.LIVE))
             cancel = None

@@ -26,8 +26,17 @@ from hftui.config import Config, SymbolRisk
 from hftui.engine.account import Account
 from hftui.engine.binance.client import Credentials, VenueClient, VenueTimeoutError
 from hftui.engine.binance.rest import VenueError
+from hftui.engine.book import OrderBook
 from hftui.engine.instrument import Instrument
-from hftui.engine.intents import ClientId, Lots, OrderIntent, Ticks, VenueUpdate, new_client_id
+from hftui.engine.intents import (
+    ClientId,
+    Lots,
+    OrderIntent,
+    Ticks,
+    VenueUpdate,
+    base36,
+    new_client_id,
+)
 from hftui.engine.orders import OrderEvent, OrderTracker, update_from_rest, update_from_stream
 from hftui.engine.paper import PaperConfig, PaperMatcher
 from hftui.engine.risk import Exposure, RiskEngine, RiskLimits, SymbolExposure, SymbolLimits
@@ -139,7 +148,7 @@ class Execution:
         self._open: dict[str, tuple[str, Side, int, int, str]] = {}  # cid -> sym, side, lots, px
         self._strategy_lots: dict[tuple[str, str], int] = {}  # (strategy, symbol) -> net lots
         self._tasks: set[asyncio.Task[object]] = set()
-        self._tag = _base36(time.time_ns() // 1_000_000)[-7:]
+        self._tag = base36(time.time_ns() // 1_000_000)[-7:]
         self._sequence = 0
         self._paper_timer: asyncio.TimerHandle | None = None
         self.orders_sent = 0
@@ -562,14 +571,14 @@ class Execution:
 
     # ---- paper ----------------------------------------------------------------------------
 
-    def on_book(self, symbol: str, book: object, now_ns: int) -> None:
+    def on_book(self, symbol: str, book: OrderBook, now_ns: int) -> None:
         """After a depth diff was applied: the paper matcher sees the new book."""
-        if self._order_mode and self.paper.open_orders():
-            self.paper.on_book(symbol, book, now_ns)  # type: ignore[arg-type]
+        if self.paper.busy:
+            self.paper.on_book(symbol, book, now_ns)
             self._drain_paper()
 
     def on_trade(self, symbol: str, price: int, qty: int, buyer_maker: bool, now_ns: int) -> None:
-        if self._order_mode and self.paper.open_orders():
+        if self.paper.busy:
             self.paper.on_trade(symbol, Ticks(price), Lots(qty), buyer_maker, now_ns)
             self._drain_paper()
 
@@ -681,13 +690,3 @@ class Execution:
                 await task
         if self.client is not None:
             await self.client.close()
-
-
-def _base36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-        if n == 0:
-            return out

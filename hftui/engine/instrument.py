@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from hftui.engine.book import decimal_units
+from hftui.protocol import format_units
+
 __all__ = [
     "Instrument",
     "RateLimit",
-    "decimal_to_units",
     "parse_instruments",
     "parse_rate_limits",
 ]
@@ -28,32 +30,6 @@ _INTERVAL_S: Final = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 
 def _decimals(text: str) -> int:
     return len(text.split(".", 1)[1]) if "." in text else 0
-
-
-def decimal_to_units(text: str, decimals: int) -> int:
-    """An exact decimal string as an integer count of 10**-decimals.
-
-    Raises:
-        ValueError: malformed, negative, or more significant decimals than `decimals`.
-    """
-    if not text.isascii() or text.startswith(("+", "-")):
-        raise ValueError(f"not a plain decimal: {text!r}")
-    head, _, frac = text.partition(".")
-    if not (head.isdigit() or (not head and frac)) or (frac and not frac.isdigit()):
-        raise ValueError(f"not a plain decimal: {text!r}")
-    if len(frac) > decimals:
-        if frac[decimals:].strip("0"):
-            raise ValueError(f"{text} has more than {decimals} decimals")
-        frac = frac[:decimals]
-    return int((head or "0") + frac.ljust(decimals, "0"))
-
-
-def _format(units: int, decimals: int) -> str:
-    sign = "-" if units < 0 else ""
-    if decimals == 0:
-        return f"{sign}{abs(units)}"
-    digits = str(abs(units)).rjust(decimals + 1, "0")
-    return f"{sign}{digits[:-decimals]}.{digits[-decimals:]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,27 +63,27 @@ class Instrument:
 
     def price_ticks(self, text: str) -> int:
         """Ticks of a price string; ValueError when it is off the tick."""
-        units = decimal_to_units(text, self.price_decimals)
+        units = decimal_units(text, self.price_decimals)
         if units % self.tick_units:
             raise ValueError(f"price {text} is not a multiple of the tick {self.tick_size}")
         return units // self.tick_units
 
     def qty_lots(self, text: str) -> int:
         """Lots of a quantity string; ValueError when it is off the step."""
-        units = decimal_to_units(text, self.qty_decimals)
+        units = decimal_units(text, self.qty_decimals)
         if units % self.lot_units:
             raise ValueError(f"quantity {text} is not a multiple of the step {self.step_size}")
         return units // self.lot_units
 
     def format_price(self, ticks: int) -> str:
-        return _format(ticks * self.tick_units, self.price_decimals)
+        return format_units(ticks * self.tick_units, self.price_decimals)
 
     def format_qty(self, lots: int) -> str:
-        return _format(lots * self.lot_units, self.qty_decimals)
+        return format_units(lots * self.lot_units, self.qty_decimals)
 
     def format_notional(self, notional: int) -> str:
         """A notional (ticks * lots) as quote currency with the combined decimals."""
-        return _format(
+        return format_units(
             notional * self.tick_units * self.lot_units, self.price_decimals + self.qty_decimals
         )
 
@@ -115,8 +91,8 @@ class Instrument:
         """Any price string (a fill's average, a mark) in 10**-price_decimals, rounding
         extra decimals half up."""
         head, _, frac = text.partition(".")
-        extra = frac[self.price_decimals :]
-        units = decimal_to_units(head + "." + frac[: self.price_decimals], self.price_decimals)
+        kept, extra = frac[: self.price_decimals], frac[self.price_decimals :]
+        units = decimal_units(f"{head}.{kept}" if kept else head, self.price_decimals)
         if extra and extra[0] >= "5":
             units += 1
         return units
@@ -138,18 +114,18 @@ def _instrument(entry: dict[str, object], index: int) -> Instrument:
     market = f.get("MARKET_LOT_SIZE", lot)
     tick, step = str(price["tickSize"]), str(lot["stepSize"])
     pd, qd = _decimals(tick), _decimals(step)
-    tick_units, lot_units = decimal_to_units(tick, pd), decimal_to_units(step, qd)
+    tick_units, lot_units = decimal_units(tick, pd), decimal_units(step, qd)
     if tick_units <= 0 or lot_units <= 0:
         raise ValueError(f"{symbol}: tick {tick} and step {step} must be positive")
 
     def ticks(text: object) -> int:
-        return decimal_to_units(str(text), pd) // tick_units
+        return decimal_units(str(text), pd) // tick_units
 
     def lots(text: object) -> int:
-        return decimal_to_units(str(text), qd) // lot_units
+        return decimal_units(str(text), qd) // lot_units
 
     notional_text = str(f.get("MIN_NOTIONAL", {}).get("notional", "0"))
-    min_notional_units = decimal_to_units(notional_text, pd + qd)
+    min_notional_units = decimal_units(notional_text, pd + qd)
     per = tick_units * lot_units
     percent = f.get("PERCENT_PRICE", {})
     return Instrument(

@@ -9,7 +9,16 @@ from typing import NewType
 
 from hftui.protocol import OrderStatus, OrderType, Side, TimeInForce
 
-__all__ = ["MANUAL", "ClientId", "Lots", "OrderIntent", "Ticks", "VenueUpdate", "new_client_id"]
+__all__ = [
+    "MANUAL",
+    "ClientId",
+    "Lots",
+    "OrderIntent",
+    "Ticks",
+    "VenueUpdate",
+    "base36",
+    "new_client_id",
+]
 
 Ticks = NewType("Ticks", int)
 Lots = NewType("Lots", int)
@@ -43,18 +52,22 @@ class OrderIntent:
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
+def base36(n: int) -> str:
+    """`n` (>= 0) in lower-case base 36: short and inside Binance's id alphabet."""
+    digits = []
+    while True:
+        n, r = divmod(n, 36)
+        digits.append(_ALPHABET[r])
+        if n == 0:
+            return "".join(reversed(digits))
+
+
 def new_client_id(prefix: str, instance_tag: str, sequence: int) -> ClientId:
     """A client order id unique across restarts: prefix, engine start tag, sequence number.
 
     Binance allows `^[\\.A-Z\\:/a-z0-9_-]{1,36}$`; this stays well inside it.
     """
-    n, digits = sequence, []
-    while True:
-        n, r = divmod(n, 36)
-        digits.append(_ALPHABET[r])
-        if n == 0:
-            break
-    return ClientId(f"{prefix}-{instance_tag}-{''.join(reversed(digits))}")
+    return ClientId(f"{prefix}-{instance_tag}-{base36(sequence)}")
 
 
 @dataclass(frozen=True, slots=True)

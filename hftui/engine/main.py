@@ -22,7 +22,7 @@ from hftui.engine.binance.constants import VENUE_URLS, ws_base_from_http
 from hftui.engine.binance.rest import PublicRest
 from hftui.engine.control import Controller
 from hftui.engine.execution import Execution
-from hftui.engine.instrument import parse_instruments
+from hftui.engine.instrument import Instrument
 from hftui.engine.kill_switch import KillSwitch, latch_path
 from hftui.engine.local_venue import LocalExchange, LocalExchangeError
 from hftui.engine.market_data import MarketData
@@ -184,11 +184,10 @@ class Engine:
                     )
             await asyncio.sleep(0.02)
 
-    def _on_info(self, info: dict[str, object]) -> None:
+    def _on_info(self, instruments: dict[str, Instrument]) -> None:
         # exchangeInfo arrived: trading can start.
         if self.execution is not None or self.endpoints is None or self.publisher is None:
             return
-        instruments = parse_instruments(info, list(self.config.market.symbols))
         execution = Execution(self.config, instruments, self.publish_event)
         execution.rest_url = self.endpoints.rest_url
         execution.stream_url = self.endpoints.stream_url

@@ -24,10 +24,11 @@ from hftui.engine.binance.constants import DEPTH_SNAPSHOT_LIMIT, depth_stream
 from hftui.engine.binance.rest import PublicRest, VenueError
 from hftui.engine.book import OrderBook
 from hftui.engine.depth_sync import DepthSync, DiffResult, SyncState
+from hftui.engine.instrument import Instrument, parse_instruments
 from hftui.protocol import TRADE_SLOTS, FeedState
 from hftui.recording import Recorder
 
-__all__ = ["Backoff", "MarketData", "SymbolFeed", "SymbolSpec", "parse_symbol_specs"]
+__all__ = ["Backoff", "MarketData", "SymbolFeed", "SymbolSpec"]
 
 log = logging.getLogger(__name__)
 
@@ -41,24 +42,6 @@ class SymbolSpec:
     symbol: str
     tick_size: str
     step_size: str
-
-
-def parse_symbol_specs(info: dict[str, object], wanted: Sequence[str]) -> dict[str, SymbolSpec]:
-    """Pick `wanted` symbols out of an exchangeInfo payload; unknown ones are left out."""
-    specs: dict[str, SymbolSpec] = {}
-    symbols = info.get("symbols")
-    for entry in symbols if isinstance(symbols, list) else []:
-        if not isinstance(entry, dict) or entry.get("symbol") not in wanted:
-            continue
-        filters = {f.get("filterType"): f for f in entry.get("filters", []) if isinstance(f, dict)}
-        try:
-            tick = str(filters["PRICE_FILTER"]["tickSize"])
-            step = str(filters["LOT_SIZE"]["stepSize"])
-        except KeyError:
-            log.error("exchangeInfo symbol lacks PRICE_FILTER/LOT_SIZE", extra={"entry": entry})
-            continue
-        specs[str(entry["symbol"])] = SymbolSpec(str(entry["symbol"]), tick, step)
-    return specs
 
 
 class Backoff:
@@ -140,9 +123,10 @@ class MarketData:
         self.recorder: Recorder | None = None
         self.fetch_snapshots = True  # off in replay, where snapshots come from the recording
         self._sockets: set[aiohttp.ClientWebSocketResponse] = set()
-        # Listeners (the engine's execution): exchangeInfo once loaded, every applied diff,
-        # every trade. They run inline on the receive path, so they must be cheap.
-        self.on_info: Callable[[dict[str, object]], None] | None = None
+        # Listeners (the engine's execution): the instruments once exchangeInfo is in, every
+        # applied diff, every trade. Diffs and trades call inline on the receive path, so
+        # those listeners must be cheap.
+        self.on_info: Callable[[dict[str, Instrument]], None] | None = None
         self.on_book: Callable[[str, OrderBook, int], None] | None = None
         self.on_trade: Callable[[str, int, int, bool, int], None] | None = None
 
@@ -166,9 +150,12 @@ class MarketData:
                 await self._sleep(delay)
         else:
             return
-        self.apply_specs(parse_symbol_specs(info, [f.symbol for f in self.feeds]))
+        instruments = parse_instruments(info, [f.symbol for f in self.feeds])
+        self.apply_specs(
+            {s: SymbolSpec(s, i.tick_size, i.step_size) for s, i in instruments.items()}
+        )
         if self.on_info is not None:
-            self.on_info(info)
+            self.on_info(instruments)
 
     def apply_specs(self, specs: dict[str, SymbolSpec]) -> None:
         """Set up a book per configured symbol the venue lists (the rest stay idle)."""

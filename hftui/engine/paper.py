@@ -177,6 +177,11 @@ class PaperMatcher:
         self._due = min(self._due, at)
         return True
 
+    @property
+    def busy(self) -> bool:
+        """Any order in flight or resting: the receive path asks this on every frame."""
+        return bool(self._orders)
+
     def open_orders(self) -> list[ClientId]:
         """Orders in flight or resting, oldest first."""
         return list(self._orders)
