@@ -29,6 +29,8 @@ from hftui.instance import InstanceInfo, find_running, pid_alive
 from hftui.paths import logs_dir
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from hftui.ipc import SnapshotReader
 
 __all__ = ["main"]
@@ -312,6 +314,14 @@ def status_document(config: Config) -> dict[str, object]:
                 "msgs_total": int(s["msgs_total"]),
                 "gaps": int(s["gaps"]),
                 "resyncs": int(s["resyncs"]),
+                "position": format_units(int(s["position"]), int(s["qty_decimals"])),
+                "entry_price": format_units(int(s["entry_price"]), pd)
+                if s["entry_price"]
+                else None,
+                "realized": round(float(s["realized"]), 8),
+                "unrealized": round(float(s["unrealized"]), 8),
+                "fees": round(float(s["fees"]), 8),
+                "open_orders": int(s["open_orders"]),
             }
         heartbeat_age = (now - int(header["heartbeat_ns"])) / 1e9
         return {
@@ -332,10 +342,45 @@ def status_document(config: Config) -> dict[str, object]:
             "msgs_per_s": round(float(header["msgs_per_s"]), 1),
             "bad_frames": int(header["bad_frames"]),
             "reconnects": int(header["reconnects"]),
+            "kill": _kill_document(header),
+            "has_keys": bool(header["has_keys"]),
+            "open_orders": int(header["open_orders"]),
+            "orders_sent": int(header["orders_sent"]),
+            "refusals": int(header["refusals"]),
+            "would_send": int(header["would_send"]),
+            "weight_used": round(float(header["weight_used"]), 4),
+            "pnl": {
+                "realized": round(float(header["realized"]), 8),
+                "unrealized": round(float(header["unrealized"]), 8),
+                "fees": round(float(header["fees"]), 8),
+                "daily": round(float(header["daily_pnl"]), 8),
+            },
             "symbols": symbols,
         }
     finally:
         reader.close()
+
+
+def _kill_document(header: np.void) -> dict[str, object]:
+    from hftui.protocol import decode_text
+
+    killed_ns = int(header["killed_ns"])
+    sent, zero = int(header["kill_sent_ns"]), int(header["kill_zero_open_ns"])
+    return {
+        "killed": bool(header["killed"]),
+        "reason": decode_text(header["kill_reason"]) or None,
+        "at": _iso(killed_ns) if killed_ns else None,
+        "flatten": bool(header["kill_flatten"]),
+        # Timings of the last kill this engine ran, from the key press.
+        "cancels_sent_ms": round(sent / 1e6, 3) if sent else None,
+        "zero_open_ms": round(zero / 1e6, 3) if zero else None,
+        "left_open": int(header["kill_left_open"]) if zero else None,
+    }
+
+
+def _iso(ns: int) -> str:
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1_000_000:03d}Z"
 
 
 def _cmd_status(config: Config, as_json: bool) -> int:
@@ -349,6 +394,19 @@ def _cmd_status(config: Config, as_json: bool) -> int:
     print(f"engine   pid {doc['engine_pid']}  {alive}  uptime {doc['uptime_s']}s")
     print(f"venue    {doc['venue']}  {doc['venue_url']}")
     print(f"mode     {str(doc['mode']).upper()}{'  KILLED' if doc['killed'] else ''}")
+    kill = doc["kill"]
+    if isinstance(kill, dict) and kill["killed"]:
+        print(f"kill     {kill['reason']} at {kill['at']}  (`hftui rearm` to re-arm)")
+    pnl = doc["pnl"]
+    if isinstance(pnl, dict):
+        print(
+            f"orders   {doc['open_orders']} open  {doc['orders_sent']} sent  "
+            f"{doc['refusals']} refused  {doc['would_send']} would send"
+        )
+        print(
+            f"pnl      {pnl['daily']:+.2f} today  realized {pnl['realized']:+.2f}  "
+            f"unrealized {pnl['unrealized']:+.2f}  fees {pnl['fees']:.2f} USDT"
+        )
     print(
         f"feed     {doc['msgs_per_s']} msgs/s  bad frames {doc['bad_frames']}  "
         f"reconnects {doc['reconnects']}"

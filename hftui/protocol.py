@@ -63,7 +63,7 @@ __all__ = [
     "format_units",
 ]
 
-LAYOUT_VERSION: Final = 2
+LAYOUT_VERSION: Final = 3
 MAGIC: Final = 0x504E5349_55544648  # b"HFTUISNP" little-endian: marks a valid region
 MAX_SYMBOLS: Final = 8
 BOOK_DEPTH: Final = 20
@@ -256,6 +256,11 @@ HEADER_DTYPE: Final = np.dtype(
         ("daily_pnl", "<f8"),  # realized + unrealized - fees
         ("weight_used", "<f8"),  # fraction of the venue's request-weight budget in use
         ("kill_reason", "S64"),
+        # The last kill, in ns from the sender's key press (COMMAND_DTYPE.sent_ns): when every
+        # cancel was on the wire, and when open-order queries confirmed nothing was left.
+        ("kill_sent_ns", "<i8"),
+        ("kill_zero_open_ns", "<i8"),  # 0 until verified
+        ("kill_left_open", "<i4"),  # venue orders still open after verification; -1 unknown
     ],
     align=True,
 )
@@ -442,6 +447,9 @@ COMMAND_DTYPE: Final = np.dtype(
         ("commit", "<u8"),  # written last: the ring position + 1 once the record is complete
         ("request_id", "<u8"),
         ("sender_pid", "<i8"),
+        # CLOCK_MONOTONIC (system-wide on Linux) when the sender queued it: the key press, for
+        # timings measured from the trader's keystroke rather than from the engine's arrival.
+        ("sent_ns", "<i8"),
         ("kind", "u1"),
         ("side", "i1"),
         ("order_type", "u1"),

@@ -15,6 +15,7 @@ import time
 from hftui.instance import InstanceInfo, command_lock_path
 from hftui.protocol import Command, CommandAnswered, Event
 from hftui.rings import (
+    EVENT_CAPACITY,
     CommandSender,
     EventReader,
     RingError,
@@ -44,14 +45,15 @@ class EngineControl:
             raise
         self._pending: list[Event] = []
 
-    def send(self, command: Command) -> int:
-        """Queue `command`; returns its request id.
+    def send(self, command: Command, sent_ns: int | None = None) -> int:
+        """Queue `command`; returns its request id. `sent_ns` is the CLOCK_MONOTONIC of the key
+        press that asked for it (now by default): the engine times a kill from it.
 
         Raises:
             ValueError: a field too long for the record.
             RingFullError: the engine is not reading commands.
         """
-        request_id = self.sender.send(command)
+        request_id = self.sender.send(command, sent_ns)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(self.info.pid, signal.SIGUSR1)
         return request_id
@@ -64,17 +66,22 @@ class EngineControl:
         return events, overrun
 
     def wait_answer(self, request_id: int, timeout_s: float) -> CommandAnswered | None:
-        """Block until the engine answers `request_id`; None after `timeout_s`. Other events
-        read meanwhile stay queued for `poll`."""
+        """Block until the engine answers `request_id`; None after `timeout_s`. Every other
+        event read meanwhile stays queued for `poll` (and for later `wait_answer` calls)."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            events, _ = self.events.poll()
-            for event in events:
+        while True:
+            for k, event in enumerate(self._pending):
                 if isinstance(event, CommandAnswered) and event.request_id == request_id:
+                    del self._pending[k]
                     return event
-                self._pending.append(event)
-            time.sleep(0.002)
-        return None
+            if time.monotonic() >= deadline:
+                return None
+            events, _ = self.events.poll()
+            if events:
+                # Bounded: a caller that never polls keeps the newest ring's worth.
+                self._pending = [*self._pending, *events][-EVENT_CAPACITY:]
+            else:
+                time.sleep(0.002)
 
     def request(self, command: Command, timeout_s: float = 10.0) -> CommandAnswered | None:
         return self.wait_answer(self.send(command), timeout_s)

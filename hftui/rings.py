@@ -28,7 +28,7 @@ import os
 import time
 from multiprocessing import shared_memory
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 
@@ -71,6 +71,7 @@ __all__ = [
     "CommandSender",
     "EventReader",
     "EventWriter",
+    "Received",
     "RingError",
     "RingFullError",
     "command_segment_name",
@@ -84,7 +85,7 @@ __all__ = [
 COMMAND_CAPACITY: Final = 256
 EVENT_CAPACITY: Final = 4096
 _RING_MAGIC: Final = 0x474E4952_49555446  # b"FTUIRING"
-_RING_LAYOUT: Final = 1
+_RING_LAYOUT: Final = 2
 
 # Counters on their own cache lines: producers write `head`, the consumer `tail`.
 _RING_HEADER: Final = np.dtype(
@@ -99,6 +100,15 @@ _RING_HEADER: Final = np.dtype(
 
 class RingError(RuntimeError):
     """A ring segment is missing or not a ring of this layout, or a record is malformed."""
+
+
+class Received(NamedTuple):
+    """One command as the engine takes it off the ring."""
+
+    request_id: int
+    sender_pid: int
+    sent_ns: int  # the sender's CLOCK_MONOTONIC when it queued the command
+    command: Command | RingError
 
 
 class RingFullError(RingError):
@@ -287,8 +297,12 @@ class CommandSender:
         self._lock_path = lock_path
         self._pid = os.getpid()
 
-    def send(self, command: Command) -> int:
+    def send(self, command: Command, sent_ns: int | None = None) -> int:
         """Queue `command` for the engine; returns its request id.
+
+        Args:
+            command: what to do.
+            sent_ns: CLOCK_MONOTONIC of the key press that asked for it; now by default.
 
         Raises:
             ValueError: a field is too long for the record.
@@ -305,6 +319,7 @@ class CommandSender:
             encode_command(command, slot)
             slot["request_id"] = request_id
             slot["sender_pid"] = self._pid
+            slot["sent_ns"] = time.monotonic_ns() if sent_ns is None else sent_ns
             slot["commit"] = head + 1  # the record is whole from here on
             self._header["head"] = head + 1
         finally:
@@ -325,7 +340,11 @@ class CommandReceiver(_OwnedRing):
     def poll(self, limit: int = 64) -> list[tuple[int, int, Command | RingError]]:
         """Up to `limit` committed commands as (request_id, sender_pid, command), oldest
         first; a malformed record comes back as its `RingError` so it can be answered."""
-        out: list[tuple[int, int, Command | RingError]] = []
+        return [(r.request_id, r.sender_pid, r.command) for r in self.poll_stamped(limit)]
+
+    def poll_stamped(self, limit: int = 64) -> list[Received]:
+        """As `poll`, with each command's send time."""
+        out: list[Received] = []
         tail = int(self._header["tail"])
         while len(out) < limit:
             slot = self._slots[tail % self._capacity]
@@ -336,7 +355,14 @@ class CommandReceiver(_OwnedRing):
                 command: Command | RingError = decode_command(record)
             except RingError as exc:
                 command = exc
-            out.append((int(record["request_id"]), int(record["sender_pid"]), command))
+            out.append(
+                Received(
+                    int(record["request_id"]),
+                    int(record["sender_pid"]),
+                    int(record["sent_ns"]),
+                    command,
+                )
+            )
             tail += 1
             self._header["tail"] = tail
         return out

@@ -60,9 +60,10 @@ _VERIFY_ROUNDS: Final = 5
 
 @dataclass(slots=True)
 class KillReport:
-    """Timings of the last kill, in nanoseconds from the command's arrival."""
+    """Timings of the last kill, in nanoseconds from the key press that asked for it (the
+    command's `sent_ns`; the engine's own start for a kill it fired itself)."""
 
-    started_ns: int = 0
+    arrived_ns: int = 0  # the engine started acting on it
     cancels_sent_ns: int = 0
     cancels_done_ns: int = 0
     zero_open_ns: int = 0
@@ -99,12 +100,12 @@ class Controller:
     async def serve(self, receiver: CommandReceiver) -> None:
         self.receiver = receiver
         while True:
-            for request_id, sender, command in receiver.poll():
+            for request_id, sender, sent_ns, command in receiver.poll_stamped():
                 if isinstance(command, RingError):
                     self.answer(request_id, Outcome(Reason.BAD_COMMAND, str(command)))
                     continue
                 log.info("command", extra={"command": command.tag, "sender_pid": sender})
-                self.handle(request_id, command)
+                self.handle(request_id, command, sent_ns)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), _POLL_S)
@@ -122,15 +123,17 @@ class Controller:
 
     # ---- dispatch -------------------------------------------------------------------------
 
-    def handle(self, request_id: int, command: Command) -> None:
-        """Act on one command. Never raises: anything unexpected becomes a refusal."""
+    def handle(self, request_id: int, command: Command, sent_ns: int = 0) -> None:
+        """Act on one command. Never raises: anything unexpected becomes a refusal.
+
+        `sent_ns` is the sender's CLOCK_MONOTONIC at the key press (0: unknown, use now)."""
         try:
-            self._dispatch(request_id, command)
+            self._dispatch(request_id, command, sent_ns)
         except Exception as exc:  # an engine bug must not take the engine down
             log.exception("command failed", extra={"command": command.tag})
             self.answer(request_id, Outcome(Reason.BAD_COMMAND, f"internal error: {exc}"))
 
-    def _dispatch(self, request_id: int, command: Command) -> None:
+    def _dispatch(self, request_id: int, command: Command, sent_ns: int) -> None:
         ex = self.execution
         match command:
             case PlaceOrder():
@@ -145,7 +148,7 @@ class Controller:
             case Flatten():
                 ex.spawn(self._flatten(request_id, command.symbol), "flatten")
             case Kill():
-                ex.spawn(self.kill(request_id, "kill switch", command.flatten), "kill")
+                ex.spawn(self.kill(request_id, "kill switch", command.flatten, sent_ns), "kill")
             case Rearm():
                 self._rearm(request_id)
             case SetMode():
@@ -351,11 +354,14 @@ class Controller:
     def _daily_loss(self) -> None:
         self.execution.spawn(self.kill(0, "daily loss limit reached", flatten=False), "kill")
 
-    async def kill(self, request_id: int, reason: str, flatten: bool) -> None:
-        """Drop to observe, cancel everything everywhere, verify, optionally flatten, latch."""
-        t0 = time.perf_counter_ns()
+    async def kill(self, request_id: int, reason: str, flatten: bool, key_ns: int = 0) -> None:
+        """Drop to observe, cancel everything everywhere, verify, optionally flatten, latch.
+
+        `key_ns`: CLOCK_MONOTONIC of the key press (0: now); every timing counts from it."""
+        now = time.monotonic_ns()
+        t0 = key_ns if 0 < key_ns <= now else now
         ex = self.execution
-        report = KillReport(started_ns=t0)
+        report = KillReport(arrived_ns=now - t0)
         old = ex.mode
         ex.set_mode(Mode.OBSERVE)  # first: from here on nothing new is sent
         ex.exposure.killed = True
@@ -369,14 +375,15 @@ class Controller:
             if ex.client is not None:
                 cancel = asyncio.ensure_future(ex.cancel_live_all(list(ex.instruments)))
                 await asyncio.sleep(0)  # let every request reach the socket
-            report.cancels_sent_ns = time.perf_counter_ns() - t0
+            report.cancels_sent_ns = time.monotonic_ns() - t0
+            self.last_kill = report  # published from here on; the rest fills in below
             self.kill_switch.fire(reason, flatten)
             self._announce(f"KILLED ({reason})")
             if cancel is not None:
                 await cancel
-                report.cancels_done_ns = time.perf_counter_ns() - t0
+                report.cancels_done_ns = time.monotonic_ns() - t0
                 report.left_open = await self._verify_zero_open()
-                report.zero_open_ns = time.perf_counter_ns() - t0
+                report.zero_open_ns = time.monotonic_ns() - t0
             if flatten:
                 report.flattened = await self._flatten_all(old)
             await ex.disarm_countdown()
@@ -387,7 +394,7 @@ class Controller:
         ex = self.execution
         remaining = -1
         for _ in range(_VERIFY_ROUNDS):
-            rows = await ex.venue_open_orders()
+            rows = await self._open_at_venue(list(ex.instruments))
             if rows is None:
                 await asyncio.sleep(0.05)
                 continue
@@ -398,6 +405,19 @@ class Controller:
             log.warning("kill: orders still open; cancelling again", extra={"symbols": symbols})
             await ex.cancel_live_all(symbols)
         return remaining
+
+    async def _open_at_venue(self, symbols: list[str]) -> list[dict[str, object]] | None:
+        # One query per symbol, concurrently: weight 1 each where the all-symbols query
+        # weighs 40, and the slowest symbol sets the time instead of the sum.
+        client = self.execution.client
+        if client is None:
+            return None
+        try:
+            answers = await asyncio.gather(*(client.open_orders(s) for s in symbols))
+        except VenueError as exc:
+            log.warning("kill: open orders query failed", extra={"error": str(exc)})
+            return None
+        return [row for rows in answers for row in rows]
 
     async def _flatten_all(self, old: Mode) -> list[str]:
         """Reduce-only market orders for every position, without the risk gate (they only
@@ -444,7 +464,7 @@ class Controller:
 
 
 def _kill_text(r: KillReport) -> str:
-    parts = [f"killed: cancels sent in {r.cancels_sent_ns / 1e6:.1f} ms"]
+    parts = [f"killed: cancels sent {r.cancels_sent_ns / 1e6:.1f} ms after the key"]
     if r.zero_open_ns:
         state = "zero open orders" if r.left_open == 0 else f"{r.left_open} still open"
         parts.append(f"{state} at {r.zero_open_ns / 1e6:.1f} ms")

@@ -199,6 +199,7 @@ class Engine:
         self.execution = execution
         self.controller = Controller(self.config, execution, self.kill_switch, self.publish_event)
         self.publisher.execution = execution
+        self.publisher.controller = self.controller
         if self.commands is not None:
             execution.spawn(self.controller.serve(self.commands), "commands")
         if self.config.venue.name == "local":

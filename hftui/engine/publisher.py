@@ -11,6 +11,7 @@ from typing import Final
 
 import numpy as np
 
+from hftui.engine.control import Controller
 from hftui.engine.execution import Execution
 from hftui.engine.kill_switch import KillSwitch
 from hftui.engine.market_data import MarketData
@@ -39,6 +40,7 @@ class Publisher:
         self._ask_qty = np.zeros(BOOK_DEPTH, np.int64)
         self.kill_switch: KillSwitch | None = None
         self.execution: Execution | None = None
+        self.controller: Controller | None = None  # for the last kill's timings
         self._execution_version = -1
 
     def publish_identity(
@@ -125,6 +127,11 @@ class Publisher:
             h["killed_ns"] = kill.state.at_ns
             h["kill_flatten"] = 1 if kill.state.flatten else 0
             h["kill_reason"] = kill.state.reason.encode()[:64]
+        if self.controller is not None:
+            report = self.controller.last_kill
+            h["kill_sent_ns"] = report.cancels_sent_ns
+            h["kill_zero_open_ns"] = report.zero_open_ns
+            h["kill_left_open"] = report.left_open
         ex = self.execution
         if ex is None:
             return

@@ -156,6 +156,11 @@ def test_observe_paper_live_and_the_kill_switch(tmp_path: Path) -> None:
             assert _venue_orders(url) == []
             status = cli_json(["status", "--json"], env)
             assert (status["mode"], status["killed"]) == ("observe", True)
+            kill = status["kill"]
+            assert isinstance(kill, dict)
+            assert (kill["killed"], kill["reason"], kill["flatten"]) == (True, "kill switch", True)
+            assert kill["left_open"] == 0
+            assert 0 < kill["cancels_sent_ms"] <= kill["zero_open_ms"]
             code, doc = _answer(["mode", "paper"], env)
             assert (code, doc["reason"]) == (3, "killed")
             stop(engine)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,6 +154,23 @@ def test_commands_flow_in_order_with_ids(names: tuple[str, str], tmp_path: Path)
         sender.close()
         receiver.close()
     assert not os.path.exists(f"/dev/shm/{names[0]}")
+
+
+def test_commands_carry_the_time_of_the_key_press(names: tuple[str, str], tmp_path: Path) -> None:
+    receiver = CommandReceiver(names[0], capacity=8)
+    sender = CommandSender(names[0], tmp_path / "cmd.lock")
+    try:
+        before = time.monotonic_ns()
+        sender.send(Kill())
+        after = time.monotonic_ns()
+        sender.send(Rearm(), sent_ns=12345)
+        (first, second) = receiver.poll_stamped()
+        assert before <= first.sent_ns <= after
+        assert (first.command, second.command, second.sent_ns) == (Kill(), Rearm(), 12345)
+        assert first.sender_pid == os.getpid()
+    finally:
+        sender.close()
+        receiver.close()
 
 
 def test_a_full_ring_is_refused_and_frees_up(names: tuple[str, str], tmp_path: Path) -> None:
