@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NoReturn
 
 import keyring
 import keyring.errors
@@ -39,6 +39,9 @@ __all__ = [
 
 SERVICE: Final = "hftui"
 _OPT_IN: Final = "HFTUI_ALLOW_INSECURE_KEYRING"
+# Binance HMAC keys and secrets are 64 characters. The cap only refuses pasted garbage (a
+# whole file, a PEM block); it leaves room for any key format a venue plausibly issues.
+MAX_LENGTH: Final = 256
 
 GUIDANCE: Final = (
     "No usable OS keyring. On a headless server over SSH there is usually no Secret Service. "
@@ -67,6 +70,10 @@ class StoredKeys:
         return f"StoredKeys(api_key={self.api_key[:6]}..., secret=<hidden>, demo={self.demo})"
 
     __str__ = __repr__
+
+    def __reduce__(self) -> NoReturn:
+        # Pickling is how objects reach other processes and files; the secret must not.
+        raise TypeError("StoredKeys holds a secret and cannot be pickled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +104,11 @@ def insecure_reason(backend: KeyringBackend | None = None) -> str:
     if name.startswith("keyrings.alt.file.PlaintextKeyring") or "Plaintext" in name:
         return f"keyring backend {name} keeps secrets in a plaintext file"
     if name.startswith("keyring.backends.chainer"):
-        inner = getattr(_backend(), "backends", [])
+        inner = list(getattr(backend or _backend(), "backends", []))
         if not inner:
             return "no keyring backend is available"
+        # The chainer stores in its first backend, which may well be the plaintext file.
+        return insecure_reason(inner[0])
     return ""
 
 
@@ -107,11 +116,29 @@ def _check_usable(venue: str) -> None:
     problem = insecure_reason()
     if venue == "local" or not problem or os.environ.get(_OPT_IN) == "1":
         return
-    raise KeyringUnusableError(f"{problem}. {GUIDANCE}")
+    # The override only makes sense for a backend that can store at all.
+    override = f" (set {_OPT_IN}=1 to accept it anyway)" if "plaintext" in problem else ""
+    raise KeyringUnusableError(f"{problem}{override}. {GUIDANCE}")
 
 
 def _user(venue: str, what: str) -> str:
     return f"{venue}:{what}"
+
+
+def _with_guidance(exc: BaseException) -> str:
+    return f"{str(exc).rstrip('.')}. {GUIDANCE}"
+
+
+def _validate(label: str, value: str) -> None:
+    # The message describes the value, never quotes it: it may be the secret.
+    if not value:
+        raise ValueError(f"the {label} is empty")
+    if len(value) > MAX_LENGTH:
+        raise ValueError(
+            f"the {label} is {len(value)} characters long; at most {MAX_LENGTH} are accepted"
+        )
+    if not value.isascii() or not value.isprintable() or any(c.isspace() for c in value):
+        raise ValueError(f"the {label} must be printable ASCII without spaces")
 
 
 def store_keys(venue: str, api_key: str, secret: str) -> None:
@@ -121,27 +148,38 @@ def store_keys(venue: str, api_key: str, secret: str) -> None:
         KeyringUnusableError: the backend may not or cannot hold them.
         ValueError: an empty or malformed key or secret.
     """
-    for label, value in (("API key", api_key), ("secret", secret)):
-        if not value or not value.isascii() or any(c.isspace() for c in value):
-            raise ValueError(f"the {label} must be non-empty printable ASCII without spaces")
+    _validate("API key", api_key)
+    _validate("secret", secret)
     _check_usable(venue)
     try:
         keyring.set_password(SERVICE, _user(venue, "api_key"), api_key)
         keyring.set_password(SERVICE, _user(venue, "secret"), secret)
+        # A backend that accepts and forgets (the "null" one) must not pass for a store.
+        kept = keyring.get_password(SERVICE, _user(venue, "api_key")) == api_key and (
+            keyring.get_password(SERVICE, _user(venue, "secret")) == secret
+        )
     except keyring.errors.KeyringError as exc:
-        raise KeyringUnusableError(f"the keyring refused to store: {exc}. {GUIDANCE}") from None
+        raise KeyringUnusableError(f"the keyring refused to store: {_with_guidance(exc)}") from None
+    if not kept:
+        raise KeyringUnusableError(
+            f"keyring backend {backend_name()} did not keep the keys. {GUIDANCE}"
+        )
 
 
 def load_keys(venue: str) -> StoredKeys | None:
     """The venue's keys; the demo account on `local` when none are stored; None otherwise.
 
     Raises:
-        KeyringUnusableError: keys for a real venue sit in an unsafe backend.
+        KeyringUnusableError: keys for a real venue sit in an unsafe backend, or the keyring
+            cannot be read at all (saying "no keys stored" then would send the user to store
+            keys that are probably there, in a keyring this session cannot reach).
     """
     try:
         api_key = keyring.get_password(SERVICE, _user(venue, "api_key"))
         secret = keyring.get_password(SERVICE, _user(venue, "secret"))
-    except keyring.errors.KeyringError:
+    except keyring.errors.KeyringError as exc:
+        if venue != "local":
+            raise KeyringUnusableError(f"cannot read the keyring: {_with_guidance(exc)}") from None
         api_key = secret = None
     if api_key and secret:
         _check_usable(venue)
@@ -172,7 +210,8 @@ def key_status(venue: str) -> KeyStatus:
         api_key = keyring.get_password(SERVICE, _user(venue, "api_key"))
         has_secret = keyring.get_password(SERVICE, _user(venue, "secret")) is not None
     except keyring.errors.KeyringError as exc:
-        return KeyStatus(venue, name, False, "", False, f"{exc}. {GUIDANCE}")
+        # On `local` the demo account still works without a keyring.
+        return KeyStatus(venue, name, False, "", venue == "local", _with_guidance(exc))
     stored = bool(api_key) and has_secret
     problem = ""
     try:

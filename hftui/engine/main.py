@@ -23,7 +23,7 @@ from hftui.engine.binance.rest import PublicRest
 from hftui.engine.control import Controller
 from hftui.engine.execution import Execution
 from hftui.engine.instrument import Instrument
-from hftui.engine.kill_switch import KillSwitch, latch_path
+from hftui.engine.kill_switch import KillLatchError, KillSwitch, latch_path
 from hftui.engine.local_venue import LocalExchange, LocalExchangeError
 from hftui.engine.market_data import MarketData
 from hftui.engine.publisher import Publisher
@@ -92,6 +92,7 @@ class Engine:
         self.kill_switch = KillSwitch(latch_path(config.engine.instance))
         self.execution: Execution | None = None
         self.controller: Controller | None = None
+        self._early_kill: Kill | None = None  # a kill that arrived before the instruments
         self.endpoints: Endpoints | None = None
 
     def request_stop(self, reason: str) -> None:
@@ -166,12 +167,23 @@ class Engine:
         while receiver is not None and self.controller is None:
             for request_id, _, command in receiver.poll():
                 if isinstance(command, Kill):
-                    self.kill_switch.fire("kill switch (engine starting)", command.flatten)
-                    text = "killed (engine starting: nothing was open)"
-                    self.publish_event(CommandAnswered(request_id, True, Reason.OK, text))
+                    saved = self.kill_switch.fire("kill switch (engine starting)", command.flatten)
+                    # Orders an earlier run left at the venue are cancelled as soon as the
+                    # instruments are known (`_on_info`).
+                    self._early_kill = command
+                    text = "killed (engine starting: open orders are cancelled once connected)"
+                    if not saved:
+                        text = self.kill_switch.save_error
+                    self.publish_event(CommandAnswered(request_id, saved, Reason.OK, text))
                 elif isinstance(command, Rearm):
-                    self.kill_switch.rearm()
-                    self.publish_event(CommandAnswered(request_id, True, Reason.OK, "re-armed"))
+                    try:
+                        self.kill_switch.rearm()
+                    except KillLatchError as exc:
+                        answer = CommandAnswered(request_id, False, Reason.KILLED, str(exc))
+                    else:
+                        self._early_kill = None
+                        answer = CommandAnswered(request_id, True, Reason.OK, "re-armed")
+                    self.publish_event(answer)
                 elif isinstance(command, PlaceOrder) and self.kill_switch.killed:
                     # The latch answers before the venue is known: nothing is busy about it.
                     self.publish_event(
@@ -204,6 +216,11 @@ class Engine:
             execution.spawn(self.controller.serve(self.commands), "commands")
         if self.config.venue.name == "local":
             execution.spawn(self.controller.connect_local(), "connect")
+        if self._early_kill is not None:
+            flatten = self._early_kill.flatten
+            execution.spawn(
+                self.controller.kill(0, "kill switch (engine starting)", flatten), "kill"
+            )
 
     async def _serve(self, publisher: Publisher) -> int:
         publish_task = asyncio.create_task(self._publish_loop(publisher))
