@@ -1,26 +1,41 @@
 """The hftui Textual application: polls the engine link at a fixed rate and routes keys.
 
 The app owns no trading state: everything it shows comes from `EngineLink.poll()`, once per
-frame, whatever the feed rate. `run()` returns "stop" (stop the engine too) or "leave"
-(leave it running); None only if the app ended without asking (a crash or a signal).
+frame, whatever the feed rate. Trading keys become commands on the engine's command ring
+(`CommandLink`); the engine's answers and alerts come back on its event ring, read once per
+frame too, and are shown as notifications and on the dashboard's notice line.
+
+The kill switch is a priority binding, so it works from every screen and dialog, even with
+an input focused, and it never asks first. Everything else that trades asks once. `run()`
+returns "stop" (stop the engine too) or "leave" (leave it running); None only if the app
+ended without asking (a crash or a signal).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.reactive import reactive
 from textual.screen import Screen
 
-from hftui.link import EngineLink, EngineView
+from hftui.link import CommandLink, EngineLink, EngineView, Notice
+from hftui.protocol import CancelAll, Command, Flatten, Kill, Mode, Rearm, SetMode
+from hftui.screens.confirm import ConfirmScreen
 from hftui.screens.dashboard import DashboardScreen
 from hftui.screens.help import HelpScreen, HelpSection
+from hftui.screens.mode import ModeScreen
 from hftui.screens.quit import QuitScreen
 
+if TYPE_CHECKING:
+    from hftui.remote import EngineControl
+
 __all__ = ["HftuiApp"]
+
+_TOASTS_PER_FRAME = 3
 
 
 class HftuiApp(App[str]):
@@ -30,6 +45,49 @@ class HftuiApp(App[str]):
     TITLE = "hftui"
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            # Priority: checked before any screen or focused input, so no dialog can swallow
+            # it (an Input binds ctrl+k to "delete to the end of the line").
+            "ctrl+k",
+            "kill",
+            "Kill",
+            id="app.kill",
+            priority=True,
+            tooltip="Kill now, from anywhere: observe, cancel all",
+        ),
+        Binding(
+            "K",
+            "kill_flatten_prompt",
+            "Kill+flatten",
+            id="app.kill_flatten",
+            show=False,
+            tooltip="Kill, then close every position (asks first)",
+        ),
+        Binding(
+            "R",
+            "rearm_prompt",
+            "Re-arm",
+            id="app.rearm",
+            show=False,
+            tooltip="Re-arm after a kill (asks first)",
+        ),
+        Binding("m", "mode_prompt", "Mode", id="app.mode", tooltip="Switch observe / paper / live"),
+        Binding(
+            "C",
+            "cancel_all_prompt",
+            "Cancel all",
+            id="app.cancel_all",
+            show=False,
+            tooltip="Cancel every open order (asks first)",
+        ),
+        Binding(
+            "F",
+            "flatten_prompt",
+            "Flatten",
+            id="app.flatten",
+            show=False,
+            tooltip="Flatten the shown symbol (asks first)",
+        ),
         Binding("q", "quit_prompt", "Quit", id="app.quit", tooltip="Quit (asks about the engine)"),
         Binding(
             # ctrl+q is Textual's own instant quit: here it asks too, so no key skips the question.
@@ -44,6 +102,20 @@ class HftuiApp(App[str]):
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key binding"),
     ]
 
+    # Trading actions other than the kill, which are dimmed while no engine can answer them.
+    _NEEDS_ENGINE: ClassVar[frozenset[str]] = frozenset(
+        {
+            "kill_flatten_prompt",
+            "rearm_prompt",
+            "mode_prompt",
+            "cancel_all_prompt",
+            "flatten_prompt",
+        }
+    )
+
+    # Refreshes the footer when the engine comes up or goes away (see `check_action`).
+    engine_alive: reactive[bool] = reactive(False, bindings=True)
+
     def __init__(
         self,
         link: EngineLink,
@@ -51,6 +123,7 @@ class HftuiApp(App[str]):
         spawned: bool,
         refresh_hz: float = 10.0,
         symbols_hint: Sequence[str] = (),
+        control: EngineControl | None = None,
     ) -> None:
         """Create the app over an attached engine link.
 
@@ -60,6 +133,9 @@ class HftuiApp(App[str]):
                 by default); False if it attached to a running one (default: leave it).
             refresh_hz: frames per second: the link is read and widgets redrawn this often.
             symbols_hint: configured symbols, listed until the engine publishes its own.
+            control: the engine's command and event rings; the caller closes it after
+                `run()`. None (an engine without rings): the TUI only watches, and
+                trading keys say so.
         """
         super().__init__()
         self.link = link
@@ -68,6 +144,8 @@ class HftuiApp(App[str]):
         self.symbols_hint = tuple(symbols_hint)
         self.selected = 0
         self.view: EngineView = link.poll()
+        self.commands = CommandLink(control, clock_ns=link.clock_ns)
+        self.notice: Notice | None = None  # the last thing told, kept on the notice line
         self.dashboard = DashboardScreen()
 
     def on_mount(self) -> None:
@@ -78,7 +156,25 @@ class HftuiApp(App[str]):
 
     def poll_engine(self) -> None:
         self.view = self.link.poll()
-        self.dashboard.show(self.view, self.selected, self.symbols_hint)
+        self.engine_alive = self.view.alive
+        notices = self.commands.poll()
+        # A burst (an alert storm, a backlog after a stall) must not bury the screen in
+        # notifications: the newest few are shown, the rest are counted.
+        skipped = len(notices) - _TOASTS_PER_FRAME
+        if skipped > 0:
+            self.notify(
+                f"{skipped} more engine events not shown; the engine log has them all",
+                title="events",
+                severity="warning",
+                markup=False,
+            )
+            notices = notices[-_TOASTS_PER_FRAME:]
+        for notice in notices:
+            self.tell(notice)
+        self._show()
+
+    def _show(self) -> None:
+        self.dashboard.show(self.view, self.selected, self.symbols_hint, self.notice)
 
     def _symbol_names(self) -> tuple[str, ...]:
         return tuple(s.symbol for s in self.view.symbols) or self.symbols_hint
@@ -86,7 +182,7 @@ class HftuiApp(App[str]):
     def action_select_symbol(self, index: int) -> None:
         if 0 <= index < max(1, len(self._symbol_names())):
             self.selected = index
-            self.dashboard.show(self.view, self.selected, self.symbols_hint)
+            self._show()
         else:
             self.bell()
 
@@ -95,6 +191,124 @@ class HftuiApp(App[str]):
 
     def action_previous_symbol(self) -> None:
         self.action_select_symbol((self.selected - 1) % max(1, len(self._symbol_names())))
+
+    # ---- trading --------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A command to an engine that is down or not there yet would sit unanswered in the
+        # ring: dim those keys (the banner says why). The kill is never held back: an engine
+        # that has only stalled still reads it when it wakes.
+        if action in self._NEEDS_ENGINE and not self.engine_alive:
+            return None
+        return True
+
+    def tell(self, notice: Notice) -> None:
+        """Show `notice` on the notice line and, unless it only says "sent" or will be said
+        again, as a notification."""
+        self.notice = notice
+        self._show()
+        if notice.pending or not notice.toast:
+            return
+        if notice.severity == "error":
+            self.bell()
+        # A refusal stays up longer: it is the one the trader must not miss.
+        timeout = 10.0 if notice.severity == "error" else None
+        self.notify(
+            notice.text,
+            title=notice.title,
+            severity=notice.severity,
+            timeout=timeout,
+            markup=False,
+        )
+
+    def send(self, command: Command, title: str) -> None:
+        """Send `command` to the engine, and tell the trader it went or why it did not."""
+        self.tell(self.commands.send(command, title))
+
+    def _confirm(self, screen: ConfirmScreen, command: Command, title: str) -> None:
+        def chosen(go: bool | None) -> None:
+            if go:
+                self.send(command, title)
+
+        self.push_screen(screen, chosen)
+
+    def _watch_only(self, title: str) -> bool:
+        # Say at once, before any dialog, that nothing can be sent.
+        if self.commands.connected:
+            return False
+        self.tell(self.commands.unconnected(title))
+        return True
+
+    def action_kill(self) -> None:
+        self.send(Kill(flatten=False), "kill")
+
+    def action_kill_flatten_prompt(self) -> None:
+        if self._watch_only("kill + flatten"):
+            return
+        screen = ConfirmScreen(
+            "Kill and flatten",
+            "Kill switch, then close every position with reduce-only market orders?",
+            note="ctrl+k kills now without flattening.",
+        )
+        self._confirm(screen, Kill(flatten=True), "kill + flatten")
+
+    def action_rearm_prompt(self) -> None:
+        if self._watch_only("re-arm"):
+            return
+        if not self.view.killed:
+            self.tell(self.commands.notice("warning", "re-arm", "not killed: nothing to re-arm"))
+            self.bell()
+            return
+        view = self.view
+        why = " at ".join(part for part in (view.kill_reason, view.killed_at) if part)
+        screen = ConfirmScreen(
+            "Re-arm",
+            "Re-arm the kill switch? The engine stays in observe;\n"
+            "trading resumes only when you switch mode (m).",
+            note=f"Killed: {why}" if why else "",
+        )
+        self._confirm(screen, Rearm(), "re-arm")
+
+    def action_mode_prompt(self) -> None:
+        if self._watch_only("mode"):
+            return
+        view = self.view
+
+        def chosen(command: SetMode | None) -> None:
+            if command is not None:
+                self.send(command, f"mode {command.mode.label}")
+
+        screen = ModeScreen(view.mode, killed=view.killed, has_keys=view.has_keys, venue=view.venue)
+        self.push_screen(screen, chosen)
+
+    def action_cancel_all_prompt(self) -> None:
+        if self._watch_only("cancel all"):
+            return
+        screen = ConfirmScreen(
+            "Cancel all",
+            "Cancel every open order, on every symbol?",
+            note=f"{self.view.open_orders} open now, in {self.view.mode.label}.",
+        )
+        self._confirm(screen, CancelAll(""), "cancel all")
+
+    def action_flatten_prompt(self) -> None:
+        names = self._symbol_names()
+        if self._watch_only("flatten") or not names:
+            return
+        symbol = names[min(self.selected, len(names) - 1)]
+        mode = self.view.mode
+        screen = ConfirmScreen(
+            f"Flatten {symbol}",
+            f"Cancel {symbol}'s orders and close its {mode.label} position\n"
+            "with a reduce-only market order?",
+            # Said before asking, so the engine's "no position" answer is no surprise.
+            note="Observe holds no position: the engine will say so."
+            if mode is Mode.OBSERVE
+            else "",
+        )
+        self._confirm(screen, Flatten(symbol), f"flatten {symbol}")
+
+    # ---- screens --------------------------------------------------------------------------
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -109,6 +323,8 @@ class HftuiApp(App[str]):
         dashboard.append((palette, "Command palette: actions and symbols by name"))
         return [
             ("Dashboard", dashboard),
+            ("Mode dialog", _rows(ModeScreen.BINDINGS, self)),
+            ("Confirmations", _rows(ConfirmScreen.BINDINGS, self)),
             ("Quit dialog", _rows(QuitScreen.BINDINGS, self)),
             ("This help", _rows(HelpScreen.BINDINGS, self)),
         ]
@@ -128,6 +344,24 @@ class HftuiApp(App[str]):
         self.action_quit_prompt()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        trading: list[tuple[str, str, Callable[[], object]]] = [
+            ("Kill", "Kill switch now: observe, cancel every order, latch", self.action_kill),
+            (
+                "Kill and flatten",
+                "Kill switch, then close every position at market (asks first)",
+                self.action_kill_flatten_prompt,
+            ),
+            ("Re-arm", "Re-arm after a kill (asks first)", self.action_rearm_prompt),
+            ("Mode", "Switch observe / paper / live", self.action_mode_prompt),
+            ("Cancel all", "Cancel every open order (asks first)", self.action_cancel_all_prompt),
+            (
+                "Flatten",
+                "Close the shown symbol's position (asks first)",
+                self.action_flatten_prompt,
+            ),
+        ]
+        for title, help_text, callback in trading:
+            yield SystemCommand(title, help_text, callback)
         yield SystemCommand("Quit", "Quit hftui (asks about the engine)", self.action_quit_prompt)
         yield SystemCommand("Help", "Every key binding", self.action_help)
         yield SystemCommand("Next symbol", "Show the next symbol", self.action_next_symbol)

@@ -542,14 +542,21 @@ def _run_tui(config: Config, info: InstanceInfo, spawned: bool) -> int:
     from hftui.app import HftuiApp
     from hftui.link import EngineLink
     from hftui.logs import setup_logging
+    from hftui.remote import EngineControl, RingError
 
     setup_logging("tui", config.logging.level, config.logging.max_bytes, config.logging.backups)
     link = EngineLink.open(info)
+    try:
+        control: EngineControl | None = EngineControl(info)
+    except RingError as exc:  # the TUI still shows the engine; its keys say why they can't act
+        log.warning("no command channel to the engine: %s", exc)
+        control = None
     app = HftuiApp(
         link,
         spawned=spawned,
         refresh_hz=config.tui.refresh_hz,
         symbols_hint=config.market.symbols,
+        control=control,
     )
     # A hangup or SIGTERM ends the TUI; an engine this TUI started goes with it, one it
     # attached to keeps running.
@@ -581,6 +588,8 @@ def _run_tui(config: Config, info: InstanceInfo, spawned: bool) -> int:
         for timer in watchdog:
             timer.cancel()
         link.close()
+        if control is not None:
+            control.close()
     if choice is None:  # the app ended without a choice (e.g. a crash): be conservative
         choice = "stop" if spawned else "leave"
     if choice == "stop":

@@ -4,33 +4,56 @@
 poll, and turns them into immutable view models of pre-formatted strings, so widgets do no
 number formatting when they repaint. A symbol block whose sequence number has not moved is
 not copied or formatted again: its previous view is reused with only its age brought up to
-date. The link never writes anything and never blocks on the engine.
+date. The link never writes to the region and never blocks on the engine.
+
+`CommandLink` is the other direction: it queues the trader's commands on the engine's
+command ring and turns what comes back on the event ring (answers to this TUI's requests,
+alerts, mode changes, a lapped reader) into `Notice`s, one line each, for the dashboard.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 from hftui.ipc import RegionError, SnapshotReader, TornReadError
-from hftui.protocol import MAX_SYMBOLS, TRADE_SLOTS, FeedState, Mode, decode_text, format_units
+from hftui.protocol import (
+    MAX_SYMBOLS,
+    TRADE_SLOTS,
+    AlertRaised,
+    Command,
+    CommandAnswered,
+    Event,
+    FeedState,
+    Mode,
+    ModeChanged,
+    decode_text,
+    format_units,
+)
+from hftui.rings import RingError, RingFullError
 
 if TYPE_CHECKING:
     import numpy as np
 
     from hftui.instance import InstanceInfo
+    from hftui.remote import EngineControl
 
 __all__ = [
+    "ANSWER_TIMEOUT_S",
     "HEARTBEAT_DEAD_S",
     "STALE_AFTER_S",
+    "CommandLink",
     "EngineLink",
     "EngineStatus",
     "EngineView",
     "LadderLevel",
+    "Notice",
+    "Severity",
     "SymbolView",
     "TradeRow",
     "age_text",
@@ -38,6 +61,9 @@ __all__ = [
 
 STALE_AFTER_S: Final = 2.0  # book data older than this is drawn greyed out
 HEARTBEAT_DEAD_S: Final = 2.0  # an engine silent for longer than this is not responding
+# The engine answers within milliseconds, a kill with venue round trips within a second or
+# two: a request still unanswered after this long is worth telling the trader about.
+ANSWER_TIMEOUT_S: Final = 5.0
 
 
 class EngineStatus(enum.StrEnum):
@@ -110,6 +136,12 @@ class EngineView:
     venue_url: str
     mode: Mode
     killed: bool
+    killed_at: str  # HH:MM:SS UTC of the kill; "" when armed or unknown
+    kill_reason: str  # "" when armed
+    kill_flatten: bool  # the kill also flattened positions
+    has_keys: bool  # live is possible: API keys, or the local venue's demo account
+    open_orders: int
+    refusals: int  # commands and intents refused since the engine started
     ws_connected: bool
     msgs_per_s: float
     bad_frames: int
@@ -142,6 +174,15 @@ def age_text(seconds: float | None) -> str:
 def _clock_text(ms: int) -> str:
     seconds, millis = divmod(ms, 1000)
     return time.strftime("%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}"
+
+
+def _utc_seconds(ns: int) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(ns // 1_000_000_000))
+
+
+def _killed_at(ns: int) -> str:
+    # A latch file may carry no time (0): then say nothing rather than 00:00:00.
+    return f"{_utc_seconds(ns)} UTC" if ns > 0 else ""
 
 
 def _levels(px: np.ndarray, qty: np.ndarray, n: int, pd: int, qd: int) -> tuple[LadderLevel, ...]:
@@ -311,6 +352,7 @@ class EngineLink:
         else:
             status = EngineStatus.UP
         started = int(header["started_ns"])
+        killed = bool(header["killed"])
         self._last = EngineView(
             alive=status in (EngineStatus.UP, EngineStatus.STARTING),
             status=status,
@@ -318,7 +360,13 @@ class EngineLink:
             venue=decode_text(header["venue"]),
             venue_url=decode_text(header["venue_url"]),
             mode=Mode(int(header["mode"])),
-            killed=bool(header["killed"]),
+            killed=killed,
+            killed_at=_killed_at(int(header["killed_ns"])) if killed else "",
+            kill_reason=decode_text(header["kill_reason"]) if killed else "",
+            kill_flatten=killed and bool(header["kill_flatten"]),
+            has_keys=bool(header["has_keys"]),
+            open_orders=int(header["open_orders"]),
+            refusals=int(header["refusals"]),
             ws_connected=bool(header["ws_connected"]),
             msgs_per_s=float(header["msgs_per_s"]),
             bad_frames=int(header["bad_frames"]),
@@ -338,6 +386,12 @@ class EngineLink:
             venue_url="",
             mode=Mode.OBSERVE,
             killed=False,
+            killed_at="",
+            kill_reason="",
+            kill_flatten=False,
+            has_keys=False,
+            open_orders=0,
+            refusals=0,
             ws_connected=False,
             msgs_per_s=0.0,
             bad_frames=0,
@@ -349,3 +403,166 @@ class EngineLink:
 
     def close(self) -> None:
         self.reader.close()
+
+
+# ---- commands and their answers -----------------------------------------------------------
+
+# The same words as Textual's notification severities, so a notice can be shown as a toast.
+Severity: TypeAlias = Literal["information", "warning", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One thing to tell the trader: a command sent, its answer or refusal, an alert, a mode
+    change, or events missed."""
+
+    time: str  # HH:MM:SS UTC when the TUI learned it
+    severity: Severity
+    title: str  # what it is about: "kill", "mode live", "alert", ...
+    text: str
+    pending: bool = False  # a command on its way: its answer will follow
+    # False when an answer about the same thing is on its way and will say it again (the
+    # mode change a kill causes, before the kill's own answer): the notice line shows it,
+    # a notification would only repeat it.
+    toast: bool = True
+
+    @property
+    def line(self) -> str:
+        """The notice as one line of text."""
+        return f"{self.time} {self.title}: {self.text}"
+
+
+def _alert_severity(level: int) -> Severity:
+    if level >= logging.ERROR:
+        return "error"
+    return "warning" if level >= logging.WARNING else "information"
+
+
+class CommandLink:
+    """The trader's side of the command and event rings. Owned by the TUI app.
+
+    Only answers to requests sent through this link are reported: a CLI on the same engine
+    gets its own. Alerts and mode changes are reported whoever caused them.
+
+    Args:
+        control: the engine's rings; the caller closes it. None (an engine without rings,
+            or rings that could not be opened): nothing can be sent, and `send` says so.
+        clock_ns: wall clock, for the time a notice shows.
+        monotonic: seconds, for the answer timeout.
+        answer_timeout_s: after this long without an answer a request is reported as
+            unanswered and forgotten.
+    """
+
+    def __init__(
+        self,
+        control: EngineControl | None,
+        clock_ns: Callable[[], int] = time.time_ns,
+        monotonic: Callable[[], float] = time.monotonic,
+        answer_timeout_s: float = ANSWER_TIMEOUT_S,
+    ) -> None:
+        self.control = control
+        self.clock_ns = clock_ns
+        self.monotonic = monotonic
+        self.answer_timeout_s = answer_timeout_s
+        # Request id -> (title, monotonic time sent) of every request not answered yet.
+        self.pending: dict[int, tuple[str, float]] = {}
+
+    def notice(
+        self,
+        severity: Severity,
+        title: str,
+        text: str,
+        *,
+        pending: bool = False,
+        toast: bool = True,
+    ) -> Notice:
+        """A notice stamped with the time now."""
+        return Notice(_utc_seconds(self.clock_ns()), severity, title, text, pending, toast)
+
+    def send(self, command: Command, title: str) -> Notice:
+        """Queue `command` for the engine; never blocks for long.
+
+        Args:
+            command: what to do.
+            title: what the trader asked for, in the notices about it (e.g. "kill").
+
+        Returns:
+            A pending notice when it went out, an error notice saying why it did not.
+        """
+        if self.control is None:
+            return self.unconnected(title)
+        try:
+            request_id = self.control.send(command)
+        except RingFullError:
+            return self.notice("error", title, "not sent: the engine is not reading commands")
+        except (RingError, ValueError, OSError) as exc:
+            return self.notice("error", title, f"not sent: {exc}")
+        self.pending[request_id] = (title, self.monotonic())
+        return self.notice("information", title, "sent; waiting for the engine…", pending=True)
+
+    def unconnected(self, title: str) -> Notice:
+        """The notice for a command that cannot be sent: there is no command ring."""
+        return self.notice(
+            "error",
+            title,
+            "not sent: no command channel to this engine, the TUI only watches "
+            "(`hftui kill` works from a shell)",
+        )
+
+    @property
+    def connected(self) -> bool:
+        """Commands can be sent."""
+        return self.control is not None
+
+    def poll(self) -> list[Notice]:
+        """What happened since the last poll, oldest first. Never blocks."""
+        if self.control is None:
+            return []
+        events, overrun = self.control.poll()
+        notices = []
+        for event in events:
+            notice = self._notice_of(event)
+            if notice is not None:
+                notices.append(notice)
+        if overrun:
+            # Last, as the newest news: it stays on the notice line and is never among the
+            # notices a burst leaves out.
+            notices.append(
+                self.notice(
+                    "warning",
+                    "events",
+                    "some engine events were missed (reader overrun); the dashboard is "
+                    "current, but answers may be lost",
+                )
+            )
+        now = self.monotonic()
+        for request_id, (title, sent) in list(self.pending.items()):
+            if now - sent >= self.answer_timeout_s:
+                del self.pending[request_id]
+                notices.append(
+                    self.notice("warning", title, f"no answer after {self.answer_timeout_s:.0f}s")
+                )
+        return notices
+
+    def _notice_of(self, event: Event) -> Notice | None:
+        match event:
+            case CommandAnswered():
+                sent = self.pending.pop(event.request_id, None)
+                if sent is None:
+                    return None  # another client's request
+                if event.ok:
+                    return self.notice("information", sent[0], event.text)
+                text = f"refused, {event.reason.name}: {event.text or event.reason.text}"
+                return self.notice("error", sent[0], text)
+            case ModeChanged():
+                state = f"{event.mode.label}, killed" if event.killed else event.mode.label
+                severity: Severity = "error" if event.killed else "warning"
+                if not event.killed and event.mode is Mode.OBSERVE:
+                    severity = "information"
+                # Caused by a request of this TUI (most likely): its answer will toast.
+                quiet = bool(self.pending)
+                return self.notice(severity, "mode", f"{event.text} · now {state}", toast=not quiet)
+            case AlertRaised():
+                return self.notice(_alert_severity(event.level), "alert", event.text)
+        # Order and fill events belong to an orders view; the dashboard has none yet.
+        return None

@@ -1,4 +1,4 @@
-"""The dashboard: mode banner, symbol bar, book ladder, trade tape and health bar."""
+"""The dashboard: mode banner, symbol bar, book ladder, trade tape, health and notice bars."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from hftui.link import EngineStatus, EngineView
+from hftui.link import EngineStatus, EngineView, Notice
 from hftui.widgets.health_bar import HealthBar
 from hftui.widgets.ladder import Ladder
 from hftui.widgets.mode_banner import ModeBanner
+from hftui.widgets.notice_bar import NoticeBar
 from hftui.widgets.symbol_bar import SymbolBar
 from hftui.widgets.tape import Tape
 
@@ -63,6 +64,7 @@ class DashboardScreen(Screen[None]):
         self.ladder = Ladder(id="ladder")
         self.tape = Tape(id="tape")
         self.health = HealthBar(id="health-bar")
+        self.notices = NoticeBar(id="notice-bar")
 
     def compose(self) -> ComposeResult:
         yield self.banner
@@ -71,18 +73,27 @@ class DashboardScreen(Screen[None]):
             yield self.ladder
             yield self.tape
         yield self.health
+        yield self.notices
         yield Footer()
 
-    def show(self, view: EngineView, selected: int, symbols_hint: tuple[str, ...]) -> None:
+    def show(
+        self,
+        view: EngineView,
+        selected: int,
+        symbols_hint: tuple[str, ...],
+        notice: Notice | None = None,
+    ) -> None:
         """Push one frame of engine state down to the widgets (each skips what is unchanged).
 
         Args:
             view: the engine's state this frame.
             selected: index of the symbol the ladder and tape show.
             symbols_hint: symbol names to list before the engine has published any.
+            notice: the last thing the trader was told about commands and events.
         """
         self.banner.show(view)
         self.health.show(view)
+        self.notices.show(view, notice)
         names = tuple(s.symbol for s in view.symbols) or symbols_hint
         self.symbol_bar.show(names, selected)
         symbol = view.symbols[selected] if selected < len(view.symbols) else None

@@ -86,10 +86,18 @@ def fill_header(
     n_symbols: int = 2,
     ws_connected: bool = True,
     stream_url: str = "ws://127.0.0.1:8080",
+    killed_ns: int = 0,
+    kill_reason: str = "",
+    kill_flatten: bool = False,
+    has_keys: bool = False,
+    open_orders: int = 0,
+    refusals: int = 0,
 ) -> None:
     """Write the header as the engine's publisher does, its heartbeat `heartbeat_age_s` old.
 
     An empty `stream_url` is an engine still starting its venue (no endpoints yet).
+    `killed_ns`, `kill_reason` and `kill_flatten` describe the latch, as the engine's kill
+    switch state does (all zero when armed).
     """
     writer.begin_header()
     h = writer.header
@@ -106,6 +114,12 @@ def fill_header(
     h["venue"] = b"local"
     h["venue_url"] = b"http://127.0.0.1:8080"
     h["stream_url"] = stream_url.encode()
+    h["killed_ns"] = killed_ns
+    h["kill_reason"] = kill_reason.encode()
+    h["kill_flatten"] = 1 if kill_flatten else 0
+    h["has_keys"] = 1 if has_keys else 0
+    h["open_orders"] = open_orders
+    h["refusals"] = refusals
     writer.end_header()
 
 
