@@ -8,8 +8,16 @@ through `place`; venue answers, stream events and paper fills come back through
 - observe: the intent is risk-checked and reported as "would send"; nothing leaves.
 - paper: the order goes to the paper matcher, which fills it against the live book.
 - live: the order is signed and sent. A send whose outcome is unknown (timeout, 5xx, a
-  dropped connection, a duplicate id) is *queried* by its client id until the venue says what
-  happened; it is never sent again, so a retry cannot double an order.
+  dropped connection) is *queried* by its client id until the venue says what happened, or
+  until the request's recvWindow has passed without the venue knowing it (then it can never
+  arrive: REJECTED); it is never sent again, so a retry cannot double an order.
+- A venue refusal (filters, margin, 429/418, post-only) ends the order REJECTED with the
+  venue's code and message as its reason. During a 429/418 ban nothing is sent: orders are
+  refused before they leave, so the ban never escalates.
+- A duplicate client id (-4116) means some open venue order already holds the id. The engine
+  never reuses ids, so that order is ours only if the request reached the venue twice: it is
+  queried, and adopted when it is exactly this order, placed after this send; otherwise the
+  order is REJECTED naming the order that holds the id, whose updates are never taken as ours.
 """
 
 from __future__ import annotations
@@ -37,7 +45,13 @@ from hftui.engine.intents import (
     base36,
     new_client_id,
 )
-from hftui.engine.orders import OrderEvent, OrderTracker, update_from_rest, update_from_stream
+from hftui.engine.orders import (
+    Order,
+    OrderEvent,
+    OrderTracker,
+    update_from_rest,
+    update_from_stream,
+)
 from hftui.engine.paper import PaperConfig, PaperMatcher
 from hftui.engine.risk import Exposure, RiskEngine, RiskLimits, SymbolExposure, SymbolLimits
 from hftui.engine.user_stream import UserStream
@@ -61,6 +75,8 @@ _QUERY_DELAYS_S: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 _UNKNOWN_ORDER: Final = -2013  # query: order does not exist
 _CANCEL_UNKNOWN: Final = -2011  # cancel: unknown order
 _DUPLICATE_ID: Final = -4116
+# Beyond the measured round trip: how far our estimate of the venue's clock may be off.
+_CLOCK_SLACK_MS: Final = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,13 +123,27 @@ def venue_reason(exc: VenueError) -> Reason:
         return Reason.TIMEOUT
     if exc.status == 0 or exc.status >= 500:
         return Reason.VENUE_DOWN
-    if exc.code in (-2019, -2018, -2010) and "margin" in str(exc).lower():
+    if exc.code in (-2019, -2018) or (exc.code == -2010 and "margin" in str(exc).lower()):
         return Reason.INSUFFICIENT_MARGIN
     if exc.code == -5022:
         return Reason.POST_ONLY
     if exc.code == _DUPLICATE_ID:
         return Reason.DUPLICATE
     return Reason.VENUE_REJECT
+
+
+def _maybe_sent(exc: VenueError) -> bool:
+    """Whether a failed request may have reached the venue (so its outcome is unknown)."""
+    return isinstance(exc, VenueTimeoutError) or exc.status >= 500 or exc.request_ms > 0
+
+
+def _describe_payload(payload: Mapping[str, object]) -> str:
+    """A venue order object in a few words: `8000000012 BUY 0.02 @ 60000 NEW`."""
+    where = "market" if payload.get("type") == "MARKET" else f"@ {payload.get('price')}"
+    return (
+        f"{payload.get('orderId')} {payload.get('side')} {payload.get('origQty')} {where} "
+        f"{payload.get('status')}"
+    )
 
 
 class Execution:
@@ -146,6 +176,12 @@ class Execution:
         self.stream_url = ""
         self._order_mode: dict[str, Mode] = {}
         self._open: dict[str, tuple[str, Side, int, int, str]] = {}  # cid -> sym, side, lots, px
+        self._refused: dict[str, Reason] = {}  # why the venue refused an order, for its events
+        self._terminal_waiters: dict[str, list[asyncio.Future[Order]]] = {}  # see when_terminal
+        # Live orders sent and not yet acknowledged: a cancel of one waits for its ack (a
+        # cancel that overtook the send would find nothing, and the order would land live).
+        self._unacked: set[str] = set()
+        self._deferred_cancels: dict[str, Callable[[Outcome], None] | None] = {}
         self._strategy_lots: dict[tuple[str, str], int] = {}  # (strategy, symbol) -> net lots
         self._tasks: set[asyncio.Task[object]] = set()
         self._tag = base36(time.time_ns() // 1_000_000)[-7:]
@@ -267,6 +303,7 @@ class Execution:
             self._schedule_paper()
             return Outcome(Reason.OK, f"paper order {cid}: {self.describe(intent)}", cid)
         self._track_open(cid)
+        self._unacked.add(cid)
         self.spawn(self._send_live(cid, on_done), f"send {cid}")
         return Outcome(Reason.OK, f"sent {cid}: {self.describe(intent)}", cid)
 
@@ -290,62 +327,173 @@ class Execution:
             params["timeInForce"] = intent.tif.name
         if intent.reduce_only:
             params["reduceOnly"] = "true"
-        sent_ns = self.clock_ns()
+        sent_ms = self._venue_now_ms(client)
         try:
             payload = await client.new_order(params)
         except VenueError as exc:
             reason = venue_reason(exc)
-            unknown = reason in (Reason.TIMEOUT, Reason.VENUE_DOWN, Reason.DUPLICATE)
-            if unknown:
+            if reason == Reason.DUPLICATE:
+                await self._settle_duplicate(cid, exc, exc.request_ms or sent_ms, on_done)
+                return
+            detail = exc.detail
+            if reason in (Reason.TIMEOUT, Reason.VENUE_DOWN) and _maybe_sent(exc):
                 # The venue may have the order: find out, never resend.
                 log.warning(
                     "order outcome unknown; querying",
                     extra={"client_id": cid, "error": str(exc)},
                 )
-                await self._settle_by_query(cid, sent_ns)
-                order = self.tracker.get(cid)
-                if order is not None and order.status != OrderStatus.REJECTED:
-                    self._done(on_done, Outcome(Reason.OK, f"{cid} {order.status.label}", cid))
+                if await self._settle_by_query(cid, exc.request_ms or sent_ms):
+                    order = self.tracker.get(cid)
+                    status = order.status.label if order is not None else "unknown"
+                    text = f"{cid} {status}: {self.describe(intent)} (settled by query)"
+                    self._done(on_done, Outcome(Reason.OK, text, cid))
                     return
-            text = f"{reason.text}: {exc}"
-            self._apply_events(self.tracker.reject(cid, text))
-            self.refusals += 1
-            self._done(on_done, Outcome(reason, text, cid))
+                detail = f"{detail}; the venue never received it"
+            self._refuse(cid, reason, detail, on_done)
             return
-        self._apply_updates([update_from_rest(payload, inst)])
+        self._apply_payload(cid, payload)
         order = self.tracker.get(cid)
         status = order.status.label if order is not None else "sent"
         self._done(on_done, Outcome(Reason.OK, f"{cid} {status}: {self.describe(intent)}", cid))
+
+    def _refuse(
+        self,
+        cid: ClientId,
+        reason: Reason,
+        detail: str,
+        on_done: Callable[[Outcome], None] | None,
+        foreign_order_id: int = 0,
+    ) -> None:
+        """The venue refused (or never got) the order: REJECTED, with the reason shown."""
+        text = f"{reason.text}: {detail}"
+        self._refused[cid] = reason
+        if foreign_order_id:
+            events = self.tracker.reject_foreign(cid, foreign_order_id, text)
+        else:
+            events = self.tracker.reject(cid, text)
+        self._apply_events(events)
+        self.refusals += 1
+        self._done(on_done, Outcome(reason, f"{cid} {text}", cid))
 
     @staticmethod
     def _done(on_done: Callable[[Outcome], None] | None, outcome: Outcome) -> None:
         if on_done is not None:
             on_done(outcome)
 
-    async def _settle_by_query(self, cid: ClientId, sent_ns: int) -> None:
-        """Query the order until the venue says what it is. An order the venue does not know
-        once the request's recvWindow has passed can never arrive: then it is rejected."""
+    def _venue_now_ms(self, client: VenueClient) -> int:
+        return self.clock_ns() // 1_000_000 + client.offset_ms
+
+    def _apply_payload(self, cid: ClientId, payload: Mapping[str, object]) -> bool:
+        """Merge a REST order object; False (logged) when it cannot be read."""
+        order = self.tracker.get(cid)
+        if order is None:
+            return False
+        try:
+            update = update_from_rest(payload, self.instruments[order.intent.symbol])
+        except ValueError as exc:
+            log.error("unreadable order answer", extra={"client_id": cid, "error": str(exc)})
+            return False
+        self._apply_updates([update])
+        return True
+
+    async def _query_order(self, cid: ClientId, request_ms: int) -> dict[str, object] | None:
+        """Query the order until the venue says what it is: its order object, or None once it
+        says "no such order" for a request stamped `request_ms` (venue clock) whose recvWindow
+        has passed, so that it can never arrive. Transient failures are asked again."""
         order = self.tracker.get(cid)
         client = self.client
         if order is None or client is None:
-            return
-        inst = self.instruments[order.intent.symbol]
-        window_ns = self.config.live.recv_window_ms * 1_000_000
+            return None
+        window_ms = self.config.live.recv_window_ms
         attempt = 0
         while True:
             delay = _QUERY_DELAYS_S[min(attempt, len(_QUERY_DELAYS_S) - 1)]
             attempt += 1
             await asyncio.sleep(delay)
+            asked_ms = self._venue_now_ms(client)
             try:
-                payload = await client.query_order(order.intent.symbol, cid)
+                return await client.query_order(order.intent.symbol, cid)
             except VenueError as exc:
-                if exc.code == _UNKNOWN_ORDER and self.clock_ns() - sent_ns > window_ns:
-                    self._apply_events(self.tracker.reject(cid, "the venue never received it"))
-                    return
+                slack_ms = client.rtt_ms + _CLOCK_SLACK_MS
+                if exc.code == _UNKNOWN_ORDER and asked_ms - request_ms > window_ms + slack_ms:
+                    return None
                 log.info("order query failed", extra={"client_id": cid, "error": str(exc)})
-                continue
-            self._apply_updates([update_from_rest(payload, inst)])
+
+    async def _settle_by_query(self, cid: ClientId, request_ms: int) -> bool:
+        """Settle an unknown outcome by querying: True when the venue has the order (its
+        state is merged), False when it never received it (see `_query_order`)."""
+        payload = await self._query_order(cid, request_ms)
+        if payload is None:
+            return False
+        self._apply_payload(cid, payload)
+        return True
+
+    async def _settle_duplicate(
+        self,
+        cid: ClientId,
+        exc: VenueError,
+        sent_ms: int,
+        on_done: Callable[[Outcome], None] | None,
+    ) -> None:
+        """-4116: an open venue order already holds `cid`. Adopt it if it is this very order
+        (the request reached the venue twice: same terms, created no earlier than `sent_ms`,
+        the request's stamp on the venue's clock), else refuse, naming the order that holds
+        it."""
+        order = self.tracker.get(cid)
+        client = self.client
+        if order is None or client is None:
             return
+        log.warning("duplicate client order id; querying", extra={"client_id": cid})
+        payload = await self._query_order(cid, 0)  # this request was refused: no waiting
+        if payload is None:
+            detail = f"{exc.detail}; no venue order holds it now"
+            self._refuse(cid, Reason.DUPLICATE, detail, on_done)
+            return
+        if self._is_this_order(cid, payload, sent_ms - int(client.rtt_ms) - _CLOCK_SLACK_MS):
+            log.warning("the venue already had this order; adopted", extra={"client_id": cid})
+            self._apply_payload(cid, payload)
+            adopted = self.tracker.get(cid)
+            status = adopted.status.label if adopted is not None else "unknown"
+            text = f"{cid} {status}: {self.describe(order.intent)} (already at the venue)"
+            self._done(on_done, Outcome(Reason.OK, text, cid))
+            return
+        holder = _describe_payload(payload)
+        foreign = payload.get("orderId")
+        self._refuse(
+            cid,
+            Reason.DUPLICATE,
+            f"{exc.detail}; held by venue order {holder}",
+            on_done,
+            foreign if isinstance(foreign, int) and foreign > 0 else 0,
+        )
+
+    def _is_this_order(self, cid: ClientId, payload: Mapping[str, object], after_ms: int) -> bool:
+        """Whether the venue's order object is the order we sent as `cid`: the same terms,
+        created no earlier than our request could have arrived (`after_ms`, venue clock)."""
+        order = self.tracker.get(cid)
+        if order is None:
+            return False
+        intent = order.intent
+        inst = self.instruments[intent.symbol]
+        created = payload.get("time")
+        if isinstance(created, int) and created < after_ms:
+            return False  # it was there before we sent: someone else's
+        try:
+            same = (
+                payload.get("symbol") == intent.symbol
+                and payload.get("side") == intent.side.name
+                and payload.get("type") == intent.order_type.name
+                and inst.qty_lots(str(payload.get("origQty"))) == intent.qty
+                and bool(payload.get("reduceOnly")) == intent.reduce_only
+            )
+            if same and intent.order_type == OrderType.LIMIT:
+                same = (
+                    inst.price_ticks(str(payload.get("price"))) == intent.price
+                    and payload.get("timeInForce") == intent.tif.name
+                )
+        except ValueError:
+            return False
+        return same
 
     # ---- cancelling -----------------------------------------------------------------------
 
@@ -360,6 +508,9 @@ class Execution:
             self.paper.cancel(ClientId(cid), self.clock_ns())
             self._schedule_paper()
             return Outcome(Reason.OK, f"cancel of paper order {cid} requested", cid)
+        if cid in self._unacked:
+            self._deferred_cancels[cid] = on_done  # sent when the venue acknowledges it
+            return Outcome(Reason.OK, f"cancel of {cid} queued until the venue has it", cid)
         self.spawn(self._cancel_live(ClientId(cid), on_done), f"cancel {cid}")
         return Outcome(Reason.OK, f"cancel of {cid} sent", cid)
 
@@ -376,13 +527,64 @@ class Execution:
             if exc.code != _CANCEL_UNKNOWN:
                 self._done(on_done, Outcome(venue_reason(exc), text, cid))
                 return
-            await self._settle_by_query(cid, 0)  # it filled or was never there: ask
+            # It filled, or was never there: ask.
+            if not await self._settle_by_query(cid, 0):
+                self._apply_events(self.tracker.reject(cid, "the venue never received it"))
             order = self.tracker.get(cid)
             status = order.status.label if order is not None else "unknown"
             self._done(on_done, Outcome(Reason.NOT_FOUND, f"{cid} is {status}", cid))
             return
         self._apply_updates([update_from_rest(payload, inst)])
         self._done(on_done, Outcome(Reason.OK, f"{cid} canceled", cid))
+
+    def _acknowledged(self, cid: ClientId, order: Order) -> None:
+        """The venue answered for a sent order: a cancel asked for meanwhile (one order's, a
+        cancel-all's or the kill's) goes out now, since it could not have found it before."""
+        self._unacked.discard(cid)
+        on_done = self._deferred_cancels.pop(cid, None)
+        if order.open and order.cancel_requested:
+            self.spawn(self._cancel_live(cid, on_done), f"cancel {cid}")
+        elif on_done is not None:
+            self._done(on_done, Outcome(Reason.NOT_FOUND, f"{cid} is {order.status.label}", cid))
+
+    def when_terminal(self, cid: ClientId) -> asyncio.Future[Order]:
+        """A future resolved with the order once it is final (filled, canceled, expired or
+        rejected), whichever way the news arrives."""
+        waiter: asyncio.Future[Order] = asyncio.get_running_loop().create_future()
+        order = self.tracker.get(cid)
+        if order is not None and order.status.terminal:
+            waiter.set_result(order)
+        else:
+            waiters = self._terminal_waiters.setdefault(cid, [])
+            waiters[:] = [w for w in waiters if not w.done()]  # drop the abandoned ones
+            waiters.append(waiter)
+        return waiter
+
+    def precheck_replacing(self, intent: OrderIntent, old: Order) -> Outcome | None:
+        """Risk's verdict on `intent` as if `old` (the order it replaces) were already gone,
+        or None when it passes. Nothing is recorded: `place` checks again for real."""
+        if self.touch is not None:
+            self.set_mid(intent.symbol, *self.touch(intent.symbol))
+        exposure = self.exposure
+        sym = exposure.symbols.get(old.intent.symbol)
+        if sym is None or old.client_id not in self._open:
+            reason = self.risk.check(intent, exposure)
+            text = self.risk.refusal_text(reason, intent, exposure) if reason else ""
+            return Outcome(reason, text) if reason else None
+        _symbol, side, lots, _price, _owner = self._open[old.client_id]
+        saved = (sym.open_orders, sym.open_buy, sym.open_sell, exposure.open_orders_total)
+        sym.open_orders -= 1
+        exposure.open_orders_total -= 1
+        if side == Side.BUY:
+            sym.open_buy -= lots
+        else:
+            sym.open_sell -= lots
+        try:
+            reason = self.risk.check(intent, exposure)
+            text = self.risk.refusal_text(reason, intent, exposure) if reason else ""
+        finally:
+            sym.open_orders, sym.open_buy, sym.open_sell, exposure.open_orders_total = saved
+        return Outcome(reason, text) if reason else None
 
     def order_mode(self, cid: str) -> Mode | None:
         return self._order_mode.get(cid)
@@ -502,6 +704,14 @@ class Execution:
                 )
             self._track_open(cid)
             self.version += 1
+            if cid in self._unacked and (
+                order.status.terminal or order.venue_status != OrderStatus.PENDING_NEW
+            ):
+                self._acknowledged(cid, order)
+            if order.status.terminal and cid in self._terminal_waiters:
+                for waiter in self._terminal_waiters.pop(cid):
+                    if not waiter.done():
+                        waiter.set_result(order)
             self.publish(
                 OrderChanged(
                     cid,
@@ -511,7 +721,9 @@ class Execution:
                     inst.format_qty(intent.qty),
                     inst.format_price(intent.price) if intent.price else "",
                     inst.format_qty(order.filled),
-                    Reason.VENUE_REJECT if order.status == OrderStatus.REJECTED else Reason.OK,
+                    self._refused.get(cid, Reason.VENUE_REJECT)
+                    if order.status == OrderStatus.REJECTED
+                    else Reason.OK,
                     order.reason or event.kind,
                 )
             )

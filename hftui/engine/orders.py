@@ -3,7 +3,7 @@
 Owns: every order this engine placed (`Order`), keyed by client order id, with the venue
 trade ids already turned into fills. Only `OrderTracker` writes an order, and only through
 its doors: `submit`, `apply` (any `VenueUpdate`: REST, stream or paper), `reject`,
-`request_cancel` and `cancel_rejected`.
+`reject_foreign`, `request_cancel` and `cancel_rejected`.
 
 Updates arrive in any order and more than once: the REST answer before or after the stream
 events, a stream NEW after a FILLED, the same trade twice. So an order's venue state is a
@@ -25,6 +25,9 @@ order:
 - A local refusal (`reject`) is the weakest word: it makes a PENDING_NEW order REJECTED, but
   any word from the venue about the order overrides it, because the venue does have the
   order then and it must stay visible to be cancelled.
+- A submit refused because another venue order already holds the client id
+  (`reject_foreign`) is REJECTED for good: that other order's updates carry the same client
+  id, and they are dropped by its venue order id, so its fills never count as ours.
 - A fill is emitted exactly once per venue trade id. A REST answer only advances `filled`:
   fills come with trade ids (stream or paper) and are never synthesized from totals.
 
@@ -96,6 +99,7 @@ class Order:
     last_update_ms: int = 0
     venue_status: OrderStatus = OrderStatus.PENDING_NEW  # the join of the venue's words
     rejected_locally: bool = False
+    foreign_order_id: int = 0  # another venue order holding this client id: not ours
     trades: dict[int, float] = field(default_factory=dict, repr=False)  # trade id -> fee
 
     @property
@@ -363,6 +367,9 @@ class OrderTracker:
         if update.symbol != order.intent.symbol:
             log.warning("update for another symbol dropped", extra=extra)
             return []
+        if order.foreign_order_id and update.venue_order_id == order.foreign_order_id:
+            log.info("update for another order with this client id dropped", extra=extra)
+            return []
         before = (order.status, order.venue_status, order.filled)
         fill = self._take_fill(order, update)
         self._merge(order, update)
@@ -454,6 +461,37 @@ class OrderTracker:
         order.status, order.reason = status, reason
         log.warning("order rejected", extra={"client_id": client_id, "why": reason})
         return [self._event(order, "rejected")]
+
+    def reject_foreign(
+        self, client_id: ClientId, venue_order_id: int, reason: str
+    ) -> list[OrderEvent]:
+        """The venue refused the submit as a duplicate client id, and the order holding the id
+        (`venue_order_id`) is not this one: this order is REJECTED for good, and updates about
+        that other order are dropped from now on.
+
+        A word from that other order that arrived before the refusal (same client id) is
+        undone, unless it carried a fill: that cannot be taken back, so it is logged.
+
+        Returns:
+            A "rejected" event; [] when the order is unknown or already terminal by its own
+            venue word.
+        """
+        order = self._orders.get(client_id)
+        if order is None:
+            return []
+        order.foreign_order_id = venue_order_id
+        if order.venue_order_id == venue_order_id:
+            if order.filled or order.trades:
+                log.error(
+                    "fills of another order with this client id were counted",
+                    extra={"client_id": client_id, "venue_order_id": venue_order_id},
+                )
+                return []
+            order.venue_order_id = 0
+            order.venue_status = OrderStatus.PENDING_NEW
+            order.last_update_ms = 0
+        order.rejected_locally = False  # the refusal below is final: say it again
+        return self.reject(client_id, reason)
 
     def request_cancel(self, client_id: ClientId) -> list[OrderEvent]:
         """Mark an open order as being cancelled (status PENDING_CANCEL until the venue answers).

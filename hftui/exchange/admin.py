@@ -7,8 +7,10 @@ exchange binds loopback only, so this is reachable from the machine itself and n
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
 from typing import Final
 
 import orjson
@@ -129,10 +131,52 @@ async def _http(request: web.Request, faults: Faults) -> object:
     status = int(_number(request, "status", 0))
     if status and not 400 <= status <= 599:
         raise ValueError("status must be an HTTP error status (400-599), or 0 with delay_ms")
+    path = request.query.get("path", "")
+    if path and not path.startswith("/"):
+        raise ValueError("path must be a request path such as /fapi/v1/order")
+    method = request.query.get("method", "").upper()
+    if method not in ("", "GET", "POST", "PUT", "DELETE"):
+        raise ValueError("method must be GET, POST, PUT or DELETE")
+    code = request.query.get("code", "0")
+    if not code.lstrip("-").isdigit():
+        raise ValueError(f"parameter 'code' must be an integer, got {code!r}")
     faults.http_status = status
     faults.http_count = int(_number(request, "count", 1))
     faults.http_delay_s = _number(request, "delay_ms", 0) / 1000
+    faults.http_code = int(code)
+    faults.http_retry_after_s = int(_number(request, "retry_after", 0))
+    faults.http_path = path
+    faults.http_method = method
     return faults.describe()
+
+
+def _amount(request: web.Request, name: str) -> str | None:
+    text = request.query.get(name)
+    if text is None:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"parameter {name!r} must be a decimal, got {text!r}") from None
+    if not value.is_finite() or value <= 0:
+        raise ValueError(f"parameter {name!r} must be positive")
+    return text
+
+
+async def _filters(request: web.Request, faults: Faults) -> object:
+    # Binance changes filters on a live symbol now and then; a client's cached exchangeInfo
+    # is stale until it reloads, and the venue refuses by the new values meanwhile.
+    venue = request.app[ADMIN_VENUE_KEY].symbols[_symbol(request)]
+    min_notional = _amount(request, "min_notional")
+    max_qty = _amount(request, "max_qty")
+    if min_notional is None and max_qty is None:
+        raise ValueError("give min_notional and/or max_qty")
+    venue.spec = dataclasses.replace(
+        venue.spec,
+        min_notional=min_notional or venue.spec.min_notional,
+        max_qty=max_qty or venue.spec.max_qty,
+    )
+    return {"symbol": venue.spec.symbol, "filters": venue.spec.info()["filters"]}
 
 
 async def _expire(request: web.Request, faults: Faults) -> object:
@@ -170,3 +214,4 @@ def add_admin_routes(
     r.add_post("/admin/faults/depth-duplicate", _admin(_duplicate))
     r.add_post("/admin/faults/http", _admin(_http))
     r.add_post("/admin/faults/expire-listen-keys", _admin(_expire))
+    r.add_post("/admin/symbols/filters", _admin(_filters))

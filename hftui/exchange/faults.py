@@ -22,7 +22,13 @@ class Faults:
     duplicate_depth: dict[str, int] = field(default_factory=dict)  # symbol -> events to send twice
     http_status: int = 0  # answer the next `http_count` REST requests with this status
     http_count: int = 0
-    http_delay_s: float = 0.0  # hold the next `http_count` REST answers this long
+    http_delay_s: float = 0.0  # hold the next `http_count` REST requests this long
+    http_code: int = 0  # the error code of the injected answer; 0: one fitting the status
+    http_retry_after_s: int = 0  # a Retry-After header on the injected answer; 0: none
+    # Only requests to this path (and with this method, when set) take the fault: the order
+    # endpoint can fail while the client's other calls go through.
+    http_path: str = ""
+    http_method: str = ""
 
     def is_stalled(self, stream: str) -> bool:
         if not self.stalled:
@@ -41,9 +47,13 @@ class Faults:
                 return seconds
         return 0.0
 
-    def take_http_fault(self) -> tuple[int, float]:
-        """(status to answer or 0, seconds to wait) for the next REST request."""
+    def take_http_fault(self, method: str = "", path: str = "") -> tuple[int, float]:
+        """(status to answer or 0, seconds to wait) for a REST request to `method path`."""
         if self.http_count <= 0:
+            return 0, 0.0
+        if self.http_path and path != self.http_path:
+            return 0, 0.0
+        if self.http_method and method != self.http_method:
             return 0, 0.0
         self.http_count -= 1
         return self.http_status, self.http_delay_s
@@ -63,8 +73,9 @@ class Faults:
         self.delayed.clear()
         self.skip_depth.clear()
         self.duplicate_depth.clear()
-        self.http_status = self.http_count = 0
+        self.http_status = self.http_count = self.http_code = self.http_retry_after_s = 0
         self.http_delay_s = 0.0
+        self.http_path = self.http_method = ""
 
     def describe(self) -> dict[str, object]:
         return {
@@ -75,4 +86,8 @@ class Faults:
             "http_status": self.http_status,
             "http_count": self.http_count,
             "http_delay_s": self.http_delay_s,
+            "http_code": self.http_code,
+            "http_retry_after_s": self.http_retry_after_s,
+            "http_path": self.http_path,
+            "http_method": self.http_method,
         }

@@ -64,7 +64,8 @@ async def server_time(request: web.Request) -> web.Response:
 
 async def info(request: web.Request) -> web.Response:
     venue = request.app[VENUE_KEY]
-    return ok(exchange_info(tuple(venue.symbols), now_ms()))
+    specs = {name: v.spec for name, v in venue.symbols.items()}
+    return ok(exchange_info(tuple(venue.symbols), now_ms(), specs))
 
 
 async def depth(request: web.Request) -> web.Response:
@@ -92,16 +93,46 @@ async def empty_list(request: web.Request) -> web.Response:
     return ok([])
 
 
+def _injected(status: int, code: int, retry_after_s: int, remote: str | None) -> web.Response:
+    # The venue's own words for each status, so clients see what production would send.
+    if status in (418, 429):
+        ip = remote or "?"
+        msg = (
+            f"Way too many requests; IP({ip}) banned until {now_ms() + retry_after_s * 1000}. "
+            "Please use the websocket for live updates to avoid bans."
+            if status == 418
+            else f"Too many requests; current limit of IP({ip}) is 2400 requests per minute. "
+            "Please use the websocket for live updates to avoid polling the API."
+        )
+        response = error(status, code or -1003, msg)
+    elif status == 503:
+        response = error(
+            status,
+            code or -1000,
+            "Unknown error, please check your request or try again later.",
+        )
+    else:
+        response = error(status, code or (-1000 if status >= 500 else -1001), "Injected fault.")
+    if retry_after_s:
+        response.headers["Retry-After"] = str(retry_after_s)
+    return response
+
+
 @web.middleware
 async def rate_limits(request: web.Request, handler):  # type: ignore[no-untyped-def]
     # REST only: streams and the admin API are not weighed.
     if not request.path.startswith(("/fapi/", "/api/", "/sapi/")):
         return await handler(request)
-    status, delay = request.app[FAULTS_KEY].take_http_fault()
+    faults = request.app[FAULTS_KEY]
+    status, delay = faults.take_http_fault(request.method, request.path)
     if delay:
-        await asyncio.sleep(delay)  # an injected slow or timed-out response
+        # Received in full, then held before it is processed, like a request queued inside
+        # the venue: a client that gives up meanwhile does not stop it, and its recvWindow
+        # is checked when it is processed, so a hold past the window ends in -1021.
+        await request.read()  # aiohttp keeps the body for the handler
+        await asyncio.sleep(delay)
     if status:
-        return error(status, -1000 if status >= 500 else -1001, "Injected fault.")
+        return _injected(status, faults.http_code, faults.http_retry_after_s, request.remote)
     limiter = request.app[LIMITER_KEY]
     weight = request_weight(request.method, request.path, dict(request.query))
     # Order weight: 1 per new order; a batch counts 5 against 10 s and 1 against the minute.

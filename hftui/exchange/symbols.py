@@ -6,6 +6,7 @@ quantity a count of lots. `format_price`/`format_qty` write them as the venue do
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -223,8 +224,12 @@ def spec_for(symbol: str) -> SymbolSpec:
         ) from None
 
 
-def exchange_info(symbols: tuple[str, ...], server_time_ms: int) -> dict[str, object]:
-    """The full `GET /fapi/v1/exchangeInfo` payload."""
+def exchange_info(
+    symbols: tuple[str, ...], server_time_ms: int, specs: Mapping[str, SymbolSpec] | None = None
+) -> dict[str, object]:
+    """The full `GET /fapi/v1/exchangeInfo` payload; `specs` are the filters in force when a
+    running venue changed some (the listed ones otherwise)."""
+    specs = specs or SYMBOLS
     return {
         "timezone": "UTC",
         "serverTime": server_time_ms,
@@ -241,5 +246,5 @@ def exchange_info(symbols: tuple[str, ...], server_time_ms: int) -> dict[str, ob
         ],
         "exchangeFilters": [],
         "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "0"}],
-        "symbols": [SYMBOLS[s].info() for s in symbols],
+        "symbols": [specs[s].info() for s in symbols],
     }

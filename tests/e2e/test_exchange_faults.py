@@ -143,6 +143,50 @@ async def test_rest_errors_and_timeouts(
     assert time.monotonic() - started < 2
 
 
+async def test_rest_faults_aim_at_one_endpoint_and_speak_binance(
+    exchange: RunningExchange, http: aiohttp.ClientSession
+) -> None:
+    state = await admin(http, exchange.url, "http?status=429&retry_after=7&path=/fapi/v1/depth")
+    assert (state["http_path"], state["http_retry_after_s"]) == ("/fapi/v1/depth", 7)
+    async with http.get(f"{exchange.url}/fapi/v1/time") as response:
+        assert response.status == 200  # another path: untouched, the fault stays armed
+    async with http.get(f"{exchange.url}/fapi/v1/depth?symbol=BTCUSDT&limit=5") as response:
+        assert response.status == 429
+        assert response.headers["Retry-After"] == "7"
+        body = orjson.loads(await response.read())
+        assert body["code"] == -1003
+        assert "Too many requests" in body["msg"]
+    await admin(http, exchange.url, "http?status=503&path=/fapi/v1/time&method=POST")
+    async with http.get(f"{exchange.url}/fapi/v1/time") as response:
+        assert response.status == 200  # another method
+    state = await admin(http, exchange.url, "http?status=429&code=-1015")
+    async with http.get(f"{exchange.url}/fapi/v1/time") as response:
+        assert response.status == 429
+        assert "Retry-After" not in response.headers
+        assert orjson.loads(await response.read())["code"] == -1015
+
+
+async def test_a_symbols_filters_change_behind_a_clients_back(
+    exchange: RunningExchange, http: aiohttp.ClientSession
+) -> None:
+    def min_notional(info: dict[str, object]) -> object:
+        symbols = info["symbols"]
+        assert isinstance(symbols, list)
+        btc = next(s for s in symbols if s["symbol"] == "BTCUSDT")
+        return next(f["notional"] for f in btc["filters"] if f["filterType"] == "MIN_NOTIONAL")
+
+    async with http.get(f"{exchange.url}/fapi/v1/exchangeInfo") as response:
+        assert min_notional(orjson.loads(await response.read())) == "100"
+    url = f"{exchange.url}/admin/symbols/filters?symbol=BTCUSDT&min_notional=1000&max_qty=5"
+    async with http.post(url) as response:
+        assert response.status == 200
+    async with http.get(f"{exchange.url}/fapi/v1/exchangeInfo") as response:
+        assert min_notional(orjson.loads(await response.read())) == "1000"
+    for bad in ("symbol=NOPE&min_notional=5", "symbol=BTCUSDT&min_notional=-1", "symbol=BTCUSDT"):
+        async with http.post(f"{exchange.url}/admin/symbols/filters?{bad}") as response:
+            assert response.status == 400
+
+
 async def test_listen_keys_expire_on_demand_and_by_time(http: aiohttp.ClientSession) -> None:
     running = await start(ExchangeConfig(port=0, listen_key_lifetime_s=1.5))
     try:
@@ -164,7 +208,16 @@ async def test_listen_keys_expire_on_demand_and_by_time(http: aiohttp.ClientSess
 
 
 @pytest.mark.parametrize(
-    "path", ["stall?seconds=abc", "delay?stream=x", "depth-gap?symbol=NOPE", "http?status=200"]
+    "path",
+    [
+        "stall?seconds=abc",
+        "delay?stream=x",
+        "depth-gap?symbol=NOPE",
+        "http?status=200",
+        "http?status=503&path=fapi",
+        "http?status=503&method=PATCH",
+        "http?status=503&code=x",
+    ],
 )
 async def test_bad_admin_requests_are_refused(
     exchange: RunningExchange, http: aiohttp.ClientSession, path: str

@@ -353,8 +353,9 @@ class VenueClient:
 
     def _encode(
         self, method: str, path: str, params: dict[str, str], signed: bool, keyed: bool
-    ) -> tuple[URL, bytes | None, dict[str, str]]:
+    ) -> tuple[URL, bytes | None, dict[str, str], int]:
         headers: dict[str, str] = {}
+        now_ms = 0
         query = encode_params(params)
         credentials = self.credentials
         if signed or keyed:
@@ -370,15 +371,15 @@ class VenueClient:
             query = f"{query}&signature={credentials.sign(query)}"
         if method in ("POST", "PUT") and query:
             headers["Content-Type"] = _FORM
-            return URL(self.base_url + path, encoded=True), query.encode(), headers
+            return URL(self.base_url + path, encoded=True), query.encode(), headers, now_ms
         # encoded=True: the bytes on the wire are exactly the bytes signed.
         target = f"{self.base_url}{path}?{query}" if query else self.base_url + path
-        return URL(target, encoded=True), None, headers
+        return URL(target, encoded=True), None, headers, now_ms
 
     async def _exchange(
         self, method: str, path: str, params: dict[str, str], *, signed: bool, keyed: bool
     ) -> object:
-        url, body, headers = self._encode(method, path, params, signed, keyed)
+        url, body, headers, stamp = self._encode(method, path, params, signed, keyed)
         extra: dict[str, object] = {"method": method, "path": path}
         client_id = params.get("newClientOrderId") or params.get("origClientOrderId")
         if client_id:
@@ -395,10 +396,18 @@ class VenueClient:
             raise VenueError(f"{method} {path}: connect timed out, not sent", 0) from exc
         except TimeoutError as exc:
             log.warning("venue request timed out; outcome unknown", extra=extra)
-            raise VenueTimeoutError(f"{method} {path}: no answer in time", 0) from exc
+            raise VenueTimeoutError(
+                f"{method} {path}: no answer in time", 0, request_ms=stamp
+            ) from exc
+        except aiohttp.ClientConnectorError as exc:
+            # No connection was made, so nothing was sent: the outcome is known (no order).
+            log.warning("venue unreachable", extra=extra | {"error": type(exc).__name__})
+            raise VenueError(f"{method} {path}: {type(exc).__name__}: {exc}, not sent", 0) from exc
         except (aiohttp.ClientError, OSError) as exc:
             log.warning("venue transport error", extra=extra | {"error": type(exc).__name__})
-            raise VenueError(f"{method} {path}: {type(exc).__name__}: {exc}", 0) from exc
+            raise VenueError(
+                f"{method} {path}: {type(exc).__name__}: {exc}", 0, request_ms=stamp
+            ) from exc
         extra |= {"status": status, "elapsed_ms": round((time.monotonic() - started) * 1000, 2)}
         if status in (418, 429):
             seconds = _retry_after(status, retry_after)
@@ -413,6 +422,7 @@ class VenueClient:
             raise VenueError(
                 f"{method} {path}: HTTP {status}, body is not JSON ({raw[:80]!r})",
                 status if status >= 400 else 0,
+                request_ms=stamp,
             ) from None
         if status < 400:
             log.debug("venue request", extra=extra)
@@ -423,7 +433,9 @@ class VenueClient:
         extra |= {"code": code, "venue_msg": str(msg)[:200]}
         level = logging.WARNING if code in (_TIME_SKEW, _BAD_SIGNATURE) else logging.INFO
         log.log(level, "venue error", extra=extra)
-        error = VenueError(f"{method} {path}: HTTP {status} code {code}: {msg}", status, code)
+        error = VenueError(
+            f"{method} {path}: HTTP {status} code {code}: {msg}", status, code, str(msg), stamp
+        )
         if code == _TIME_SKEW:
             # Our clock drifted from the venue's: measure again so the caller's retry works.
             try:

@@ -17,12 +17,35 @@ _TIMEOUT: Final = aiohttp.ClientTimeout(total=10, connect=5)
 
 
 class VenueError(RuntimeError):
-    """A REST call failed: transport error, non-2xx status, or a body that is not JSON."""
+    """A REST call failed: transport error, non-2xx status, or a body that is not JSON.
 
-    def __init__(self, message: str, status: int = 0, code: int = 0) -> None:
+    `status` is the HTTP status (0: no answer), `code` and `venue_msg` the venue's own error
+    code and message when it gave them, and `request_ms` the `timestamp` a signed request
+    carried (venue clock; 0 when unsigned or never sent): after that plus recvWindow the venue
+    refuses the request, which is what settles an unknown outcome.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        status: int = 0,
+        code: int = 0,
+        venue_msg: str = "",
+        request_ms: int = 0,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.venue_msg = venue_msg
+        self.request_ms = request_ms
+
+    @property
+    def detail(self) -> str:
+        """The venue's words when it answered (`-2019 Margin is insufficient.`), else ours:
+        short enough to survive a one-line answer."""
+        if self.code and self.venue_msg:
+            return f"{self.code} {self.venue_msg}"
+        return str(self)
 
 
 class PublicRest:
@@ -64,7 +87,9 @@ class PublicRest:
         if status >= 400:
             code = int(data.get("code", 0)) if isinstance(data, dict) else 0
             msg = data.get("msg", "") if isinstance(data, dict) else ""
-            raise VenueError(f"GET {path}: HTTP {status} code {code}: {msg}", status, code)
+            raise VenueError(
+                f"GET {path}: HTTP {status} code {code}: {msg}", status, code, str(msg)
+            )
         return data
 
     async def exchange_info(self) -> dict[str, object]:

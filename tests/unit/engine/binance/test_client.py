@@ -244,6 +244,9 @@ async def test_a_transport_failure_is_status_0_and_logs_no_secret(
     finally:
         await client.close()
     assert info.value.status == 0
+    # No connection was made: known not sent, so an order's outcome is not in doubt.
+    assert info.value.request_ms == 0
+    assert "not sent" in str(info.value)
     rendered = "".join(traceback.format_exception(info.value))
     assert SECRET not in rendered
     for record in caplog.records:
@@ -271,3 +274,17 @@ def test_the_default_limits_are_binances() -> None:
         "x-mbx-order-count-1m",
         "x-mbx-order-count-10s",
     }
+
+
+def test_a_venue_error_shows_the_venues_words_in_short() -> None:
+    answered = VenueError(
+        "POST /fapi/v1/order: HTTP 400 code -2019: Margin is insufficient.",
+        400,
+        -2019,
+        "Margin is insufficient.",
+        1_700_000_000_000,
+    )
+    assert answered.detail == "-2019 Margin is insufficient."
+    assert answered.request_ms == 1_700_000_000_000
+    silent = VenueError("POST /fapi/v1/order: no answer in time")
+    assert silent.detail == "POST /fapi/v1/order: no answer in time"
