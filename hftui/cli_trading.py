@@ -30,6 +30,7 @@ from hftui.protocol import (
     OrderType,
     PlaceOrder,
     Rearm,
+    ReplaceOrder,
     SetMode,
     Side,
     TimeInForce,
@@ -71,6 +72,13 @@ def add_trading_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     c = osub.add_parser("cancel", help="cancel one order by client order id")
     c.add_argument("client_id")
     c.add_argument("--json", action="store_true", help="machine-readable output")
+    rp = osub.add_parser(
+        "replace", help="cancel-replace: new price and/or total quantity, same order otherwise"
+    )
+    rp.add_argument("client_id")
+    rp.add_argument("--qty", default="", help="new total quantity (what filled counts)")
+    rp.add_argument("--price", default="", help="new limit price")
+    rp.add_argument("--json", action="store_true", help="machine-readable output")
     ca = osub.add_parser("cancel-all", help="cancel every open order (of one symbol)")
     ca.add_argument("symbol", nargs="?", default="")
     ca.add_argument("--json", action="store_true", help="machine-readable output")
@@ -131,6 +139,10 @@ def _command(args: argparse.Namespace) -> Command | str:
         )
     if args.order_command == "cancel":
         return CancelOrder(args.client_id)
+    if args.order_command == "replace":
+        if not args.qty and not args.price:
+            return "order replace needs --qty and/or --price"
+        return ReplaceOrder(args.client_id, args.qty, args.price)
     return CancelAll(args.symbol.upper())
 
 

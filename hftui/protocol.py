@@ -55,6 +55,7 @@ __all__ = [
     "PlaceOrder",
     "Rearm",
     "Reason",
+    "ReplaceOrder",
     "ResumeStrategy",
     "SetMode",
     "Side",
@@ -377,6 +378,18 @@ class CancelOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplaceOrder:
+    """Cancel an open limit order and, once the venue confirms, place its replacement: the
+    same symbol, side and flags at a new price and/or total quantity. What the old order
+    filled meanwhile counts towards `qty`, so a fill racing the replace never doubles up."""
+
+    client_id: str
+    qty: str = ""  # new total quantity; empty: unchanged
+    price: str = ""  # empty: unchanged
+    tag: Literal["replace"] = "replace"
+
+
+@dataclass(frozen=True, slots=True)
 class CancelAll:
     symbol: str = ""  # empty: every symbol
     tag: Literal["cancel_all"] = "cancel_all"
@@ -421,6 +434,7 @@ class ResumeStrategy:
 Command = (
     PlaceOrder
     | CancelOrder
+    | ReplaceOrder
     | CancelAll
     | Flatten
     | Kill
@@ -440,6 +454,7 @@ COMMAND_TAGS: Final[dict[str, int]] = {
     "mode": 7,
     "pause": 8,
     "resume": 9,
+    "replace": 10,
 }
 
 COMMAND_DTYPE: Final = np.dtype(

@@ -58,6 +58,7 @@ from hftui.protocol import (
     PlaceOrder,
     Rearm,
     Reason,
+    ReplaceOrder,
     ResumeStrategy,
     SetMode,
     Side,
@@ -234,6 +235,10 @@ def encode_command(command: Command, out: np.ndarray) -> None:
             )
         case CancelOrder():
             out["text"] = _text(command.client_id, "client id", 64)
+        case ReplaceOrder():
+            out["text"] = _text(command.client_id, "client id", 64)
+            out["qty"] = _text(command.qty, "qty", 32)
+            out["price"] = _text(command.price, "price", 32)
         case CancelAll() | Flatten():
             out["symbol"] = _text(command.symbol, "symbol", 16)
         case Kill():
@@ -277,6 +282,8 @@ def decode_command(record: np.void) -> Command:
             COMMAND_TAGS["pause"]: PauseStrategy(text),
             COMMAND_TAGS["resume"]: ResumeStrategy(text),
         }
+        if kind == COMMAND_TAGS["replace"]:
+            return ReplaceOrder(text, decode_text(record["qty"]), decode_text(record["price"]))
         if kind == COMMAND_TAGS["mode"]:
             return SetMode(Mode(int(record["mode"])), text)
         return simple[kind]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -24,8 +25,9 @@ from hftui.config import Config
 from hftui.engine.binance.client import Credentials
 from hftui.engine.binance.rest import VenueError
 from hftui.engine.execution import Execution, Outcome
-from hftui.engine.intents import Lots, OrderIntent, Ticks
-from hftui.engine.kill_switch import KillSwitch
+from hftui.engine.intents import ClientId, Lots, OrderIntent, Ticks
+from hftui.engine.kill_switch import KillLatchError, KillSwitch
+from hftui.engine.orders import Order
 from hftui.keys import KeyringUnusableError, load_keys
 from hftui.protocol import (
     AlertRaised,
@@ -38,11 +40,13 @@ from hftui.protocol import (
     Kill,
     Mode,
     ModeChanged,
+    OrderStatus,
     OrderType,
     PauseStrategy,
     PlaceOrder,
     Rearm,
     Reason,
+    ReplaceOrder,
     ResumeStrategy,
     SetMode,
     Side,
@@ -56,6 +60,7 @@ log = logging.getLogger(__name__)
 
 _POLL_S: Final = 0.02  # between command polls; senders also nudge with SIGUSR1
 _VERIFY_ROUNDS: Final = 5
+_REPLACE_WAIT_S: Final = 10.0  # for the venue to confirm the cancel of a replaced order
 
 
 @dataclass(slots=True)
@@ -87,6 +92,7 @@ class Controller:
         self.receiver: CommandReceiver | None = None
         self._wake = asyncio.Event()
         self.last_kill = KillReport()
+        self.has_keys = False  # see refresh_keys
         self._kill_lock = asyncio.Lock()
         self.execution.exposure.killed = kill.killed
         self.execution.on_daily_loss = self._daily_loss
@@ -143,6 +149,8 @@ class Controller:
                 outcome = ex.cancel(command.client_id, self._later(request_id))
                 if not outcome.ok or not live:
                     self.answer(request_id, outcome)
+            case ReplaceOrder():
+                ex.spawn(self._replace(request_id, command), f"replace {command.client_id}")
             case CancelAll():
                 ex.spawn(self._cancel_all(request_id, command.symbol), "cancel all")
             case Flatten():
@@ -213,6 +221,82 @@ class Controller:
         outcome = self.execution.place(intent, self._later(request_id) if live else None)
         if not live or not outcome.ok:
             self.answer(request_id, outcome)
+
+    def _replacement(self, command: ReplaceOrder) -> tuple[Order, OrderIntent, int] | Outcome:
+        """The order to replace, its replacement (less what already filled) and the new
+        total, or the refusal. Risk judges the replacement as if the old order were gone."""
+        ex = self.execution
+        cid = ClientId(command.client_id)
+        order = ex.tracker.get(cid)
+        if order is None or not order.open:
+            state = "no such order" if order is None else f"already {order.status.label}"
+            return Outcome(Reason.NOT_FOUND, f"{cid}: {state}")
+        old = order.intent
+        if old.order_type != OrderType.LIMIT:
+            return Outcome(Reason.BAD_COMMAND, "only limit orders are replaced")
+        inst = ex.instruments[old.symbol]
+        try:
+            total = inst.qty_lots(command.qty) if command.qty else old.qty
+        except ValueError as exc:
+            return Outcome(Reason.BAD_QTY, str(exc))
+        try:
+            price = inst.price_ticks(command.price) if command.price else old.price
+        except ValueError as exc:
+            return Outcome(Reason.BAD_PRICE, str(exc))
+        if self.kill_switch.killed:
+            return Outcome(Reason.KILLED, Reason.KILLED.text)
+        new = dataclasses.replace(old, qty=Lots(total - order.filled), price=Ticks(price))
+        if new.qty <= 0:
+            text = f"{cid} already filled {inst.format_qty(order.filled)}: cancel it instead"
+            return Outcome(Reason.BAD_QTY, text)
+        refusal = ex.precheck_replacing(new, order)
+        return refusal if refusal is not None else (order, new, total)
+
+    async def _replace(self, request_id: int, command: ReplaceOrder) -> None:
+        """Cancel-replace: the replacement goes out only once the venue has confirmed the
+        cancel, so both are never live together; what the old one filled meanwhile comes
+        off the new total. A replacement that risk would refuse is refused up front, and
+        the old order is left alone."""
+        ex = self.execution
+        found = self._replacement(command)
+        if isinstance(found, Outcome):
+            self.answer(request_id, found)
+            return
+        order, new, total = found
+        cid = order.client_id
+        done = ex.when_terminal(cid)
+        outcome = ex.cancel(cid)
+        if not outcome.ok:
+            done.cancel()
+            self.answer(request_id, outcome)
+            return
+        try:
+            final = await asyncio.wait_for(done, _REPLACE_WAIT_S)
+        except TimeoutError:
+            text = f"{cid}: cancel not confirmed in {_REPLACE_WAIT_S:g}s; nothing new placed"
+            self.answer(request_id, Outcome(Reason.TIMEOUT, text))
+            return
+        left = total - final.filled
+        if left <= 0:
+            filled = ex.instruments[new.symbol].format_qty(final.filled)
+            self.answer(
+                request_id, Outcome(Reason.OK, f"{cid} filled {filled} meanwhile: nothing to place")
+            )
+            return
+        if final.status != OrderStatus.CANCELED:
+            text = f"{cid} ended {final.status.label} before the cancel: nothing new placed"
+            self.answer(request_id, Outcome(Reason.NOT_FOUND, text))
+            return
+        if ex.order_mode(cid) != ex.mode or self.kill_switch.killed:
+            text = f"{cid} canceled; not replaced: the mode changed meanwhile"
+            self.answer(request_id, Outcome(Reason.HALTED, text))
+            return
+        live = ex.mode == Mode.LIVE
+        placed = ex.place(
+            dataclasses.replace(new, qty=Lots(left)), self._later(request_id) if live else None
+        )
+        if not live or not placed.ok:
+            self.answer(request_id, placed)
 
     async def _cancel_all(self, request_id: int, symbol: str) -> None:
         ex = self.execution
@@ -318,6 +402,7 @@ class Controller:
         if confirm != "LIVE":
             return Outcome(Reason.CONFIRMATION, "type LIVE to confirm going live")
         credentials = self.credentials()
+        self.has_keys = isinstance(credentials, Credentials)  # keys may have changed since
         if isinstance(credentials, Outcome):
             return credentials
         try:
@@ -338,6 +423,16 @@ class Controller:
                 Reason.NO_KEYS, f"no API keys for {venue}: store them with `hftui keys set`"
             )
         return Credentials(keys.api_key, keys.secret)
+
+    async def refresh_keys(self) -> None:
+        """Learn whether live is possible (keys, or the local demo account), for the TUI's
+        mode dialog. Off the event loop: a keyring backend may be slow to answer."""
+        try:
+            found = await asyncio.to_thread(self.credentials)
+        except Exception:  # any keyring failure means no usable keys
+            log.exception("keyring check failed")
+            found = None
+        self.has_keys = isinstance(found, Credentials)
 
     async def connect_local(self) -> None:
         """On the local exchange, connect the signed client at start, so that a kill right
@@ -377,7 +472,8 @@ class Controller:
                 await asyncio.sleep(0)  # let every request reach the socket
             report.cancels_sent_ns = time.monotonic_ns() - t0
             self.last_kill = report  # published from here on; the rest fills in below
-            self.kill_switch.fire(reason, flatten)
+            if not self.kill_switch.fire(reason, flatten):
+                self.publish_alert(self.kill_switch.save_error)  # killed, but not on disk
             self._announce(f"KILLED ({reason})")
             if cancel is not None:
                 await cancel
@@ -455,7 +551,12 @@ class Controller:
         self.publish(AlertRaised(logging.WARNING, text))
 
     def _rearm(self, request_id: int) -> None:
-        if not self.kill_switch.rearm():
+        try:
+            rearmed = self.kill_switch.rearm()
+        except KillLatchError as exc:  # the file still says killed, and so do we
+            self.answer(request_id, Outcome(Reason.KILLED, f"still killed: {exc}"))
+            return
+        if not rearmed:
             self.answer(request_id, Outcome(Reason.OK, "not killed; nothing to re-arm"))
             return
         self.execution.exposure.killed = False

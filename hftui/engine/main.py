@@ -214,6 +214,7 @@ class Engine:
         self.publisher.controller = self.controller
         if self.commands is not None:
             execution.spawn(self.controller.serve(self.commands), "commands")
+        execution.spawn(self.controller.refresh_keys(), "keys")
         if self.config.venue.name == "local":
             execution.spawn(self.controller.connect_local(), "connect")
         if self._early_kill is not None:

@@ -128,6 +128,7 @@ class Publisher:
             h["kill_flatten"] = 1 if kill.state.flatten else 0
             h["kill_reason"] = kill.state.reason.encode()[:64]
         if self.controller is not None:
+            h["has_keys"] = 1 if self.controller.has_keys else 0
             report = self.controller.last_kill
             h["kill_sent_ns"] = report.cancels_sent_ns
             h["kill_zero_open_ns"] = report.zero_open_ns

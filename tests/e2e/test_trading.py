@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
@@ -200,3 +201,56 @@ def test_an_unknown_outcome_is_queried_never_resent(tmp_path: Path) -> None:
                 _answer(["order", "place", "BTCUSDT", "buy", "0.010", "--price", bid], env)[0] == 0
             )
             assert len(_venue_orders(url)) == 1
+
+
+def _lower(price: str, ticks: int, tick: str) -> str:
+    step = Decimal(tick)
+    return str((Decimal(price) - ticks * step).quantize(step))
+
+
+def test_cancel_replace_in_paper_and_live(tmp_path: Path) -> None:
+    """Replace cancels first and places the new order only once the cancel is confirmed, so
+    the two are never live together; a replacement risk would refuse leaves the old order."""
+    env = isolated_env(tmp_path)
+    with local_exchange(env, tmp_path) as url:
+        _engine_config(env, url, "[live]\ncountdown_s = 0\n")
+        with process(["engine"], env):
+            _ready(env)
+            bid = _bid(env, "BTCUSDT")
+            lower = _lower(bid, 5, "0.10")
+            for mode, confirm in (("paper", []), ("live", ["--confirm", "LIVE"])):
+                assert _answer(["mode", mode, *confirm], env)[0] == 0
+                code, doc = _answer(
+                    ["order", "place", "BTCUSDT", "buy", "0.010", "--price", bid], env
+                )
+                assert code == 0, doc
+                old = str(doc["text"]).split()[2 if mode == "paper" else 0].rstrip(":")
+                code, doc = _answer(
+                    ["order", "replace", old, "--price", lower, "--qty", "0.020"], env
+                )
+                assert code == 0, doc
+                rows = cli_json(["orders", "--json"], env)["orders"]
+                assert isinstance(rows, list)
+                assert [(o["price"], o["qty"], o["mode"]) for o in rows] == [(lower, "0.020", mode)]
+                assert rows[0]["client_id"] != old
+                # Into the fat-finger band: refused, and the order stays as it was.
+                half = str((Decimal(bid) / 2).quantize(Decimal("0.10")))
+                code, doc = _answer(
+                    ["order", "replace", rows[0]["client_id"], "--price", half], env
+                )
+                assert (code, doc["reason"]) == (3, "price_band"), doc
+                code, doc = _answer(["order", "replace", old, "--price", bid], env)
+                assert (code, doc["reason"]) == (3, "not_found"), doc
+                again = cli_json(["orders", "--json"], env)["orders"]
+                assert isinstance(again, list)
+                assert [o["client_id"] for o in again] == [rows[0]["client_id"]]
+                if mode == "live":
+                    venue = _venue_orders(url)
+                    assert [
+                        (Decimal(str(o["price"])), Decimal(str(o["origQty"]))) for o in venue
+                    ] == [(Decimal(lower), Decimal("0.020"))]
+                    assert venue[0]["clientOrderId"] == rows[0]["client_id"]
+                else:
+                    assert _venue_orders(url) == []
+            assert _answer(["mode", "observe"], env)[0] == 0
+            assert _venue_orders(url) == []
