@@ -464,13 +464,28 @@ class Controller:
             if ex.client is None and self.config.venue.name == "local":
                 # The demo account may hold orders from an earlier run: connect to cancel them.
                 await self.connect_local()
+            # The venue first: the cancel-all requests leave before any bookkeeping.
+            cancel = None
+            symbols = list(ex.instruments)
+            written: list[int] = []  # when each request reached the wire
+            all_written = asyncio.Event()
+            if ex.client is not None:
+
+                def sent() -> None:
+                    written.append(time.monotonic_ns())
+                    if len(written) == len(symbols):
+                        report.cancels_sent_ns = written[-1] - t0
+                        all_written.set()
+
+                cancel = asyncio.ensure_future(ex.cancel_live_all(symbols, sent))
+                # Until every request is on the wire (or the attempt is over), nothing else.
+                waiter = asyncio.ensure_future(all_written.wait())
+                await asyncio.wait({waiter, cancel}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+            else:
+                report.cancels_sent_ns = time.monotonic_ns() - t0  # nothing at a venue
             report.canceled_paper = ex.cancel_paper(immediate=True)
             ex.request_cancels(ex.open_orders(mode=Mode.LIVE))
-            cancel = None
-            if ex.client is not None:
-                cancel = asyncio.ensure_future(ex.cancel_live_all(list(ex.instruments)))
-                await asyncio.sleep(0)  # let every request reach the socket
-            report.cancels_sent_ns = time.monotonic_ns() - t0
             self.last_kill = report  # published from here on; the rest fills in below
             if not self.kill_switch.fire(reason, flatten):
                 self.publish_alert(self.kill_switch.save_error)  # killed, but not on disk

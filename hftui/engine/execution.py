@@ -616,14 +616,17 @@ class Execution:
             self._schedule_paper()
         return len(cids)
 
-    async def cancel_live_all(self, symbols: list[str]) -> int:
+    async def cancel_live_all(
+        self, symbols: list[str], on_sent: Callable[[], None] | None = None
+    ) -> int:
         """Cancel every open order on `symbols` at the venue (whether this engine placed it or
-        not); returns how many cancel-all requests failed."""
+        not), all symbols at once; returns how many cancel-all requests failed. `on_sent` is
+        called as each request reaches the wire."""
         client = self.client
         if client is None:
             return 0
         results = await asyncio.gather(
-            *(client.cancel_all(s) for s in symbols), return_exceptions=True
+            *(client.cancel_all(s, on_sent) for s in symbols), return_exceptions=True
         )
         failed = 0
         for symbol, result in zip(symbols, results, strict=True):

@@ -204,8 +204,9 @@ def test_an_unknown_outcome_is_queried_never_resent(tmp_path: Path) -> None:
 
 
 def _lower(price: str, ticks: int, tick: str) -> str:
+    """`ticks` ticks under `price`, rounded down onto the tick grid."""
     step = Decimal(tick)
-    return str((Decimal(price) - ticks * step).quantize(step))
+    return str(((Decimal(price) // step - ticks) * step).quantize(step))
 
 
 def test_cancel_replace_in_paper_and_live(tmp_path: Path) -> None:
@@ -234,7 +235,7 @@ def test_cancel_replace_in_paper_and_live(tmp_path: Path) -> None:
                 assert [(o["price"], o["qty"], o["mode"]) for o in rows] == [(lower, "0.020", mode)]
                 assert rows[0]["client_id"] != old
                 # Into the fat-finger band: refused, and the order stays as it was.
-                half = str((Decimal(bid) / 2).quantize(Decimal("0.10")))
+                half = _lower(str((Decimal(bid) / 2).quantize(Decimal("0.01"))), 0, "0.10")
                 code, doc = _answer(
                     ["order", "replace", rows[0]["client_id"], "--price", half], env
                 )

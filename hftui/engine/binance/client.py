@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Final
 
 import aiohttp
@@ -265,8 +266,12 @@ class VenueClient:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             context = ssl.create_default_context()  # verifies certificates and host names
+            trace = aiohttp.TraceConfig()
+            trace.on_request_headers_sent.append(_headers_sent)
             self._session = aiohttp.ClientSession(
-                timeout=self.timeout, connector=aiohttp.TCPConnector(ssl=context, limit=16)
+                timeout=self.timeout,
+                connector=aiohttp.TCPConnector(ssl=context, limit=16),
+                trace_configs=[trace],
             )
         return self._session
 
@@ -308,6 +313,7 @@ class VenueClient:
         weight: int,
         orders: int = 0,
         keyed: bool = False,
+        on_sent: Callable[[], None] | None = None,
     ) -> object:
         """One REST call: throttled by the budget, signed when asked.
 
@@ -319,6 +325,8 @@ class VenueClient:
             weight: the endpoint's IP weight.
             orders: how many orders it counts against the ORDERS limits.
             keyed: send the API key header without signing (USER_STREAM endpoints).
+            on_sent: called once the request is written to the connection (the kill
+                switch times "every cancel sent" by it).
 
         Returns:
             The decoded JSON body.
@@ -329,7 +337,9 @@ class VenueClient:
                 code), or a 429/418 block still running (nothing was sent).
         """
         await self._admit(method, path, weight, orders)
-        return await self._exchange(method, path, params or {}, signed=signed, keyed=keyed)
+        return await self._exchange(
+            method, path, params or {}, signed=signed, keyed=keyed, on_sent=on_sent
+        )
 
     async def _admit(self, method: str, path: str, weight: int, orders: int) -> None:
         # Refuse rather than wait out a ban: an order sent minutes late is a stale order.
@@ -377,7 +387,14 @@ class VenueClient:
         return URL(target, encoded=True), None, headers, now_ms
 
     async def _exchange(
-        self, method: str, path: str, params: dict[str, str], *, signed: bool, keyed: bool
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        *,
+        signed: bool,
+        keyed: bool,
+        on_sent: Callable[[], None] | None = None,
     ) -> object:
         url, body, headers, stamp = self._encode(method, path, params, signed, keyed)
         extra: dict[str, object] = {"method": method, "path": path}
@@ -386,7 +403,9 @@ class VenueClient:
             extra["client_id"] = client_id
         started = time.monotonic()
         try:
-            async with self._client().request(method, url, data=body, headers=headers) as resp:
+            async with self._client().request(
+                method, url, data=body, headers=headers, trace_request_ctx=on_sent
+            ) as resp:
                 raw = await resp.read()
                 status = resp.status
                 self.budget.observe_headers(resp.headers)
@@ -445,9 +464,17 @@ class VenueClient:
         raise error
 
     async def _object(
-        self, method: str, path: str, params: dict[str, str], weight: int, orders: int = 0
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        weight: int,
+        orders: int = 0,
+        on_sent: Callable[[], None] | None = None,
     ) -> dict[str, object]:
-        data = await self.request(method, path, params, signed=True, weight=weight, orders=orders)
+        data = await self.request(
+            method, path, params, signed=True, weight=weight, orders=orders, on_sent=on_sent
+        )
         if not isinstance(data, dict):
             raise VenueError(f"{method} {path}: expected an object, got {type(data).__name__}")
         return data
@@ -469,9 +496,12 @@ class VenueClient:
         params = {"symbol": symbol, "origClientOrderId": client_id}
         return await self._object("DELETE", "/fapi/v1/order", params, 1)
 
-    async def cancel_all(self, symbol: str) -> dict[str, object]:
+    async def cancel_all(
+        self, symbol: str, on_sent: Callable[[], None] | None = None
+    ) -> dict[str, object]:
         """`DELETE /fapi/v1/allOpenOrders` (weight 1); the venue's `{code: 200, msg}`."""
-        return await self._object("DELETE", "/fapi/v1/allOpenOrders", {"symbol": symbol}, 1)
+        params = {"symbol": symbol}
+        return await self._object("DELETE", "/fapi/v1/allOpenOrders", params, 1, on_sent=on_sent)
 
     async def query_order(self, symbol: str, client_id: str) -> dict[str, object]:
         """`GET /fapi/v1/order` by client order id (weight 1); the order object."""
@@ -514,3 +544,14 @@ class VenueClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def _headers_sent(
+    session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    params: aiohttp.TraceRequestHeadersSentParams,
+) -> None:
+    # A request without a body is on the wire once its headers are written.
+    on_sent = context.trace_request_ctx
+    if callable(on_sent):
+        on_sent()
