@@ -580,7 +580,10 @@ class Controller:
 
 
 def _kill_text(r: KillReport) -> str:
-    parts = [f"killed: cancels sent {r.cancels_sent_ns / 1e6:.1f} ms after the key"]
+    parts = [
+        f"killed: engine had it {r.arrived_ns / 1e6:.1f} ms after the key, "
+        f"cancels sent at {r.cancels_sent_ns / 1e6:.1f} ms"
+    ]
     if r.zero_open_ns:
         state = "zero open orders" if r.left_open == 0 else f"{r.left_open} still open"
         parts.append(f"{state} at {r.zero_open_ns / 1e6:.1f} ms")
