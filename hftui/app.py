@@ -23,7 +23,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from hftui.link import CommandLink, EngineLink, EngineView, Notice
-from hftui.protocol import CancelAll, Command, Flatten, Kill, Mode, Rearm, SetMode
+from hftui.protocol import CancelAll, Command, Flatten, Kill, Mode, Rearm, ReloadRisk, SetMode
 from hftui.screens.confirm import ConfirmScreen
 from hftui.screens.dashboard import DashboardScreen
 from hftui.screens.help import HelpScreen, HelpSection
@@ -281,6 +281,9 @@ class HftuiApp(App[str]):
         screen = ModeScreen(view.mode, killed=view.killed, has_keys=view.has_keys, venue=view.venue)
         self.push_screen(screen, chosen)
 
+    def action_reload_risk(self) -> None:
+        self.send(ReloadRisk(), "reload risk")
+
     def action_cancel_all_prompt(self) -> None:
         if self._watch_only("cancel all"):
             return
@@ -354,6 +357,11 @@ class HftuiApp(App[str]):
             ("Re-arm", "Re-arm after a kill (asks first)", self.action_rearm_prompt),
             ("Mode", "Switch observe / paper / live", self.action_mode_prompt),
             ("Cancel all", "Cancel every open order (asks first)", self.action_cancel_all_prompt),
+            (
+                "Reload risk limits",
+                "Put the config file's [risk] limits in force now (a bad file changes nothing)",
+                self.action_reload_risk,
+            ),
             (
                 "Flatten",
                 "Close the shown symbol's position (asks first)",

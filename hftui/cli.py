@@ -156,7 +156,7 @@ def _main(argv: list[str] | None) -> int:
     except ConfigError as exc:
         return _fail(f"config error: {exc}", 2)
     if command == "engine":
-        return _cmd_engine(config)
+        return _cmd_engine(config, args.config)
     if command == "status":
         return _cmd_status(config, args.json)
     if command == "book":
@@ -167,7 +167,7 @@ def _main(argv: list[str] | None) -> int:
         return _cmd_record(config, args)
     if command == "replay":
         return _cmd_replay(args)
-    if command in ("kill", "rearm", "mode", "order", "orders", "keys"):
+    if command in ("kill", "rearm", "mode", "order", "orders", "keys", "risk"):
         from hftui.cli_trading import run_trading_command
 
         return run_trading_command(config, args)
@@ -215,13 +215,13 @@ def _cmd_exchange(args: argparse.Namespace) -> int:
         return _fail(f"cannot serve on {args.host}:{args.port}: {exc}", 1)
 
 
-def _cmd_engine(config: Config) -> int:
+def _cmd_engine(config: Config, config_path: Path | None) -> int:
     from hftui.engine.main import EngineAlreadyRunningError, run_engine
     from hftui.logs import setup_logging
 
     setup_logging("engine", config.logging.level, config.logging.max_bytes, config.logging.backups)
     try:
-        return run_engine(config)
+        return run_engine(config, config_path)
     except EngineAlreadyRunningError as exc:
         return _fail(str(exc), 1)
 

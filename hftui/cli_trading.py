@@ -30,6 +30,7 @@ from hftui.protocol import (
     OrderType,
     PlaceOrder,
     Rearm,
+    ReloadRisk,
     ReplaceOrder,
     SetMode,
     Side,
@@ -83,6 +84,11 @@ def add_trading_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     ca.add_argument("symbol", nargs="?", default="")
     ca.add_argument("--json", action="store_true", help="machine-readable output")
 
+    rk = sub.add_parser("risk", help="risk limits")
+    rsub = rk.add_subparsers(dest="risk_command", metavar="ACTION", required=True)
+    rr = rsub.add_parser("reload", help="put the config file's [risk] limits in force now")
+    rr.add_argument("--json", action="store_true", help="machine-readable output")
+
     os_ = sub.add_parser("orders", help="list open orders")
     os_.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -120,6 +126,8 @@ def _command(args: argparse.Namespace) -> Command | str:
         return Kill(flatten=args.flatten)
     if args.command == "rearm":
         return Rearm()
+    if args.command == "risk":
+        return ReloadRisk()
     if args.command == "mode":
         mode = Mode[args.mode.upper()]
         confirm = args.confirm

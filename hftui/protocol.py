@@ -55,6 +55,7 @@ __all__ = [
     "PlaceOrder",
     "Rearm",
     "Reason",
+    "ReloadRisk",
     "ReplaceOrder",
     "ResumeStrategy",
     "SetMode",
@@ -420,6 +421,14 @@ class SetMode:
 
 
 @dataclass(frozen=True, slots=True)
+class ReloadRisk:
+    """Re-read the engine's config file and put its `[risk]` limits in force; a bad file is
+    refused and the limits in force stay."""
+
+    tag: Literal["reload_risk"] = "reload_risk"
+
+
+@dataclass(frozen=True, slots=True)
 class PauseStrategy:
     name: str
     tag: Literal["pause"] = "pause"
@@ -435,6 +444,7 @@ Command = (
     PlaceOrder
     | CancelOrder
     | ReplaceOrder
+    | ReloadRisk
     | CancelAll
     | Flatten
     | Kill
@@ -455,6 +465,7 @@ COMMAND_TAGS: Final[dict[str, int]] = {
     "pause": 8,
     "resume": 9,
     "replace": 10,
+    "reload_risk": 11,
 }
 
 COMMAND_DTYPE: Final = np.dtype(

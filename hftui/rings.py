@@ -58,6 +58,7 @@ from hftui.protocol import (
     PlaceOrder,
     Rearm,
     Reason,
+    ReloadRisk,
     ReplaceOrder,
     ResumeStrategy,
     SetMode,
@@ -248,7 +249,7 @@ def encode_command(command: Command, out: np.ndarray) -> None:
             out["text"] = _text(command.confirm, "confirmation", 64)
         case PauseStrategy() | ResumeStrategy():
             out["text"] = _text(command.name, "strategy name", 64)
-        case Rearm():
+        case Rearm() | ReloadRisk():
             pass
 
 
@@ -279,6 +280,7 @@ def decode_command(record: np.void) -> Command:
             COMMAND_TAGS["flatten"]: Flatten(symbol),
             COMMAND_TAGS["kill"]: Kill(bool(flags & FLAG_FLATTEN)),
             COMMAND_TAGS["rearm"]: Rearm(),
+            COMMAND_TAGS["reload_risk"]: ReloadRisk(),
             COMMAND_TAGS["pause"]: PauseStrategy(text),
             COMMAND_TAGS["resume"]: ResumeStrategy(text),
         }

@@ -21,10 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from hftui.config import Config
+from hftui.config import Config, ConfigError
 from hftui.engine.binance.client import Credentials
 from hftui.engine.binance.rest import VenueError
-from hftui.engine.execution import Execution, Outcome
+from hftui.engine.execution import Execution, Outcome, risk_limits
 from hftui.engine.intents import ClientId, Lots, OrderIntent, Ticks
 from hftui.engine.kill_switch import KillLatchError, KillSwitch
 from hftui.engine.orders import Order
@@ -46,6 +46,7 @@ from hftui.protocol import (
     PlaceOrder,
     Rearm,
     Reason,
+    ReloadRisk,
     ReplaceOrder,
     ResumeStrategy,
     SetMode,
@@ -84,8 +85,11 @@ class Controller:
         execution: Execution,
         kill: KillSwitch,
         publish: Callable[[Event], None],
+        reload_config: Callable[[], Config] | None = None,
     ) -> None:
+        """`reload_config` re-reads the engine's config file (ConfigError when it is bad)."""
         self.config = config
+        self.reload_config = reload_config
         self.execution = execution
         self.kill_switch = kill
         self.publish = publish
@@ -159,6 +163,8 @@ class Controller:
                 ex.spawn(self.kill(request_id, "kill switch", command.flatten, sent_ns), "kill")
             case Rearm():
                 self._rearm(request_id)
+            case ReloadRisk():
+                self.answer(request_id, self._reload_risk())
             case SetMode():
                 ex.spawn(self._set_mode(request_id, command), "mode")
             case PauseStrategy() | ResumeStrategy():
@@ -565,6 +571,27 @@ class Controller:
         log.warning(text)
         self.publish(AlertRaised(logging.WARNING, text))
 
+    def _reload_risk(self) -> Outcome:
+        """Put the config file's `[risk]` in force, all or nothing; other sections need a
+        restart. The answer lists what changed; the change is logged and alerted."""
+        if self.reload_config is None:
+            return Outcome(Reason.BAD_COMMAND, "this engine has no config file to reload")
+        try:
+            fresh = self.reload_config()
+            self.execution.risk.set_limits(risk_limits(fresh))
+        except (ConfigError, ValueError) as exc:
+            log.warning("risk reload refused", extra={"error": str(exc)})
+            # The answer has room for the key and the value, not for the file's path.
+            path, sep, rest = str(exc).partition(": ")
+            detail = rest if sep and path.endswith(".toml") else str(exc)
+            return Outcome(Reason.BAD_COMMAND, f"risk limits kept: {detail}")
+        changes = _differences(self.config.risk, fresh.risk)
+        self.config = dataclasses.replace(self.config, risk=fresh.risk)
+        self.execution.config = self.config
+        text = "risk limits reloaded: " + ("; ".join(changes) if changes else "no change")
+        self.publish_alert(text[:120])
+        return Outcome(Reason.OK, text)
+
     def _rearm(self, request_id: int) -> None:
         try:
             rearmed = self.kill_switch.rearm()
@@ -592,3 +619,18 @@ def _kill_text(r: KillReport) -> str:
     if r.flattened:
         parts.append("flattened " + ", ".join(r.flattened))
     return "; ".join(parts)
+
+
+def _differences(old: object, new: object, prefix: str = "") -> list[str]:
+    """`field old -> new` for every field of two config dataclasses that differs."""
+    if not dataclasses.is_dataclass(old) or not dataclasses.is_dataclass(new):
+        return [] if old == new else [f"{prefix or 'value'} {old} -> {new}"]
+    out: list[str] = []
+    for f in dataclasses.fields(old):
+        a, b = getattr(old, f.name), getattr(new, f.name)
+        name = f"{prefix}.{f.name}" if prefix else f.name
+        if dataclasses.is_dataclass(a):
+            out += _differences(a, b, name)
+        elif a != b:
+            out.append(f"{name} {a} -> {b}")
+    return out

@@ -16,8 +16,9 @@ import os
 import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
-from hftui.config import Config
+from hftui.config import Config, load_config
 from hftui.engine.binance.constants import VENUE_URLS, ws_base_from_http
 from hftui.engine.binance.rest import PublicRest
 from hftui.engine.control import Controller
@@ -76,8 +77,9 @@ async def resolve_endpoints(config: Config) -> tuple[Endpoints, LocalExchange | 
 class Engine:
     """Owns the engine's components for one run."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, config_path: Path | None = None) -> None:
         self.config = config
+        self.config_path = config_path  # None: the default path (see load_config)
         self.pid = os.getpid()
         self.started_ns = time.time_ns()
         self.stop_requested = asyncio.Event()
@@ -209,7 +211,13 @@ class Engine:
             market.on_book = execution.on_book
             market.on_trade = execution.on_trade
         self.execution = execution
-        self.controller = Controller(self.config, execution, self.kill_switch, self.publish_event)
+        self.controller = Controller(
+            self.config,
+            execution,
+            self.kill_switch,
+            self.publish_event,
+            reload_config=lambda: load_config(self.config_path),
+        )
         self.publisher.execution = execution
         self.publisher.controller = self.controller
         if self.commands is not None:
@@ -304,9 +312,10 @@ class Engine:
         log.info("engine stopped")
 
 
-def run_engine(config: Config) -> int:
-    """Run an engine in this process until SIGTERM/SIGINT/SIGHUP."""
-    engine = Engine(config)
+def run_engine(config: Config, config_path: Path | None = None) -> int:
+    """Run an engine in this process until SIGTERM/SIGINT/SIGHUP. `config_path` is where
+    `config` came from, re-read when risk limits are reloaded."""
+    engine = Engine(config, config_path)
     try:
         return asyncio.run(engine.run())
     except EngineAlreadyRunningError as exc:

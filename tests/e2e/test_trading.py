@@ -255,3 +255,39 @@ def test_cancel_replace_in_paper_and_live(tmp_path: Path) -> None:
                     assert _venue_orders(url) == []
             assert _answer(["mode", "observe"], env)[0] == 0
             assert _venue_orders(url) == []
+
+
+def test_risk_limits_change_live_and_a_bad_file_changes_nothing(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    with local_exchange(env, tmp_path) as url:
+        _engine_config(env, url, "[risk]\nprice_band_bps = 500\n")
+        with process(["engine"], env):
+            _ready(env)
+            bid = _bid(env, "BTCUSDT", below_bps=100)
+            place = ["order", "place", "BTCUSDT", "buy", "0.010", "--price", bid]
+            assert _answer(place, env)[0] == 0  # observe: 100 bps from the touch is fine
+
+            _engine_config(env, url, "[risk]\nprice_band_bps = 50\n")
+            code, doc = _answer(["risk", "reload"], env)
+            assert code == 0, doc
+            assert "default.price_band_bps 500.0 -> 50.0" in str(doc["text"])
+            code, doc = _answer(place, env)
+            assert (code, doc["reason"]) == (3, "price_band")
+
+            # A bad file is refused with its reason, and the limits in force stay: by the
+            # CLI, which reads the same file, and by the engine (reached here through a
+            # good file of the CLI's own).
+            _engine_config(env, url, "[risk]\nprice_band_bps = -5\n")
+            done = cli(["risk", "reload"], env)
+            assert done.returncode == 2
+            assert "risk.price_band_bps = -5 is not allowed" in done.stderr
+            good = tmp_path / "good.toml"
+            good.write_text(f'[venue]\nname = "local"\nurl = "{url}"\n')
+            code, doc = _answer(["--config", str(good), "risk", "reload"], env)
+            assert (code, doc["reason"]) == (3, "bad_command"), doc
+            assert "risk limits kept" in str(doc["text"])
+            assert "price_band_bps" in str(doc["text"])
+            assert _answer(["--config", str(good), *place], env)[1]["reason"] == "price_band"
+            _engine_config(env, url, "[risk]\nprice_band_bps = 500\n")
+            assert _answer(["risk", "reload"], env)[0] == 0
+            assert _answer(place, env)[0] == 0

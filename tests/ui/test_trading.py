@@ -15,7 +15,17 @@ from textual.widgets import Input
 from hftui.app import HftuiApp
 from hftui.ipc import SnapshotReader
 from hftui.link import EngineLink, Notice
-from hftui.protocol import CancelAll, CommandAnswered, Flatten, Kill, Mode, Rearm, Reason, SetMode
+from hftui.protocol import (
+    CancelAll,
+    CommandAnswered,
+    Flatten,
+    Kill,
+    Mode,
+    Rearm,
+    Reason,
+    ReloadRisk,
+    SetMode,
+)
 from hftui.screens.confirm import ConfirmScreen
 from hftui.screens.help import HelpScreen
 from hftui.screens.mode import ModeScreen
@@ -431,3 +441,15 @@ async def test_help_and_palette_list_the_trading_commands(desk: Desk) -> None:
         titles = [command.title for command in app.get_system_commands(current(app))]
         for title in ("Kill", "Kill and flatten", "Re-arm", "Mode", "Cancel all", "Flatten"):
             assert title in titles
+
+
+async def test_reload_risk_limits_from_the_palette(desk: Desk) -> None:
+    app = desk.app()
+    async with app.run_test(size=(80, 24)) as pilot, desk.engine.running():
+        await pilot.pause()
+        (command,) = [
+            c for c in app.get_system_commands(current(app)) if c.title == "Reload risk limits"
+        ]
+        command.callback()
+        await eventually(pilot, lambda: answered(app, "reload risk") is not None)
+        assert desk.engine.received == [ReloadRisk()]
