@@ -791,6 +791,10 @@ class Execution:
         if self.paper.busy:
             self.paper.on_book(symbol, book, now_ns)
             self._drain_paper()
+        else:
+            # Idle, it still needs the book at hand: an order arriving between two diffs
+            # (a market order, after its latency) takes from it.
+            self.paper.see_book(symbol, book)
 
     def on_trade(self, symbol: str, price: int, qty: int, buyer_maker: bool, now_ns: int) -> None:
         if self.paper.busy:

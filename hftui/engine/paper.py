@@ -221,6 +221,10 @@ class PaperMatcher:
         pending += [o.cancel_ns for o in self._orders.values() if o.cancel_ns]
         self._due = min(pending, default=math.inf)
 
+    def see_book(self, symbol: str, book: OrderBook) -> None:
+        """Keep `book` as `symbol`'s last seen book, with no orders to work against it."""
+        self._books[symbol] = book
+
     def on_book(self, symbol: str, book: OrderBook, now_ns: int) -> None:
         """The venue's book of `symbol` after a diff: queue positions and crossings.
 

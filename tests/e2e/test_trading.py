@@ -291,3 +291,26 @@ def test_risk_limits_change_live_and_a_bad_file_changes_nothing(tmp_path: Path) 
             _engine_config(env, url, "[risk]\nprice_band_bps = 500\n")
             assert _answer(["risk", "reload"], env)[0] == 0
             assert _answer(place, env)[0] == 0
+
+
+def test_the_daily_loss_limit_fires_the_kill_switch(tmp_path: Path) -> None:
+    """Paper round trips pay the spread and taker fees; once realized + unrealized - fees
+    reaches the limit the engine kills itself, latched, with the reason shown."""
+    env = isolated_env(tmp_path)
+    with local_exchange(env, tmp_path) as url:
+        _engine_config(env, url, "[risk]\ndaily_loss_limit = 0.5\n")
+        with process(["engine"], env):
+            _ready(env)
+            assert _answer(["mode", "paper"], env)[0] == 0
+            market = ["order", "place", "BTCUSDT", "{}", "0.010", "--type", "market"]
+            for side in ("buy", "sell"):  # ~0.32 USDT of taker fee each
+                code, doc = _answer([part.format(side) for part in market], env)
+                if code:
+                    break
+            status = eventually(
+                lambda: (doc := cli_json(["status", "--json"], env))["killed"] and doc, 20
+            )
+            assert status["kill"]["reason"] == "daily loss limit reached"  # type: ignore[index]
+            assert status["mode"] == "observe"
+            code, doc = _answer([part.format("buy") for part in market], env)
+            assert (code, doc["reason"]) == (3, "killed")

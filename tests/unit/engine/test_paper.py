@@ -264,6 +264,16 @@ def test_market_orders_take_any_price_and_expire_the_rest() -> None:
     assert [u.status for u in paper.drain()] == [NEW, EXPIRED]
 
 
+def test_a_market_order_fills_from_a_book_seen_while_the_matcher_was_idle() -> None:
+    # The engine hands an idle matcher its books with `see_book` only; an order that arrives
+    # before the next diff still takes from them.
+    paper = PaperMatcher(INSTRUMENTS, PaperConfig(latency_ns=LAT))
+    paper.see_book(SYM, standard())
+    submit(paper, A, Side.BUY, 0, 2, kind=MARKET)
+    paper.advance(LAT)
+    assert fills(paper.drain()) == [(2, MID + 1, False)]
+
+
 def test_malformed_orders_are_rejected_with_a_reason() -> None:
     paper = matcher(standard())
     paper.submit(A, "NOPEUSDT", Side.BUY, LIMIT, GTC, Ticks(MID), Lots(1), 0)
