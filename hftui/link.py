@@ -32,6 +32,8 @@ from hftui.protocol import (
     FeedState,
     Mode,
     ModeChanged,
+    OrderChanged,
+    OrderStatus,
     decode_text,
     format_units,
 )
@@ -564,5 +566,11 @@ class CommandLink:
                 return self.notice(severity, "mode", f"{event.text} · now {state}", toast=not quiet)
             case AlertRaised():
                 return self.notice(_alert_severity(event.level), "alert", event.text)
+            case OrderChanged(status=OrderStatus.REJECTED):
+                # Every refusal, whoever asked (a shell, later a strategy): the trader sees it.
+                # One of this TUI's own requests is toasted by its answer instead.
+                text = f"refused, {event.reason.name}: {event.text or event.reason.text}"
+                where = f"order {event.client_id or event.symbol}"
+                return self.notice("error", where, text, toast=not self.pending)
         # Order and fill events belong to an orders view; the dashboard has none yet.
         return None

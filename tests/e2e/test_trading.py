@@ -307,10 +307,11 @@ def test_the_daily_loss_limit_fires_the_kill_switch(tmp_path: Path) -> None:
                 code, doc = _answer([part.format(side) for part in market], env)
                 if code:
                     break
-            status = eventually(
-                lambda: (doc := cli_json(["status", "--json"], env))["killed"] and doc, 20
-            )
-            assert status["kill"]["reason"] == "daily loss limit reached"  # type: ignore[index]
+            eventually(lambda: cli_json(["status", "--json"], env)["killed"] is True, 20)
+            status = cli_json(["status", "--json"], env)
+            kill = status["kill"]
+            assert isinstance(kill, dict)
+            assert kill["reason"] == "daily loss limit reached"
             assert status["mode"] == "observe"
             code, doc = _answer([part.format("buy") for part in market], env)
             assert (code, doc["reason"]) == (3, "killed")

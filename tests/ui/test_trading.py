@@ -21,10 +21,13 @@ from hftui.protocol import (
     Flatten,
     Kill,
     Mode,
+    OrderChanged,
+    OrderStatus,
     Rearm,
     Reason,
     ReloadRisk,
     SetMode,
+    Side,
 )
 from hftui.screens.confirm import ConfirmScreen
 from hftui.screens.help import HelpScreen
@@ -320,6 +323,23 @@ async def test_alerts_and_other_clients_answers(desk: Desk, toasts: Toasts) -> N
         assert (app.notice.title, app.notice.severity) == ("alert", "error")
         assert app.notice.text == "daily loss limit reached"
         assert [toast.title for toast in toasts.shown] == ["alert"]
+
+
+async def test_any_refused_order_is_shown_whoever_sent_it(desk: Desk, toasts: Toasts) -> None:
+    app = desk.app()
+    async with app.run_test(size=(80, 24), message_hook=toasts) as pilot:
+        await pilot.pause()
+        text = "price 70000.00 is 937 bps from mid 64000.05; the band is 500 bps"
+        desk.engine.publish(
+            OrderChanged(
+                "", "BTCUSDT", Side.BUY, OrderStatus.REJECTED, "", "", "", Reason.PRICE_BAND, text
+            )
+        )
+        await eventually(pilot, lambda: app.notice is not None)
+        assert app.notice is not None
+        assert (app.notice.title, app.notice.severity) == ("order BTCUSDT", "error")
+        assert app.notice.text == f"refused, PRICE_BAND: {text}"
+        assert [toast.title for toast in toasts.shown] == ["order BTCUSDT"]
 
 
 async def test_event_overrun_is_reported(desk: Desk, toasts: Toasts) -> None:
