@@ -315,3 +315,71 @@ def test_the_daily_loss_limit_fires_the_kill_switch(tmp_path: Path) -> None:
             assert status["mode"] == "observe"
             code, doc = _answer([part.format("buy") for part in market], env)
             assert (code, doc["reason"]) == (3, "killed")
+
+
+def _touch(env: dict[str, str], symbol: str) -> tuple[str, str]:
+    doc = orjson.loads(cli(["book", symbol, "--depth", "1", "--json"], env).stdout)
+    return str(doc["bids"][0][0]), str(doc["asks"][0][0])
+
+
+def test_live_orders_resting_at_the_touch_are_filled_by_the_market(tmp_path: Path) -> None:
+    """Post-only orders join both sides of the touch; the synthetic market's takers trade
+    into one of them, and the engine books the maker fill as the venue did."""
+    env = isolated_env(tmp_path)
+    with local_exchange(env, tmp_path) as url:
+        _engine_config(env, url, "[live]\ncountdown_s = 0\n")
+        with process(["engine"], env):
+            _ready(env)
+            _bid(env, "BTCUSDT")  # the book is synced
+            assert _answer(["mode", "paper"], env)[0] == 0
+            assert _answer(["mode", "live", "--confirm", "LIVE"], env)[0] == 0
+            ids = []
+            for index, side in enumerate(("buy", "sell")):
+                for _ in range(10):  # the touch may move before the order lands
+                    price = _touch(env, "BTCUSDT")[index]
+                    order = ["order", "place", "BTCUSDT", side, "0.002", "--price", price]
+                    code, doc = _answer([*order, "--post-only"], env)
+                    if doc["reason"] != "post_only":
+                        break
+                assert code == 0, doc
+                ids.append(str(doc["text"]).split()[0])
+
+            def filled() -> dict[str, object] | None:
+                rows = cli_json(["orders", "--json"], env)["orders"]
+                assert isinstance(rows, list)
+                still_open = {str(o["client_id"]) for o in rows}
+                done = [cid for cid in ids if cid not in still_open]
+                return {"cid": done[0]} if done else None
+
+            eventually(filled, 60, 0.2)
+
+            async def venue_side() -> tuple[list[dict[str, object]], Decimal]:
+                client = VenueClient(url, Credentials(DEMO_API_KEY, DEMO_API_SECRET))
+                try:
+                    trades = await client.request(
+                        "GET", "/fapi/v1/userTrades", {"symbol": "BTCUSDT"}, signed=True, weight=5
+                    )
+                    rows = await client.position_risk()
+                finally:
+                    await client.close()
+                assert isinstance(trades, list)
+                amount = next(
+                    Decimal(str(r["positionAmt"])) for r in rows if r["symbol"] == "BTCUSDT"
+                )
+                return trades, amount
+
+            def engine_position() -> Decimal:
+                rows = cli_json(["status", "--json"], env)["symbols"]
+                assert isinstance(rows, dict)
+                return Decimal(str(rows["BTCUSDT"]["position"]))
+
+            def agreed() -> tuple[list[dict[str, object]], Decimal] | None:
+                # The other order may fill meanwhile: both sides agree once quiet.
+                trades, amount = asyncio.run(venue_side())
+                return (trades, amount) if engine_position() == amount else None
+
+            trades, amount = eventually(agreed, 20, 0.2)
+            assert trades
+            assert all(t["maker"] for t in trades)
+            assert amount in (Decimal("0.002"), Decimal("-0.002"), Decimal(0))  # 0: both filled
+            assert _answer(["mode", "observe"], env)[0] == 0  # cancels what still rests
