@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import queue
 import time
 from pathlib import Path
 from typing import Final
@@ -54,8 +55,37 @@ class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
         return os.fdopen(fd, self.mode, encoding=self.encoding)
 
 
+class _Handoff(logging.handlers.QueueHandler):
+    """Hands records to a writer thread as they are: the caller (the engine's event loop)
+    pays for neither the JSON formatting nor the file write."""
+
+    def __init__(self, target: logging.Handler) -> None:
+        super().__init__(queue.SimpleQueue())
+        self.listener = logging.handlers.QueueListener(
+            self.queue, target, respect_handler_level=True
+        )
+        self.listener.start()
+        self._drained = False
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record  # same process: nothing to make picklable, formatting happens later
+
+    def close(self) -> None:
+        # logging.shutdown() (at exit, or before os._exit) closes this: write what is queued.
+        if not self._drained:
+            self._drained = True
+            self.listener.stop()
+            for target in self.listener.handlers:
+                target.close()
+        super().close()
+
+
 def setup_logging(
-    name: str, level: str = "INFO", max_bytes: int = 10_000_000, backups: int = 5
+    name: str,
+    level: str = "INFO",
+    max_bytes: int = 10_000_000,
+    backups: int = 5,
+    background: bool = True,
 ) -> Path:
     """Send the root logger to `<logs_dir>/<name>.log` as JSON lines.
 
@@ -64,13 +94,15 @@ def setup_logging(
         level: logging level name.
         max_bytes: rotate after this many bytes.
         backups: rotated files kept.
+        background: format and write on a thread of their own, off the caller's path.
 
     Returns:
         The log file's path.
     """
     path = logs_dir() / f"{name}.log"
-    handler = _PrivateRotatingHandler(path, maxBytes=max_bytes, backupCount=backups)
-    handler.setFormatter(JsonFormatter())
+    writer = _PrivateRotatingHandler(path, maxBytes=max_bytes, backupCount=backups)
+    writer.setFormatter(JsonFormatter())
+    handler: logging.Handler = _Handoff(writer) if background else writer
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

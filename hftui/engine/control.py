@@ -491,20 +491,37 @@ class Controller:
             else:
                 report.cancels_sent_ns = time.monotonic_ns() - t0  # nothing at a venue
             report.canceled_paper = ex.cancel_paper(immediate=True)
-            ex.request_cancels(ex.open_orders(mode=Mode.LIVE))
+            # Orders still on their way must be cancelled when they land: mark them now. The
+            # others are the cancel-all's; marking them waits until it is verified.
+            ex.request_cancels(ex.unacknowledged())
             self.last_kill = report  # published from here on; the rest fills in below
-            if not self.kill_switch.fire(reason, flatten):
-                self.publish_alert(self.kill_switch.save_error)  # killed, but not on disk
+            self.kill_switch.latch(reason, flatten)
             self._announce(f"KILLED ({reason})")
+            # The latch's fsync runs on a thread while the venue answers (a re-arm waits for
+            # the kill to finish); it is on disk before the kill is reported done.
+            persisting = asyncio.ensure_future(asyncio.to_thread(self.kill_switch.persist))
             if cancel is not None:
                 await cancel
                 report.cancels_done_ns = time.monotonic_ns() - t0
                 report.left_open = await self._verify_zero_open()
                 report.zero_open_ns = time.monotonic_ns() - t0
+            # Bookkeeping last: what the stream has not reported canceled yet shows as
+            # cancel-requested until it does.
+            ex.request_cancels(ex.open_orders(mode=Mode.LIVE))
+            if not await persisting:
+                self.publish_alert(self.kill_switch.save_error)  # killed, but not on disk
             if flatten:
                 report.flattened = await self._flatten_all(old)
             await ex.disarm_countdown()
         self.last_kill = report
+        log.warning(
+            "kill done",
+            extra={
+                f"{name}_ms": round(getattr(report, f"{name}_ns") / 1e6, 3)
+                for name in ("arrived", "cancels_sent", "cancels_done", "zero_open")
+            }
+            | {"left_open": report.left_open, "paper_canceled": report.canceled_paper},
+        )
         self.answer(request_id, Outcome(Reason.OK, _kill_text(report)))
 
     async def _verify_zero_open(self) -> int:
@@ -593,6 +610,10 @@ class Controller:
         return Outcome(Reason.OK, text)
 
     def _rearm(self, request_id: int) -> None:
+        if self._kill_lock.locked():
+            text = "a kill is still running; re-arm once it has answered"
+            self.answer(request_id, Outcome(Reason.BUSY, text))
+            return
         try:
             rearmed = self.kill_switch.rearm()
         except KillLatchError as exc:  # the file still says killed, and so do we

@@ -547,6 +547,10 @@ class Execution:
         elif on_done is not None:
             self._done(on_done, Outcome(Reason.NOT_FOUND, f"{cid} is {order.status.label}", cid))
 
+    def unacknowledged(self) -> list[ClientId]:
+        """Live orders sent that the venue has not answered for yet."""
+        return [ClientId(cid) for cid in self._unacked]
+
     def when_terminal(self, cid: ClientId) -> asyncio.Future[Order]:
         """A future resolved with the order once it is final (filled, canceled, expired or
         rejected), whichever way the news arrives."""

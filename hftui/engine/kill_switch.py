@@ -139,8 +139,21 @@ class KillSwitch:
         Returns:
             True when the latch is on disk (a restart would still be killed).
         """
+        self.latch(reason, flatten)
+        return self.persist()
+
+    def latch(self, reason: str, flatten: bool) -> None:
+        """The in-memory half of `fire`: killed from now on, instantly; `persist` follows
+        (on a thread, so that the fsync does not hold up the cancels)."""
         self.state = KillState(True, time.time_ns(), reason[:200], flatten)
         log.warning("kill switch latched", extra={"reason": reason, "flatten": flatten})
+
+    def persist(self) -> bool:
+        """Write the latch as it is now; never raises (see `fire`).
+
+        Returns:
+            True when it is on disk.
+        """
         try:
             self._save(self.state)
         except KillLatchError as exc:
