@@ -13,7 +13,7 @@ import asyncio
 import getpass
 import sys
 import time
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import orjson
 
@@ -30,6 +30,7 @@ from hftui.protocol import (
     OrderType,
     PlaceOrder,
     Rearm,
+    Reason,
     ReloadRisk,
     ReplaceOrder,
     SetMode,
@@ -38,6 +39,9 @@ from hftui.protocol import (
     decode_text,
     format_units,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["add_trading_parsers", "run_trading_command"]
 
@@ -194,6 +198,32 @@ def _send(config: Config, command: Command, as_json: bool) -> int:
     return 0 if answer.ok else REFUSED
 
 
+def _order_document(
+    row: np.void, decimals: dict[str, tuple[int, int]], now: int
+) -> dict[str, object]:
+    symbol = decode_text(row["symbol"])
+    pd, qd = decimals.get(symbol, (0, 0))
+    tif = TimeInForce(int(row["tif"]))
+    order_type = OrderType(int(row["order_type"]))
+    return {
+        "client_id": decode_text(row["client_id"]),
+        "symbol": symbol,
+        "side": Side(int(row["side"])).name.lower(),
+        "type": order_type.name.lower(),
+        "price": format_units(int(row["price"]), pd) if order_type == OrderType.LIMIT else None,
+        "qty": format_units(int(row["qty"]), qd),
+        "filled": format_units(int(row["filled"]), qd),
+        "status": OrderStatus(int(row["status"])).label,
+        "post_only": tif == TimeInForce.GTX,
+        "reduce_only": bool(row["reduce_only"]),
+        "mode": Mode(int(row["mode"])).label,
+        "strategy": decode_text(row["strategy"]),
+        "age_s": round((now - int(row["created_ns"])) / 1e9, 1),
+        "reason": Reason(int(row["reason"])).name.lower(),
+        "text": decode_text(row["text"]),
+    }
+
+
 def orders_document(config: Config) -> dict[str, object] | None:
     from hftui.ipc import RegionError, SnapshotReader
 
@@ -215,36 +245,17 @@ def orders_document(config: Config) -> dict[str, object] | None:
             )
         block = reader.orders()
         now = time.time_ns()
-        rows: list[dict[str, object]] = []
-        for row in block["rows"][: int(block["count"])]:
-            symbol = decode_text(row["symbol"])
-            pd, qd = decimals.get(symbol, (0, 0))
-            tif = TimeInForce(int(row["tif"]))
-            order_type = OrderType(int(row["order_type"]))
-            rows.append(
-                {
-                    "client_id": decode_text(row["client_id"]),
-                    "symbol": symbol,
-                    "side": Side(int(row["side"])).name.lower(),
-                    "type": order_type.name.lower(),
-                    "price": format_units(int(row["price"]), pd)
-                    if order_type == OrderType.LIMIT
-                    else None,
-                    "qty": format_units(int(row["qty"]), qd),
-                    "filled": format_units(int(row["filled"]), qd),
-                    "status": OrderStatus(int(row["status"])).label,
-                    "post_only": tif == TimeInForce.GTX,
-                    "reduce_only": bool(row["reduce_only"]),
-                    "mode": Mode(int(row["mode"])).label,
-                    "strategy": decode_text(row["strategy"]),
-                    "age_s": round((now - int(row["created_ns"])) / 1e9, 1),
-                }
-            )
+
         return {
             "mode": Mode(int(header["mode"])).label,
             "killed": bool(header["killed"]),
             "total": int(block["total"]),
-            "orders": rows,
+            "orders": [
+                _order_document(r, decimals, now) for r in block["rows"][: int(block["count"])]
+            ],
+            "recent": [
+                _order_document(r, decimals, now) for r in block["recent"][: int(block["n_recent"])]
+            ],
         }
     finally:
         reader.close()
@@ -270,6 +281,16 @@ def _orders(config: Config, as_json: bool) -> int:
             f"{o['client_id']:<24} {o['mode']:<5} {o['symbol']:<9} {o['side']:<4} "
             f"{o['qty']:>10} @ {price:<12} filled {o['filled']:<10} {o['status']}"
         )
+    recent = doc["recent"]
+    if isinstance(recent, list) and recent:
+        print("finished, newest first:")
+        for o in recent:
+            price = o["price"] or "market"
+            why = f"  {o['reason']}: {o['text']}" if o["reason"] != "ok" else ""
+            print(
+                f"{o['client_id']:<24} {o['mode']:<5} {o['symbol']:<9} {o['side']:<4} "
+                f"{o['qty']:>10} @ {price:<12} filled {o['filled']:<10} {o['status']}{why}"
+            )
     return 0
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "ORDERS_DTYPE",
     "ORDER_DTYPE",
     "ORDER_SLOTS",
+    "RECENT_SLOTS",
     "SYMBOL_DTYPE",
     "TRADE_SLOTS",
     "VENUES",
@@ -65,12 +66,13 @@ __all__ = [
     "format_units",
 ]
 
-LAYOUT_VERSION: Final = 3
+LAYOUT_VERSION: Final = 4
 MAGIC: Final = 0x504E5349_55544648  # b"HFTUISNP" little-endian: marks a valid region
 MAX_SYMBOLS: Final = 8
 BOOK_DEPTH: Final = 20
 TRADE_SLOTS: Final = 64
 ORDER_SLOTS: Final = 64  # open orders shown; more are counted in `open_orders`
+RECENT_SLOTS: Final = 16  # finished orders kept on show, with how they ended
 
 VENUES: Final = ("local", "binance-testnet", "binance")
 
@@ -323,11 +325,20 @@ ORDER_DTYPE: Final = np.dtype(
         ("qty", "<i8"),  # qty units
         ("filled", "<i8"),
         ("created_ns", "<i8"),
+        ("reason", "<u2"),  # Reason: why a finished order ended (REJECTED); OK otherwise
+        ("text", "S96"),  # the venue's or the engine's words about its end; cut to fit
     ],
     align=True,
 )
 ORDERS_DTYPE: Final = np.dtype(
-    [("count", "<u4"), ("total", "<u4"), ("rows", ORDER_DTYPE, (ORDER_SLOTS,))], align=True
+    [
+        ("count", "<u4"),
+        ("total", "<u4"),
+        ("rows", ORDER_DTYPE, (ORDER_SLOTS,)),
+        ("n_recent", "<u4"),
+        ("recent", ORDER_DTYPE, (RECENT_SLOTS,)),  # the last finished orders, newest first
+    ],
+    align=True,
 )
 
 

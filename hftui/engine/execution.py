@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -56,6 +57,7 @@ from hftui.engine.paper import PaperConfig, PaperMatcher
 from hftui.engine.risk import Exposure, RiskEngine, RiskLimits, SymbolExposure, SymbolLimits
 from hftui.engine.user_stream import UserStream
 from hftui.protocol import (
+    RECENT_SLOTS,
     AlertRaised,
     Event,
     Mode,
@@ -178,6 +180,8 @@ class Execution:
         self._open: dict[str, tuple[str, Side, int, int, str]] = {}  # cid -> sym, side, lots, px
         self._refused: dict[str, Reason] = {}  # why the venue refused an order, for its events
         self._terminal_waiters: dict[str, list[asyncio.Future[Order]]] = {}  # see when_terminal
+        # The last finished orders, oldest first, for the orders block (how each one ended).
+        self.recent: deque[ClientId] = deque(maxlen=RECENT_SLOTS)
         # Live orders sent and not yet acknowledged: a cancel of one waits for its ack (a
         # cancel that overtook the send would find nothing, and the order would land live).
         self._unacked: set[str] = set()
@@ -547,6 +551,13 @@ class Execution:
         elif on_done is not None:
             self._done(on_done, Outcome(Reason.NOT_FOUND, f"{cid} is {order.status.label}", cid))
 
+    def end_reason(self, cid: ClientId) -> Reason:
+        """Why an order was rejected (the venue's refusal, or VENUE_REJECT); OK otherwise."""
+        order = self.tracker.get(cid)
+        if order is None or order.status != OrderStatus.REJECTED:
+            return Reason.OK
+        return self._refused.get(cid, Reason.VENUE_REJECT)
+
     def unacknowledged(self) -> list[ClientId]:
         """Live orders sent that the venue has not answered for yet."""
         return [ClientId(cid) for cid in self._unacked]
@@ -715,6 +726,8 @@ class Execution:
                 order.status.terminal or order.venue_status != OrderStatus.PENDING_NEW
             ):
                 self._acknowledged(cid, order)
+            if order.status.terminal and cid not in self.recent:
+                self.recent.append(cid)
             if order.status.terminal and cid in self._terminal_waiters:
                 for waiter in self._terminal_waiters.pop(cid):
                     if not waiter.done():
@@ -728,9 +741,7 @@ class Execution:
                     inst.format_qty(intent.qty),
                     inst.format_price(intent.price) if intent.price else "",
                     inst.format_qty(order.filled),
-                    self._refused.get(cid, Reason.VENUE_REJECT)
-                    if order.status == OrderStatus.REJECTED
-                    else Reason.OK,
+                    self.end_reason(cid),
                     order.reason or event.kind,
                 )
             )

@@ -15,6 +15,7 @@ from hftui.engine.control import Controller
 from hftui.engine.execution import Execution
 from hftui.engine.kill_switch import KillSwitch
 from hftui.engine.market_data import MarketData
+from hftui.engine.orders import Order
 from hftui.ipc import SnapshotWriter
 from hftui.protocol import BOOK_DEPTH, ORDER_SLOTS, Mode
 
@@ -159,24 +160,33 @@ class Publisher:
         block["total"] = len(orders)
         shown = orders[:ORDER_SLOTS]
         for i, order in enumerate(shown):
-            intent = order.intent
-            inst = ex.instruments[intent.symbol]
-            row = rows[i]
-            row["client_id"] = order.client_id.encode()[:40]
-            row["symbol"] = intent.symbol.encode()
-            row["strategy"] = intent.strategy.encode()[:16]
-            row["side"] = int(intent.side)
-            row["order_type"] = int(intent.order_type)
-            row["tif"] = int(intent.tif)
-            row["status"] = int(order.status)
-            row["reduce_only"] = 1 if intent.reduce_only else 0
-            row["mode"] = int(ex.order_mode(order.client_id) or Mode.PAPER)
-            row["price"] = intent.price * inst.tick_units
-            row["qty"] = intent.qty * inst.lot_units
-            row["filled"] = order.filled * inst.lot_units
-            row["created_ns"] = order.created_ns
+            self._write_order(ex, order, rows[i])
         block["count"] = len(shown)
+        finished = [o for cid in reversed(ex.recent) if (o := ex.tracker.get(cid)) is not None]
+        for i, order in enumerate(finished):
+            self._write_order(ex, order, block["recent"][i])
+        block["n_recent"] = len(finished)
         w.end_orders()
+
+    @staticmethod
+    def _write_order(ex: Execution, order: Order, row: np.ndarray) -> None:
+        intent = order.intent
+        inst = ex.instruments[intent.symbol]
+        row["client_id"] = order.client_id.encode()[:40]
+        row["symbol"] = intent.symbol.encode()
+        row["strategy"] = intent.strategy.encode()[:16]
+        row["side"] = int(intent.side)
+        row["order_type"] = int(intent.order_type)
+        row["tif"] = int(intent.tif)
+        row["status"] = int(order.status)
+        row["reduce_only"] = 1 if intent.reduce_only else 0
+        row["mode"] = int(ex.order_mode(order.client_id) or Mode.PAPER)
+        row["price"] = intent.price * inst.tick_units
+        row["qty"] = intent.qty * inst.lot_units
+        row["filled"] = order.filled * inst.lot_units
+        row["created_ns"] = order.created_ns
+        row["reason"] = int(ex.end_reason(order.client_id))
+        row["text"] = order.reason.encode()[:96]
 
     def _write_symbol(self, market: MarketData, index: int, state: int) -> None:
         feed = market.feeds[index]

@@ -295,6 +295,12 @@ def test_an_order_beyond_the_available_margin_is_rejected_as_such(clean: Live) -
     assert cid not in engine_orders(live)
     assert "order rejected" in messages(live, cid)
     assert venue(live.url, lambda client: client.account())["totalWalletBalance"] == wallet
+    # `hftui orders` keeps the refused order among the finished ones, with how it ended.
+    recent = cli_json(["orders", "--json"], live.env)["recent"]
+    assert isinstance(recent, list)
+    (row,) = [r for r in recent if r["client_id"] == cid]
+    assert (row["status"], row["reason"]) == ("rejected", "insufficient_margin")
+    assert "Margin is insufficient" in str(row["text"])
 
     # A size the account can carry is accepted.
     code, doc = place(live, "buy", "0.010", "--price", price_text(px))
