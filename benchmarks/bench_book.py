@@ -6,7 +6,11 @@ the baseline is orjson + a sortedcontainers.SortedDict book, measured in the sam
 kernels are warmed before timing. Figures are medians of several repetitions, so a noisy
 shared machine moves them less, and every book is checked against the baseline's top 20
 levels afterwards. A second table shows why string levels are read by one numba call over
-orjson's re-encoding rather than by the pure-Python reader.
+orjson's re-encoding rather than by the pure-Python reader. Last, the same frames go through
+`hftui.bench.measure_ingest`, the measurement behind `hftui bench ingest`: throughput and
+p50/p99/p99.9 per-message latency of the engine path against the baseline, and their ratio.
+The frames, the baseline and the engine path are `hftui.bench`'s, so both report on the
+same work.
 """
 
 from __future__ import annotations
@@ -17,63 +21,27 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sortedcontainers import SortedDict
 
-from hftui.engine.binance.rest import PublicRest
+from hftui.bench import (
+    STEP,
+    TICK,
+    Path,
+    baseline_path,
+    engine_path,
+    format_ingest,
+    make_frames,
+    measure_ingest,
+)
 from hftui.engine.book import OrderBook, decimal_units
 from hftui.engine.depth_sync import DepthSync
-from hftui.engine.market_data import MarketData
 from hftui.engine.warmup import warm_kernels
-from hftui.exchange.book import BUY, SELL, MatchingBook
-from hftui.exchange.market import SyntheticMarket
-from hftui.exchange.streams import DepthWindow
-from hftui.exchange.symbols import spec_for
 
 MESSAGES = 20_000
 REPEATS = 7
 TOP = 20
-TICK, STEP = "0.10", "0.001"
+INGEST_SECONDS = 5.0
 
 Top = tuple[list[tuple[float, float]], list[tuple[float, float]]]
-
-
-def make_frames(count: int, seed: int = 1) -> tuple[bytes, list[bytes]]:
-    """A snapshot and `count` chained diff frames from the local exchange's synthetic market,
-    batched to about 10 changed levels per frame, as Binance's 100 ms stream carries."""
-    spec = spec_for("BTCUSDT")
-    book = MatchingBook()
-    market = SyntheticMarket(spec, seed, book)
-    window = DepthWindow("BTCUSDT", 100, prev_final=book.update_id)
-    book.listener = lambda side, tick, total, uid: window.record(side == BUY, tick, total, uid)
-    snapshot = {
-        "lastUpdateId": book.update_id,
-        "bids": [[spec.format_price(t), spec.format_qty(q)] for t, q in book.depth(BUY, 1000)],
-        "asks": [[spec.format_price(t), spec.format_qty(q)] for t, q in book.depth(SELL, 1000)],
-    }
-    frames = []
-    while len(frames) < count:
-        market.step(0.005)
-        if len(window.bids) + len(window.asks) < 10:
-            continue
-        event = window.take()
-        assert event is not None
-        first, final, prev, bids, asks = event
-        frames.append(
-            orjson.dumps(
-                {
-                    "e": "depthUpdate",
-                    "E": 1,
-                    "T": 1,
-                    "s": "BTCUSDT",
-                    "U": first,
-                    "u": final,
-                    "pu": prev,
-                    "b": [[spec.format_price(t), spec.format_qty(q)] for t, q in bids.items()],
-                    "a": [[spec.format_price(t), spec.format_qty(q)] for t, q in asks.items()],
-                }
-            )
-        )
-    return orjson.dumps(snapshot), frames
 
 
 def top_of(book: OrderBook) -> Top:
@@ -95,24 +63,20 @@ def synced(snap: dict[str, Any]) -> DepthSync:
 # Each path returns (µs per message, the top of its book when done).
 
 
-def bench_sorteddict(snapshot: bytes, frames: list[bytes]) -> tuple[float, Top]:
-    snap = orjson.loads(snapshot)
-    bids: SortedDict = SortedDict({float(p): float(q) for p, q in snap["bids"]})
-    asks: SortedDict = SortedDict({float(p): float(q) for p, q in snap["asks"]})
+def timed(make: Callable[[bytes], Path], snapshot: bytes, frames: list[bytes]) -> tuple[float, Top]:
+    # A path of hftui.bench, run over every frame: one call per message, as `hftui bench` does.
+    handle, book = make(snapshot)
     start = time.perf_counter_ns()
     for frame in frames:
-        event = orjson.loads(frame)
-        for side, levels in ((bids, event["b"]), (asks, event["a"])):
-            for price, qty in levels:
-                size = float(qty)
-                if size == 0.0:
-                    side.pop(float(price), None)
-                else:
-                    side[float(price)] = size
-        bids.peekitem(-1)  # read the top, as a strategy would every message
-        asks.peekitem(0)
+        handle(frame)
     elapsed = (time.perf_counter_ns() - start) / len(frames) / 1000
-    return elapsed, (list(reversed(bids.items()[-TOP:])), list(asks.items()[:TOP]))
+    bids, asks = book()  # also checks that the engine's book stayed in sync
+    return elapsed, (bids[:TOP], asks[:TOP])
+
+
+def bench_sorteddict(snapshot: bytes, frames: list[bytes]) -> tuple[float, Top]:
+    """orjson + a SortedDict keyed by float price (hftui.bench.baseline_path)."""
+    return timed(baseline_path, snapshot, frames)
 
 
 def bench_loads_only(snapshot: bytes, frames: list[bytes]) -> tuple[float, Top]:
@@ -181,24 +145,9 @@ def bench_frame(snapshot: bytes, frames: list[bytes]) -> tuple[float, Top]:
 
 
 def bench_engine_path(snapshot: bytes, frames: list[bytes]) -> tuple[float, Top]:
-    """The engine's receive path: MarketData.on_frame on text frames as aiohttp hands them
-    over (symbol found by a byte search, the frame parsed and applied in numba)."""
-    market = MarketData(
-        PublicRest("http://127.0.0.1:9"), "ws://127.0.0.1:9", ["BTCUSDT"], "100ms", 5.0
-    )
-    feed = market.feeds[0]
-    feed.sync = synced(orjson.loads(snapshot))
-    book = feed.sync.book
-    texts = [f.decode() for f in frames]
-    start = time.perf_counter_ns()
-    for text in texts:
-        market.on_frame(text, 0)
-        book.best_bid()
-        book.best_ask()
-    elapsed = (time.perf_counter_ns() - start) / len(frames) / 1000
-    if not feed.sync.synced or market.bad_frames:
-        raise RuntimeError("benchmark book fell out of sync: the figures would be meaningless")
-    return elapsed, top_of(book)
+    """The engine's receive path, MarketData.on_frame on the frame bytes as the stream hands
+    them over (hftui.bench.engine_path)."""
+    return timed(engine_path, snapshot, frames)
 
 
 def bench_read_python(events: list[Any]) -> float:
@@ -276,6 +225,8 @@ def main() -> None:
     print(f"{'string levels -> ticks and lots (no book)':<42} {'us/msg':>8}")
     print(f"{'pure-Python reader, per value':<42} {python:>8.2f}")
     print(f"{'orjson.dumps + one numba call':<42} {numba:>8.2f}")
+    print()
+    print(format_ingest(measure_ingest(snapshot, frames, INGEST_SECONDS)))
 
 
 if __name__ == "__main__":

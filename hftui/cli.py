@@ -129,6 +129,19 @@ def _build_parser() -> argparse.ArgumentParser:
     bk.add_argument("--depth", type=int, default=10, help="levels per side (1-20)")
     bk.add_argument("--json", action="store_true", help="machine-readable output")
 
+    bn = sub.add_parser("bench", help="run a benchmark beside its baseline (none: list them)")
+    bench = bn.add_subparsers(dest="bench", metavar="NAME")
+    ing = bench.add_parser(
+        "ingest", help="book ingest: the engine's path against orjson + SortedDict"
+    )
+    ing.add_argument("--json", action="store_true", help="machine-readable output")
+    ing.add_argument("--messages", type=int, help="diff frames to generate (default 20000)")
+    ing.add_argument(
+        "--seconds",
+        type=float,
+        help="measure in rounds for this long, 3 rounds at least (default 5)",
+    )
+
     from hftui.cli_trading import add_trading_parsers
 
     add_trading_parsers(sub)
@@ -151,6 +164,10 @@ def _main(argv: list[str] | None) -> int:
     command = args.command
     if command == "exchange":
         return _cmd_exchange(args)
+    if command == "bench":  # needs no config: it measures code, not a venue
+        from hftui.bench import run_bench
+
+        return run_bench(args)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
