@@ -19,6 +19,7 @@ from typing import Final
 import aiohttp
 import numpy as np
 import orjson
+from yarl import URL
 
 from hftui.engine.binance.constants import DEPTH_SNAPSHOT_LIMIT, depth_stream
 from hftui.engine.binance.rest import PublicRest, VenueError
@@ -32,7 +33,15 @@ __all__ = ["Backoff", "MarketData", "SymbolFeed", "SymbolSpec"]
 
 log = logging.getLogger(__name__)
 
+_LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 _MAX_FRAME: Final = 4 << 20  # a 1000-level snapshot is ~40 KB; anything near this is hostile
+# Update ids go to the numba kernels as int64: a larger one (JSON allows it) would raise
+# OverflowError on the next frame, and a negative one can never be a venue's.
+_MAX_ID: Final = (1 << 63) - 1
+
+
+def _is_id(value: object) -> bool:
+    return type(value) is int and 0 <= value <= _MAX_ID
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +116,13 @@ class MarketData:
     ) -> None:
         self.rest = rest
         self.stream_url = stream_url.rstrip("/")
+        # However long the venue was away, the books should be back soon after it returns, so
+        # a retry is never far off. On loopback (the local exchange) that is 1 s: the books
+        # are back within 2 s of it restarting. Binance allows an IP 300 connection attempts
+        # in 5 minutes (one a second); full jitter up to 10 s averages 0.2 a second for each
+        # of the two connections, however long an outage lasts.
+        host = URL(self.stream_url).host or ""
+        self.reconnect_cap_s = 1.0 if host in _LOOPBACK else 10.0
         self.depth_speed = depth_speed
         self.stale_after_ns = int(stale_after_s * 1e9)
         self.clock_ns = clock_ns
@@ -223,7 +239,7 @@ class MarketData:
             self.trades_connected = up
 
     async def _connection(self, session: aiohttp.ClientSession, name: str, url: str) -> None:
-        backoff = Backoff()
+        backoff = Backoff(0.25, self.reconnect_cap_s)
         while not self._stopping.is_set():
             try:
                 async with session.ws_connect(
@@ -255,7 +271,15 @@ class MarketData:
                     recorder.write(recv_ns, channel, raw)  # a queue put; a thread writes
                 self.on_frame(raw, recv_ns)
             elif message.type == aiohttp.WSMsgType.ERROR:
-                log.warning("stream error", extra={"error": repr(ws.exception())})
+                # aiohttp puts protocol errors (a frame over max_msg_size among them) in the
+                # message, not in ws.exception(), and has already closed the socket.
+                error = message.data
+                if (
+                    isinstance(error, aiohttp.WebSocketError)
+                    and error.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+                ):
+                    self._bad("oversized frame", str(error))
+                log.warning("stream error", extra={"error": repr(error or ws.exception())})
                 return
 
     async def _watchdog(self) -> None:
@@ -292,6 +316,9 @@ class MarketData:
         """Handle one stream frame. Never raises: bad input is counted and dropped."""
         self.msgs_total += 1
         self.bytes_total += len(frame)
+        if len(frame) > _MAX_FRAME:  # a replayed or injected frame the socket would refuse
+            self._bad("oversized frame", frame)
+            return
         raw = frame.encode() if isinstance(frame, str) else frame
         if raw.find(b'"depthUpdate"') >= 0 and self._depth_fast(raw, recv_ns):
             return
@@ -315,7 +342,9 @@ class MarketData:
                 self._on_trade(payload, recv_ns, frame)
             elif kind == "bookTicker":
                 feed = self._by_symbol.get(payload.get("s"))  # type: ignore[arg-type]
-                if feed is not None:
+                if feed is None:
+                    self._bad("bookTicker for an unknown symbol", frame)
+                else:
                     feed.recv_ns = recv_ns
             elif "id" in message and ("result" in message or "code" in message):
                 pass  # a reply to a control frame
@@ -337,6 +366,8 @@ class MarketData:
         result = feed.sync.on_frame(raw)  # parsed and, when it chains, applied in one call
         if result is None:
             return False
+        if result == DiffResult.CORRUPT:  # read, but impossible (U > u): as the JSON path
+            self._bad("malformed depth event", raw)
         feed.recv_ns = recv_ns
         feed.msgs += 1
         event_time = feed.sync.book.raw_event_time_ms()
@@ -363,12 +394,16 @@ class MarketData:
         if feed is None or feed.sync is None:
             self._bad("depth for an unknown symbol", frame)
             return
-        first, final, prev = event["U"], event["u"], event["pu"]
-        bids, asks = event["b"], event["a"]
-        if not (type(first) is int and type(final) is int and type(prev) is int) or not (
+        first, final, prev = event.get("U"), event.get("u"), event.get("pu")
+        bids, asks = event.get("b"), event.get("a")
+        if not (_is_id(first) and _is_id(final) and _is_id(prev)) or not (
             isinstance(bids, list) and isinstance(asks, list)
         ):
             self._bad("depth fields missing or mistyped", frame)
+            # The symbol's stream has lost an event, so its book may be missing a change:
+            # start over now rather than keep showing it as synced until the next event.
+            feed.sync.reset("malformed depth event")
+            self._after_diff(feed, DiffResult.CORRUPT)
             return
         feed.recv_ns = recv_ns
         feed.msgs += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -121,3 +122,103 @@ def pids_of_children(pid: int, containing: str = "") -> list[int]:
 
 def shm_segments(prefix: str) -> list[str]:
     return [name for name in os.listdir("/dev/shm") if name.startswith(prefix)]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A loopback port free right now (bound to 0, then closed): a process can claim it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class FixedPortExchange:
+    """A real `hftui exchange` on one fixed port that can be killed and started again there,
+    so an engine configured with its URL sees the same venue go away and come back."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        tmp: Path,
+        port: int | None = None,
+        seed: int = 3,
+        accounts: list[str] | None = None,
+    ) -> None:
+        self.env = env
+        self.port = free_port() if port is None else port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ready_file = tmp / f"exchange-{self.port}-ready.json"
+        self.log_file = tmp / f"exchange-{self.port}.log"  # stderr of every run, appended
+        self.seed = seed
+        self.accounts = accounts or []
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 20.0) -> float:
+        """Start it and wait for its ready file; returns `time.monotonic()` when it was seen."""
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        self.ready_file.unlink(missing_ok=True)  # a previous run's file is not readiness
+        args = [
+            "exchange",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--seed",
+            str(self.seed),
+            "--ready-file",
+            str(self.ready_file),
+        ]
+        for account in self.accounts:
+            args += ["--account", account]
+        with self.log_file.open("ab") as log:  # a file, not a pipe nobody drains
+            self.proc = subprocess.Popen(
+                [*HFTUI, *args],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        proc = self.proc
+
+        def ready() -> float | None:
+            if proc.poll() is not None:  # not an AssertionError: `eventually` would retry it
+                raise RuntimeError(
+                    f"exchange exited {proc.returncode}: {self.log_file.read_text()[-2000:]}"
+                )
+            return time.monotonic() if self.ready_file.exists() else None
+
+        try:
+            seen = eventually(ready, timeout_s=timeout_s, every_s=0.005)
+        except AssertionError:
+            self.stop()
+            raise
+        info = orjson.loads(self.ready_file.read_bytes())
+        assert info["url"] == self.url, info
+        return seen
+
+    def kill(self) -> None:
+        """`kill -9`: no goodbye on any connection."""
+        if self.proc is not None:
+            stop(self.proc, signal.SIGKILL)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+
+    def restart(self, down_s: float = 0.0) -> float:
+        """Kill it, stay down `down_s`, start again on the same port; returns readiness time."""
+        self.kill()
+        time.sleep(down_s)
+        return self.start()
+
+
+@contextmanager
+def fixed_port_exchange(
+    env: dict[str, str], tmp: Path, seed: int = 3, accounts: list[str] | None = None
+) -> Iterator[FixedPortExchange]:
+    """A `FixedPortExchange`, started; stopped on exit whatever state it is in."""
+    exchange = FixedPortExchange(env, tmp, seed=seed, accounts=accounts)
+    exchange.start()
+    try:
+        yield exchange
+    finally:
+        exchange.stop()

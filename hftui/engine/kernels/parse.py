@@ -79,6 +79,9 @@ def _integer(frame: bytes, i: int, n: int, out: np.ndarray) -> int:
         i += 1
     if digits == 0 or digits > 18:
         return BAD_NUMBER
+    # An id written as 1009.0 or 1e3 is not an integer: stopping at the "." would read 1009.
+    if i < n and (frame[i] == 46 or frame[i] == 101 or frame[i] == 69):  # ".", "e", "E"
+        return BAD_NUMBER
     out[0] = value
     return i
 

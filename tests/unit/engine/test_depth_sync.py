@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -352,3 +354,141 @@ def test_generated_stream_matches_reference(
         sorted(want_asks.items()),
     )
     assert sync.last_update_id == ids[-1]
+
+
+# Fault injection: a venue emits random events; the stream drops, repeats and reorders them,
+# carries garbage, disconnects; snapshots are handed over when asked for, some of them taken
+# before the events the stream still has (stale). The reference is plain dicts per update id.
+GARBAGE = (
+    b"",
+    b"not json",
+    b'{"e":"depthUpdate"}',
+    b'{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","s":"BTCUSDT","U":',
+    b"[1,2,3]",
+)
+fault_st = st.sampled_from(
+    ["event"] * 4
+    + ["frame", "drop", "duplicate", "swap", "garbage", "corrupt", "reset", "snapshot"]
+    + ["stale snapshot", "stale snapshot"]
+)
+
+
+class Venue:
+    """Random changes to a never-crossed book (bids 99.00-99.90, asks 100.00-100.90), each
+    event's ids skipping some, and the book as it was after every event."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.bids: dict[int, int] = {995: 10}
+        self.asks: dict[int, int] = {1005: 10}
+        self.update_id = 50
+        self.history = {self.update_id: (dict(self.bids), dict(self.asks))}
+
+    def event(self) -> tuple[int, int, int, list[list[str]], list[list[str]]]:
+        bids: dict[int, int] = {}
+        asks: dict[int, int] = {}
+        for _ in range(self.rng.randint(1, 3)):
+            is_bid = self.rng.random() < 0.5
+            tick = self.rng.randrange(990, 1000) if is_bid else self.rng.randrange(1000, 1010)
+            lots = self.rng.choice((0, 1, 7, 999))
+            (bids if is_bid else asks)[tick] = lots
+            side = self.bids if is_bid else self.asks
+            if lots:
+                side[tick] = lots
+            else:
+                side.pop(tick, None)
+        prev = self.update_id
+        first = prev + 1 + self.rng.randrange(3)
+        self.update_id = first + self.rng.randrange(3)
+        self.history[self.update_id] = (dict(self.bids), dict(self.asks))
+        return first, self.update_id, prev, wire_levels(bids), wire_levels(asks)
+
+    def levels(self, update_id: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        bids, asks = self.history[update_id]
+        return sorted(bids.items(), reverse=True), sorted(asks.items())
+
+    def snapshot(self, sync: DepthSync, update_id: int) -> SyncResult:
+        bids, asks = self.history[update_id]
+        return sync.on_snapshot(update_id, wire_levels(bids), wire_levels(asks))
+
+
+def wire_levels(levels: dict[int, int]) -> list[list[str]]:
+    return [[f"{t // 10}.{t % 10}0", f"{q // 1000}.{q % 1000:03d}"] for t, q in levels.items()]
+
+
+Event = tuple[int, int, int, list[list[str]], list[list[str]]]
+
+
+def deliver(sync: DepthSync, event: Event, as_frame: bool) -> None:
+    if as_frame and sync.on_frame(frame(*event)) is not None:
+        return
+    sync.on_diff(*event)
+
+
+class Faulty:
+    """The stream between the venue and the sync, doing what each fault says."""
+
+    def __init__(self, venue: Venue, sync: DepthSync) -> None:
+        self.venue = venue
+        self.sync = sync
+        self.sent: list[Event] = []
+        self.held: Event | None = None  # an event to be delivered after its successor
+
+    def send(self, event: Event, as_frame: bool) -> None:
+        deliver(self.sync, event, as_frame)
+        self.sent.append(event)
+
+    def step(self, fault: str, step: int, back: int) -> None:
+        venue, sync = self.venue, self.sync
+        if fault in ("event", "frame"):
+            self.send(venue.event(), fault == "frame")
+        elif fault == "drop":
+            venue.event()
+        elif fault == "duplicate" and self.sent:
+            deliver(sync, self.sent[-min(back, len(self.sent))], step % 2 == 0)
+        elif fault == "swap" and self.held is None:
+            self.held = venue.event()
+        elif fault == "swap" and self.held is not None:
+            self.send(venue.event(), step % 2 == 0)
+            self.send(self.held, step % 3 == 0)
+            self.held = None
+        elif fault == "garbage":
+            assert sync.on_frame(GARBAGE[back % len(GARBAGE)]) is None
+        elif fault == "corrupt":  # an event lost to malformed levels
+            first, final, prev, _, asks = venue.event()
+            assert sync.on_diff(first, final, prev, [["99.95", "1.000"]], asks) == R.CORRUPT
+        elif fault == "reset":
+            sync.reset("reconnect")
+            self.held = None
+        elif fault == "snapshot" and sync.needs_snapshot:
+            venue.snapshot(sync, venue.update_id)
+        elif fault == "stale snapshot" and sync.needs_snapshot:
+            ids = sorted(venue.history)
+            venue.snapshot(sync, ids[max(0, len(ids) - 1 - back)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    faults=st.lists(fault_st, min_size=1, max_size=80),
+    seed=st.integers(0, 2**32),
+    back=st.lists(st.integers(1, 6), min_size=80, max_size=80),
+)
+def test_injected_faults_end_in_the_reference_book(
+    faults: list[str], seed: int, back: list[int]
+) -> None:
+    venue = Venue(seed)
+    sync = new_sync(max_buffer=16)
+    stream = Faulty(venue, sync)
+    for step, fault in enumerate(faults):
+        stream.step(fault, step, back[step])
+        # Whatever happened, a book that says it is synced is the venue's book at its id.
+        if sync.synced:
+            assert sync.book.levels() == venue.levels(sync.last_update_id)
+    # The faults stop: the stream runs on and a fresh snapshot is given whenever wanted.
+    for _ in range(4):
+        deliver(sync, venue.event(), as_frame=True)
+        if sync.needs_snapshot:
+            venue.snapshot(sync, venue.update_id)
+    assert sync.synced
+    assert sync.last_update_id == venue.update_id
+    assert sync.book.levels() == venue.levels(venue.update_id)

@@ -1,0 +1,42 @@
+"""The kernels' numba cache is dropped when any kernel source changes, not only its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import hftui.engine.kernels as kernels
+
+
+@pytest.fixture
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "book.py").write_text("# calls parse\n")
+    (tmp_path / "parse.py").write_text("# v1\n")
+    cache = tmp_path / "__pycache__"
+    monkeypatch.setattr(kernels, "_HERE", tmp_path)
+    monkeypatch.setattr(kernels, "_CACHE", cache)
+    monkeypatch.setattr(kernels, "_STAMP", cache / "kernels.sources")
+    return tmp_path
+
+
+def _compiled(cache: Path) -> list[Path]:
+    # What numba leaves after compiling book.py's kernel (which inlines parse.py's).
+    files = [
+        cache / "book.ingest_frame_-282.py311.nbi",
+        cache / "book.ingest_frame_-282.py311.1.nbc",
+    ]
+    for f in files:
+        f.write_bytes(b"compiled")
+    return files
+
+
+def test_an_edit_to_another_kernel_file_drops_the_whole_cache(package: Path) -> None:
+    kernels._drop_stale_cache()  # first run: stamps the sources
+    files = _compiled(package / "__pycache__")
+    kernels._drop_stale_cache()
+    assert all(f.exists() for f in files)  # nothing changed: the cache is kept
+    (package / "parse.py").write_text("# v2\n")
+    kernels._drop_stale_cache()
+    assert not any(f.exists() for f in files)
+    assert (package / "__pycache__" / "kernels.sources").read_text() == kernels._fingerprint()

@@ -1,0 +1,657 @@
+"""MarketData's receive path against bad input, per-symbol resyncs, and the reconnect backoff.
+
+A real `MarketData` with real books is fed venue-shaped combined-stream frames from a small
+reference venue (plain dicts); snapshots come from the same venue, so after any fault the
+engine's book can be compared with what the venue holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from decimal import Decimal
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp import web
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hftui.engine.binance.rest import PublicRest
+from hftui.engine.instrument import Instrument
+from hftui.engine.market_data import _MAX_FRAME, Backoff, MarketData
+from hftui.exchange.symbols import SYMBOLS, exchange_info
+from hftui.protocol import FeedState
+
+NAMES = ("BTCUSDT", "ETHUSDT")
+Levels = dict[int, int]
+
+
+class Venue:
+    """One symbol's reference book on the venue side: plain dicts of ticks -> lots, every
+    change numbered, events and snapshots rendered as Binance sends them."""
+
+    def __init__(self, symbol: str, seed: int) -> None:
+        self.symbol = symbol
+        self.tick = Decimal(SYMBOLS[symbol].tick_size)
+        self.step = Decimal(SYMBOLS[symbol].step_size)
+        self.rng = random.Random(seed)
+        self.bids: Levels = {1000 - k: 1000 + k for k in range(1, 6)}
+        self.asks: Levels = {1000 + k: 2000 + k for k in range(5)}
+        self.update_id = 500
+        self.history: dict[int, tuple[Levels, Levels]] = {}
+        self._remember()
+
+    def _remember(self) -> None:
+        self.history[self.update_id] = (dict(self.bids), dict(self.asks))
+
+    def price(self, ticks: int) -> str:
+        return str(ticks * self.tick)
+
+    def qty(self, lots: int) -> str:
+        return str(lots * self.step)
+
+    def event(self) -> dict[str, object]:
+        """Apply a few random changes (bids below 1000, asks from 1000: never crossed) and
+        return the diff event for them; ids skip, as changes on other streams use some."""
+        changed_bids: Levels = {}
+        changed_asks: Levels = {}
+        for _ in range(self.rng.randint(1, 4)):
+            is_bid = self.rng.random() < 0.5
+            side, changed = (self.bids, changed_bids) if is_bid else (self.asks, changed_asks)
+            tick = (990 + self.rng.randrange(10)) if is_bid else (1000 + self.rng.randrange(10))
+            lots = self.rng.choice((0, 1, 5, 250, 7000))
+            changed[tick] = lots
+            if lots:
+                side[tick] = lots
+            else:
+                side.pop(tick, None)
+        prev = self.update_id
+        first = prev + 1 + self.rng.randrange(3)
+        self.update_id = first + self.rng.randrange(4)
+        self._remember()
+        return {
+            "e": "depthUpdate",
+            "E": 1_700_000_000_000 + self.update_id,
+            "T": 1_700_000_000_000 + self.update_id,
+            "s": self.symbol,
+            "U": first,
+            "u": self.update_id,
+            "pu": prev,
+            "b": [[self.price(t), self.qty(q)] for t, q in changed_bids.items()],
+            "a": [[self.price(t), self.qty(q)] for t, q in changed_asks.items()],
+        }
+
+    def snapshot(self, update_id: int | None = None) -> dict[str, object]:
+        """`GET /fapi/v1/depth` as the venue answers it, now or as it was at `update_id`."""
+        uid = self.update_id if update_id is None else update_id
+        bids, asks = self.history[uid]
+        return {
+            "lastUpdateId": uid,
+            "E": 1_700_000_000_000,
+            "T": 1_700_000_000_000,
+            "bids": [[self.price(t), self.qty(q)] for t, q in sorted(bids.items(), reverse=True)],
+            "asks": [[self.price(t), self.qty(q)] for t, q in sorted(asks.items())],
+        }
+
+    def levels(self, update_id: int | None = None) -> tuple[list[tuple[int, int]], ...]:
+        bids, asks = self.history[self.update_id if update_id is None else update_id]
+        return sorted(bids.items(), reverse=True), sorted(asks.items())
+
+
+def wire(event: dict[str, object]) -> bytes:
+    """A combined-stream frame, as the engine's depth connection receives it."""
+    stream = f"{str(event['s']).lower()}@depth@100ms"
+    return orjson.dumps({"stream": stream, "data": event})
+
+
+class VenueRest(PublicRest):
+    """The venue's REST answers without a network: exchangeInfo and depth from the venues."""
+
+    def __init__(self, venues: dict[str, Venue]) -> None:
+        super().__init__("http://127.0.0.1:9")
+        self.venues = venues
+        self.depth_calls = 0
+
+    async def exchange_info(self) -> dict[str, object]:
+        return exchange_info(NAMES, 1_700_000_000_000)
+
+    async def depth(self, symbol: str, limit: int) -> dict[str, object]:
+        self.depth_calls += 1
+        return self.venues[symbol].snapshot()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now_ns = 1_700_000_000_000_000_000
+
+    def __call__(self) -> int:
+        return self.now_ns
+
+
+def engine(seed: int = 1) -> tuple[MarketData, dict[str, Venue], Clock]:
+    """A MarketData with books set up from the venue's exchangeInfo; snapshots are handed
+    over by the test (as in replay), so every step is synchronous and deterministic."""
+    venues = {s: Venue(s, seed + k) for k, s in enumerate(NAMES)}
+    clock = Clock()
+    market = MarketData(VenueRest(venues), "ws://127.0.0.1:9", NAMES, "100ms", 5.0, clock)
+    market.fetch_snapshots = False
+    asyncio.run(market.load_specs())
+    market.depth_connected = True
+    return market, venues, clock
+
+
+def supply_snapshot(market: MarketData, venue: Venue, update_id: int | None = None) -> None:
+    feed = market.feed(venue.symbol)
+    assert feed is not None
+    assert feed.sync is not None
+    snap = venue.snapshot(update_id)
+    feed.sync.on_snapshot(snap["lastUpdateId"], snap["bids"], snap["asks"])  # type: ignore[arg-type]
+
+
+def levels(market: MarketData, symbol: str) -> tuple[list[tuple[int, int]], ...]:
+    feed = market.feed(symbol)
+    assert feed is not None
+    assert feed.sync is not None
+    return feed.sync.book.levels()
+
+
+def synced(market: MarketData, symbol: str) -> bool:
+    feed = market.feed(symbol)
+    assert feed is not None
+    return feed.sync is not None and feed.sync.synced
+
+
+def sync_all(market: MarketData, venues: dict[str, Venue]) -> None:
+    """Open the stream, take a snapshot, and let the next event straddle or follow it."""
+    for venue in venues.values():
+        market.on_frame(wire(venue.event()), 0)
+        supply_snapshot(market, venue)
+        market.on_frame(wire(venue.event()), 0)
+        assert synced(market, venue.symbol)
+        assert levels(market, venue.symbol) == venue.levels()
+
+
+def heal(market: MarketData, venues: dict[str, Venue]) -> None:
+    """Keep the streams going, handing over a current snapshot whenever one is wanted, until
+    every book is synced; then each must equal its venue."""
+    for _ in range(6):
+        for venue in venues.values():
+            market.on_frame(wire(venue.event()), 0)
+            feed = market.feed(venue.symbol)
+            assert feed is not None
+            assert feed.sync is not None
+            if feed.sync.needs_snapshot:
+                supply_snapshot(market, venue)
+    for venue in venues.values():
+        assert synced(market, venue.symbol)
+        assert levels(market, venue.symbol) == venue.levels()
+
+
+# ---- start-up ------------------------------------------------------------------------------
+
+
+async def test_books_are_set_up_from_exchange_info() -> None:
+    venues = {s: Venue(s, 0) for s in NAMES}
+    market = MarketData(VenueRest(venues), "ws://127.0.0.1:9", [*NAMES, "NOPEUSDT"], "100ms", 5.0)
+    seen: list[dict[str, Instrument]] = []
+    market.on_info = seen.append
+    await market.load_specs()
+    assert [f.symbol for f in market.feeds if f.sync is not None] == list(NAMES)
+    assert market.feeds[2].sync is None  # not listed by the venue: stays idle
+    assert sorted(seen[0]) == sorted(NAMES)
+    btc = market.feed("BTCUSDT")
+    assert btc is not None
+    assert btc.book is not None
+    assert btc.book.price_to_ticks("100.10") == 1001
+    assert all(s == FeedState.DOWN for s in market.feed_states())
+
+
+# ---- the bad-input matrix ------------------------------------------------------------------
+
+
+def depth_frame(venue: Venue, **fields: object) -> bytes:
+    """The venue's next event with some fields replaced (or removed, given None)."""
+    event = venue.event()
+    for key, value in fields.items():
+        if value is None:
+            event.pop(key, None)
+        else:
+            event[key] = value
+    return wire(event)
+
+
+# Frames that say nothing about any book: counted and dropped, every book left as it was.
+DROPPED: dict[str, bytes] = {
+    "not JSON": b'{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","s":"BTC',
+    "not UTF-8": b"\xff\xfe\x00garbage",
+    "empty": b"",
+    "JSON array": b'[{"e":"depthUpdate","s":"BTCUSDT"}]',
+    "JSON number": b"42",
+    "JSON string naming the event": b'"depthUpdate"',
+    "data not an object": b'{"stream":"btcusdt@depth@100ms","data":[1,2,3]}',
+    "no event type": b'{"stream":"btcusdt@depth@100ms","data":{"s":"BTCUSDT"}}',
+    "unknown stream": orjson.dumps(
+        {
+            "stream": "btcusdt@markPrice",
+            "data": {"e": "markPriceUpdate", "E": 1, "s": "BTCUSDT", "p": "100.00"},
+        }
+    ),
+    "depth for an unknown symbol": orjson.dumps(
+        {
+            "stream": "xrpusdt@depth@100ms",
+            "data": {
+                "e": "depthUpdate",
+                "s": "XRPUSDT",
+                "U": 1,
+                "u": 2,
+                "pu": 0,
+                "b": [["0.5000", "10"]],
+                "a": [],
+            },
+        }
+    ),
+    "depth symbol mistyped": orjson.dumps(
+        {"data": {"e": "depthUpdate", "s": ["BTCUSDT"], "U": 1, "u": 2, "pu": 0}, "stream": "x"}
+    ),
+    "trade for an unknown symbol": orjson.dumps(
+        {
+            "stream": "xrpusdt@aggTrade",
+            "data": {"e": "aggTrade", "s": "XRPUSDT", "p": "0.5", "q": "1", "T": 1, "m": True},
+        }
+    ),
+    "trade price malformed": orjson.dumps(
+        {
+            "stream": "btcusdt@aggTrade",
+            "data": {"e": "aggTrade", "s": "BTCUSDT", "p": "1x0", "q": "1", "T": 1, "m": True},
+        }
+    ),
+    "trade fields missing": orjson.dumps(
+        {"stream": "btcusdt@aggTrade", "data": {"e": "aggTrade", "s": "BTCUSDT"}}
+    ),
+    "bookTicker for an unknown symbol": orjson.dumps(
+        {"stream": "xrpusdt@bookTicker", "data": {"e": "bookTicker", "s": "XRPUSDT"}}
+    ),
+    # Well-formed, but over the size limit: refused before anything reads it.
+    "oversized": orjson.dumps(
+        {
+            "stream": "btcusdt@depth@100ms",
+            "data": {
+                "e": "depthUpdate",
+                "s": "BTCUSDT",
+                "U": 1,
+                "u": 2,
+                "pu": 0,
+                "b": [],
+                "a": [["100.00", "1.000"]] * (_MAX_FRAME // 19 + 1),
+            },
+        }
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(DROPPED))
+def test_frames_about_no_book_are_counted_and_dropped(name: str) -> None:
+    market, venues, _ = engine()
+    sync_all(market, venues)
+    market.on_frame(DROPPED[name], 0)
+    market.on_frame(DROPPED[name].decode(errors="replace"), 0)  # as a text frame too
+    assert market.bad_frames == 2
+    for venue in venues.values():
+        assert synced(market, venue.symbol)
+        assert levels(market, venue.symbol) == venue.levels()
+        feed = market.feed(venue.symbol)
+        assert feed is not None
+        assert feed.trade_count == 0
+    heal(market, venues)
+    assert market.bad_frames == 2
+
+
+# A depth event of a configured symbol that cannot be used: the event is lost, so the book
+# is thrown away at once (not left looking synced) and comes back with the next snapshot.
+LOST: dict[str, dict[str, object]] = {
+    "U missing": {"U": None},
+    "u missing": {"u": None},
+    "pu missing": {"pu": None},
+    "bids missing": {"b": None},
+    "U as a string": {"U": "1"},
+    "pu as a boolean": {"pu": True},
+    "u beyond int64": {"u": 2**64 - 1},
+    "U negative": {"U": -1},
+    "bids not a list": {"b": "100.00"},
+    "asks an object": {"a": {"100.10": "1.000"}},
+    "level not a pair": {"b": [["100.00"]]},
+    "level of numbers": {"b": [[100.0, 1.0]]},
+    "level price malformed": {"b": [["1x0", "1.000"]]},
+    "level price off the tick": {"b": [["99.95", "1.000"]]},
+    "level quantity off the step": {"a": [["100.10", "0.0001"]]},
+    "level quantity negative": {"a": [["100.10", "-1.000"]]},
+    "level price overflowing": {"b": [["9" * 30 + ".00", "1.000"]]},
+    "level with an exponent": {"b": [["1e2", "1.000"]]},
+    "level flat": {"b": ["100.00", "1.000"]},
+    "U after u": {"U": 10**12},
+}
+
+
+@pytest.mark.parametrize("name", list(LOST))
+def test_unusable_depth_event_resyncs_that_book_only(name: str) -> None:
+    market, venues, _ = engine()
+    sync_all(market, venues)
+    btc, eth = market.feed("BTCUSDT"), market.feed("ETHUSDT")
+    assert btc is not None
+    assert eth is not None
+    assert btc.sync is not None
+    version = btc.version
+    market.on_frame(depth_frame(venues["BTCUSDT"], **LOST[name]), 0)
+    assert market.bad_frames == 1
+    assert not btc.sync.synced
+    assert btc.sync.needs_snapshot
+    assert btc.sync.resyncs == 1
+    assert btc.version > version
+    assert market.touch("BTCUSDT") == (-1, -1)
+    assert synced(market, "ETHUSDT")
+    heal(market, venues)
+
+
+@pytest.mark.parametrize("written", [b"1009.0", b"1e3", b"1009E0"])
+def test_an_id_written_as_a_float_is_not_read_as_an_integer(written: bytes) -> None:
+    # Taken as u=1009 the book would jump ahead of the stream and then drop every real
+    # event as a duplicate while still saying it is synced.
+    market, venues, _ = engine()
+    sync_all(market, venues)
+    venue = venues["BTCUSDT"]
+    event = venue.event()
+    raw = wire(event).replace(f'"u":{event["u"]},'.encode(), b'"u":' + written + b",")
+    market.on_frame(raw, 0)
+    assert market.bad_frames == 1
+    assert not synced(market, "BTCUSDT")
+
+
+def test_values_a_parser_could_take_for_others_are_read_exactly() -> None:
+    # Leading zeros and extra zero decimals are the same price; a bad parser would shift it.
+    market, venues, _ = engine()
+    sync_all(market, venues)
+    venue = venues["BTCUSDT"]
+    event = venue.event()
+    event["b"] = [*event["b"], ["099.50", "0.0050"]]  # type: ignore[misc]
+    venue.bids[995] = 5
+    venue.history[venue.update_id] = (dict(venue.bids), dict(venue.asks))
+    market.on_frame(wire(event), 0)
+    assert market.bad_frames == 0
+    assert levels(market, "BTCUSDT") == venue.levels()
+
+
+def test_duplicated_events_are_counted_and_change_nothing() -> None:
+    market, venues, _ = engine()
+    sync_all(market, venues)
+    venue = venues["BTCUSDT"]
+    sync = market.feeds[0].sync
+    assert sync is not None
+    old = wire(venue.event())
+    market.on_frame(old, 0)
+    last = wire(venue.event())
+    market.on_frame(last, 0)
+    market.on_frame(last, 0)
+    market.on_frame(old, 0)
+    assert sync.duplicates == 2
+    assert (sync.gaps, sync.resyncs, market.bad_frames) == (0, 0, 0)
+    assert sync.synced
+    assert levels(market, "BTCUSDT") == venue.levels()
+
+
+def test_out_of_order_events_are_a_gap_healed_by_resync() -> None:
+    market, venues, _ = engine()
+    sync_all(market, venues)
+    venue = venues["BTCUSDT"]
+    sync = market.feeds[0].sync
+    assert sync is not None
+    early, late = wire(venue.event()), wire(venue.event())
+    market.on_frame(late, 0)
+    assert sync.gaps == 1
+    assert not sync.synced
+    market.on_frame(early, 0)  # arrives after its successor: buffered, not applied
+    assert not sync.synced
+    assert market.bad_frames == 0
+    heal(market, venues)
+
+
+def test_stale_snapshot_is_refused_and_a_fresh_one_syncs() -> None:
+    market, venues, _ = engine()
+    venue = venues["BTCUSDT"]
+    old_id = venue.update_id
+    for _ in range(3):
+        venue.event()  # the stream is not open yet: these are never seen
+    market.on_frame(wire(venue.event()), 0)
+    supply_snapshot(market, venue, old_id)
+    sync = market.feeds[0].sync
+    assert sync is not None
+    assert sync.stale_snapshots == 1
+    assert sync.needs_snapshot
+    assert not sync.synced
+    heal(market, venues)
+
+
+def test_one_symbols_resync_leaves_the_other_applying() -> None:
+    market, venues, clock = engine()
+    sync_all(market, venues)
+    applied: list[str] = []
+    market.on_book = lambda symbol, book, recv_ns: applied.append(symbol)
+    btc, eth = market.feed("BTCUSDT"), market.feed("ETHUSDT")
+    assert btc is not None
+    assert eth is not None
+    assert btc.sync is not None
+    assert eth.sync is not None
+    venues["BTCUSDT"].event()  # lost on the way: the next BTC event exposes the gap
+    market.on_frame(wire(venues["BTCUSDT"].event()), clock())
+    assert btc.sync.gaps == 1
+    seen = [levels(market, "ETHUSDT")]
+    for _ in range(20):
+        clock.now_ns += 100_000_000
+        market.on_frame(wire(venues["BTCUSDT"].event()), clock())
+        market.on_frame(wire(venues["ETHUSDT"].event()), clock())
+        assert not btc.sync.synced
+        assert eth.sync.synced
+        assert levels(market, "ETHUSDT") == venues["ETHUSDT"].levels()
+        seen.append(levels(market, "ETHUSDT"))
+        assert market.feed_states() == [FeedState.SYNCING, FeedState.LIVE]
+        assert market.touch("BTCUSDT") == (-1, -1)
+    assert len({repr(s) for s in seen}) > 10  # the other book really kept changing
+    assert applied == ["ETHUSDT"] * 20
+    assert (eth.sync.gaps, eth.sync.resyncs) == (0, 0)
+    supply_snapshot(market, venues["BTCUSDT"])
+    assert btc.sync.synced
+    assert levels(market, "BTCUSDT") == venues["BTCUSDT"].levels()
+    market.on_frame(wire(venues["BTCUSDT"].event()), clock())
+    assert levels(market, "BTCUSDT") == venues["BTCUSDT"].levels()
+    assert market.feed_states() == [FeedState.LIVE, FeedState.LIVE]
+
+
+async def test_resync_fetches_a_snapshot_from_the_venue() -> None:
+    # The engine's own snapshot task, against the venue's REST answers.
+    venues = {s: Venue(s, 3) for s in NAMES}
+    rest = VenueRest(venues)
+    market = MarketData(rest, "ws://127.0.0.1:9", NAMES, "100ms", 5.0)
+    await market.load_specs()
+    market.depth_connected = True
+    for _ in range(3):
+        for venue in venues.values():
+            market.on_frame(wire(venue.event()), 0)
+        await asyncio.sleep(0)  # the snapshot tasks run between frames
+    for _ in range(3):
+        for venue in venues.values():
+            market.on_frame(wire(venue.event()), 0)
+    for venue in venues.values():
+        assert synced(market, venue.symbol)
+        assert levels(market, venue.symbol) == venue.levels()
+    assert rest.depth_calls == 2
+    venues["ETHUSDT"].event()  # lost
+    market.on_frame(wire(venues["ETHUSDT"].event()), 0)
+    eth = market.feed("ETHUSDT")
+    assert eth is not None
+    task = eth.snapshot_task
+    assert task is not None
+    market.on_frame(wire(venues["ETHUSDT"].event()), 0)
+    await task
+    market.on_frame(wire(venues["ETHUSDT"].event()), 0)
+    assert synced(market, "ETHUSDT")
+    assert levels(market, "ETHUSDT") == venues["ETHUSDT"].levels()
+    assert rest.depth_calls == 3
+
+
+def test_a_reconnect_starts_every_book_over() -> None:
+    market, venues, _ = engine()
+    sync_all(market, venues)
+    market._set_connected("depth", False)
+    assert not market.connected()
+    assert all(s == FeedState.DOWN for s in market.feed_states())
+    assert not any(synced(market, s) for s in NAMES)
+    market._set_connected("depth", True)
+    heal(market, venues)
+
+
+async def test_oversized_frame_from_the_socket_is_counted() -> None:
+    # A real websocket: the venue side sends a frame over the engine's size limit, which
+    # aiohttp refuses; the engine counts it and ends the connection for a reconnect.
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        await ws.send_bytes(b"x" * (_MAX_FRAME + 1))
+        await ws.receive()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    market = MarketData(None, "ws://127.0.0.1:9", NAMES, "100ms", 5.0)
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(
+                f"http://127.0.0.1:{port}/ws", max_msg_size=_MAX_FRAME, compress=0
+            ) as ws,
+        ):
+            await asyncio.wait_for(market._receive(ws, "depth"), 10)
+    finally:
+        await runner.cleanup()
+    assert market.bad_frames == 1
+    assert market.msgs_total == 0
+
+
+# ---- generated faults across two symbols -----------------------------------------------
+
+fault_st = st.sampled_from(
+    [
+        *("event", "event", "event", "drop", "duplicate", "swap", "garbage", "lost"),
+        *("snapshot", "stale snapshot", "reconnect"),
+    ]
+)
+
+
+class Faulty:
+    """The streams between the venues and the engine, doing what each fault says."""
+
+    def __init__(self, market: MarketData, venues: dict[str, Venue]) -> None:
+        self.market = market
+        self.venues = venues
+        self.sent: dict[str, list[bytes]] = {s: [] for s in NAMES}
+        self.held: dict[str, bytes | None] = dict.fromkeys(NAMES)  # delivered late
+
+    def send(self, symbol: str, frame: bytes, step: int) -> None:
+        self.market.on_frame(frame, step)
+        self.sent[symbol].append(frame)
+
+    def step(self, symbol: str, fault: str, step: int, garbage: str, lost: str, back: int) -> None:
+        venue, market, sent = self.venues[symbol], self.market, self.sent[symbol]
+        sync = market.feeds[NAMES.index(symbol)].sync
+        assert sync is not None
+        late = self.held[symbol]
+        if fault == "event":
+            self.send(symbol, wire(venue.event()), step)
+        elif fault == "drop":
+            venue.event()
+        elif fault == "duplicate" and sent:
+            self.send(symbol, sent[-1 - back % min(3, len(sent))], step)
+        elif fault == "swap" and late is None:
+            self.held[symbol] = wire(venue.event())
+        elif fault == "swap" and late is not None:
+            self.send(symbol, wire(venue.event()), step)
+            self.send(symbol, late, step)
+            self.held[symbol] = None
+        elif fault == "garbage":
+            market.on_frame(DROPPED[garbage], step)
+        elif fault == "lost":
+            market.on_frame(depth_frame(venue, **LOST[lost]), step)
+        elif fault == "snapshot" and sync.needs_snapshot:
+            supply_snapshot(market, venue)
+        elif fault == "stale snapshot" and sync.needs_snapshot:
+            ids = sorted(venue.history)
+            supply_snapshot(market, venue, ids[max(0, len(ids) - 1 - back % 4)])
+        elif fault == "reconnect":
+            market._set_connected("depth", False)
+            market._set_connected("depth", True)
+            self.held = dict.fromkeys(NAMES)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    faults=st.lists(st.tuples(st.sampled_from(NAMES), fault_st), min_size=1, max_size=60),
+    garbage=st.lists(st.sampled_from(sorted(DROPPED)), min_size=60, max_size=60),
+    lost=st.lists(st.sampled_from(sorted(LOST)), min_size=60, max_size=60),
+    seed=st.integers(0, 2**16),
+)
+def test_generated_faults_never_leave_a_synced_book_wrong(
+    faults: list[tuple[str, str]], garbage: list[str], lost: list[str], seed: int
+) -> None:
+    market, venues, _ = engine(seed)
+    streams = Faulty(market, venues)
+    for step, (symbol, fault) in enumerate(faults):
+        streams.step(symbol, fault, step, garbage[step], lost[step], seed + step)
+        # The invariant: a book that says it is synced is the venue's book at its id.
+        for feed in market.feeds:
+            assert feed.sync is not None
+            if feed.sync.synced:
+                assert feed.sync.book.levels() == venues[feed.symbol].levels(
+                    feed.sync.last_update_id
+                )
+    heal(market, venues)
+
+
+# ---- reconnect backoff -----------------------------------------------------------------
+
+
+def test_backoff_full_jitter_stays_within_its_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(7)
+    monkeypatch.setattr("hftui.engine.market_data.random", rng)
+    backoff = Backoff(0.25, 15.0)
+    delays = []
+    for attempt in range(40):
+        bound = min(15.0, 0.25 * 2**attempt)
+        delay = backoff.next_delay()
+        assert 0.0 <= delay <= bound
+        delays.append(delay)
+    assert max(delays) <= 15.0
+    assert max(delays[10:]) > 7.5  # the cap is reached, not merely respected
+    assert len(set(delays)) == len(delays)  # jittered, not a fixed schedule
+    backoff.reset()
+    assert backoff.attempt == 0
+    assert backoff.next_delay() <= 0.25
+    assert backoff.next_delay() <= 0.5
+
+
+def test_backoff_draws_are_uniform_over_the_whole_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Full jitter: with the window at its cap, draws cover [0, cap], low values included.
+    monkeypatch.setattr("hftui.engine.market_data.random", random.Random(11))
+    backoff = Backoff(1.0, 8.0)
+    for _ in range(4):
+        backoff.next_delay()
+    draws = [backoff.next_delay() for _ in range(2000)]
+    assert all(0.0 <= d <= 8.0 for d in draws)
+    assert min(draws) < 0.1
+    assert max(draws) > 7.9
+    assert 3.7 < sum(draws) / len(draws) < 4.3
+    assert backoff.attempt == 30  # the exponent stops growing: 2**attempt cannot overflow
