@@ -74,6 +74,8 @@ __all__ = ["Execution", "Outcome", "risk_limits"]
 log = logging.getLogger(__name__)
 
 _QUERY_DELAYS_S: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+_KEEP_FINISHED: Final = 2000  # finished orders remembered (late updates, the orders block)
+_FORGET_EVERY: Final = 500  # finished orders between two clean-ups
 _UNKNOWN_ORDER: Final = -2013  # query: order does not exist
 _CANCEL_UNKNOWN: Final = -2011  # cancel: unknown order
 _DUPLICATE_ID: Final = -4116
@@ -182,6 +184,7 @@ class Execution:
         self._terminal_waiters: dict[str, list[asyncio.Future[Order]]] = {}  # see when_terminal
         # The last finished orders, oldest first, for the orders block (how each one ended).
         self.recent: deque[ClientId] = deque(maxlen=RECENT_SLOTS)
+        self._finished_since_forget = 0  # see _forget_old
         # Live orders sent and not yet acknowledged: a cancel of one waits for its ack (a
         # cancel that overtook the send would find nothing, and the order would land live).
         self._unacked: set[str] = set()
@@ -551,6 +554,16 @@ class Execution:
         elif on_done is not None:
             self._done(on_done, Outcome(Reason.NOT_FOUND, f"{cid} is {order.status.label}", cid))
 
+    def _forget_old(self) -> None:
+        """Bound memory over a long session: keep the newest finished orders (far more than
+        any late venue update could concern) and drop the rest, with what this class keeps
+        about them."""
+        self._finished_since_forget = 0
+        self.tracker.forget_terminal(keep=_KEEP_FINISHED)
+        for table in (self._order_mode, self._refused, self._terminal_waiters):
+            for cid in [c for c in table if self.tracker.get(c) is None]:
+                del table[cid]
+
     def end_reason(self, cid: ClientId) -> Reason:
         """Why an order was rejected (the venue's refusal, or VENUE_REJECT); OK otherwise."""
         order = self.tracker.get(cid)
@@ -728,6 +741,7 @@ class Execution:
                 self._acknowledged(cid, order)
             if order.status.terminal and cid not in self.recent:
                 self.recent.append(cid)
+                self._finished_since_forget += 1
             if order.status.terminal and cid in self._terminal_waiters:
                 for waiter in self._terminal_waiters.pop(cid):
                     if not waiter.done():
@@ -747,6 +761,8 @@ class Execution:
             )
         if events:
             self._check_daily_loss()
+        if self._finished_since_forget >= _FORGET_EVERY:
+            self._forget_old()
 
     def _track_open(self, cid: str) -> None:
         """Keep the exposure's open-order figures in step with the order's state."""
