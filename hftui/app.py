@@ -241,6 +241,15 @@ class HftuiApp(App[str]):
 
     def action_kill(self) -> None:
         self.send(Kill(flatten=False), "kill")
+        if self.commands.connected and not self.view.alive:
+            # Sent all the same (an engine that only stalled reads it when it wakes), but the
+            # trader must know it may never be read, and what still protects live orders.
+            text = (
+                "engine not responding: the kill waits in its command ring. Live orders are "
+                "cancelled by the venue's dead-man's switch; or run `hftui kill` once an "
+                "engine is back"
+            )
+            self.tell(self.commands.notice("error", "kill", text))
 
     def action_kill_flatten_prompt(self) -> None:
         if self._watch_only("kill + flatten"):

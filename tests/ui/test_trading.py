@@ -397,8 +397,12 @@ async def test_trading_keys_wait_for_an_engine_but_the_kill_never_does(desk: Des
         assert on_dashboard(app)
         assert app.notice is None  # dimmed keys: the banner says the engine is down
         await pilot.press("ctrl+k")
+        # Sent all the same, and the trader is told what still protects live orders.
         assert app.notice is not None
-        assert app.notice.pending
+        assert app.notice.severity == "error"
+        assert "engine not responding" in app.notice.text
+        assert "dead-man's switch" in app.notice.text
+        assert app.commands.pending  # its answer is still awaited
         desk.engine.step()
         assert desk.engine.received == [Kill(flatten=False)]
 
