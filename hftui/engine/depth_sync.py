@@ -16,6 +16,10 @@ The procedure, with the details clients often get wrong:
    skip). An event wholly at or below the book's id is a duplicate: dropped, not a gap.
    A break in the chain, a crossed book after applying, or a malformed event throws the book
    away and starts again at 1; the event that exposed a gap is kept for the next snapshot.
+4. After the stream connection changed (a reconnect), `resume` keeps a synced book, which is
+   the venue's book as of `last_update_id`, and continues the chain: if the first new event
+   follows it (pu == u), nothing was missed and no snapshot is needed. If it does not, the
+   book is behind: it is thrown away as after any gap, and step 2 rebuilds it.
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ _DEFAULT_BUFFER: Final = 10_000
 class SyncState(enum.IntEnum):
     WAITING_SNAPSHOT = 0  # buffering; a snapshot is wanted or pending
     SYNCED = 1
+    # The connection changed: the book is kept (right as of `last_update_id`) until the new
+    # stream either chains onto it or a snapshot plus the events buffered since replace it.
+    RESUMING = 2
 
 
 class SyncResult(enum.IntEnum):
@@ -104,7 +111,12 @@ class DepthSync:
 
     @property
     def synced(self) -> bool:
-        return self.state == SyncState.SYNCED
+        """The book holds the venue's book as of `last_update_id` (live or resuming)."""
+        return self.state != SyncState.WAITING_SNAPSHOT
+
+    @property
+    def resuming(self) -> bool:
+        return self.state == SyncState.RESUMING
 
     @property
     def buffered(self) -> int:
@@ -116,8 +128,20 @@ class DepthSync:
         buffering again; a snapshot is wanted (a gap, a reconnect)."""
         self._restart(reason, ())
 
+    def resume(self, reason: str) -> None:
+        """The stream connection changed: keep a synced book and continue its chain with the
+        next event (see step 4); an unsynced one simply starts over."""
+        if self.state != SyncState.SYNCED:
+            self._restart(reason, ())
+            return
+        log.info("depth resuming", extra={"symbol": self.book.symbol, "reason": reason})
+        self.state = SyncState.RESUMING
+        self._buffer.clear()
+        self._pending = None
+        self.needs_snapshot = False
+
     def _restart(self, reason: str, keep: Iterable[RawDiff]) -> None:
-        if self.state == SyncState.SYNCED:
+        if self.state != SyncState.WAITING_SNAPSHOT:
             self.resyncs += 1
         log.info("depth resync", extra={"symbol": self.book.symbol, "reason": reason})
         self.state = SyncState.WAITING_SNAPSHOT
@@ -179,6 +203,19 @@ class DepthSync:
             return self._corrupt(diff.final_id)
         if self.state == SyncState.SYNCED:
             return self._follow(diff, copy=True)
+        if self.state == SyncState.RESUMING and not self._buffer:
+            if diff.final_id <= self.last_update_id:
+                self.duplicates += 1
+                return SyncResult.DROPPED_OLD
+            if diff.prev_final_id == self.last_update_id:
+                # The chain continues across the reconnect: nothing was missed.
+                self.state = SyncState.SYNCED
+                log.info("depth resumed", extra={"symbol": self.book.symbol, "u": diff.final_id})
+                return self._apply(diff)
+            # Events were missed between the connections: the kept book is now known to be
+            # behind, so it stops counting as synced (never silently wrong) and is rebuilt
+            # from a snapshot, this event kept for it, as after any gap.
+            return self._gap(diff.prev_final_id, (diff.copy(),))
         if len(self._buffer) >= self.max_buffer:
             self.buffered_overflow += 1
             self._restart(f"more than {self.max_buffer} events buffered", (diff.copy(),))

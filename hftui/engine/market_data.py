@@ -3,6 +3,13 @@
 `MarketData` alone owns the books (through each symbol's `DepthSync`), the trade rings and
 the feed counters. Everything else reads them. The receive path is frame -> orjson -> sync ->
 kernel, with no I/O, locks or awaits in between; snapshot fetches run as separate tasks.
+
+Resilience: before a connection reaches the venue's 24 h limit a second one is opened beside
+it and takes over once its stream has caught up (make before break), so the books never
+stop. A connection the venue closes is replaced at once and the books are kept: they continue
+if the new stream chains onto them, else they are rebuilt from a snapshot as after any gap.
+A watchdog resyncs a symbol whose depth stream alone went silent and reconnects a silent
+connection; circuit breakers stop hammering a venue endpoint that keeps failing.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from hftui.engine.instrument import Instrument, parse_instruments
 from hftui.protocol import TRADE_SLOTS, FeedState
 from hftui.recording import Recorder
 
-__all__ = ["Backoff", "MarketData", "SymbolFeed", "SymbolSpec"]
+__all__ = ["Backoff", "CircuitBreaker", "MarketData", "SymbolFeed", "SymbolSpec"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +45,17 @@ _MAX_FRAME: Final = 4 << 20  # a 1000-level snapshot is ~40 KB; anything near th
 # Update ids go to the numba kernels as int64: a larger one (JSON allows it) would raise
 # OverflowError on the next frame, and a negative one can never be a venue's.
 _MAX_ID: Final = (1 << 63) - 1
+
+
+# Binance closes every stream connection after 24 h; rolling over to a new one well before
+# that leaves time for a few attempts if the venue is slow to take the new connection.
+DEFAULT_CONNECTION_LIFETIME_S: Final = 23.5 * 3600
+# How long a rollover waits for the new connection to catch up with the old one on every
+# synced symbol before switching anyway (a quiet symbol may send nothing for a while).
+_HANDOVER_WAIT_S: Final = 2.0
+# A connection that served this long before it closed is retried at once: the venue was up
+# a moment ago, and the kept books can still continue their chains if nothing was missed.
+_HEALTHY_S: Final = 1.0
 
 
 def _is_id(value: object) -> bool:
@@ -70,6 +88,87 @@ class Backoff:
         self.attempt = 0
 
 
+class CircuitBreaker:
+    """Stops calling an endpoint that keeps failing: after `threshold` consecutive failures
+    it opens (no calls) for `cool_down_s`, then lets a single probe through (half-open); the
+    probe's success closes it, its failure opens it for another cool-down."""
+
+    CLOSED: Final = "closed"
+    OPEN: Final = "open"
+    HALF_OPEN: Final = "half-open"
+
+    def __init__(
+        self,
+        name: str,
+        threshold: int = 5,
+        cool_down_s: float = 10.0,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self.name = name
+        self.threshold = threshold
+        self.cool_down_ns = int(cool_down_s * 1e9)
+        self.clock_ns = clock_ns
+        self.state = self.CLOSED
+        self.failures = 0  # consecutive
+        self.opened_ns = 0
+        self.trips = 0  # times opened, for the logs and tests
+
+    def allow(self) -> bool:
+        """Whether a call may go out now; in half-open, only the one probe may."""
+        if self.state == self.CLOSED:
+            return True
+        # Open until the cool-down is over; half-open until the probe's answer, or another
+        # cool-down if it never comes (its caller was cancelled): then probe again.
+        if self.clock_ns() - self.opened_ns < self.cool_down_ns:
+            return False
+        if self.state == self.OPEN:
+            log.info("circuit half-open; probing", extra={"endpoint": self.name})
+        self.state = self.HALF_OPEN
+        self.opened_ns = self.clock_ns()
+        return True
+
+    def wait_s(self) -> float:
+        """Seconds until `allow` may say yes (0 when closed)."""
+        if self.state == self.CLOSED:
+            return 0.0
+        return max(0.0, (self.opened_ns + self.cool_down_ns - self.clock_ns()) / 1e9)
+
+    def success(self) -> None:
+        if self.state != self.CLOSED:
+            log.info("circuit closed", extra={"endpoint": self.name})
+        self.state = self.CLOSED
+        self.failures = 0
+
+    def failure(self) -> None:
+        self.failures += 1
+        if self.state == self.HALF_OPEN or (
+            self.state == self.CLOSED and self.failures >= self.threshold
+        ):
+            self.state = self.OPEN
+            self.opened_ns = self.clock_ns()
+            self.trips += 1
+            log.warning(
+                "circuit open",
+                extra={"endpoint": self.name, "failures": self.failures},
+            )
+
+
+@dataclass(slots=True, eq=False)
+class _Conn:
+    """One stream connection. Only the primary connection of each kind feeds the books; a
+    new one opened for a rollover is the incoming one until it has caught up."""
+
+    name: str  # "depth" or "trades"
+    ws: aiohttp.ClientWebSocketResponse
+    opened_ns: int
+    recv_ns: int = 0  # the last frame of any kind
+    primary: bool = False
+    task: asyncio.Task[None] = field(init=False)  # set as soon as it is opened
+    # Depth rollover: per symbol, [pu of the first event, u of the last event] seen here.
+    seen: dict[str, list[int]] = field(default_factory=dict)
+    caught_up: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 @dataclass(slots=True)
 class SymbolFeed:
     """One symbol's live state. Mutated only by `MarketData`."""
@@ -78,6 +177,11 @@ class SymbolFeed:
     symbol: str
     sync: DepthSync | None = None  # None until exchangeInfo told us the grid
     recv_ns: int = 0
+    # The last frame of each stream kind, for the per-stream stale watchdog.
+    depth_ns: int = 0
+    ticker_ns: int = 0
+    trade_ns: int = 0
+    resume_ns: int = 0  # when the book was kept across a connection change
     event_time_ms: int = 0
     msgs: int = 0
     version: int = 0  # bumped on every visible change; the publisher compares it
@@ -95,7 +199,7 @@ class SymbolFeed:
     def state(self, connected: bool, now_ns: int, stale_after_ns: int) -> FeedState:
         if not connected:
             return FeedState.DOWN
-        if self.sync is None or self.sync.state != SyncState.SYNCED:
+        if self.sync is None or not self.sync.synced:
             return FeedState.SYNCING
         if now_ns - self.recv_ns > stale_after_ns:
             return FeedState.STALE
@@ -113,6 +217,7 @@ class MarketData:
         depth_speed: str,
         stale_after_s: float,
         clock_ns: Callable[[], int] = time.time_ns,
+        connection_lifetime_s: float = DEFAULT_CONNECTION_LIFETIME_S,
     ) -> None:
         self.rest = rest
         self.stream_url = stream_url.rstrip("/")
@@ -126,6 +231,7 @@ class MarketData:
         self.depth_speed = depth_speed
         self.stale_after_ns = int(stale_after_s * 1e9)
         self.clock_ns = clock_ns
+        self.lifetime_ns = int(connection_lifetime_s * 1e9)
         self.feeds = [SymbolFeed(i, s) for i, s in enumerate(symbols)]
         self._by_symbol = {f.symbol: f for f in self.feeds}
         self._by_symbol_bytes = {f.symbol.encode(): f for f in self.feeds}
@@ -135,6 +241,21 @@ class MarketData:
         self.bytes_total = 0
         self.bad_frames = 0
         self.reconnects = 0
+        self.rollovers = 0  # connections replaced make-before-break
+        self.stale_resyncs = 0  # symbols whose depth went silent while their other streams ran
+        self._primary: dict[str, _Conn] = {}
+        self._incoming: _Conn | None = None
+        self._conns: set[_Conn] = set()
+        self._control_id = 0
+        # One breaker for the REST snapshot endpoint (all symbols share the venue's weight
+        # budget) and one per stream connection. Their cool-down is the reconnect cap: a
+        # venue that came back is still found as soon as the backoff alone would find it,
+        # but one that keeps failing gets a single probe per cool-down, not a jittered burst.
+        self.snapshot_breaker = CircuitBreaker("GET /fapi/v1/depth", 5, self.reconnect_cap_s)
+        self.connect_breakers = {
+            name: CircuitBreaker(f"stream connect ({name})", 5, self.reconnect_cap_s)
+            for name in ("depth", "trades")
+        }
         self._stopping = asyncio.Event()
         self.recorder: Recorder | None = None
         self.fetch_snapshots = True  # off in replay, where snapshots come from the recording
@@ -225,48 +346,221 @@ class MarketData:
             for feed in self.feeds:
                 if feed.snapshot_task is not None:
                     feed.snapshot_task.cancel()
+            for conn in list(self._conns):
+                conn.task.cancel()
             await session.close()
 
     def _set_connected(self, name: str, up: bool) -> None:
-        if name == "depth":
-            self.depth_connected = up
-            # Anything may have been missed while down: every book starts over.
+        if name != "depth":
+            self.trades_connected = up
+            return
+        self.depth_connected = up
+        if not up:
+            # Events may be missed before the next connection is up: a synced book is kept,
+            # and continues only if the new stream's first event chains onto it (else a
+            # snapshot replaces it); an unsynced one starts over.
+            now = self.clock_ns()
             for feed in self.feeds:
                 if feed.sync is not None:
-                    feed.sync.reset("reconnect")
+                    feed.sync.resume("reconnect")
+                    feed.resume_ns = now
                     feed.version += 1
-        else:
-            self.trades_connected = up
+
+    def _drop_books(self, reason: str) -> None:
+        """Throw away every book kept across a reconnect: the venue is not answering, so
+        how far it has moved on is unknown."""
+        for feed in self.feeds:
+            if feed.sync is not None and feed.sync.resuming:
+                feed.sync.reset(reason)
+                feed.version += 1
+
+    async def _connect(
+        self, session: aiohttp.ClientSession, name: str, url: str
+    ) -> aiohttp.ClientWebSocketResponse | None:
+        breaker = self.connect_breakers[name]
+        try:
+            ws = await session.ws_connect(
+                url, autoping=True, max_msg_size=_MAX_FRAME, compress=0, heartbeat=None
+            )
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            breaker.failure()
+            log.warning("stream connect failed", extra={"stream": name, "error": repr(exc)})
+            return None
+        breaker.success()
+        if self._stopping.is_set():  # `stop` has already closed the sockets it knew of
+            await ws.close()
+            return None
+        self._sockets.add(ws)
+        log.info("stream connected", extra={"stream": name, "url": url})
+        return ws
+
+    def _start(self, name: str, ws: aiohttp.ClientWebSocketResponse) -> _Conn:
+        now = self.clock_ns()
+        conn = _Conn(name, ws, now, recv_ns=now)
+        conn.task = asyncio.get_running_loop().create_task(self._serve(conn))
+        self._conns.add(conn)
+        conn.task.add_done_callback(lambda _: self._conns.discard(conn))
+        return conn
+
+    async def _serve(self, conn: _Conn) -> None:
+        try:
+            await self._receive(conn.ws, conn.name, conn)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning("stream failed", extra={"stream": conn.name, "error": repr(exc)})
+        finally:
+            self._sockets.discard(conn.ws)
+            if not conn.ws.closed:
+                await conn.ws.close()
 
     async def _connection(self, session: aiohttp.ClientSession, name: str, url: str) -> None:
         backoff = Backoff(0.25, self.reconnect_cap_s)
+        breaker = self.connect_breakers[name]
         while not self._stopping.is_set():
-            try:
-                async with session.ws_connect(
-                    url, autoping=True, max_msg_size=_MAX_FRAME, compress=0, heartbeat=None
-                ) as ws:
-                    self._sockets.add(ws)
-                    log.info("stream connected", extra={"stream": name, "url": url})
-                    self._set_connected(name, True)
-                    backoff.reset()
-                    await self._receive(ws, name)
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                log.warning("stream failed", extra={"stream": name, "error": repr(exc)})
-            finally:
-                self._sockets = {s for s in self._sockets if not s.closed}
-                self._set_connected(name, False)
+            if not breaker.allow():
+                await self._sleep(max(0.01, breaker.wait_s()))
+                continue
+            ws = await self._connect(session, name, url)
+            if ws is None:
+                if name == "depth":
+                    self._drop_books("venue unreachable")
+                self.reconnects += 1
+                await self._sleep(backoff.next_delay())
+                continue
+            backoff.reset()
+            conn = self._start(name, ws)
+            self._promote(conn, None)
+            lived_ns = await self._keep(session, url, conn)
+            self._set_connected(name, False)
             if self._stopping.is_set():
                 return
             self.reconnects += 1
-            await self._sleep(backoff.next_delay())
+            if lived_ns < _HEALTHY_S * 1e9:
+                await self._sleep(backoff.next_delay())
 
-    async def _receive(self, ws: aiohttp.ClientWebSocketResponse, channel: str) -> None:
+    async def _keep(self, session: aiohttp.ClientSession, url: str, conn: _Conn) -> int:
+        """Serve `conn`, and each connection that takes over from it at the end of its
+        lifetime, until one ends; returns how long the last one lived, in ns."""
+        while True:
+            due_s = (conn.opened_ns + self.lifetime_ns - self.clock_ns()) / 1e9
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(conn.task), max(0.0, due_s))
+            if conn.task.done() or self._stopping.is_set():
+                return self.clock_ns() - conn.opened_ns
+            successor = await self._roll(session, url, conn)
+            if successor is None:
+                # The venue did not take a new connection: keep the old one (it is still
+                # good until the venue closes it) and try again shortly.
+                conn.opened_ns += int(min(60.0, self.lifetime_ns / 1e9 / 10) * 1e9)
+                continue
+            conn = successor
+
+    async def _roll(self, session: aiohttp.ClientSession, url: str, old: _Conn) -> _Conn | None:
+        """Make before break: open the next connection while `old` keeps feeding the books,
+        switch once it has caught up, then close `old`."""
+        if not self.connect_breakers[old.name].allow():
+            return None
+        ws = await self._connect(session, old.name, url)
+        if ws is None:
+            return None
+        new = self._start(old.name, ws)
+        if old.name == "depth" and any(f.sync is not None and f.sync.synced for f in self.feeds):
+            self._incoming = new
+            waits = [asyncio.ensure_future(new.caught_up.wait()), old.task, new.task]
+            await asyncio.wait(waits, timeout=_HANDOVER_WAIT_S, return_when=asyncio.FIRST_COMPLETED)
+            waits[0].cancel()
+            self._incoming = None
+            if new.task.done() or self._stopping.is_set():
+                if not self._stopping.is_set():
+                    log.warning("rollover connection ended before it took over")
+                return None
+        if not new.primary:
+            self._promote(new, old)
+        self.rollovers += 1
+        log.info("stream rolled over", extra={"stream": old.name})
+        await old.ws.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await old.task
+        return new
+
+    def _promote(self, new: _Conn, old: _Conn | None) -> None:
+        """Make `new` the connection that feeds the books. From a rollover (`old` still
+        up), a synced symbol the new stream has caught up on simply continues: its next
+        event chains or is a duplicate. Any other synced symbol resumes (it continues the
+        chain or is rebuilt from a snapshot); an unsynced one starts over."""
+        if old is not None:
+            old.primary = False
+        new.primary = True
+        self._primary[new.name] = new
+        if new.name == "depth" and old is not None:
+            now = self.clock_ns()
+            for feed in self.feeds:
+                sync = feed.sync
+                if sync is None or (sync.synced and self._caught_up(new, feed)):
+                    continue
+                sync.resume("connection rolled over")
+                feed.resume_ns = now
+                feed.version += 1
+        if old is None:
+            self._set_connected(new.name, True)
+            # The stale watchdog measures each stream from the moment it can first deliver.
+            now = self.clock_ns()
+            for feed in self.feeds:
+                if new.name == "depth":
+                    feed.depth_ns = feed.ticker_ns = now
+                else:
+                    feed.trade_ns = now
+
+    @staticmethod
+    def _caught_up(new: _Conn, feed: SymbolFeed) -> bool:
+        # The new stream started at or before the book (its first event's pu is covered)
+        # and has delivered nothing the book lacks: from here on it carries the same chain.
+        ids = new.seen.get(feed.symbol)
+        if ids is None or feed.sync is None or feed.sync.state != SyncState.SYNCED:
+            return False
+        return ids[0] <= feed.sync.last_update_id and ids[1] <= feed.sync.last_update_id
+
+    def _on_incoming(self, conn: _Conn, raw: bytes) -> None:
+        """A frame on a rollover connection that has not taken over yet: only its depth ids
+        are noted (the old connection still feeds the books). Rare, so plain JSON."""
+        if conn is not self._incoming or raw.find(b'"depthUpdate"') < 0:
+            return
+        try:
+            message = orjson.loads(raw)
+            event = message.get("data", message) if isinstance(message, dict) else None
+            symbol, prev, final = event["s"], event["pu"], event["u"]  # type: ignore[index]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return  # the primary connection's copy of it is judged on the receive path
+        if not (isinstance(symbol, str) and _is_id(prev) and _is_id(final)):
+            return
+        ids = conn.seen.get(symbol)
+        if ids is None:
+            conn.seen[symbol] = [prev, final]
+        else:
+            ids[1] = final
+        if all(
+            self._caught_up(conn, f)
+            for f in self.feeds
+            if f.sync is not None and f.sync.state == SyncState.SYNCED
+        ):
+            # Switch now, between two frames: nothing the new stream delivers from here on
+            # can be missed, and the old one's remaining frames are duplicates.
+            self._promote(conn, self._primary.get(conn.name))
+            conn.caught_up.set()
+
+    async def _receive(
+        self, ws: aiohttp.ClientWebSocketResponse, channel: str, conn: _Conn | None = None
+    ) -> None:
         recorder = self.recorder
         async for message in ws:
             if message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                 data = message.data
                 raw = data.encode() if isinstance(data, str) else data
                 recv_ns = self.clock_ns()
+                if conn is not None:
+                    conn.recv_ns = recv_ns
+                    if not conn.primary:
+                        self._on_incoming(conn, raw)
+                        continue
                 if recorder is not None:
                     recorder.write(recv_ns, channel, raw)  # a queue put; a thread writes
                 self.on_frame(raw, recv_ns)
@@ -281,16 +575,82 @@ class MarketData:
                     self._bad("oversized frame", str(error))
                 log.warning("stream error", extra={"error": repr(error or ws.exception())})
                 return
+        if ws.close_code is not None:
+            log.info("stream closed", extra={"stream": channel, "code": ws.close_code})
 
     async def _watchdog(self) -> None:
-        # A connection that delivers nothing at all for a while is dead even if TCP says not.
         while not self._stopping.is_set():
             await self._sleep(max(0.5, self.stale_after_ns / 4e9))
-            newest = max((f.recv_ns for f in self.feeds), default=0)
-            if self.depth_connected and self.clock_ns() - newest > 2 * self.stale_after_ns:
-                log.warning("streams silent; reconnecting")
-                for ws in list(self._sockets):
-                    await ws.close()
+            stale = self._check_feeds()
+            depth = self._primary.get("depth")
+            if stale and depth is not None and depth.primary and not depth.ws.closed:
+                await self._resubscribe(depth, stale)
+            for conn in self._silent_connections():
+                log.warning("stream silent; reconnecting", extra={"stream": conn.name})
+                await conn.ws.close()
+
+    def _check_feeds(self) -> list[str]:
+        """Per-symbol checks; returns the depth streams to subscribe to again."""
+        now = self.clock_ns()
+        stale_after = self.stale_after_ns
+        streams: list[str] = []
+        for feed in self.feeds:
+            sync = feed.sync
+            if sync is None:
+                continue
+            if sync.resuming and now - feed.resume_ns > stale_after:
+                # A kept book is shown only while its replacement is on the way.
+                sync.reset("resume took too long")
+                feed.version += 1
+            # Every top-of-book change and every trade changes the depth too, so a symbol
+            # that keeps ticking or trading with no depth event for the stale time has lost
+            # its depth stream: its book no longer follows the venue.
+            other = max(feed.ticker_ns, feed.trade_ns)
+            if (
+                self.depth_connected
+                and other - feed.depth_ns > stale_after
+                and now - other <= stale_after
+            ):
+                log.warning(
+                    "depth stream stale; resubscribing",
+                    extra={"symbol": feed.symbol, "silent_ms": (other - feed.depth_ns) // 10**6},
+                )
+                self.stale_resyncs += 1
+                if sync.state != SyncState.WAITING_SNAPSHOT:
+                    sync.reset("depth stream stale")
+                feed.version += 1
+                feed.depth_ns = now  # judged again one stale time from now
+                streams.append(depth_stream(feed.symbol, self.depth_speed))
+        return streams
+
+    def _silent_connections(self) -> list[_Conn]:
+        """Connections to close (and so reconnect) for delivering nothing: after the stale
+        time while the other connection shows the venue is alive, after twice that when both
+        are silent. The trades connection gets four times as long: a quiet symbol may not
+        trade for a while, whereas the depth connection's bookTicker ticks all the time."""
+        now = self.clock_ns()
+        conns = [c for c in self._primary.values() if c.primary and not c.ws.closed]
+        silent: list[_Conn] = []
+        for conn in conns:
+            quiet_ns = now - conn.recv_ns
+            others_alive = any(
+                now - c.recv_ns <= self.stale_after_ns for c in conns if c is not conn
+            )
+            limit = self.stale_after_ns if others_alive else 2 * self.stale_after_ns
+            if conn.name == "trades":
+                limit = max(limit, 4 * self.stale_after_ns)
+            if quiet_ns > limit:
+                silent.append(conn)
+        return silent
+
+    async def _resubscribe(self, conn: _Conn, streams: list[str]) -> None:
+        # One UNSUBSCRIBE and one SUBSCRIBE for all of them: the venue allows a connection
+        # only a few control messages a second.
+        for method in ("UNSUBSCRIBE", "SUBSCRIBE"):
+            self._control_id += 1
+            message = {"method": method, "params": streams, "id": self._control_id}
+            with contextlib.suppress(aiohttp.ClientError, ConnectionError, RuntimeError):
+                await conn.ws.send_str(orjson.dumps(message).decode())
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -346,6 +706,7 @@ class MarketData:
                     self._bad("bookTicker for an unknown symbol", frame)
                 else:
                     feed.recv_ns = recv_ns
+                    feed.ticker_ns = recv_ns
             elif "id" in message and ("result" in message or "code" in message):
                 pass  # a reply to a control frame
             else:
@@ -369,6 +730,7 @@ class MarketData:
         if result == DiffResult.CORRUPT:  # read, but impossible (U > u): as the JSON path
             self._bad("malformed depth event", raw)
         feed.recv_ns = recv_ns
+        feed.depth_ns = recv_ns
         feed.msgs += 1
         event_time = feed.sync.book.raw_event_time_ms()
         if event_time:
@@ -406,6 +768,7 @@ class MarketData:
             self._after_diff(feed, DiffResult.CORRUPT)
             return
         feed.recv_ns = recv_ns
+        feed.depth_ns = recv_ns
         feed.msgs += 1
         event_time = event.get("E")
         if type(event_time) is int:
@@ -431,6 +794,7 @@ class MarketData:
         feed.trade_buyer_maker[slot] = 1 if buyer_maker else 0
         feed.trade_count += 1
         feed.recv_ns = recv_ns
+        feed.trade_ns = recv_ns
         feed.version += 1
         if self.on_trade is not None:
             self.on_trade(feed.symbol, ticks, lots, buyer_maker, recv_ns)
@@ -444,8 +808,19 @@ class MarketData:
                 and feed.sync.needs_snapshot
                 and self.depth_connected
             ):
+                breaker = self.snapshot_breaker
+                if not breaker.allow():
+                    # Open: the venue's depth endpoint keeps failing. Look again soon: another
+                    # symbol's probe may close it before this one's turn would come.
+                    await self._sleep(max(0.01, min(0.25, breaker.wait_s())))
+                    continue
                 try:
-                    snap = await self.rest.depth(feed.symbol, DEPTH_SNAPSHOT_LIMIT)
+                    try:
+                        snap = await self.rest.depth(feed.symbol, DEPTH_SNAPSHOT_LIMIT)
+                    except VenueError:
+                        breaker.failure()
+                        raise
+                    breaker.success()
                     if self.recorder is not None:
                         self.recorder.write(
                             self.clock_ns(), f"snapshot:{feed.symbol}", orjson.dumps(snap)

@@ -8,6 +8,7 @@ engine's book can be compared with what the venue holds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from decimal import Decimal
 
@@ -18,9 +19,10 @@ from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hftui.engine.binance.rest import PublicRest
+from hftui.engine.binance.rest import PublicRest, VenueError
+from hftui.engine.depth_sync import SyncState
 from hftui.engine.instrument import Instrument
-from hftui.engine.market_data import _MAX_FRAME, Backoff, MarketData
+from hftui.engine.market_data import _MAX_FRAME, Backoff, CircuitBreaker, MarketData, _Conn
 from hftui.exchange.symbols import SYMBOLS, exchange_info
 from hftui.protocol import FeedState
 
@@ -499,14 +501,68 @@ async def test_resync_fetches_a_snapshot_from_the_venue() -> None:
     assert rest.depth_calls == 3
 
 
-def test_a_reconnect_starts_every_book_over() -> None:
+def test_a_reconnect_keeps_the_books_when_the_chain_continues() -> None:
+    # Nothing happened on the venue while the connection changed: the first event on the
+    # new one follows each book (pu == u), so no book is thrown away and none is fetched.
     market, venues, _ = engine()
     sync_all(market, venues)
     market._set_connected("depth", False)
     assert not market.connected()
     assert all(s == FeedState.DOWN for s in market.feed_states())
+    assert all(synced(market, s) for s in NAMES)  # kept: the venue's book as of its id
+    market._set_connected("depth", True)
+    for venue in venues.values():
+        market.on_frame(wire(venue.event()), 0)
+        feed = market.feed(venue.symbol)
+        assert feed is not None
+        assert feed.sync is not None
+        assert feed.sync.state == SyncState.SYNCED
+        assert not feed.sync.needs_snapshot
+        assert (feed.sync.gaps, feed.sync.resyncs) == (0, 0)
+        assert levels(market, venue.symbol) == venue.levels()
+
+
+def test_a_reconnect_that_missed_events_resyncs_the_book_as_after_any_gap() -> None:
+    market, venues, _ = engine()
+    sync_all(market, venues)
+    btc = venues["BTCUSDT"]
+    market._set_connected("depth", False)
+    btc.event()  # published while no connection was up
+    market._set_connected("depth", True)
+    feed = market.feed("BTCUSDT")
+    assert feed is not None
+    assert feed.sync is not None
+    assert feed.sync.synced  # kept: exactly the venue's book as of its id, so far
+    market.on_frame(wire(btc.event()), 0)
+    # The first new event proves events were missed: the book is behind, and says so.
+    assert not feed.sync.synced
+    assert feed.sync.needs_snapshot
+    assert feed.sync.gaps == 1
+    market.on_frame(wire(btc.event()), 0)
+    supply_snapshot(market, btc)
+    assert feed.sync.state == SyncState.SYNCED
+    assert levels(market, "BTCUSDT") == btc.levels()
+    heal(market, venues)
+
+
+def test_an_unreachable_venue_drops_the_kept_books() -> None:
+    market, venues, _ = engine()
+    sync_all(market, venues)
+    market._set_connected("depth", False)
+    market._drop_books("venue unreachable")
     assert not any(synced(market, s) for s in NAMES)
     market._set_connected("depth", True)
+    heal(market, venues)
+
+
+def test_a_kept_book_that_is_not_replaced_in_time_is_dropped() -> None:
+    market, venues, clock = engine()
+    sync_all(market, venues)
+    market._set_connected("depth", False)
+    market._set_connected("depth", True)
+    clock.now_ns += 6 * 10**9  # past stale_after_s (5 s) with nothing on the new stream
+    market._check_feeds()
+    assert not any(synced(market, s) for s in NAMES)
     heal(market, venues)
 
 
@@ -540,6 +596,271 @@ async def test_oversized_frame_from_the_socket_is_counted() -> None:
         await runner.cleanup()
     assert market.bad_frames == 1
     assert market.msgs_total == 0
+
+
+class StreamVenue:
+    """The venues behind a real websocket server: every few ms each symbol's next event goes
+    to every depth connection open at the time, as the venue's fan-out does."""
+
+    def __init__(self, venues: dict[str, Venue]) -> None:
+        self.venues = venues
+        self.depth: set[web.WebSocketResponse] = set()
+        self.opened = 0
+
+    async def handler(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.opened += 1
+        if request.path.startswith("/public"):
+            self.depth.add(ws)
+        try:
+            async for _ in ws:
+                pass
+        finally:
+            self.depth.discard(ws)
+        return ws
+
+    async def publish(self) -> None:
+        while True:
+            for venue in self.venues.values():
+                frame = wire(venue.event())
+                for ws in list(self.depth):
+                    with contextlib.suppress(ConnectionError):
+                        await ws.send_bytes(frame)
+            await asyncio.sleep(0.005)
+
+
+async def test_connections_roll_over_before_their_lifetime_without_the_books_going_dark() -> None:
+    # Make before break: at the end of its lifetime a connection is replaced by one opened
+    # beside it; the books switch once the new stream has caught up, never unsynced, never
+    # resynced, and always the venue's book at the id they claim.
+    venues = {s: Venue(s, 7 + k) for k, s in enumerate(NAMES)}
+    streams = StreamVenue(venues)
+    app = web.Application()
+    app.router.add_get("/public/stream", streams.handler)
+    app.router.add_get("/market/stream", streams.handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    market = MarketData(
+        VenueRest(venues),
+        f"ws://127.0.0.1:{port}",
+        NAMES,
+        "100ms",
+        5.0,
+        connection_lifetime_s=0.4,
+    )
+    publisher = asyncio.create_task(streams.publish())
+    running = asyncio.create_task(market.run())
+    try:
+        for _ in range(2000):
+            if all(synced(market, s) for s in NAMES):
+                break
+            await asyncio.sleep(0.005)
+        assert all(synced(market, s) for s in NAMES)
+        deadline = asyncio.get_running_loop().time() + 1.5
+        while asyncio.get_running_loop().time() < deadline:
+            for feed in market.feeds:
+                assert feed.sync is not None
+                assert feed.sync.synced, "a book went dark during a rollover"
+                assert feed.sync.book.levels() == venues[feed.symbol].levels(
+                    feed.sync.last_update_id
+                )
+            await asyncio.sleep(0.002)
+    finally:
+        await market.stop()
+        await asyncio.wait_for(running, 5)
+        publisher.cancel()
+        await runner.cleanup()
+    assert market.rollovers >= 4  # both connections, at least twice each
+    assert market.reconnects == 0
+    for feed in market.feeds:
+        assert feed.sync is not None
+        assert (feed.sync.gaps, feed.sync.resyncs) == (0, 0)
+
+
+# ---- the stale watchdog ----------------------------------------------------------------
+
+
+def ticker(symbol: str) -> bytes:
+    data = {"e": "bookTicker", "s": symbol, "b": "1.0", "B": "1", "a": "1.1", "A": "1"}
+    return orjson.dumps({"stream": f"{symbol.lower()}@bookTicker", "data": data})
+
+
+def test_a_symbol_whose_depth_stops_while_it_ticks_is_resynced_and_resubscribed() -> None:
+    market, venues, clock = engine()
+    sync_all(market, venues)
+    start = clock.now_ns
+    for feed in market.feeds:
+        feed.depth_ns = start
+    # Both symbols tick for 6 s; only ETHUSDT's diffs keep coming.
+    for _ in range(12):
+        clock.now_ns += 500_000_000
+        market.on_frame(ticker("BTCUSDT"), clock())
+        market.on_frame(ticker("ETHUSDT"), clock())
+        market.on_frame(wire(venues["ETHUSDT"].event()), clock())
+        if clock.now_ns - start <= 5 * 10**9:
+            assert market._check_feeds() == []  # not yet past the stale time
+    assert market._check_feeds() == ["btcusdt@depth@100ms"]
+    assert not synced(market, "BTCUSDT")
+    assert synced(market, "ETHUSDT")
+    assert market.stale_resyncs == 1
+    assert market._check_feeds() == []  # judged again only a stale time later
+    heal(market, venues)
+
+
+def test_a_quiet_symbol_is_not_stale() -> None:
+    # No ticks, no trades, no diffs: nothing says the depth stream is behind.
+    market, venues, clock = engine()
+    sync_all(market, venues)
+    clock.now_ns += 60 * 10**9
+    assert market._check_feeds() == []
+    assert all(synced(market, s) for s in NAMES)
+
+
+class StubSocket:
+    closed = False
+
+
+@pytest.mark.parametrize(
+    ("depth_quiet_s", "trades_quiet_s", "silent"),
+    [
+        (1, 1, []),
+        (6, 1, ["depth"]),  # silent while the venue is alive: after the stale time
+        (6, 6, []),  # both silent (a quiet venue?): twice as long
+        (11, 11, ["depth"]),  # the trades connection only after four times the stale time
+        (11, 21, ["depth", "trades"]),
+        (1, 19, []),
+    ],
+)
+def test_silent_connections_are_reconnected(
+    depth_quiet_s: int, trades_quiet_s: int, silent: list[str]
+) -> None:
+    market, _, clock = engine()
+    now = clock.now_ns
+    for name, quiet_s in (("depth", depth_quiet_s), ("trades", trades_quiet_s)):
+        conn = _Conn(name, StubSocket(), now - 100 * 10**9, recv_ns=now - quiet_s * 10**9)  # type: ignore[arg-type]
+        conn.primary = True
+        market._primary[name] = conn
+    assert [c.name for c in market._silent_connections()] == silent
+
+
+# ---- circuit breakers --------------------------------------------------------------------
+
+
+def breaker(clock: Clock) -> CircuitBreaker:
+    return CircuitBreaker("test", threshold=3, cool_down_s=10.0, clock_ns=clock)
+
+
+def test_breaker_opens_after_consecutive_failures_only() -> None:
+    clock = Clock()
+    b = breaker(clock)
+    for _ in range(2):
+        assert b.allow()
+        b.failure()
+    b.success()  # the count is of consecutive failures
+    for _ in range(2):
+        assert b.allow()
+        b.failure()
+    assert b.state == CircuitBreaker.CLOSED
+    assert b.allow()
+    b.failure()
+    assert (b.state, b.trips) == (CircuitBreaker.OPEN, 1)
+    clock.now_ns += 9_900_000_000
+    assert not b.allow()
+    assert b.wait_s() == pytest.approx(0.1)
+
+
+def test_breaker_lets_one_probe_through_after_the_cool_down() -> None:
+    clock = Clock()
+    b = breaker(clock)
+    for _ in range(3):
+        b.failure()
+    clock.now_ns += 10 * 10**9
+    assert b.allow()
+    assert b.state == CircuitBreaker.HALF_OPEN
+    assert not b.allow()  # only the one probe
+    b.success()
+    assert b.state == CircuitBreaker.CLOSED
+    assert b.allow()
+    assert b.allow()
+
+
+def test_a_failed_probe_opens_the_breaker_for_another_cool_down() -> None:
+    clock = Clock()
+    b = breaker(clock)
+    for _ in range(3):
+        b.failure()
+    clock.now_ns += 10 * 10**9
+    assert b.allow()
+    b.failure()  # one failure is enough in half-open
+    assert (b.state, b.trips) == (CircuitBreaker.OPEN, 2)
+    clock.now_ns += 5 * 10**9
+    assert not b.allow()
+    clock.now_ns += 5 * 10**9
+    assert b.allow()
+
+
+def test_a_probe_that_never_answers_is_replaced_after_a_cool_down() -> None:
+    clock = Clock()
+    b = breaker(clock)
+    for _ in range(3):
+        b.failure()
+    clock.now_ns += 10 * 10**9
+    assert b.allow()  # its caller is then cancelled: neither success nor failure
+    clock.now_ns += 9 * 10**9
+    assert not b.allow()
+    clock.now_ns += 10**9
+    assert b.allow()
+
+
+class FailingRest(VenueRest):
+    """Answers depth with an error for the first `failures` calls, noting when each came."""
+
+    def __init__(self, venues: dict[str, Venue], clock: Clock, failures: int) -> None:
+        super().__init__(venues)
+        self.clock = clock
+        self.failures = failures
+        self.calls: list[int] = []
+
+    async def depth(self, symbol: str, limit: int) -> dict[str, object]:
+        self.calls.append(self.clock.now_ns)
+        if len(self.calls) <= self.failures:
+            raise VenueError("HTTP 503", status=503)
+        return await super().depth(symbol, limit)
+
+
+async def test_snapshot_calls_stop_while_the_breaker_is_open() -> None:
+    venues = {s: Venue(s, 5) for s in NAMES}
+    clock = Clock()
+    rest = FailingRest(venues, clock, failures=7)
+    market = MarketData(rest, "ws://127.0.0.1:9", NAMES, "100ms", 5.0, clock)
+    await market.load_specs()
+    market.depth_connected = True
+    market.snapshot_breaker = CircuitBreaker("depth", 5, 30.0, clock)
+
+    async def sleep(seconds: float) -> None:  # time passes only when the engine waits
+        clock.now_ns += int(seconds * 1e9)
+        await asyncio.sleep(0)
+
+    market._sleep = sleep  # type: ignore[method-assign]
+    feed = market.feed("BTCUSDT")
+    assert feed is not None
+    assert feed.sync is not None
+    market.on_frame(wire(venues["BTCUSDT"].event()), clock())
+    await market._snapshot(feed)
+    assert not feed.sync.needs_snapshot
+    gaps = [b - a for a, b in zip(rest.calls, rest.calls[1:], strict=False)]
+    # Five failures with the backoff between them (at most 10 s each), then one probe per
+    # cool-down: the 6th call after 30 s, fails, the 7th another 30 s on, fails; the 8th
+    # succeeds and closes the breaker.
+    assert len(rest.calls) == 8
+    assert all(g <= 10 * 10**9 for g in gaps[:4])
+    assert all(g >= 30 * 10**9 for g in gaps[4:])
+    assert market.snapshot_breaker.state == CircuitBreaker.CLOSED
+    assert market.snapshot_breaker.trips == 3  # at the 5th failure and at each failed probe
 
 
 # ---- generated faults across two symbols -----------------------------------------------
