@@ -57,6 +57,8 @@ class MarketConfig:
     depth_speed: DepthSpeed = "100ms"
     stale_after_s: float = 5.0
     record_dir: Path | None = None  # record raw frames here (see `hftui record`)
+    # A stream connection is replaced, make-before-break, before the venue's 24 h limit.
+    connection_lifetime_s: float = 23.5 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +262,7 @@ def parse_config(raw: Mapping[str, object], source: Path | None = None) -> Confi
         depth_speed=t.choice("depth_speed", "100ms", _SPEEDS),  # type: ignore[arg-type]
         stale_after_s=t.number("stale_after_s", 5.0, 0.5, 3600.0),
         record_dir=_path(t, "record_dir"),
+        connection_lifetime_s=t.number("connection_lifetime_s", 23.5 * 3600, 10.0, 86_000.0),
     )
     t.finish()
 

@@ -256,6 +256,7 @@ class Engine:
                 self.config.market.symbols,
                 self.config.market.depth_speed,
                 self.config.market.stale_after_s,
+                connection_lifetime_s=self.config.market.connection_lifetime_s,
             )
             self.market = market
             market.on_info = self._on_info

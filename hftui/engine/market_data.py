@@ -181,6 +181,8 @@ class SymbolFeed:
     depth_ns: int = 0
     ticker_ns: int = 0
     trade_ns: int = 0
+    last_trade_id: int = 0  # the newest aggTrade id taken: an id at or below it is a repeat
+    trade_repeats: int = 0
     resume_ns: int = 0  # when the book was kept across a connection change
     event_time_ms: int = 0
     msgs: int = 0
@@ -509,6 +511,9 @@ class MarketData:
                     feed.depth_ns = feed.ticker_ns = now
                 else:
                     feed.trade_ns = now
+                    # A fresh connection (not a rollover) may face a restarted venue whose
+                    # trade ids start again: only a rollover's overlap can repeat one.
+                    feed.last_trade_id = 0
 
     @staticmethod
     def _caught_up(new: _Conn, feed: SymbolFeed) -> bool:
@@ -558,9 +563,11 @@ class MarketData:
                 recv_ns = self.clock_ns()
                 if conn is not None:
                     conn.recv_ns = recv_ns
-                    if not conn.primary:
+                    if not conn.primary and conn.name == "depth":
                         self._on_incoming(conn, raw)
                         continue
+                    # A trades connection replaced at a rollover keeps delivering what it
+                    # already has until it closes: trades are de-duplicated by their id.
                 if recorder is not None:
                     recorder.write(recv_ns, channel, raw)  # a queue put; a thread writes
                 self.on_frame(raw, recv_ns)
@@ -784,6 +791,14 @@ class MarketData:
         if feed is None or book is None:
             self._bad("trade for an unknown symbol", frame)
             return
+        agg_id = event.get("a")
+        if type(agg_id) is int:
+            # Two trades connections overlap at a rollover: the same trade may come twice,
+            # and taken twice it would also eat a paper order's queue twice.
+            if agg_id <= feed.last_trade_id:
+                feed.trade_repeats += 1
+                return
+            feed.last_trade_id = agg_id
         ticks = book.price_to_ticks(event["p"])
         lots = book.qty_to_lots(event["q"])
         slot = feed.trade_count % TRADE_SLOTS

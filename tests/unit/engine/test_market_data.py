@@ -976,3 +976,26 @@ def test_backoff_draws_are_uniform_over_the_whole_range(monkeypatch: pytest.Monk
     assert max(draws) > 7.9
     assert 3.7 < sum(draws) / len(draws) < 4.3
     assert backoff.attempt == 30  # the exponent stops growing: 2**attempt cannot overflow
+
+
+def _trade(agg_id: int, price: str = "64000.10") -> bytes:
+    data = {"e": "aggTrade", "s": "BTCUSDT", "a": agg_id, "p": price, "q": "0.010"}
+    return orjson.dumps({"stream": "btcusdt@aggTrade", "data": data | {"T": 1, "m": True}})
+
+
+def test_a_trade_seen_twice_is_taken_once_and_a_fresh_connection_starts_over() -> None:
+    # Two trades connections overlap at a rollover; a restarted venue numbers trades anew.
+    market, venues, _ = engine()
+    sync_all(market, venues)
+    taken: list[int] = []
+    market.on_trade = lambda symbol, ticks, lots, buyer_maker, now: taken.append(ticks)
+    for agg_id, price in ((7, "64000.10"), (8, "64000.20"), (8, "64000.20"), (7, "64000.10")):
+        market.on_frame(_trade(agg_id, price), 0)
+    feed = market.feed("BTCUSDT")
+    assert feed is not None
+    assert (len(taken), feed.trade_count, feed.trade_repeats) == (2, 2, 2)
+    assert market.bad_frames == 0
+    fresh = _Conn("trades", StubSocket(), 0)  # type: ignore[arg-type]
+    market._promote(fresh, None)
+    market.on_frame(_trade(1), 0)
+    assert len(taken) == 3
