@@ -33,6 +33,7 @@ from hftui.engine.binance.rest import PublicRest, VenueError
 from hftui.engine.book import OrderBook
 from hftui.engine.depth_sync import DepthSync, DiffResult, SyncState
 from hftui.engine.instrument import Instrument, parse_instruments
+from hftui.engine.metrics import LatencyHistogram
 from hftui.protocol import TRADE_SLOTS, FeedState
 from hftui.recording import Recorder
 
@@ -182,6 +183,9 @@ class SymbolFeed:
     ticker_ns: int = 0
     trade_ns: int = 0
     last_trade_id: int = 0  # the newest aggTrade id taken: an id at or below it is a repeat
+    # Frame received -> book applied, and venue event time -> received (for an exporter).
+    ingest: LatencyHistogram = field(default_factory=LatencyHistogram)
+    feed_delay: LatencyHistogram = field(default_factory=LatencyHistogram)
     trade_repeats: int = 0
     resume_ns: int = 0  # when the book was kept across a connection change
     event_time_ms: int = 0
@@ -739,9 +743,11 @@ class MarketData:
         feed.recv_ns = recv_ns
         feed.depth_ns = recv_ns
         feed.msgs += 1
+        feed.ingest.observe(self.clock_ns() - recv_ns)
         event_time = feed.sync.book.raw_event_time_ms()
         if event_time:
             feed.event_time_ms = event_time
+            feed.feed_delay.observe(recv_ns - event_time * 1_000_000)
         self._after_diff(feed, result)
         return True
 
@@ -781,6 +787,9 @@ class MarketData:
         if type(event_time) is int:
             feed.event_time_ms = event_time
         result = feed.sync.on_diff(first, final, prev, bids, asks)
+        feed.ingest.observe(self.clock_ns() - recv_ns)
+        if type(event_time) is int:
+            feed.feed_delay.observe(recv_ns - event_time * 1_000_000)
         if result == DiffResult.CORRUPT:
             self._bad("malformed depth levels", frame)
         self._after_diff(feed, result)

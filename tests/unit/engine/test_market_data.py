@@ -999,3 +999,20 @@ def test_a_trade_seen_twice_is_taken_once_and_a_fresh_connection_starts_over() -
     market._promote(fresh, None)
     market.on_frame(_trade(1), 0)
     assert len(taken) == 3
+
+
+def test_depth_frames_feed_the_ingest_and_feed_delay_histograms() -> None:
+    market, venues, clock = engine()
+    sync_all(market, venues)
+    feed = market.feed("BTCUSDT")
+    assert feed is not None
+    before = feed.ingest.count
+    btc = venues["BTCUSDT"]
+    event = btc.event()
+    received = event["E"] * 1_000_000 + 3_000_000  # type: ignore[operator]
+    clock.now_ns = received + 1_500  # the frame took 1.5 us to apply
+    market.on_frame(wire(event), received)
+    assert feed.ingest.count == before + 1
+    assert feed.ingest.quantile_ns(1.0) >= 1_500
+    assert feed.feed_delay.count >= 1
+    assert feed.feed_delay.quantile_ns(1.0) >= 3_000_000
