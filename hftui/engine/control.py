@@ -473,14 +473,14 @@ class Controller:
             # The venue first: the cancel-all requests leave before any bookkeeping.
             cancel = None
             symbols = list(ex.instruments)
-            written: list[int] = []  # when each request reached the wire
+            unsent = [len(symbols)]  # requests not yet on the wire
             all_written = asyncio.Event()
             if ex.client is not None:
 
                 def sent() -> None:
-                    written.append(time.monotonic_ns())
-                    if len(written) == len(symbols):
-                        report.cancels_sent_ns = written[-1] - t0
+                    unsent[0] -= 1
+                    if unsent[0] == 0:
+                        report.cancels_sent_ns = time.monotonic_ns() - t0
                         all_written.set()
 
                 cancel = asyncio.ensure_future(ex.cancel_live_all(symbols, sent))
@@ -528,7 +528,7 @@ class Controller:
         ex = self.execution
         remaining = -1
         for _ in range(_VERIFY_ROUNDS):
-            rows = await self._open_at_venue(list(ex.instruments))
+            rows = await ex.venue_open_orders(list(ex.instruments))
             if rows is None:
                 await asyncio.sleep(0.05)
                 continue
@@ -539,19 +539,6 @@ class Controller:
             log.warning("kill: orders still open; cancelling again", extra={"symbols": symbols})
             await ex.cancel_live_all(symbols)
         return remaining
-
-    async def _open_at_venue(self, symbols: list[str]) -> list[dict[str, object]] | None:
-        # One query per symbol, concurrently: weight 1 each where the all-symbols query
-        # weighs 40, and the slowest symbol sets the time instead of the sum.
-        client = self.execution.client
-        if client is None:
-            return None
-        try:
-            answers = await asyncio.gather(*(client.open_orders(s) for s in symbols))
-        except VenueError as exc:
-            log.warning("kill: open orders query failed", extra={"error": str(exc)})
-            return None
-        return [row for rows in answers for row in rows]
 
     async def _flatten_all(self, old: Mode) -> list[str]:
         """Reduce-only market orders for every position, without the risk gate (they only

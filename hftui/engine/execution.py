@@ -593,25 +593,16 @@ class Execution:
         or None when it passes. Nothing is recorded: `place` checks again for real."""
         if self.touch is not None:
             self.set_mid(intent.symbol, *self.touch(intent.symbol))
-        exposure = self.exposure
-        sym = exposure.symbols.get(old.intent.symbol)
-        if sym is None or old.client_id not in self._open:
-            reason = self.risk.check(intent, exposure)
-            text = self.risk.refusal_text(reason, intent, exposure) if reason else ""
-            return Outcome(reason, text) if reason else None
-        _symbol, side, lots, _price, _owner = self._open[old.client_id]
-        saved = (sym.open_orders, sym.open_buy, sym.open_sell, exposure.open_orders_total)
-        sym.open_orders -= 1
-        exposure.open_orders_total -= 1
-        if side == Side.BUY:
-            sym.open_buy -= lots
-        else:
-            sym.open_sell -= lots
+        # Out of the exposure for the check, back in whatever happens.
+        entry = self._open.get(old.client_id)
+        if entry is not None:
+            self._count_open(entry[0], entry[1], entry[2], -1)
         try:
-            reason = self.risk.check(intent, exposure)
-            text = self.risk.refusal_text(reason, intent, exposure) if reason else ""
+            reason = self.risk.check(intent, self.exposure)
+            text = self.risk.refusal_text(reason, intent, self.exposure) if reason else ""
         finally:
-            sym.open_orders, sym.open_buy, sym.open_sell, exposure.open_orders_total = saved
+            if entry is not None:
+                self._count_open(entry[0], entry[1], entry[2], 1)
         return Outcome(reason, text) if reason else None
 
     def order_mode(self, cid: str) -> Mode | None:
@@ -663,14 +654,20 @@ class Execution:
                 log.warning("cancel-all failed", extra={"symbol": symbol, "error": str(result)})
         return failed
 
-    async def venue_open_orders(self) -> list[dict[str, object]] | None:
-        if self.client is None:
+    async def venue_open_orders(self, symbols: list[str]) -> list[dict[str, object]] | None:
+        """The venue's open orders on `symbols`; None when it cannot be asked or fails.
+
+        One query per symbol, concurrently: weight 1 each where the all-symbols query weighs
+        40, and the slowest symbol sets the time instead of the sum."""
+        client = self.client
+        if client is None:
             return None
         try:
-            return await self.client.open_orders()
+            answers = await asyncio.gather(*(client.open_orders(s) for s in symbols))
         except VenueError as exc:
             log.warning("open orders query failed", extra={"error": str(exc)})
             return None
+        return [row for rows in answers for row in rows]
 
     # ---- updates: the one door for state changes ------------------------------------------
 
@@ -769,28 +766,25 @@ class Execution:
         order = self.tracker.get(ClientId(cid))
         before = self._open.pop(cid, None)
         if before is not None:
-            symbol, side, lots, _, _owner = before
-            exp = self.exposure.symbols[symbol]
-            exp.open_orders -= 1
-            self.exposure.open_orders_total -= 1
-            if side == Side.BUY:
-                exp.open_buy -= lots
-            else:
-                exp.open_sell -= lots
+            self._count_open(before[0], before[1], before[2], -1)
         if order is None or not order.open:
             self._refresh_strategy(order.intent.strategy if order else "")
             return
         intent = order.intent
         remaining = intent.qty - order.filled
         self._open[cid] = (intent.symbol, intent.side, remaining, intent.price, intent.strategy)
-        exp = self.exposure.symbols[intent.symbol]
-        exp.open_orders += 1
-        self.exposure.open_orders_total += 1
-        if intent.side == Side.BUY:
-            exp.open_buy += remaining
-        else:
-            exp.open_sell += remaining
+        self._count_open(intent.symbol, intent.side, remaining, 1)
         self._refresh_strategy(intent.strategy)
+
+    def _count_open(self, symbol: str, side: Side, lots: int, sign: int) -> None:
+        # One open order of `lots` in or out of the exposure risk reads.
+        exp = self.exposure.symbols[symbol]
+        exp.open_orders += sign
+        self.exposure.open_orders_total += sign
+        if side == Side.BUY:
+            exp.open_buy += sign * lots
+        else:
+            exp.open_sell += sign * lots
 
     def _refresh_strategy(self, strategy: str) -> None:
         # Gross exposure in USDT: open orders at their price, positions at mid.
@@ -822,10 +816,6 @@ class Execution:
         if self.paper.busy:
             self.paper.on_book(symbol, book, now_ns)
             self._drain_paper()
-        else:
-            # Idle, it still needs the book at hand: an order arriving between two diffs
-            # (a market order, after its latency) takes from it.
-            self.paper.see_book(symbol, book)
 
     def on_trade(self, symbol: str, price: int, qty: int, buyer_maker: bool, now_ns: int) -> None:
         if self.paper.busy:

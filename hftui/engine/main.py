@@ -210,6 +210,11 @@ class Engine:
             execution.touch = market.touch
             market.on_book = execution.on_book
             market.on_trade = execution.on_trade
+            # The books live as long as the feeds: the paper matcher holds them from now on,
+            # so an order arriving between two diffs takes from the book as it stands.
+            for feed in market.feeds:
+                if feed.sync is not None:
+                    execution.paper.see_book(feed.symbol, feed.sync.book)
         self.execution = execution
         self.controller = Controller(
             self.config,
