@@ -36,6 +36,7 @@ from hftui.protocol import (
     SetMode,
     Side,
     TimeInForce,
+    WatchSymbol,
     decode_text,
     format_units,
 )
@@ -47,7 +48,7 @@ __all__ = ["add_trading_parsers", "run_trading_command"]
 
 REFUSED: Final = 3
 _ANSWER_TIMEOUT_S: Final = 15.0
-TRADING_COMMANDS: Final = ("kill", "rearm", "mode", "order", "orders", "keys")
+TRADING_COMMANDS: Final = ("kill", "rearm", "mode", "order", "orders", "keys", "risk", "market")
 
 
 def add_trading_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -87,6 +88,16 @@ def add_trading_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     ca = osub.add_parser("cancel-all", help="cancel every open order (of one symbol)")
     ca.add_argument("symbol", nargs="?", default="")
     ca.add_argument("--json", action="store_true", help="machine-readable output")
+
+    mk = sub.add_parser("market", help="market data: follow or drop symbols at run time")
+    msub = mk.add_subparsers(dest="market_command", metavar="ACTION", required=True)
+    for name, text in (
+        ("add", "follow a symbol's book, trades and mark from now on (and trade it)"),
+        ("remove", "stop following a symbol (it must have no open orders or position)"),
+    ):
+        mp = msub.add_parser(name, help=text)
+        mp.add_argument("symbol")
+        mp.add_argument("--json", action="store_true", help="machine-readable output")
 
     rk = sub.add_parser("risk", help="risk limits")
     rsub = rk.add_subparsers(dest="risk_command", metavar="ACTION", required=True)
@@ -132,6 +143,8 @@ def _command(args: argparse.Namespace) -> Command | str:
         return Rearm()
     if args.command == "risk":
         return ReloadRisk()
+    if args.command == "market":
+        return WatchSymbol(args.symbol.upper(), watch=args.market_command == "add")
     if args.command == "mode":
         mode = Mode[args.mode.upper()]
         confirm = args.confirm

@@ -68,6 +68,12 @@ class Account:
             Mode.LIVE: {s: PositionBook() for s in instruments},
         }
 
+    def add_symbol(self, symbol: str) -> None:
+        """Positions for a symbol followed at run time (the instrument is already in the
+        shared instruments map)."""
+        for books in self.books.values():
+            books.setdefault(symbol, PositionBook())
+
     def book(self, mode: Mode, symbol: str) -> PositionBook:
         return self.books[Mode.LIVE if mode == Mode.LIVE else Mode.PAPER][symbol]
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -30,14 +31,22 @@ from yarl import URL
 
 from hftui.engine.binance.constants import DEPTH_SNAPSHOT_LIMIT, depth_stream
 from hftui.engine.binance.rest import PublicRest, VenueError
-from hftui.engine.book import OrderBook
+from hftui.engine.book import ASKS, BIDS, OrderBook
 from hftui.engine.depth_sync import DepthSync, DiffResult, SyncState
 from hftui.engine.instrument import Instrument, parse_instruments
 from hftui.engine.metrics import LatencyHistogram
-from hftui.protocol import TRADE_SLOTS, FeedState
+from hftui.protocol import MAX_SYMBOLS, TRADE_SLOTS, FeedState
 from hftui.recording import Recorder
 
-__all__ = ["Backoff", "CircuitBreaker", "MarketData", "SymbolFeed", "SymbolSpec"]
+__all__ = [
+    "Backoff",
+    "CircuitBreaker",
+    "MarketData",
+    "NotListedError",
+    "SubscriptionError",
+    "SymbolFeed",
+    "SymbolSpec",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +63,9 @@ DEFAULT_CONNECTION_LIFETIME_S: Final = 23.5 * 3600
 # How long a rollover waits for the new connection to catch up with the old one on every
 # synced symbol before switching anyway (a quiet symbol may send nothing for a while).
 _HANDOVER_WAIT_S: Final = 2.0
+# bookTicker is sent at once and diffs in 100 ms batches, from what may be separate parts of
+# the venue: a book whose top disagrees with bookTicker for this long is wrong, not late.
+DEFAULT_TOP_TOLERANCE_S: Final = 1.0
 # A connection that served this long before it closed is retried at once: the venue was up
 # a moment ago, and the kept books can still continue their chains if nothing was missed.
 _HEALTHY_S: Final = 1.0
@@ -61,6 +73,14 @@ _HEALTHY_S: Final = 1.0
 
 def _is_id(value: object) -> bool:
     return type(value) is int and 0 <= value <= _MAX_ID
+
+
+class SubscriptionError(ValueError):
+    """A symbol cannot be followed or dropped at run time; the message says why."""
+
+
+class NotListedError(SubscriptionError):
+    """The venue does not list the symbol (or not as a trading contract)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +188,7 @@ class _Conn:
     # Depth rollover: per symbol, [pu of the first event, u of the last event] seen here.
     seen: dict[str, list[int]] = field(default_factory=dict)
     caught_up: asyncio.Event = field(default_factory=asyncio.Event)
+    symbols: set[str] = field(default_factory=set)  # followed when its URL was made
 
 
 @dataclass(slots=True)
@@ -191,6 +212,20 @@ class SymbolFeed:
     event_time_ms: int = 0
     msgs: int = 0
     version: int = 0  # bumped on every visible change; the publisher compares it
+    # bookTicker: the venue's own top of book as of update id `ticker_u` (ticks and lots),
+    # checked against the book once the book has reached that id.
+    ticker_u: int = 0
+    ticker_bid: int = -1
+    ticker_bid_qty: int = 0
+    ticker_ask: int = -1
+    ticker_ask_qty: int = 0
+    checked_u: int = 0  # the ticker update id last compared with the book
+    disagree_ns: int = 0  # since when the book's top has disagreed with bookTicker; 0: agrees
+    top_mismatches: int = 0  # disagreements that outlasted the tolerance (each a resync)
+    # markPrice stream (USDT and a fraction; 0 until the first update)
+    mark_price: float = 0.0
+    funding_rate: float = 0.0
+    next_funding_ms: int = 0
     trade_count: int = 0
     trade_px: np.ndarray = field(default_factory=lambda: np.zeros(TRADE_SLOTS, np.int64))
     trade_qty: np.ndarray = field(default_factory=lambda: np.zeros(TRADE_SLOTS, np.int64))
@@ -224,6 +259,7 @@ class MarketData:
         stale_after_s: float,
         clock_ns: Callable[[], int] = time.time_ns,
         connection_lifetime_s: float = DEFAULT_CONNECTION_LIFETIME_S,
+        top_tolerance_s: float = DEFAULT_TOP_TOLERANCE_S,
     ) -> None:
         self.rest = rest
         self.stream_url = stream_url.rstrip("/")
@@ -238,7 +274,11 @@ class MarketData:
         self.stale_after_ns = int(stale_after_s * 1e9)
         self.clock_ns = clock_ns
         self.lifetime_ns = int(connection_lifetime_s * 1e9)
+        self.top_tolerance_ns = int(top_tolerance_s * 1e9)
+        # Dense: a feed's index is its position here and its snapshot block.
         self.feeds = [SymbolFeed(i, s) for i, s in enumerate(symbols)]
+        self.layout = 0  # bumped when symbols are added or removed at run time
+        self._unfollowed: set[str] = set()  # dropped at run time: their late frames are expected
         self._by_symbol = {f.symbol: f for f in self.feeds}
         self._by_symbol_bytes = {f.symbol.encode(): f for f in self.feeds}
         self.depth_connected = False
@@ -249,6 +289,7 @@ class MarketData:
         self.reconnects = 0
         self.rollovers = 0  # connections replaced make-before-break
         self.stale_resyncs = 0  # symbols whose depth went silent while their other streams ran
+        self.top_mismatches = 0  # books whose top disagreed with bookTicker (each resynced)
         self._primary: dict[str, _Conn] = {}
         self._incoming: _Conn | None = None
         self._conns: set[_Conn] = set()
@@ -316,20 +357,106 @@ class MarketData:
             feed.sync = DepthSync(book)
             feed.version += 1
 
+    # ---- symbols at run time --------------------------------------------------------------
+
+    async def subscribe(self, symbol: str) -> Instrument:
+        """Follow `symbol` from now on (book, trades, mark) on the connections already open,
+        and on every later one. Its book syncs like any other, from a snapshot.
+
+        Raises:
+            SubscriptionError: already followed, no room, or not listed by the venue.
+        """
+        self._check_room(symbol)
+        if self.rest is None:
+            raise SubscriptionError("no venue to look the symbol up at")
+        try:
+            info = await self.rest.exchange_info()
+        except VenueError as exc:
+            raise SubscriptionError(f"exchangeInfo failed: {exc}") from None
+        inst = parse_instruments(info, [symbol]).get(symbol)
+        if inst is None:
+            raise NotListedError(f"{symbol} is not listed by the venue")
+        self._check_room(symbol)  # again: another subscribe may have run meanwhile
+        feed = SymbolFeed(len(self.feeds), symbol)
+        feed.sync = DepthSync(OrderBook(symbol, inst.tick_size, inst.step_size))
+        feed.depth_ns = feed.ticker_ns = feed.trade_ns = self.clock_ns()
+        self.feeds.append(feed)
+        self._by_symbol[symbol] = feed
+        self._by_symbol_bytes[symbol.encode()] = feed
+        self._unfollowed.discard(symbol)
+        self.layout += 1
+        if self.recorder is not None:
+            spec = {symbol: {"tickSize": inst.tick_size, "stepSize": inst.step_size}}
+            self.recorder.write(self.clock_ns(), "info", orjson.dumps(spec))
+        await self._control_all("SUBSCRIBE", symbol)
+        log.info("symbol followed", extra={"symbol": symbol})
+        return inst
+
+    def _check_room(self, symbol: str) -> None:
+        if symbol in self._by_symbol:
+            raise SubscriptionError(f"{symbol} is already followed")
+        if len(self.feeds) >= MAX_SYMBOLS:
+            raise SubscriptionError(f"at most {MAX_SYMBOLS} symbols can be followed")
+
+    async def unsubscribe(self, symbol: str) -> None:
+        """Stop following `symbol`: its streams are dropped and its book forgotten.
+
+        Raises:
+            SubscriptionError: not followed, or the last symbol.
+        """
+        feed = self._by_symbol.get(symbol)
+        if feed is None:
+            raise SubscriptionError(f"{symbol} is not followed")
+        if len(self.feeds) == 1:
+            raise SubscriptionError("the last symbol cannot be dropped")
+        self.feeds.remove(feed)
+        for i, other in enumerate(self.feeds):
+            other.index = i
+        del self._by_symbol[symbol]
+        del self._by_symbol_bytes[symbol.encode()]
+        self._unfollowed.add(symbol)
+        if feed.snapshot_task is not None:
+            feed.snapshot_task.cancel()
+        self.layout += 1
+        await self._control_all("UNSUBSCRIBE", symbol)
+        log.info("symbol dropped", extra={"symbol": symbol})
+
+    async def _control_all(self, method: str, symbol: str) -> None:
+        # Every open connection, a rollover's incoming one too: it may take over any moment.
+        for conn in list(self._conns):
+            if not conn.ws.closed:
+                await self._send_control(conn, method, self._streams(conn.name, symbol))
+
+    async def _send_control(self, conn: _Conn, method: str, streams: list[str]) -> None:
+        self._control_id += 1
+        message = {"method": method, "params": streams, "id": self._control_id}
+        with contextlib.suppress(aiohttp.ClientError, ConnectionError, RuntimeError):
+            await conn.ws.send_str(orjson.dumps(message).decode())
+
     # ---- connections ----------------------------------------------------------------------
 
+    def _streams(self, name: str, symbol: str) -> list[str]:
+        """One symbol's streams on the `depth` or the `trades` connection. Binance serves
+        depth and bookTicker on /public, aggTrade and markPrice on /market."""
+        s = symbol.lower()
+        if name == "depth":
+            return [depth_stream(symbol, self.depth_speed), f"{s}@bookTicker"]
+        return [f"{s}@aggTrade", f"{s}@markPrice@1s"]
+
+    def _url(self, name: str) -> str:
+        """The URL of a new `depth` or `trades` connection, for the symbols of this moment
+        (symbols come and go at run time; see `subscribe`)."""
+        streams = "/".join(
+            stream
+            for f in self.feeds
+            if f.sync is not None
+            for stream in self._streams(name, f.symbol)
+        )
+        path = "public" if name == "depth" else "market"
+        return f"{self.stream_url}/{path}/stream?streams={streams}"
+
     def _urls(self) -> tuple[str, str]:
-        symbols = [f.symbol for f in self.feeds if f.sync is not None]
-        depth = "/".join(
-            name
-            for s in symbols
-            for name in (depth_stream(s, self.depth_speed), f"{s.lower()}@bookTicker")
-        )
-        trades = "/".join(f"{s.lower()}@aggTrade" for s in symbols)
-        return (
-            f"{self.stream_url}/public/stream?streams={depth}",
-            f"{self.stream_url}/market/stream?streams={trades}",
-        )
+        return self._url("depth"), self._url("trades")
 
     async def run(self) -> None:
         """Load specs, then keep both stream connections up until `stop()`."""
@@ -342,10 +469,9 @@ class MarketData:
                 log.error("none of the configured symbols is listed; market data idle")
                 await self._stopping.wait()
                 return
-            depth_url, trades_url = self._urls()
             await asyncio.gather(
-                self._connection(session, "depth", depth_url),
-                self._connection(session, "trades", trades_url),
+                self._connection(session, "depth"),
+                self._connection(session, "trades"),
                 self._watchdog(),
             )
         finally:
@@ -400,6 +526,24 @@ class MarketData:
         log.info("stream connected", extra={"stream": name, "url": url})
         return ws
 
+    async def _open(self, session: aiohttp.ClientSession, name: str) -> _Conn | None:
+        """A new connection for the symbols followed now, serving from this moment."""
+        symbols = {f.symbol for f in self.feeds if f.sync is not None}
+        ws = await self._connect(session, name, self._url(name))
+        if ws is None:
+            return None
+        conn = self._start(name, ws)
+        conn.symbols = symbols
+        return conn
+
+    async def _catch_up(self, conn: _Conn) -> None:
+        """Subscribe a new connection to symbols followed while it was being opened (they
+        are not in its URL). After `_promote`: no await may come between starting a
+        connection and promoting it, or its first frames would be taken for a rollover's."""
+        for feed in list(self.feeds):
+            if feed.sync is not None and feed.symbol not in conn.symbols:
+                await self._send_control(conn, "SUBSCRIBE", self._streams(conn.name, feed.symbol))
+
     def _start(self, name: str, ws: aiohttp.ClientWebSocketResponse) -> _Conn:
         now = self.clock_ns()
         conn = _Conn(name, ws, now, recv_ns=now)
@@ -418,24 +562,24 @@ class MarketData:
             if not conn.ws.closed:
                 await conn.ws.close()
 
-    async def _connection(self, session: aiohttp.ClientSession, name: str, url: str) -> None:
+    async def _connection(self, session: aiohttp.ClientSession, name: str) -> None:
         backoff = Backoff(0.25, self.reconnect_cap_s)
         breaker = self.connect_breakers[name]
         while not self._stopping.is_set():
             if not breaker.allow():
                 await self._sleep(max(0.01, breaker.wait_s()))
                 continue
-            ws = await self._connect(session, name, url)
-            if ws is None:
+            conn = await self._open(session, name)
+            if conn is None:
                 if name == "depth":
                     self._drop_books("venue unreachable")
                 self.reconnects += 1
                 await self._sleep(backoff.next_delay())
                 continue
             backoff.reset()
-            conn = self._start(name, ws)
             self._promote(conn, None)
-            lived_ns = await self._keep(session, url, conn)
+            await self._catch_up(conn)
+            lived_ns = await self._keep(session, conn)
             self._set_connected(name, False)
             if self._stopping.is_set():
                 return
@@ -443,7 +587,7 @@ class MarketData:
             if lived_ns < _HEALTHY_S * 1e9:
                 await self._sleep(backoff.next_delay())
 
-    async def _keep(self, session: aiohttp.ClientSession, url: str, conn: _Conn) -> int:
+    async def _keep(self, session: aiohttp.ClientSession, conn: _Conn) -> int:
         """Serve `conn`, and each connection that takes over from it at the end of its
         lifetime, until one ends; returns how long the last one lived, in ns."""
         while True:
@@ -452,7 +596,7 @@ class MarketData:
                 await asyncio.wait_for(asyncio.shield(conn.task), max(0.0, due_s))
             if conn.task.done() or self._stopping.is_set():
                 return self.clock_ns() - conn.opened_ns
-            successor = await self._roll(session, url, conn)
+            successor = await self._roll(session, conn)
             if successor is None:
                 # The venue did not take a new connection: keep the old one (it is still
                 # good until the venue closes it) and try again shortly.
@@ -460,15 +604,15 @@ class MarketData:
                 continue
             conn = successor
 
-    async def _roll(self, session: aiohttp.ClientSession, url: str, old: _Conn) -> _Conn | None:
+    async def _roll(self, session: aiohttp.ClientSession, old: _Conn) -> _Conn | None:
         """Make before break: open the next connection while `old` keeps feeding the books,
         switch once it has caught up, then close `old`."""
         if not self.connect_breakers[old.name].allow():
             return None
-        ws = await self._connect(session, old.name, url)
-        if ws is None:
+        new = await self._open(session, old.name)
+        if new is None:
             return None
-        new = self._start(old.name, ws)
+        await self._catch_up(new)
         if old.name == "depth" and any(f.sync is not None and f.sync.synced for f in self.feeds):
             self._incoming = new
             waits = [asyncio.ensure_future(new.caught_up.wait()), old.task, new.task]
@@ -609,6 +753,13 @@ class MarketData:
             sync = feed.sync
             if sync is None:
                 continue
+            if (
+                feed.disagree_ns
+                and now - feed.disagree_ns >= self.top_tolerance_ns
+                and sync.synced
+                and sync.last_update_id >= feed.ticker_u
+            ):
+                self._check_top(feed)  # a quiet symbol: no diff came to look again
             if sync.resuming and now - feed.resume_ns > stale_after:
                 # A kept book is shown only while its replacement is on the way.
                 sync.reset("resume took too long")
@@ -658,10 +809,7 @@ class MarketData:
         # One UNSUBSCRIBE and one SUBSCRIBE for all of them: the venue allows a connection
         # only a few control messages a second.
         for method in ("UNSUBSCRIBE", "SUBSCRIBE"):
-            self._control_id += 1
-            message = {"method": method, "params": streams, "id": self._control_id}
-            with contextlib.suppress(aiohttp.ClientError, ConnectionError, RuntimeError):
-                await conn.ws.send_str(orjson.dumps(message).decode())
+            await self._send_control(conn, method, streams)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -673,6 +821,11 @@ class MarketData:
             await ws.close()
 
     # ---- the receive path -----------------------------------------------------------------
+
+    def _unknown(self, what: str, symbol: object, frame: str | bytes) -> None:
+        # A symbol dropped at run time still has frames in flight: those are expected.
+        if symbol not in self._unfollowed:
+            self._bad(f"{what} for an unknown symbol", frame)
 
     def _bad(self, why: str, frame: str | bytes) -> None:
         self.bad_frames += 1
@@ -712,12 +865,9 @@ class MarketData:
             elif kind == "aggTrade":
                 self._on_trade(payload, recv_ns, frame)
             elif kind == "bookTicker":
-                feed = self._by_symbol.get(payload.get("s"))  # type: ignore[arg-type]
-                if feed is None:
-                    self._bad("bookTicker for an unknown symbol", frame)
-                else:
-                    feed.recv_ns = recv_ns
-                    feed.ticker_ns = recv_ns
+                self._on_ticker(payload, recv_ns, frame)
+            elif kind == "markPriceUpdate":
+                self._on_mark(payload, frame)
             elif "id" in message and ("result" in message or "code" in message):
                 pass  # a reply to a control frame
             else:
@@ -753,6 +903,14 @@ class MarketData:
 
     def _after_diff(self, feed: SymbolFeed, result: DiffResult) -> None:
         feed.version += 1
+        sync = feed.sync
+        if (
+            sync is not None
+            and (feed.ticker_u > feed.checked_u or feed.disagree_ns)
+            and sync.last_update_id >= feed.ticker_u
+            and sync.synced
+        ):
+            self._check_top(feed)
         if self.on_book is not None and feed.sync is not None and feed.sync.synced:
             self.on_book(feed.symbol, feed.sync.book, feed.recv_ns)
         if (
@@ -767,7 +925,7 @@ class MarketData:
     def _on_depth(self, event: dict[str, object], recv_ns: int, frame: str | bytes) -> None:
         feed = self._by_symbol.get(event["s"])  # type: ignore[call-overload]
         if feed is None or feed.sync is None:
-            self._bad("depth for an unknown symbol", frame)
+            self._unknown("depth", event["s"], frame)
             return
         first, final, prev = event.get("U"), event.get("u"), event.get("pu")
         bids, asks = event.get("b"), event.get("a")
@@ -794,11 +952,95 @@ class MarketData:
             self._bad("malformed depth levels", frame)
         self._after_diff(feed, result)
 
+    def _on_ticker(self, event: dict[str, object], recv_ns: int, frame: str | bytes) -> None:
+        feed = self._by_symbol.get(event.get("s"))  # type: ignore[call-overload]
+        if feed is None:
+            self._unknown("bookTicker", event.get("s"), frame)
+            return
+        feed.recv_ns = recv_ns
+        feed.ticker_ns = recv_ns
+        book = feed.book
+        update_id = event.get("u")
+        if book is None:
+            return
+        if not _is_id(update_id):
+            self._bad("bookTicker update id missing or mistyped", frame)
+            return
+        # All four read before any is kept: a bad field leaves the last good ticker whole.
+        top = (
+            book.price_to_ticks(event["b"]),
+            book.qty_to_lots(event["B"]),
+            book.price_to_ticks(event["a"]),
+            book.qty_to_lots(event["A"]),
+        )
+        feed.ticker_bid, feed.ticker_bid_qty, feed.ticker_ask, feed.ticker_ask_qty = top
+        feed.ticker_u = update_id
+        sync = feed.sync
+        if sync is not None and sync.synced and sync.last_update_id >= feed.ticker_u:
+            self._check_top(feed)  # the diff got here first
+
+    def _check_top(self, feed: SymbolFeed) -> None:
+        """Compare the book's top with the venue's bookTicker. The book has applied at least
+        the ticker's update id, so they should agree; a disagreement can still be the two
+        streams' different pace, so only one that lasts the tolerance counts: the book is
+        then wrong in a way the update-id chain did not show, and is rebuilt."""
+        sync = feed.sync
+        if sync is None:
+            return
+        book = sync.book
+        feed.checked_u = feed.ticker_u
+        bid, ask = book.best_bid(), book.best_ask()
+        if (
+            bid == feed.ticker_bid
+            and ask == feed.ticker_ask
+            and book.qty_at(BIDS, bid) == feed.ticker_bid_qty
+            and book.qty_at(ASKS, ask) == feed.ticker_ask_qty
+        ):
+            feed.disagree_ns = 0
+            return
+        now = self.clock_ns()
+        if not feed.disagree_ns:
+            feed.disagree_ns = now
+            return
+        if now - feed.disagree_ns < self.top_tolerance_ns:
+            return
+        feed.top_mismatches += 1
+        self.top_mismatches += 1
+        feed.disagree_ns = 0
+        log.warning(
+            "book disagrees with bookTicker; resyncing",
+            extra={
+                "symbol": feed.symbol,
+                "book": [book.format_price(bid), book.format_price(ask)],
+                "ticker": [book.format_price(feed.ticker_bid), book.format_price(feed.ticker_ask)],
+                "u": sync.last_update_id,
+                "ticker_u": feed.ticker_u,
+            },
+        )
+        sync.reset("book disagrees with bookTicker")
+        feed.version += 1
+
+    def _on_mark(self, event: dict[str, object], frame: str | bytes) -> None:
+        feed = self._by_symbol.get(event.get("s"))  # type: ignore[call-overload]
+        if feed is None:
+            self._unknown("markPrice", event.get("s"), frame)
+            return
+        mark = float(event["p"])  # type: ignore[arg-type]
+        rate = float(event.get("r", 0.0))  # type: ignore[arg-type]
+        next_ms = event.get("T", 0)
+        if not (math.isfinite(mark) and mark > 0 and math.isfinite(rate) and _is_id(next_ms)):
+            self._bad("markPrice fields out of range", frame)
+            return
+        feed.mark_price = mark
+        feed.funding_rate = rate
+        feed.next_funding_ms = next_ms
+        feed.version += 1
+
     def _on_trade(self, event: dict[str, object], recv_ns: int, frame: str | bytes) -> None:
         feed = self._by_symbol.get(event["s"])  # type: ignore[call-overload]
         book = feed.book if feed is not None else None
         if feed is None or book is None:
-            self._bad("trade for an unknown symbol", frame)
+            self._unknown("trade", event["s"], frame)
             return
         agg_id = event.get("a")
         if type(agg_id) is int:

@@ -17,7 +17,7 @@ from hftui.engine.kill_switch import KillSwitch
 from hftui.engine.market_data import MarketData
 from hftui.engine.orders import Order
 from hftui.ipc import SnapshotWriter
-from hftui.protocol import BOOK_DEPTH, ORDER_SLOTS, Mode
+from hftui.protocol import BOOK_DEPTH, MAX_SYMBOLS, ORDER_SLOTS, SYMBOL_DTYPE, Mode
 
 __all__ = ["Publisher"]
 
@@ -43,6 +43,8 @@ class Publisher:
         self.execution: Execution | None = None
         self.controller: Controller | None = None  # for the last kill's timings
         self._execution_version = -1
+        self._layout = -1  # the market's symbol layout last written (see MarketData.layout)
+        self._blank = np.zeros((), SYMBOL_DTYPE)
 
     def publish_identity(
         self, pid: int, started_ns: int, venue: str, venue_url: str, stream_url: str, mode: Mode
@@ -68,17 +70,26 @@ class Publisher:
 
     def attach(self, market: MarketData) -> None:
         self.market = market
-        self._versions = [-1] * len(market.feeds)
+        self._write_layout(market)
+
+    def _write_layout(self, market: MarketData) -> None:
+        # Symbols added or dropped at run time move blocks: every block is written afresh.
+        self._layout = market.layout
+        self._versions = [-1] * MAX_SYMBOLS
         w = self.writer
         w.begin_header()
         w.header["n_symbols"] = len(market.feeds)
         w.end_header()
-        for feed in market.feeds:
-            w.begin_symbol(feed.index)
-            w.symbol(feed.index)["symbol"] = feed.symbol.encode()
-            w.symbol(feed.index)["best_bid"] = -1
-            w.symbol(feed.index)["best_ask"] = -1
-            w.end_symbol(feed.index)
+        for index in range(MAX_SYMBOLS):
+            w.begin_symbol(index)
+            block = w.symbol(index)
+            block[...] = self._blank
+            block["symbol"] = (
+                market.feeds[index].symbol.encode() if index < len(market.feeds) else b""
+            )
+            block["best_bid"] = -1
+            block["best_ask"] = -1
+            w.end_symbol(index)
 
     def publish(self) -> None:
         """Write the header (heartbeat, counters) and every symbol that changed."""
@@ -113,6 +124,8 @@ class Publisher:
             self._versions = [-1] * len(self._versions)  # positions live in the symbol blocks
         if market is None:
             return
+        if market.layout != self._layout:
+            self._write_layout(market)
         states = market.feed_states()
         for feed, state in zip(market.feeds, states, strict=True):
             slot = w.symbol(feed.index)
@@ -209,6 +222,10 @@ class Publisher:
         s["last_update_id"] = sync.last_update_id
         s["gaps"] = sync.gaps
         s["resyncs"] = sync.resyncs
+        s["top_mismatches"] = feed.top_mismatches
+        s["mark_price"] = feed.mark_price
+        s["funding_rate"] = feed.funding_rate
+        s["next_funding_ms"] = feed.next_funding_ms
         if sync.synced:
             n_bids, n_asks = book.top(
                 BOOK_DEPTH, self._bid_px, self._bid_qty, self._ask_px, self._ask_qty

@@ -278,6 +278,14 @@ class RiskEngine:
         self.limits = limits
         self._resize_ring(exact(limits.max_orders_per_s))
 
+    def add_instrument(self, inst: Instrument) -> None:
+        """Make a symbol followed at run time tradable, under the limits in force."""
+        self.instruments[inst.symbol] = inst
+        self._compiled = {
+            **self._compiled,
+            inst.symbol: _compile(self.limits.for_symbol(inst.symbol), inst),
+        }
+
     def _resize_ring(self, rate: Fraction) -> None:
         # "No more than `rate` orders in the last second": floor(rate) per second. Below one
         # per second that would refuse everything, so a slower rate means one order per

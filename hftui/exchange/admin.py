@@ -127,6 +127,11 @@ async def _duplicate(request: web.Request, faults: Faults) -> object:
     return faults.describe()
 
 
+async def _corrupt(request: web.Request, faults: Faults) -> object:
+    faults.corrupt_depth[_symbol(request)] = int(_number(request, "count", 1))
+    return faults.describe()
+
+
 async def _http(request: web.Request, faults: Faults) -> object:
     status = int(_number(request, "status", 0))
     if status and not 400 <= status <= 599:
@@ -212,6 +217,7 @@ def add_admin_routes(
     r.add_post("/admin/faults/delay", _admin(_delay))
     r.add_post("/admin/faults/depth-gap", _admin(_gap))
     r.add_post("/admin/faults/depth-duplicate", _admin(_duplicate))
+    r.add_post("/admin/faults/depth-corrupt", _admin(_corrupt))
     r.add_post("/admin/faults/http", _admin(_http))
     r.add_post("/admin/faults/expire-listen-keys", _admin(_expire))
     r.add_post("/admin/symbols/filters", _admin(_filters))

@@ -20,6 +20,9 @@ class Faults:
     delayed: dict[str, float] = field(default_factory=dict)
     skip_depth: dict[str, int] = field(default_factory=dict)  # symbol -> events to drop
     duplicate_depth: dict[str, int] = field(default_factory=dict)  # symbol -> events to send twice
+    # symbol -> events that also say the best bid level is gone while the venue keeps it: the
+    # update-id chain stays intact, so only a cross-check against bookTicker can notice.
+    corrupt_depth: dict[str, int] = field(default_factory=dict)
     http_status: int = 0  # answer the next `http_count` REST requests with this status
     http_count: int = 0
     http_delay_s: float = 0.0  # hold the next `http_count` REST requests this long
@@ -68,11 +71,19 @@ class Faults:
             return 2
         return 1
 
+    def take_corrupt(self, symbol: str) -> bool:
+        """Whether this symbol's next depth event is to lose its best bid (see corrupt_depth)."""
+        if self.corrupt_depth.get(symbol, 0) > 0:
+            self.corrupt_depth[symbol] -= 1
+            return True
+        return False
+
     def clear(self) -> None:
         self.stalled.clear()
         self.delayed.clear()
         self.skip_depth.clear()
         self.duplicate_depth.clear()
+        self.corrupt_depth.clear()
         self.http_status = self.http_count = self.http_code = self.http_retry_after_s = 0
         self.http_delay_s = 0.0
         self.http_path = self.http_method = ""
@@ -83,6 +94,7 @@ class Faults:
             "delayed": dict(self.delayed),
             "skip_depth": dict(self.skip_depth),
             "duplicate_depth": dict(self.duplicate_depth),
+            "corrupt_depth": dict(self.corrupt_depth),
             "http_status": self.http_status,
             "http_count": self.http_count,
             "http_delay_s": self.http_delay_s,

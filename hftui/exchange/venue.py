@@ -270,6 +270,10 @@ class Venue:
             if not self.hub.wants(name):
                 continue
             copies = self.hub.faults.take_depth(venue.spec.symbol)
+            if copies and self.hub.faults.take_corrupt(venue.spec.symbol):
+                best = venue.book.best(BUY)
+                if best is not None:
+                    bids = {**bids, best: 0}
             for _ in range(copies):  # 0 after an injected gap, 2 for a duplicate
                 self._publish_depth(name, venue, ts, (first, final, prev), bids, asks)
 

@@ -399,3 +399,54 @@ def test_planned_rollover_replaces_the_connections_without_the_book_going_dark(
                 _report(f"{symbol} longest stall across rollovers", _longest_stall(samples, symbol))
                 assert _longest_stall(samples, symbol) < 1.0
             _assert_book_is_the_venues(engine, url, "BTCUSDT")
+
+
+# ---- a book wrong in a way the update ids do not show ------------------------------------
+
+
+def _gap_healed(engine: Engine, gaps: int) -> bool:
+    btc = engine.symbols()["BTCUSDT"]
+    return int(btc["gaps"]) > gaps and bool(btc["synced"])  # type: ignore[call-overload]
+
+
+def _when(engine: Engine, field: str) -> dict[str, dict[str, object]] | None:
+    """The symbols once BTCUSDT's `field` is set."""
+    symbols = engine.symbols()
+    return symbols if symbols["BTCUSDT"][field] else None
+
+
+def test_a_book_that_disagrees_with_book_ticker_is_counted_and_rebuilt(
+    tmp_path: Path, xdg: dict[str, str]
+) -> None:
+    """The venue's diffs drop its best bid for 3 s while the update-id chain stays intact:
+    no gap is seen, but the book's top disagrees with bookTicker past the tolerance (1 s), so
+    the book is counted as mismatched and rebuilt from a snapshot; the other symbol and the
+    connection are untouched. Also: the markPrice stream arrives with mark and funding."""
+    with local_exchange(xdg, tmp_path) as url:
+        engine = Engine(xdg, "topcheck", url)
+        with process(["engine"], xdg):
+            eventually(engine.all_synced, timeout_s=30)
+            symbols = eventually(lambda: _when(engine, "mark_price"), timeout_s=10)
+            assert float(symbols["BTCUSDT"]["mark_price"]) > 0  # type: ignore[arg-type]
+            assert symbols["BTCUSDT"]["next_funding_ms"]
+            before = engine.symbols()
+            assert before["BTCUSDT"]["top_mismatches"] == 0
+
+            _post(f"{url}/admin/faults/depth-corrupt?symbol=BTCUSDT&count=30")
+            start = time.monotonic()
+            after = eventually(lambda: _when(engine, "top_mismatches"), timeout_s=10)
+            _report("disagreement caught (tolerance 1 s)", time.monotonic() - start)
+            assert after["BTCUSDT"]["gaps"] == before["BTCUSDT"]["gaps"]  # the ids never broke
+            assert int(after["BTCUSDT"]["resyncs"]) > int(before["BTCUSDT"]["resyncs"])  # type: ignore[call-overload]
+            assert after["ETHUSDT"]["top_mismatches"] == 0
+            assert after["ETHUSDT"]["resyncs"] == before["ETHUSDT"]["resyncs"]
+
+            # Damage done after the rebuild's snapshot but buried below the top is beyond
+            # what bookTicker can show: once the venue is honest again, a gap forces a fresh
+            # snapshot, and the book is then the venue's level for level.
+            _post(f"{url}/admin/faults/clear")
+            eventually(engine.all_synced, timeout_s=10)  # a gap during a resync goes unseen
+            gaps = int(engine.symbols()["BTCUSDT"]["gaps"])  # type: ignore[call-overload]
+            _post(f"{url}/admin/faults/depth-gap?symbol=BTCUSDT&count=1")
+            eventually(lambda: _gap_healed(engine, gaps), timeout_s=10)
+            _assert_book_is_the_venues(engine, url, "BTCUSDT")

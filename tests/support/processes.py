@@ -89,11 +89,18 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: fl
 
 @contextmanager
 def local_exchange(
-    env: dict[str, str], tmp: Path, seed: int = 3, accounts: list[str] | None = None
+    env: dict[str, str],
+    tmp: Path,
+    seed: int = 3,
+    accounts: list[str] | None = None,
+    symbols: str = "",
 ) -> Iterator[str]:
-    """A real `hftui exchange` on a free loopback port; yields its base URL."""
+    """A real `hftui exchange` on a free loopback port; yields its base URL. `symbols`:
+    comma-separated, the exchange's default when empty."""
     ready = tmp / "exchange-ready.json"
     args = ["exchange", "--port", "0", "--seed", str(seed), "--ready-file", str(ready)]
+    if symbols:
+        args += ["--symbols", symbols]
     for account in accounts or []:
         args += ["--account", account]
     with process(args, env) as proc:

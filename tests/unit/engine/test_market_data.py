@@ -236,8 +236,8 @@ DROPPED: dict[str, bytes] = {
     "no event type": b'{"stream":"btcusdt@depth@100ms","data":{"s":"BTCUSDT"}}',
     "unknown stream": orjson.dumps(
         {
-            "stream": "btcusdt@markPrice",
-            "data": {"e": "markPriceUpdate", "E": 1, "s": "BTCUSDT", "p": "100.00"},
+            "stream": "btcusdt@forceOrder",
+            "data": {"e": "forceOrder", "E": 1, "o": {"s": "BTCUSDT"}},
         }
     ),
     "depth for an unknown symbol": orjson.dumps(
@@ -684,8 +684,17 @@ async def test_connections_roll_over_before_their_lifetime_without_the_books_goi
 # ---- the stale watchdog ----------------------------------------------------------------
 
 
-def ticker(symbol: str) -> bytes:
-    data = {"e": "bookTicker", "s": symbol, "b": "1.0", "B": "1", "a": "1.1", "A": "1"}
+def ticker(symbol: str, update_id: int = 10**12) -> bytes:
+    # By default ahead of any book here, so only its arrival counts (no top comparison).
+    data = {
+        "e": "bookTicker",
+        "u": update_id,
+        "s": symbol,
+        "b": "1.0",
+        "B": "1",
+        "a": "1.1",
+        "A": "1",
+    }
     return orjson.dumps({"stream": f"{symbol.lower()}@bookTicker", "data": data})
 
 
@@ -1016,3 +1025,155 @@ def test_depth_frames_feed_the_ingest_and_feed_delay_histograms() -> None:
     assert feed.ingest.quantile_ns(1.0) >= 1_500
     assert feed.feed_delay.count >= 1
     assert feed.feed_delay.quantile_ns(1.0) >= 3_000_000
+
+
+# ---- bookTicker cross-check and markPrice ------------------------------------------------
+
+
+def venue_ticker(venue: Venue, bid_shift: int = 0) -> bytes:
+    """The venue's bookTicker as of its last update id; `bid_shift` ticks make it lie."""
+    bids, asks = venue.levels()
+    (bid, bid_lots), (ask, ask_lots) = bids[0], asks[0]
+    data = {
+        "e": "bookTicker",
+        "u": venue.update_id,
+        "s": venue.symbol,
+        "b": venue.price(bid + bid_shift),
+        "B": venue.qty(bid_lots),
+        "a": venue.price(ask),
+        "A": venue.qty(ask_lots),
+    }
+    return orjson.dumps({"stream": f"{venue.symbol.lower()}@bookTicker", "data": data})
+
+
+def test_a_book_that_agrees_with_book_ticker_is_left_alone() -> None:
+    market, venues, clock = engine()
+    sync_all(market, venues)
+    for _ in range(50):
+        for venue in venues.values():
+            market.on_frame(venue_ticker(venue), clock())
+            market.on_frame(wire(venue.event()), clock())
+            clock.now_ns += 100_000_000
+    assert market.top_mismatches == 0
+    assert market.bad_frames == 0
+    assert all(f.disagree_ns == 0 and f.checked_u > 0 for f in market.feeds)
+
+
+def test_a_disagreement_that_outlasts_the_tolerance_resyncs_that_book_only() -> None:
+    market, venues, clock = engine()
+    sync_all(market, venues)
+    btc, eth = market.feed("BTCUSDT"), market.feed("ETHUSDT")
+    assert btc is not None
+    assert eth is not None
+    btc_venue = venues["BTCUSDT"]
+    # The venue says its best bid is a tick higher than the book has it: the ids chain, so
+    # only the cross-check can see it. Within the tolerance (1 s) it is forgiven.
+    market.on_frame(venue_ticker(btc_venue, bid_shift=1), clock())
+    assert btc.disagree_ns == clock()
+    clock.now_ns += 900_000_000
+    market.on_frame(wire(btc_venue.event()), clock())
+    market.on_frame(venue_ticker(btc_venue, bid_shift=1), clock())
+    assert synced(market, "BTCUSDT")
+    assert btc.top_mismatches == 0
+    clock.now_ns += 200_000_000
+    market.on_frame(wire(btc_venue.event()), clock())
+    market.on_frame(venue_ticker(btc_venue, bid_shift=1), clock())
+    assert btc.top_mismatches == 1
+    assert market.top_mismatches == 1
+    assert not synced(market, "BTCUSDT")
+    assert btc.sync is not None
+    assert (btc.sync.resyncs, btc.sync.gaps) == (1, 0)
+    assert synced(market, "ETHUSDT")
+    assert eth.top_mismatches == 0
+    heal(market, venues)
+
+
+def test_a_brief_disagreement_is_forgiven() -> None:
+    market, venues, clock = engine()
+    sync_all(market, venues)
+    venue = venues["BTCUSDT"]
+    market.on_frame(venue_ticker(venue, bid_shift=1), clock())
+    clock.now_ns += 500_000_000
+    market.on_frame(venue_ticker(venue), clock())  # the next ticker agrees
+    feed = market.feed("BTCUSDT")
+    assert feed is not None
+    assert feed.disagree_ns == 0
+    clock.now_ns += 5 * 10**9
+    market.on_frame(wire(venue.event()), clock())
+    market.on_frame(venue_ticker(venue), clock())
+    assert market.top_mismatches == 0
+    assert synced(market, "BTCUSDT")
+
+
+def test_a_ticker_ahead_of_the_book_waits_for_the_book_to_reach_it() -> None:
+    market, venues, clock = engine()
+    sync_all(market, venues)
+    venue = venues["BTCUSDT"]
+    event = venue.event()  # the venue moves on; its ticker arrives before the diff
+    market.on_frame(venue_ticker(venue), clock())
+    feed = market.feed("BTCUSDT")
+    assert feed is not None
+    assert feed.checked_u < feed.ticker_u  # not compared with a book that is behind it
+    clock.now_ns += 5 * 10**9
+    market.on_frame(wire(event), clock())
+    assert feed.checked_u == feed.ticker_u
+    assert feed.disagree_ns == 0
+    assert market.top_mismatches == 0
+
+
+def test_a_quiet_symbols_lasting_disagreement_is_caught_by_the_watchdog() -> None:
+    market, venues, clock = engine()
+    sync_all(market, venues)
+    market.on_frame(venue_ticker(venues["BTCUSDT"], bid_shift=-1), clock())
+    clock.now_ns += 2 * 10**9  # nothing else arrives
+    market._check_feeds()
+    assert market.top_mismatches == 1
+    assert not synced(market, "BTCUSDT")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"e": "bookTicker", "s": "BTCUSDT", "b": "1.0", "B": "1", "a": "1.1", "A": "1"},
+        {"e": "bookTicker", "s": "BTCUSDT", "u": 1.5, "b": "1.0", "B": "1", "a": "1.1", "A": "1"},
+        {"e": "bookTicker", "s": "BTCUSDT", "u": 7, "b": "x", "B": "1", "a": "1.1", "A": "1"},
+        {"e": "bookTicker", "s": "BTCUSDT", "u": 7, "B": "1", "a": "1.1", "A": "1"},
+        {"e": "markPriceUpdate", "s": "BTCUSDT", "p": "nan", "r": "0.0001", "T": 1},
+        {"e": "markPriceUpdate", "s": "BTCUSDT", "p": "-5", "r": "0.0001", "T": 1},
+        {"e": "markPriceUpdate", "s": "BTCUSDT", "r": "0.0001", "T": 1},
+        {"e": "markPriceUpdate", "s": "BTCUSDT", "p": "100", "r": "0.0001", "T": -1},
+        {"e": "markPriceUpdate", "s": "XRPUSDT", "p": "100", "r": "0.0001", "T": 1},
+    ],
+)
+def test_bad_ticker_and_mark_frames_are_counted_and_change_nothing(data: dict[str, object]) -> None:
+    market, venues, clock = engine()
+    sync_all(market, venues)
+    feed = market.feed("BTCUSDT")
+    assert feed is not None
+    market.on_frame(orjson.dumps({"stream": "x", "data": data}), clock())
+    assert market.bad_frames == 1
+    assert (feed.ticker_u, feed.mark_price, feed.next_funding_ms) == (0, 0.0, 0)
+    assert all(synced(market, s) for s in NAMES)
+
+
+def test_mark_price_and_funding_are_kept_per_symbol() -> None:
+    market, _, clock = engine()
+    data = {
+        "e": "markPriceUpdate",
+        "E": 1,
+        "s": "ETHUSDT",
+        "p": "3045.12345678",
+        "i": "3045.0",
+        "r": "-0.00012500",
+        "T": 1_700_000_000_000,
+    }
+    market.on_frame(orjson.dumps({"stream": "ethusdt@markPrice@1s", "data": data}), clock())
+    feed = market.feed("ETHUSDT")
+    assert feed is not None
+    assert (feed.mark_price, feed.funding_rate, feed.next_funding_ms) == (
+        3045.12345678,
+        -0.000125,
+        1_700_000_000_000,
+    )
+    assert market.bad_frames == 0
+    assert "ethusdt@markPrice@1s" in market._urls()[1]
