@@ -1,0 +1,223 @@
+"""The journal against a real SQLite file: schema, migration, batching, the durability rule,
+draining at close, refusals of unusable files, and no secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from hftui.engine.binance.client import Credentials
+from hftui.engine.journal import (
+    SCHEMA_VERSION,
+    DurablePublisher,
+    Journal,
+    JournalError,
+    migrate,
+)
+from hftui.protocol import (
+    AlertRaised,
+    Event,
+    OrderChanged,
+    OrderFilled,
+    OrderStatus,
+    Reason,
+    Side,
+)
+
+
+def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return list(conn.execute(sql))
+    finally:
+        conn.close()
+
+
+def _order(journal: Journal, cid: str, ns: int = 1) -> None:
+    journal.order_new(
+        cid, "BTCUSDT", "BUY", "LIMIT", "GTC", "0.010", "60000.0", False, "manual", "live", ns
+    )
+
+
+def _fill(journal: Journal, cid: str, trade_id: int) -> None:
+    journal.fill(
+        "live", "BTCUSDT", trade_id, cid, 7, "BUY", "0.010", "60000.0", 0.12, True, "manual",
+        1000, "stream",
+    )  # fmt: skip
+
+
+def test_a_new_file_is_private_in_wal_mode_at_the_current_version(tmp_path: Path) -> None:
+    path = tmp_path / "j" / "default.sqlite3"
+    path.parent.mkdir(mode=0o700)
+    journal = Journal(path)
+    journal.close()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert _rows(path, "PRAGMA journal_mode") == [("wal",)]
+    assert _rows(path, "SELECT MAX(version) FROM schema_version") == [(SCHEMA_VERSION,)]
+    tables = set(sqlite_utils.Database(path).table_names())
+    assert {"orders", "order_events", "fills", "position_snapshots", "daily_pnl", "audit"} <= tables
+
+
+def test_a_v1_file_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
+    migrate(db, upto=1)
+    db.conn.execute(
+        "INSERT INTO orders (client_id, symbol, side, status, mode) "
+        "VALUES ('m1', 'BTCUSDT', 'BUY', 'NEW', 'live')"
+    )
+    db.conn.close()
+    assert "position_snapshots" not in sqlite_utils.Database(path).table_names()
+
+    journal = Journal(path)
+    journal.close()
+    assert _rows(path, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
+    assert "position_snapshots" in sqlite_utils.Database(path).table_names()
+    assert [o["client_id"] for o in journal.state.open_orders] == ["m1"]
+
+
+def test_a_file_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite3"
+    Journal(path).close()
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("INSERT INTO schema_version VALUES (?, 0)", (SCHEMA_VERSION + 1,))
+    conn.close()
+    with pytest.raises(JournalError, match="newer"):
+        Journal(path)
+
+
+def test_records_are_committed_in_batches_and_close_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path)
+    count = 5000
+
+    def produce(offset: int) -> None:
+        for i in range(count):
+            _order(journal, f"c{offset + i}")
+            journal.order_event(i, f"c{offset + i}", "accepted", "NEW", "0", "")
+
+    threads = [threading.Thread(target=produce, args=(n * count,)) for n in range(2)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    journal.close()  # drains whatever is still queued
+    spent = time.perf_counter() - started
+    assert _rows(path, "SELECT COUNT(*) FROM orders") == [(2 * count,)]
+    assert _rows(path, "SELECT COUNT(*) FROM order_events") == [(2 * count,)]
+    assert journal.records == 4 * count
+    assert journal.batches < journal.records / 10  # many records per transaction
+    logging.getLogger(__name__).info(
+        "journal: %d records in %.3fs, %d batches, commit max %.2f ms",
+        journal.records, spent, journal.batches, journal.commit_s_max * 1e3,
+    )  # fmt: skip
+
+
+def test_order_updates_and_fills_are_idempotent_and_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path)
+    _order(journal, "m1")
+    journal.order_state("m1", "PARTIALLY_FILLED", "0.005", "60000.0", "", 7, 2)
+    _fill(journal, "m1", 11)
+    _fill(journal, "m1", 11)  # the same trade twice: one row
+    journal.daily_pnl(2_000_000_000, "live", 1.5, 0.1)
+    journal.daily_pnl(3_000_000_000, "live", -0.5, 0.1)
+    journal.close()
+    assert _rows(path, "SELECT status, filled, venue_order_id FROM orders") == [
+        ("PARTIALLY_FILLED", "0.005", 7)
+    ]
+    assert _rows(path, "SELECT trade_id FROM fills") == [(11,)]
+    (day,) = _rows(path, "SELECT day, realized, fees FROM daily_pnl")
+    assert day[0] == "1970-01-01"
+    assert day[1] == pytest.approx(1.0)
+    assert day[2] == pytest.approx(0.2)
+
+    again = Journal(path)
+    again.close()
+    assert [o["client_id"] for o in again.state.open_orders] == ["m1"]
+    assert again.state.last_trade_ids == {"BTCUSDT": 11}
+    assert again.state.venue_ids == {7: "m1"}
+
+
+def test_ack_and_fill_events_reach_the_tui_only_after_their_commit(tmp_path: Path) -> None:
+    """The durability rule: what the TUI shows as accepted or filled is on disk, and events
+    keep their order even when some are held."""
+    path = tmp_path / "j.sqlite3"
+    seen: list[tuple[str, int, int]] = []  # (event, order rows, fill rows) at publish time
+
+    def publish(event: Event) -> None:
+        orders = _rows(path, "SELECT COUNT(*) FROM orders WHERE status = 'NEW'")[0][0]
+        fills = _rows(path, "SELECT COUNT(*) FROM fills")[0][0]
+        name = type(event).__name__
+        assert isinstance(orders, int)
+        assert isinstance(fills, int)
+        seen.append((name, orders, fills))
+
+    async def run() -> None:
+        journal = Journal(path)
+        journal.bind_loop(asyncio.get_running_loop().call_soon_threadsafe)
+        durable = DurablePublisher(journal, publish)
+        durable(AlertRaised(logging.INFO, "before"))  # nothing held: immediate
+        assert [s[0] for s in seen] == ["AlertRaised"]
+        _order(journal, "m1")
+        journal.order_state("m1", "NEW", "0", "", "", 7, 2)
+        durable(
+            OrderChanged(
+                "m1", "BTCUSDT", Side.BUY, OrderStatus.NEW, "0.010", "60000.0", "0", Reason.OK, ""
+            )
+        )
+        durable(AlertRaised(logging.INFO, "after"))  # behind the held one
+        _fill(journal, "m1", 1)
+        durable(OrderFilled("m1", "BTCUSDT", Side.BUY, "0.010", "60000.0", "maker"))
+        assert len(seen) == 1  # nothing more until the writer commits
+        await asyncio.to_thread(journal.close)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    asyncio.run(run())
+    assert [s[0] for s in seen] == ["AlertRaised", "OrderChanged", "AlertRaised", "OrderFilled"]
+    assert seen[0][1:] == (0, 0)
+    assert seen[1][1] == 1  # the acknowledged order was on disk when the TUI heard of it
+    assert seen[3][2] == 1  # and so was the fill
+
+
+def test_a_file_that_is_not_a_database_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "bad.sqlite3"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(JournalError, match="not a readable SQLite database"):
+        Journal(path)
+
+
+def test_a_locked_file_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "locked.sqlite3"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("CREATE TABLE t (x)")
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(JournalError, match="locked by another process"):
+            Journal(path)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_no_secret_reaches_the_journal(tmp_path: Path) -> None:
+    secret = "journalSECRETqqqqrrrrssssttttuuuuvvvvwwwwxxxxyyyyzzzz0123456789"
+    credentials = Credentials("journalKEYaaaabbbb", secret)
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path)
+    journal.audit("keys", f"local keys present: {credentials!r}")
+    journal.audit("command", repr(credentials))
+    journal.close()
+    assert len(_rows(path, "SELECT * FROM audit")) == 2
+    for file in tmp_path.iterdir():
+        assert secret.encode() not in file.read_bytes(), file
