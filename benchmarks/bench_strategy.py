@@ -1,0 +1,118 @@
+"""Strategy decision cost: `on_book` of the example strategies on a realistic book.
+
+Run: `python benchmarks/bench_strategy.py [--json]`. Each strategy runs in a real host over a
+real execution (observe mode, risk on), fed one book per step: a 20-level book a side whose
+touch random-walks by whole ticks with sizes redrawn near the top, as the synthetic market
+does. The host's own guard times each callback (`perf_counter_ns` around the hook, the
+per-strategy LatencyHistogram the engine keeps), so the figures are what the engine sees;
+exact p50/p99 come from the raw times here. Calls that emit an intent (risk check and "would
+send") are included: they are the decisions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from hftui.engine.book import OrderBook
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test rig builds the host
+from tests.unit.strategy.rig import BTC_MID, ETH_MID, INSTRUMENTS, make_rig
+
+STEPS = 50_000
+TARGET_P99_NS = 10_000
+
+
+def books(
+    symbol: str, mid: int, steps: int, seed: int = 7
+) -> list[tuple[list[list[str]], list[list[str]]]]:
+    rng = random.Random(seed)
+    inst = INSTRUMENTS[symbol]
+    scratch = OrderBook(symbol, inst.tick_size, inst.step_size)
+    out = []
+    bid = mid
+    for _ in range(steps):
+        bid += rng.choice((-1, 0, 0, 0, 1))
+        bids = [
+            [scratch.format_price(bid - k), scratch.format_qty(rng.randint(1, 400))]
+            for k in range(20)
+        ]
+        asks = [
+            [scratch.format_price(bid + 1 + k), scratch.format_qty(rng.randint(1, 400))]
+            for k in range(20)
+        ]
+        out.append((bids, asks))
+    return out
+
+
+def measure(name: str, symbol: str, mid: int) -> dict[str, float]:
+    rig = make_rig((name,))
+    inst = INSTRUMENTS[symbol]
+    book = OrderBook(symbol, inst.tick_size, inst.step_size)
+    rig.books[symbol] = book
+    strategy = rig.host.slots[name].strategy
+    assert strategy is not None
+    frames = books(symbol, mid, STEPS)
+    times = []
+    clock = time.perf_counter_ns
+    now = 1_700_000_000_000_000_000
+    gc.collect()
+    gc.disable()
+    try:
+        for bids, asks in frames:
+            book.load_snapshot(bids, asks)
+            now += 100_000_000 // 10  # 10 ms apart
+            t0 = clock()
+            strategy.on_book(symbol, book, now)
+            times.append(clock() - t0)
+    finally:
+        gc.enable()
+    overhead = statistics.median(clock() - clock() for _ in range(1000))
+    times = sorted(max(0, t - overhead) for t in times)
+    # The host's own view, through its guard.
+    for bids, asks in frames[:5000]:
+        book.load_snapshot(bids, asks)
+        now += 10_000_000
+        rig.host.on_book(symbol, book, now)
+    hist = rig.host.slots[name].latency["book"]
+    return {
+        "p50_ns": times[len(times) // 2],
+        "p99_ns": times[int(len(times) * 0.99)],
+        "p99_9_ns": times[int(len(times) * 0.999)],
+        "mean_ns": statistics.fmean(times),
+        "host_p50_bucket_ns": hist.quantile_ns(0.5),
+        "host_p99_bucket_ns": hist.quantile_ns(0.99),
+        "intents": rig.host.intents,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results = {
+        "momentum": measure("momentum", "BTCUSDT", BTC_MID),
+        "market_maker": measure("market_maker", "ETHUSDT", ETH_MID),
+    }
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(
+        f"strategy on_book decision cost, {STEPS} books (target p99 <= {TARGET_P99_NS / 1000:g} us)"
+    )
+    for name, r in results.items():
+        print(
+            f"  {name:<13} p50 {r['p50_ns'] / 1000:6.2f} us  p99 {r['p99_ns'] / 1000:6.2f} us  "
+            f"p99.9 {r['p99_9_ns'] / 1000:6.2f} us  mean {r['mean_ns'] / 1000:6.2f} us  "
+            f"intents {r['intents']}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,547 @@
+"""The strategy host: loads the enabled plugins, feeds them books, trades, fills and timers,
+and routes their intents through risk and execution as orders they own.
+
+Owns: one slot per enabled strategy (its plugin, instance, context, state, latency figures),
+and the strategies' positions from their own fills. Execution owns the orders; a context only
+remembers which client ids are its strategy's.
+
+- Every hook runs under one guard: an exception, or a call longer than the budget, pauses the
+  strategy with an alert and cancels its working orders; nothing escapes to the engine.
+- Hot reload: file mtimes are polled; a changed file is executed afresh, a new instance is
+  started and the old one's `snapshot_state()` is restored into it. The context (and with it
+  the orders and the position) carries over, so working orders stay managed. A file that no
+  longer loads leaves the running instance as it was, with an alert.
+- Pause/resume by name (the PauseStrategy/ResumeStrategy commands).
+- `[strategies] max_mode`: above that mode intents are held (HALTED), so an example strategy
+  enabled for a demo never trades paper or live unless the config says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from hftui.config import StrategiesConfig
+from hftui.engine.book import OrderBook
+from hftui.engine.execution import Execution, Outcome
+from hftui.engine.intents import Lots, OrderIntent, Ticks
+from hftui.engine.market_data import MarketData
+from hftui.engine.metrics import LatencyHistogram
+from hftui.engine.orders import Fill
+from hftui.engine.strategy_loader import (
+    Plugin,
+    StrategyLoadError,
+    build_params,
+    discover,
+    load_plugin,
+)
+from hftui.protocol import (
+    AlertRaised,
+    Event,
+    Mode,
+    OrderType,
+    PauseStrategy,
+    Reason,
+    ResumeStrategy,
+    Side,
+    TimeInForce,
+)
+from hftui.strategy import Params, Strategy
+
+__all__ = ["StrategyContext", "StrategyHost", "StrategySlot"]
+
+log = logging.getLogger(__name__)
+
+_TICK_S: Final = 0.05  # timer resolution of the host loop
+_HOOKS: Final = ("book", "trade", "fill", "timer")
+
+
+class StrategyContext:
+    """The `hftui.strategy.Context` a strategy acts through; one per strategy, kept across
+    reloads."""
+
+    __slots__ = ("_execution", "_host", "_name", "_orders", "_positions", "last_reason")
+
+    def __init__(self, name: str, execution: Execution, host: StrategyHost) -> None:
+        self._name = name
+        self._execution = execution
+        self._host = host
+        self._orders: dict[str, str] = {}  # client id -> symbol, this strategy's orders
+        self._positions: dict[str, int] = {}  # symbol -> net lots from own fills
+        self.last_reason = Reason.OK
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(self._execution.instruments)
+
+    @property
+    def mode(self) -> Mode:
+        return self._execution.mode
+
+    def now_ns(self) -> int:
+        return self._execution.clock_ns()
+
+    def ticks(self, symbol: str, price: str) -> int:
+        return self._execution.instruments[symbol].price_ticks(price)
+
+    def lots(self, symbol: str, qty: str) -> int:
+        return self._execution.instruments[symbol].qty_lots(qty)
+
+    def position(self, symbol: str) -> int:
+        return self._positions.get(symbol, 0)
+
+    def is_open(self, client_id: str) -> bool:
+        if client_id not in self._orders:
+            return False
+        order = self._execution.tracker.get(client_id)
+        if order is None or not order.open:
+            del self._orders[client_id]
+            return False
+        return True
+
+    def open_orders(self, symbol: str = "") -> list[str]:
+        return [
+            cid
+            for cid, owned in list(self._orders.items())
+            if (not symbol or owned == symbol) and self.is_open(cid)
+        ]
+
+    def place(
+        self,
+        symbol: str,
+        side: Side,
+        qty: int,
+        price: int = 0,
+        tif: TimeInForce = TimeInForce.GTC,
+        reduce_only: bool = False,
+    ) -> str:
+        ex = self._execution
+        if self._host.paused(self._name):
+            self.last_reason = Reason.HALTED
+            return ""
+        if ex.mode > self._host.config.max_mode:
+            self.last_reason = Reason.HALTED  # see [strategies] max_mode
+            self._host.held += 1
+            return ""
+        intent = OrderIntent(
+            symbol,
+            side,
+            Lots(qty),
+            Ticks(price),
+            OrderType.LIMIT if price else OrderType.MARKET,
+            tif,
+            reduce_only,
+            self._name,
+        )
+        outcome: Outcome = ex.place(intent)
+        self.last_reason = outcome.reason
+        self._host.intents += 1
+        if outcome.client_id:
+            self._orders[outcome.client_id] = symbol
+        return outcome.client_id
+
+    def cancel(self, client_id: str) -> bool:
+        if not self.is_open(client_id):
+            return False
+        return self._execution.cancel(client_id).ok
+
+    def replace(self, client_id: str, price: int, qty: int = 0) -> str:
+        order = self._execution.tracker.get(client_id)
+        if order is None or client_id not in self._orders or not order.open:
+            self.last_reason = Reason.NOT_FOUND
+            return ""
+        old = order.intent
+        self.cancel(client_id)
+        left = (qty or old.qty) - order.filled
+        if left <= 0:
+            self.last_reason = Reason.BAD_QTY
+            return ""
+        return self.place(old.symbol, old.side, left, price, old.tif, old.reduce_only)
+
+    def log(self, text: str) -> None:
+        log.info(text, extra={"strategy": self._name})
+
+    def on_fill(self, fill: Fill) -> None:
+        signed = fill.qty if fill.side == Side.BUY else -fill.qty
+        self._positions[fill.symbol] = self._positions.get(fill.symbol, 0) + signed
+
+    def cancel_all(self) -> int:
+        return sum(1 for cid in self.open_orders() if self._execution.cancel(cid).ok)
+
+
+class StrategySlot:
+    """One enabled strategy: what is loaded, its state and its figures."""
+
+    def __init__(self, name: str, path: Path | None) -> None:
+        self.name = name
+        self.path = path
+        self.plugin: Plugin | None = None
+        self.strategy: Strategy[Params] | None = None
+        self.context: StrategyContext | None = None
+        self.paused = False
+        self.why = ""  # why it is paused or not loaded
+        self.errors = 0
+        self.overruns = 0
+        self.reloads = 0
+        self.failed_mtime_ns = 0  # the file version that last failed to load (reported once)
+        self.next_timer_ns = 0
+        self.latency = {hook: LatencyHistogram() for hook in _HOOKS}
+        self.book_latency = self.latency["book"]  # bound once: read on every book update
+        self.trade_latency = self.latency["trade"]
+
+    @property
+    def state(self) -> str:
+        if self.strategy is None:
+            return "failed"
+        return "paused" if self.paused else "running"
+
+
+class StrategyHost:
+    """Runs the enabled strategies on the engine's loop."""
+
+    def __init__(
+        self,
+        config: StrategiesConfig,
+        execution: Execution,
+        publish: Callable[[Event], None],
+    ) -> None:
+        self.config = config
+        self.execution = execution
+        self.publish = publish
+        self.budget_ns = int(config.callback_budget_ms * 1e6)
+        self.slots: dict[str, StrategySlot] = {}
+        self._running: list[StrategySlot] = []  # loaded and not paused: the hot path's list
+        self._fills: list[Fill] = []  # delivered after execution has finished the event
+        self._fill_pending = False
+        self.intents = 0  # intents that reached risk
+        self.held = 0  # intents held back by max_mode
+        self._stopped = False
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load and start every enabled strategy; one that fails is reported, not fatal."""
+        found = discover(self.config.path)
+        for name in self.config.enabled:
+            slot = StrategySlot(name, found.get(name))
+            self.slots[name] = slot
+            if slot.path is None:
+                where = f"strategies/ or {self.config.path}" if self.config.path else "strategies/"
+                slot.why = f"strategy {name}: no file {name}.py in {where}"
+                self._alert(logging.ERROR, f"strategy not loaded: {slot.why}")
+                continue
+            self.reload(name)
+        self._rebuild()
+
+    def stop(self) -> None:
+        """Call every strategy's on_stop (the engine is stopping)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for slot in self.slots.values():
+            if slot.strategy is not None:
+                self._guard(slot, "stop", slot.strategy.on_stop, pause=False)
+        self._running = []
+
+    async def run(self) -> None:
+        """Timers and hot reload, until cancelled."""
+        next_scan = time.monotonic() + self.config.reload_interval_s
+        while not self._stopped:
+            await asyncio.sleep(_TICK_S)
+            self.tick_timers(self.execution.clock_ns())
+            if time.monotonic() >= next_scan:
+                next_scan = time.monotonic() + self.config.reload_interval_s
+                self.check_reload()
+
+    def attach(self, market: MarketData) -> None:
+        """Chain the strategies after whatever already handles books and trades."""
+        before_book, before_trade = market.on_book, market.on_trade
+        on_book, on_trade = self.on_book, self.on_trade
+        if before_book is not None:
+            first_book = before_book
+
+            def chained_book(symbol: str, book: OrderBook, now_ns: int) -> None:
+                first_book(symbol, book, now_ns)
+                on_book(symbol, book, now_ns)
+
+            market.on_book = chained_book
+        else:
+            market.on_book = on_book
+        if before_trade is not None:
+            first_trade = before_trade
+
+            def chained_trade(
+                symbol: str, price: int, qty: int, buyer_maker: bool, now_ns: int
+            ) -> None:
+                first_trade(symbol, price, qty, buyer_maker, now_ns)
+                on_trade(symbol, price, qty, buyer_maker, now_ns)
+
+            market.on_trade = chained_trade
+        else:
+            market.on_trade = on_trade
+
+    # ---- the hot path ---------------------------------------------------------------------
+
+    def on_book(self, symbol: str, book: OrderBook, now_ns: int) -> None:
+        clock = time.perf_counter_ns
+        budget = self.budget_ns
+        for slot in self._running:
+            strategy = slot.strategy
+            if strategy is None or slot.paused:
+                continue
+            t0 = clock()
+            try:
+                strategy.on_book(symbol, book, now_ns)
+            except Exception as exc:
+                self._failed(slot, "on_book", exc)
+                continue
+            spent = clock() - t0
+            slot.book_latency.observe(spent)
+            if spent > budget:
+                self._overrun(slot, "on_book", spent)
+
+    def on_trade(self, symbol: str, price: int, qty: int, buyer_maker: bool, now_ns: int) -> None:
+        clock = time.perf_counter_ns
+        budget = self.budget_ns
+        for slot in self._running:
+            strategy = slot.strategy
+            if strategy is None or slot.paused:
+                continue
+            t0 = clock()
+            try:
+                strategy.on_trade(symbol, price, qty, buyer_maker, now_ns)
+            except Exception as exc:
+                self._failed(slot, "on_trade", exc)
+                continue
+            spent = clock() - t0
+            slot.trade_latency.observe(spent)
+            if spent > budget:
+                self._overrun(slot, "on_trade", spent)
+
+    def on_fill(self, fill: Fill) -> None:
+        """A fill from execution: delivered once execution has finished applying it, so a
+        strategy acting on it never re-enters execution mid-update."""
+        if fill.strategy not in self.slots:
+            return
+        self._fills.append(fill)
+        if not self._fill_pending:
+            self._fill_pending = True
+            try:
+                asyncio.get_running_loop().call_soon(self.deliver_fills)
+            except RuntimeError:  # no loop (tests driving the host by hand)
+                self.deliver_fills()
+
+    def deliver_fills(self) -> None:
+        self._fill_pending = False
+        fills, self._fills = self._fills, []
+        for fill in fills:
+            slot = self.slots.get(fill.strategy)
+            if slot is None or slot.context is None:
+                continue
+            slot.context.on_fill(fill)  # the position counts even while paused
+            if slot.strategy is not None and not slot.paused:
+                self._guard(slot, "fill", slot.strategy.on_fill, fill)
+
+    def tick_timers(self, now_ns: int) -> None:
+        for slot in self._running:
+            strategy = slot.strategy
+            if strategy is None or slot.paused or strategy.timer_interval_s <= 0:
+                continue
+            if now_ns >= slot.next_timer_ns:
+                slot.next_timer_ns = now_ns + int(strategy.timer_interval_s * 1e9)
+                self._guard(slot, "timer", strategy.on_timer, now_ns)
+
+    # ---- guard ----------------------------------------------------------------------------
+
+    def _guard(
+        self,
+        slot: StrategySlot,
+        hook: str,
+        call: Callable[..., None],
+        *args: object,
+        pause: bool = True,
+    ) -> bool:
+        # Off the hot path: start, stop, fills, timers, reloads.
+        t0 = time.perf_counter_ns()
+        try:
+            call(*args)
+        except Exception as exc:
+            if pause:
+                self._failed(slot, f"on_{hook}", exc)
+            else:
+                log.exception("strategy hook failed", extra={"strategy": slot.name})
+            return False
+        spent = time.perf_counter_ns() - t0
+        if hook in slot.latency:
+            slot.latency[hook].observe(spent)
+        if pause and hook not in ("start", "stop") and spent > self.budget_ns:
+            self._overrun(slot, f"on_{hook}", spent)
+            return False
+        return True
+
+    def _failed(self, slot: StrategySlot, hook: str, exc: Exception) -> None:
+        slot.errors += 1
+        log.error("strategy raised", exc_info=exc, extra={"strategy": slot.name, "hook": hook})
+        self._pause(slot, f"{hook} raised {type(exc).__name__}: {exc}")
+
+    def _overrun(self, slot: StrategySlot, hook: str, spent_ns: int) -> None:
+        slot.overruns += 1
+        self._pause(
+            slot,
+            f"{hook} took {spent_ns / 1e6:.1f} ms, over its budget of "
+            f"{self.config.callback_budget_ms:g} ms",
+        )
+
+    def _pause(self, slot: StrategySlot, why: str) -> None:
+        if slot.paused:
+            return
+        slot.paused = True
+        slot.why = why
+        cancelled = slot.context.cancel_all() if slot.context is not None else 0
+        self._rebuild()
+        tail = f"; {cancelled} open orders cancelled" if cancelled else ""
+        self._alert(logging.ERROR, f"strategy {slot.name} paused: {why}{tail}")
+
+    def _alert(self, level: int, text: str) -> None:
+        log.log(level, text)
+        self.publish(AlertRaised(level, text))
+
+    def _rebuild(self) -> None:
+        self._running = [s for s in self.slots.values() if s.strategy is not None and not s.paused]
+
+    # ---- commands -------------------------------------------------------------------------
+
+    def paused(self, name: str) -> bool:
+        slot = self.slots.get(name)
+        return slot is None or slot.paused
+
+    def pause(self, name: str, why: str = "paused by the trader") -> Outcome:
+        slot = self.slots.get(name)
+        if slot is None or slot.strategy is None:
+            return self._not_found(name)
+        if slot.paused:
+            return Outcome(Reason.OK, f"strategy {name} already paused: {slot.why}")
+        self._pause(slot, why)
+        return Outcome(Reason.OK, f"strategy {name} paused")
+
+    def resume(self, name: str) -> Outcome:
+        slot = self.slots.get(name)
+        if slot is None or slot.strategy is None:
+            return self._not_found(name)
+        if not slot.paused:
+            return Outcome(Reason.OK, f"strategy {name} already running")
+        slot.paused = False
+        slot.why = ""
+        self._rebuild()
+        self._alert(logging.INFO, f"strategy {name} resumed")
+        return Outcome(Reason.OK, f"strategy {name} resumed")
+
+    def command(self, command: PauseStrategy | ResumeStrategy) -> Outcome:
+        """The answer to a PauseStrategy/ResumeStrategy command."""
+        if isinstance(command, PauseStrategy):
+            return self.pause(command.name)
+        return self.resume(command.name)
+
+    def _not_found(self, name: str) -> Outcome:
+        slot = self.slots.get(name)
+        if slot is not None:
+            return Outcome(Reason.NOT_FOUND, f"strategy {name} is not loaded: {slot.why}")
+        loaded = ", ".join(self.slots) or "none"
+        return Outcome(Reason.NOT_FOUND, f"no strategy named {name!r}; enabled: {loaded}")
+
+    # ---- hot reload -----------------------------------------------------------------------
+
+    def check_reload(self) -> list[str]:
+        """Reload every strategy whose file changed; returns their names."""
+        reloaded = []
+        for slot in self.slots.values():
+            if slot.path is None:
+                continue
+            try:
+                mtime = slot.path.stat().st_mtime_ns
+            except OSError:
+                continue
+            if slot.plugin is not None and mtime == slot.plugin.mtime_ns:
+                continue
+            if mtime == slot.failed_mtime_ns:
+                continue  # still the broken file already reported
+            if self.reload(slot.name):
+                reloaded.append(slot.name)
+        return reloaded
+
+    def reload(self, name: str) -> bool:
+        """Load `name`'s file afresh and swap the instance, carrying its state and orders.
+        False (with an alert) when the new file does not load; the old instance runs on."""
+        slot = self.slots[name]
+        if slot.path is None:
+            return False
+        try:
+            plugin = load_plugin(name, slot.path)
+            params = build_params(plugin, self.config.params_of(name))
+        except StrategyLoadError as exc:
+            self._reload_failed(slot, str(exc))
+            return False
+        context = slot.context or StrategyContext(name, self.execution, self)
+        old = slot.strategy
+        try:
+            new = plugin.cls(context, params)
+            new.on_start()
+            if old is not None:
+                new.restore_state(old.snapshot_state())
+        except Exception as exc:
+            log.exception("strategy start failed", extra={"strategy": name})
+            self._reload_failed(slot, f"strategy {name}: on_start raised {exc!r}")
+            return False
+        slot.plugin, slot.context, slot.strategy = plugin, context, new
+        slot.reloads += old is not None
+        slot.failed_mtime_ns = 0
+        if old is None:
+            slot.why = ""
+        self._rebuild()
+        verb = "started" if old is None else "reloaded"
+        self._alert(logging.INFO, f"strategy {name} {verb} from {slot.path}")
+        return True
+
+    def _reload_failed(self, slot: StrategySlot, why: str) -> None:
+        try:
+            slot.failed_mtime_ns = slot.path.stat().st_mtime_ns if slot.path else 0
+        except OSError:
+            slot.failed_mtime_ns = 0
+        if slot.strategy is not None:
+            self._alert(logging.ERROR, f"{why}; the previous version keeps running")
+        else:
+            slot.why = why
+            self._alert(logging.ERROR, f"strategy not loaded: {why}")
+
+    # ---- figures --------------------------------------------------------------------------
+
+    def status(self) -> list[dict[str, object]]:
+        """Each strategy's state and decision cost (p50/p99 upper bounds, ns)."""
+        return [self._row(slot) for slot in self.slots.values()]
+
+    def _row(self, slot: StrategySlot) -> dict[str, object]:
+        return {
+            "name": slot.name,
+            "state": slot.state,
+            "why": slot.why,
+            "errors": slot.errors,
+            "overruns": slot.overruns,
+            "reloads": slot.reloads,
+            "open_orders": len(slot.context.open_orders()) if slot.context else 0,
+            "latency": {
+                hook: {
+                    "count": h.count,
+                    "p50_ns": h.quantile_ns(0.5),
+                    "p99_ns": h.quantile_ns(0.99),
+                }
+                for hook, h in slot.latency.items()
+            },
+        }
