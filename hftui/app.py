@@ -13,6 +13,8 @@ ended without asking (a crash or a signal).
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar
@@ -23,7 +25,17 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from hftui.link import CommandLink, EngineLink, EngineView, Notice
-from hftui.protocol import CancelAll, Command, Flatten, Kill, Mode, Rearm, ReloadRisk, SetMode
+from hftui.protocol import (
+    CancelAll,
+    Command,
+    Flatten,
+    Kill,
+    Mode,
+    Rearm,
+    ReloadRisk,
+    SetMode,
+    TakeControl,
+)
 from hftui.screens.confirm import ConfirmScreen
 from hftui.screens.dashboard import DashboardScreen
 from hftui.screens.help import HelpScreen, HelpSection
@@ -36,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["HftuiApp"]
 
 _TOASTS_PER_FRAME = 3
+_HEARTBEAT_S = 0.5  # the engine's dead-man's switch waits several of these (dead_man_after_s)
 
 
 class HftuiApp(App[str]):
@@ -99,6 +112,14 @@ class HftuiApp(App[str]):
             priority=True,
             tooltip="Quit from anywhere, even from a dialog",
         ),
+        Binding(
+            "T",
+            "take_control",
+            "Take control",
+            id="app.take_control",
+            show=False,
+            tooltip="Watching: take control once the other TUI has gone",
+        ),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key binding"),
     ]
 
@@ -147,15 +168,43 @@ class HftuiApp(App[str]):
         self.commands = CommandLink(control, clock_ns=link.clock_ns)
         self.notice: Notice | None = None  # the last thing told, kept on the notice line
         self.dashboard = DashboardScreen()
+        self.own_pid = os.getpid()
+        # Claims control with every heartbeat until another TUI is seen in control; from
+        # then on it watches until the trader takes control (T).
+        self._claim = True
 
     def on_mount(self) -> None:
         self.push_screen(self.dashboard)
+        self.heartbeat()
         self.poll_engine()
         # A fixed redraw rate, whatever the feed rate: the link is read once per frame.
         self.set_interval(1.0 / self.refresh_hz, self.poll_engine)
+        self.set_interval(_HEARTBEAT_S, self.heartbeat)
+
+    def heartbeat(self) -> None:
+        """Feed the engine's dead-man's switch."""
+        self.commands.heartbeat(self._claim)
+
+    def _judge_control(self, view: EngineView) -> EngineView:
+        # Another TUI in control: this one watches, read-only, until taken over on purpose.
+        if not self.commands.connected:
+            return view
+        if view.controller_pid not in (0, self.own_pid):
+            self._claim = False
+        if self._claim or view.controller_pid == self.own_pid:
+            return view
+        return dataclasses.replace(view, read_only=True)
+
+    @property
+    def read_only_text(self) -> str:
+        """Why a trading key does nothing in a watching TUI."""
+        pid = self.view.controller_pid
+        if pid:
+            return f"read-only: another TUI (pid {pid}) controls this engine"
+        return "read-only: the TUI in control has gone; press T to take control"
 
     def poll_engine(self) -> None:
-        self.view = self.link.poll()
+        self.view = self._judge_control(self.link.poll())
         self.engine_alive = self.view.alive
         notices = self.commands.poll()
         # A burst (an alert storm, a backlog after a stall) must not bury the screen in
@@ -234,10 +283,21 @@ class HftuiApp(App[str]):
 
     def _watch_only(self, title: str) -> bool:
         # Say at once, before any dialog, that nothing can be sent.
+        if self.view.read_only:
+            self.tell(self.commands.notice("error", title, self.read_only_text))
+            return True
         if self.commands.connected:
             return False
         self.tell(self.commands.unconnected(title))
         return True
+
+    def action_take_control(self) -> None:
+        if not self.view.read_only:
+            text = "this TUI controls the engine" if self.commands.connected else "no engine"
+            self.tell(self.commands.notice("information", "take control", text))
+            return
+        self._claim = True  # refused while the other TUI lives: the next frame says so again
+        self.send(TakeControl(), "take control")
 
     def action_kill(self) -> None:
         self.send(Kill(flatten=False), "kill")
@@ -291,7 +351,8 @@ class HftuiApp(App[str]):
         self.push_screen(screen, chosen)
 
     def action_reload_risk(self) -> None:
-        self.send(ReloadRisk(), "reload risk")
+        if not self._watch_only("reload risk"):
+            self.send(ReloadRisk(), "reload risk")
 
     def action_cancel_all_prompt(self) -> None:
         if self._watch_only("cancel all"):
@@ -365,6 +426,11 @@ class HftuiApp(App[str]):
             ),
             ("Re-arm", "Re-arm after a kill (asks first)", self.action_rearm_prompt),
             ("Mode", "Switch observe / paper / live", self.action_mode_prompt),
+            (
+                "Take control",
+                "Watching: take control of the engine once the controlling TUI has gone",
+                self.action_take_control,
+            ),
             ("Cancel all", "Cancel every open order (asks first)", self.action_cancel_all_prompt),
             (
                 "Reload risk limits",

@@ -13,6 +13,7 @@ alerts, mode changes, a lapped reader) into `Notice`s, one line each, for the da
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import logging
@@ -30,6 +31,7 @@ from hftui.protocol import (
     CommandAnswered,
     Event,
     FeedState,
+    Heartbeat,
     Mode,
     ModeChanged,
     OrderChanged,
@@ -151,6 +153,8 @@ class EngineView:
     heartbeat_age_s: float | None  # None before the first heartbeat
     uptime: str  # since the engine started, e.g. "1h02m"; "" if unknown
     symbols: tuple[SymbolView, ...]
+    controller_pid: int = 0  # the TUI in control of the engine; 0: none
+    read_only: bool = False  # set by the app: another TUI controls, this one watches
 
 
 def age_text(seconds: float | None) -> str:
@@ -376,6 +380,7 @@ class EngineLink:
             heartbeat_age_s=heartbeat_age,
             uptime=age_text((now - started) / 1e9) if started else "",
             symbols=symbols,
+            controller_pid=int(header["tui_pid"]),
         )
         return self._last
 
@@ -501,6 +506,14 @@ class CommandLink:
             return self.notice("error", title, f"not sent: {exc}")
         self.pending[request_id] = (title, self.monotonic())
         return self.notice("information", title, "sent; waiting for the engine…", pending=True)
+
+    def heartbeat(self, claim: bool) -> None:
+        """Tell the engine this TUI is alive (its dead-man's switch); `claim` takes control
+        if no TUI has it. Not answered, and no nudge: the engine reads it at its next poll."""
+        if self.control is None:
+            return
+        with contextlib.suppress(RingError, OSError):
+            self.control.sender.send(Heartbeat(claim))
 
     def unconnected(self, title: str) -> Notice:
         """The notice for a command that cannot be sent: there is no command ring."""

@@ -25,6 +25,7 @@ import contextlib
 import fcntl
 import mmap
 import os
+import struct
 import time
 from multiprocessing import shared_memory
 from pathlib import Path
@@ -47,6 +48,7 @@ from hftui.protocol import (
     Event,
     EventKind,
     Flatten,
+    Heartbeat,
     Kill,
     Mode,
     ModeChanged,
@@ -63,6 +65,8 @@ from hftui.protocol import (
     ResumeStrategy,
     SetMode,
     Side,
+    TakeControl,
+    WatchSymbol,
     decode_text,
 )
 
@@ -88,6 +92,8 @@ COMMAND_CAPACITY: Final = 256
 EVENT_CAPACITY: Final = 4096
 _RING_MAGIC: Final = 0x474E4952_49555446  # b"FTUIRING"
 _RING_LAYOUT: Final = 2
+_FLAG_CLAIM: Final = 8  # a heartbeat that claims control (COMMAND_DTYPE.flags)
+_FLAG_WATCH: Final = 16  # WatchSymbol: follow (set) or drop (clear) the symbol
 
 # Counters on their own cache lines: producers write `head`, the consumer `tail`.
 _RING_HEADER: Final = np.dtype(
@@ -249,7 +255,12 @@ def encode_command(command: Command, out: np.ndarray) -> None:
             out["text"] = _text(command.confirm, "confirmation", 64)
         case PauseStrategy() | ResumeStrategy():
             out["text"] = _text(command.name, "strategy name", 64)
-        case Rearm() | ReloadRisk():
+        case Heartbeat():
+            out["flags"] = _FLAG_CLAIM if command.claim else 0
+        case WatchSymbol():
+            out["symbol"] = _text(command.symbol, "symbol", 16)
+            out["flags"] = _FLAG_WATCH if command.watch else 0
+        case Rearm() | ReloadRisk() | TakeControl():
             pass
 
 
@@ -283,6 +294,9 @@ def decode_command(record: np.void) -> Command:
             COMMAND_TAGS["reload_risk"]: ReloadRisk(),
             COMMAND_TAGS["pause"]: PauseStrategy(text),
             COMMAND_TAGS["resume"]: ResumeStrategy(text),
+            COMMAND_TAGS["heartbeat"]: Heartbeat(bool(flags & _FLAG_CLAIM)),
+            COMMAND_TAGS["take_control"]: TakeControl(),
+            COMMAND_TAGS["watch"]: WatchSymbol(symbol, bool(flags & _FLAG_WATCH)),
         }
         if kind == COMMAND_TAGS["replace"]:
             return ReplaceOrder(text, decode_text(record["qty"]), decode_text(record["price"]))
@@ -474,23 +488,74 @@ def decode_event(record: np.void) -> Event:
     raise RingError(f"unknown event kind {kind}")  # pragma: no cover - exhaustive match
 
 
+def _body_struct(record: np.dtype[np.void]) -> struct.Struct:
+    # Every field after the leading `seq`, at the dtype's offsets: one pack_into per event
+    # instead of a numpy assignment per field (about 1 us against 7 us).
+    codes = {"<u8": "Q", "<i8": "q", "|u1": "B", "|i1": "b", "<u2": "H"}
+    fmt, pos = "<", 8
+    for name in (record.names or ())[1:]:
+        dtype, offset = record.fields[name][:2] if record.fields else (record, 0)
+        fmt += "x" * (offset - pos)
+        fmt += f"{dtype.itemsize}s" if dtype.kind == "S" else codes[dtype.str]
+        pos = offset + dtype.itemsize
+    return struct.Struct(fmt + "x" * (record.itemsize - pos))
+
+
+_EVENT_BODY: Final = _body_struct(EVENT_DTYPE)
+_U64: Final = struct.Struct("<Q")
+_HEAD_OFFSET: Final = _RING_HEADER.fields["head"][1] if _RING_HEADER.fields else 64
+
+
+def _event_body(event: Event) -> tuple[int | bytes, ...]:
+    # The fields `encode_event` writes, in EVENT_DTYPE order after `seq` (time_ns first).
+    kind, request_id, ok, side, status, mode, reason = 0, 0, 0, 0, 0, 0, 0
+    symbol = client_id = qty = price = filled = b""
+    match event:
+        case CommandAnswered():
+            kind, request_id = EventKind.ANSWER, event.request_id
+            ok, reason = (1 if event.ok else 0), int(event.reason)
+        case OrderChanged():
+            kind, side, status = EventKind.ORDER, int(event.side), int(event.status)
+            client_id, symbol = event.client_id.encode()[:40], event.symbol.encode()[:16]
+            qty, price = event.qty.encode()[:24], event.price.encode()[:24]
+            filled, reason = event.filled.encode()[:24], int(event.reason)
+        case OrderFilled():
+            kind, side = EventKind.FILL, int(event.side)
+            client_id, symbol = event.client_id.encode()[:40], event.symbol.encode()[:16]
+            qty, price = event.qty.encode()[:24], event.price.encode()[:24]
+        case AlertRaised():
+            kind, reason = EventKind.ALERT, event.level
+        case ModeChanged():
+            kind, mode, ok = EventKind.MODE, int(event.mode), (1 if event.killed else 0)
+    text = event.text.encode()[:120]
+    head = (time.time_ns(), request_id, kind, ok, side, status, mode, reason)
+    return (*head, symbol, client_id, qty, price, filled, text)
+
+
 class EventWriter(_OwnedRing):
     """The engine's side of the event ring: the only writer."""
 
     def __init__(self, name: str, capacity: int = EVENT_CAPACITY) -> None:
         super().__init__(name, EVENT_DTYPE, capacity)
+        self._buf = _buffer(self._shm)
+        self._head = int(self._header["head"])  # the only writer: no need to read it back
 
     def publish(self, event: Event) -> int:
         """Append `event`; returns its sequence number."""
-        n = int(self._header["head"])
-        i = n % self._capacity
-        slot = self._slots[i : i + 1].reshape(())
-        slot["seq"] = 2 * n + 1
-        encode_event(event, slot)
-        slot["time_ns"] = time.time_ns()
-        slot["seq"] = 2 * n + 2
-        self._header["head"] = n + 1
+        n = self._head
+        at = _RING_HEADER.itemsize + (n % self._capacity) * EVENT_DTYPE.itemsize
+        body = _event_body(event)
+        _U64.pack_into(self._buf, at, 2 * n + 1)
+        _EVENT_BODY.pack_into(self._buf, at + 8, *body)
+        _U64.pack_into(self._buf, at, 2 * n + 2)
+        self._head = n + 1
+        _U64.pack_into(self._buf, _HEAD_OFFSET, n + 1)
         return n
+
+    def close(self, unlink: bool = True) -> None:
+        if not self._closed:
+            del self._buf  # a memoryview on the mapping would keep it from closing
+        super().close(unlink)
 
 
 class EventReader:
@@ -509,6 +574,9 @@ class EventReader:
         self._slots = np.ndarray(
             (self._capacity,), EVENT_DTYPE, buffer=self._map, offset=_RING_HEADER.itemsize
         )
+        # The slots' sequence numbers as one array: the empty poll, the TUI's common case,
+        # reads one integer instead of building a record view.
+        self._seq = self._slots["seq"]
         head = int(self._header["head"])
         self.cursor = max(0, head - self._capacity + 1) if from_start else head
         self.overruns = 0  # events lost to falling behind, ever
@@ -520,11 +588,11 @@ class EventReader:
         overrun = False
         while len(events) < limit:
             n = self.cursor
-            slot = self._slots[n % self._capacity]
-            seq = int(slot["seq"])
+            i = n % self._capacity
+            seq = int(self._seq[i])
             if seq == 2 * n + 2:
-                record = slot.copy()
-                if int(slot["seq"]) != seq:
+                record = self._slots[i].copy()
+                if int(self._seq[i]) != seq:
                     continue  # rewritten while copying: look again
                 self.cursor = n + 1
                 with contextlib.suppress(RingError):
@@ -541,5 +609,5 @@ class EventReader:
         return events, overrun
 
     def close(self) -> None:
-        del self._header, self._slots
+        del self._header, self._slots, self._seq
         self._map.close()

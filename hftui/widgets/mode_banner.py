@@ -28,6 +28,9 @@ def banner_text(view: EngineView) -> tuple[str, str]:
     else:
         engine = f"ENGINE {view.status.upper()} (pid {view.pid})"
     text = f" {mode}  │  {view.venue}  │  {engine} "
+    if view.read_only:
+        who = f"pid {view.controller_pid} controls" if view.controller_pid else "T takes control"
+        text += f"│  READ-ONLY ({who}) "
     if view.killed:
         return text, "-killed"
     if not view.alive:

@@ -27,6 +27,7 @@ from hftui.protocol import (
     CommandAnswered,
     Event,
     Flatten,
+    Heartbeat,
     Kill,
     Mode,
     ModeChanged,
@@ -63,6 +64,7 @@ class StubEngine:
     open_orders: int = 0
     refusals: int = 0
     received: list[Command] = field(default_factory=list)
+    heartbeats: int = 0
     published: list[Event] = field(default_factory=list)
 
     def publish_header(self) -> None:
@@ -87,6 +89,9 @@ class StubEngine:
         for request_id, _sender, command in self.receiver.poll():
             if isinstance(command, RingError):
                 self._answer(request_id, Reason.BAD_COMMAND, str(command))
+                continue
+            if isinstance(command, Heartbeat):
+                self.heartbeats += 1  # the dead-man's switch is the real engine's business
                 continue
             self.received.append(command)
             self._handle(request_id, command)
