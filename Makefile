@@ -46,6 +46,8 @@ bench: $(STAMP)  ## run the benchmarks
 	$(BIN)/python benchmarks/bench_orders.py
 	$(BIN)/python benchmarks/bench_risk.py
 	$(BIN)/python benchmarks/bench_kill.py
+	$(BIN)/python benchmarks/bench_ring.py
+	$(BIN)/python benchmarks/bench_strategy.py
 
 snapshots-update: $(DEV_STAMP)  ## rewrite the TUI's SVG snapshots (read the diff report first)
 	$(BIN)/python -m pytest -q tests/ui/test_snapshots.py --snapshot-update

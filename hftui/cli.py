@@ -184,7 +184,7 @@ def _main(argv: list[str] | None) -> int:
         return _cmd_record(config, args)
     if command == "replay":
         return _cmd_replay(args)
-    if command in ("kill", "rearm", "mode", "order", "orders", "keys", "risk"):
+    if command in ("kill", "rearm", "mode", "order", "orders", "keys", "risk", "market"):
         from hftui.cli_trading import run_trading_command
 
         return run_trading_command(config, args)
@@ -331,6 +331,10 @@ def status_document(config: Config) -> dict[str, object]:
                 "msgs_total": int(s["msgs_total"]),
                 "gaps": int(s["gaps"]),
                 "resyncs": int(s["resyncs"]),
+                "top_mismatches": int(s["top_mismatches"]),
+                "mark_price": float(s["mark_price"]) or None,
+                "funding_rate": float(s["funding_rate"]),
+                "next_funding_ms": int(s["next_funding_ms"]) or None,
                 "position": format_units(int(s["position"]), int(s["qty_decimals"])),
                 "entry_price": format_units(int(s["entry_price"]), pd)
                 if s["entry_price"]
@@ -360,6 +364,7 @@ def status_document(config: Config) -> dict[str, object]:
             "bad_frames": int(header["bad_frames"]),
             "reconnects": int(header["reconnects"]),
             "kill": _kill_document(header),
+            "dead_man": _dead_man_document(header, now),
             "has_keys": bool(header["has_keys"]),
             "open_orders": int(header["open_orders"]),
             "orders_sent": int(header["orders_sent"]),
@@ -392,6 +397,17 @@ def _kill_document(header: np.void) -> dict[str, object]:
         "cancels_sent_ms": round(sent / 1e6, 3) if sent else None,
         "zero_open_ms": round(zero / 1e6, 3) if zero else None,
         "left_open": int(header["kill_left_open"]) if zero else None,
+    }
+
+
+def _dead_man_document(header: np.void, now_ns: int) -> dict[str, object]:
+    # The policy in force and the controlling TUI (None while no TUI controls the engine).
+    pid, beat = int(header["tui_pid"]), int(header["tui_heartbeat_ns"])
+    return {
+        "policy": "cancel" if header["dead_man_cancel"] else "keep",
+        "after_s": int(header["dead_man_after_ms"]) / 1000,
+        "tui_pid": pid or None,
+        "tui_heartbeat_age_s": round((now_ns - beat) / 1e9, 3) if pid and beat else None,
     }
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "MarketConfig",
     "PaperSettings",
     "RiskConfig",
+    "StrategiesConfig",
     "SymbolRisk",
     "TuiConfig",
     "VenueConfig",
@@ -59,6 +60,8 @@ class MarketConfig:
     record_dir: Path | None = None  # record raw frames here (see `hftui record`)
     # A stream connection is replaced, make-before-break, before the venue's 24 h limit.
     connection_lifetime_s: float = 23.5 * 3600
+    # A book whose top disagrees with bookTicker for this long is rebuilt from a snapshot.
+    top_tolerance_s: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,10 @@ class EngineConfig:
     instance: str = "default"
     mode: Mode = Mode.OBSERVE
     publish_hz: float = 50.0
+    # When the controlling TUI's heartbeats stop (an SSH drop): "cancel" every order and drop
+    # to observe, or "keep" trading. Paper behaves as live would, so a rehearsal shows it.
+    dead_man: Literal["cancel", "keep"] = "cancel"
+    dead_man_after_s: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +130,28 @@ class LiveSettings:
     countdown_s: int = 60  # venue-side dead-man's switch (countdownCancelAll); 0: off
 
 
+_STRATEGY_RE: Final = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_EXAMPLE_STRATEGIES: Final = ("momentum", "market_maker")  # on by default: the observe demo
+ParamValue = bool | int | float | str
+
+
+@dataclass(frozen=True, slots=True)
+class StrategiesConfig:
+    """The strategy host: which plugins run, their parameters, and how they are policed."""
+
+    enabled: tuple[str, ...] = _EXAMPLE_STRATEGIES
+    path: Path | None = None  # a directory of extra strategy modules, beside `strategies/`
+    params: tuple[tuple[str, tuple[tuple[str, ParamValue], ...]], ...] = ()  # name -> overrides
+    callback_budget_ms: float = 50.0  # a hook running longer pauses its strategy
+    reload_interval_s: float = 0.5  # how often strategy files are checked for changes
+    # The highest mode whose orders strategies may place: above it their intents are held.
+    # Strategies never trade for real unless the file says so.
+    max_mode: Mode = Mode.OBSERVE
+
+    def params_of(self, name: str) -> dict[str, ParamValue]:
+        return next((dict(p) for n, p in self.params if n == name), {})
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     venue: VenueConfig = field(default_factory=VenueConfig)
@@ -135,6 +164,7 @@ class Config:
     paper: PaperSettings = field(default_factory=PaperSettings)
     live: LiveSettings = field(default_factory=LiveSettings)
     source: Path | None = None  # the file it came from, None for built-in defaults
+    strategies: StrategiesConfig = field(default_factory=StrategiesConfig)
 
 
 class _Table:
@@ -246,6 +276,7 @@ def parse_config(raw: Mapping[str, object], source: Path | None = None) -> Confi
     """
     _refuse_secrets(raw)
     sections = {"venue", "market", "engine", "exchange", "tui", "logging", "risk", "paper", "live"}
+    sections.add("strategies")
     unknown = sorted(set(raw) - sections)
     if unknown:
         raise ConfigError(
@@ -263,6 +294,7 @@ def parse_config(raw: Mapping[str, object], source: Path | None = None) -> Confi
         stale_after_s=t.number("stale_after_s", 5.0, 0.5, 3600.0),
         record_dir=_path(t, "record_dir"),
         connection_lifetime_s=t.number("connection_lifetime_s", 23.5 * 3600, 10.0, 86_000.0),
+        top_tolerance_s=t.number("top_tolerance_s", 1.0, 0.2, 60.0),
     )
     t.finish()
 
@@ -276,7 +308,11 @@ def parse_config(raw: Mapping[str, object], source: Path | None = None) -> Confi
             "'observe'; switch up from the TUI or with `hftui mode`"
         )
     engine = EngineConfig(
-        instance=instance, mode=Mode.OBSERVE, publish_hz=t.number("publish_hz", 50.0, 1.0, 1000.0)
+        instance=instance,
+        mode=Mode.OBSERVE,
+        publish_hz=t.number("publish_hz", 50.0, 1.0, 1000.0),
+        dead_man=t.choice("dead_man", "cancel", ("cancel", "keep")),  # type: ignore[arg-type]
+        dead_man_after_s=t.number("dead_man_after_s", 3.0, 1.0, 3600.0),
     )
     t.finish()
 
@@ -315,7 +351,10 @@ def parse_config(raw: Mapping[str, object], source: Path | None = None) -> Confi
         countdown_s=t.integer("countdown_s", 60, 0, 3600),
     )
     t.finish()
-    return Config(venue, market, engine, exchange, tui, logging_config, risk, paper, live, source)
+    strategies = _strategies(raw.get("strategies", {}))
+    return Config(
+        venue, market, engine, exchange, tui, logging_config, risk, paper, live, source, strategies
+    )
 
 
 def _symbol_risk(t: _Table, base: SymbolRisk) -> SymbolRisk:
@@ -356,6 +395,47 @@ def _risk(raw: object, symbols: tuple[str, ...]) -> RiskConfig:
         max_orders_per_s=t.number("max_orders_per_s", 20.0, 0.0, 10_000.0),
         daily_loss_limit=t.number("daily_loss_limit", 0.0, 0.0, 1e12),
         budgets=budgets,
+    )
+    t.finish()
+    return config
+
+
+def _strategies(raw: object) -> StrategiesConfig:
+    t = _Table("strategies", raw)
+    enabled_raw = t.raw.get("enabled", list(_EXAMPLE_STRATEGIES))
+    t.seen.add("enabled")
+    allowed = "expected a list of strategy names (lower-case module names like 'momentum')"
+    if not isinstance(enabled_raw, list) or not all(
+        isinstance(n, str) and _STRATEGY_RE.match(n) for n in enabled_raw
+    ):
+        raise t._bad("enabled", enabled_raw, allowed)
+    if len(set(enabled_raw)) != len(enabled_raw):
+        raise t._bad("enabled", enabled_raw, "strategy names must not repeat")
+    path_text = t.text("path", re.compile(r"^\S"), "expected a directory path")
+    max_mode = t.choice("max_mode", "observe", tuple(m.label for m in Mode))
+    params: list[tuple[str, tuple[tuple[str, ParamValue], ...]]] = []
+    pt = _Table("strategies.params", t.raw.get("params", {}))
+    t.seen.add("params")
+    for name, table in pt.raw.items():
+        if name not in enabled_raw:
+            raise ConfigError(
+                f"strategies.params.{name}: not an enabled strategy; strategies.enabled is "
+                + (", ".join(enabled_raw) or "empty")
+            )
+        sub = _Table(f"strategies.params.{name}", table)
+        values: list[tuple[str, ParamValue]] = []
+        for key, value in sub.raw.items():
+            if not isinstance(value, bool | int | float | str):
+                raise sub._bad(key, value, "expected a number, a string or true/false")
+            values.append((key, value))
+        params.append((name, tuple(values)))
+    config = StrategiesConfig(
+        enabled=tuple(enabled_raw),
+        path=Path(path_text).expanduser() if path_text else None,
+        params=tuple(params),
+        callback_budget_ms=t.number("callback_budget_ms", 50.0, 0.01, 60_000.0),
+        reload_interval_s=t.number("reload_interval_s", 0.5, 0.05, 3600.0),
+        max_mode=next(m for m in Mode if m.label == max_mode),
     )
     t.finish()
     return config

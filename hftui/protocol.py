@@ -45,6 +45,7 @@ __all__ = [
     "EventKind",
     "FeedState",
     "Flatten",
+    "Heartbeat",
     "Kill",
     "Mode",
     "ModeChanged",
@@ -61,12 +62,14 @@ __all__ = [
     "ResumeStrategy",
     "SetMode",
     "Side",
+    "TakeControl",
     "TimeInForce",
+    "WatchSymbol",
     "decode_text",
     "format_units",
 ]
 
-LAYOUT_VERSION: Final = 4
+LAYOUT_VERSION: Final = 5
 MAGIC: Final = 0x504E5349_55544648  # b"HFTUISNP" little-endian: marks a valid region
 MAX_SYMBOLS: Final = 8
 BOOK_DEPTH: Final = 20
@@ -176,6 +179,7 @@ class Reason(enum.IntEnum):
     NOT_FOUND = 23
     BAD_COMMAND = 24
     BUSY = 25
+    READ_ONLY = 26  # from a TUI that watches while another one controls the engine
     # the venue
     VENUE_REJECT = 30
     RATE_LIMITED = 31
@@ -215,6 +219,7 @@ _REASON_TEXT: Final[dict[Reason, str]] = {
     Reason.NOT_FOUND: "no such order",
     Reason.BAD_COMMAND: "malformed command",
     Reason.BUSY: "engine busy; try again",
+    Reason.READ_ONLY: "read-only: another TUI controls this engine",
     Reason.VENUE_REJECT: "rejected by the venue",
     Reason.RATE_LIMITED: "venue rate limit; backing off",
     Reason.VENUE_DOWN: "venue unreachable",
@@ -265,6 +270,12 @@ HEADER_DTYPE: Final = np.dtype(
         ("kill_sent_ns", "<i8"),
         ("kill_zero_open_ns", "<i8"),  # 0 until verified
         ("kill_left_open", "<i4"),  # venue orders still open after verification; -1 unknown
+        # The dead-man's switch: the TUI in control, when its last heartbeat arrived (wall
+        # clock; 0 never) and what the engine does when the heartbeats stop.
+        ("tui_pid", "<i8"),  # 0: no TUI controls the engine
+        ("tui_heartbeat_ns", "<i8"),
+        ("dead_man_cancel", "u1"),  # 1: cancel all and drop to observe; 0: keep trading
+        ("dead_man_after_ms", "<u4"),
     ],
     align=True,
 )
@@ -304,6 +315,11 @@ SYMBOL_DTYPE: Final = np.dtype(
         ("unrealized", "<f8"),
         ("fees", "<f8"),
         ("open_orders", "<u4"),
+        # markPrice stream: the venue's mark (unrealized P&L is valued at it) and funding
+        ("mark_price", "<f8"),  # USDT; 0 until the first markPriceUpdate
+        ("funding_rate", "<f8"),  # the rate due at next_funding_ms, as a fraction
+        ("next_funding_ms", "<i8"),
+        ("top_mismatches", "<u4"),  # depth best vs bookTicker disagreements that forced a resync
     ],
     align=True,
 )
@@ -451,6 +467,32 @@ class ResumeStrategy:
     tag: Literal["resume"] = "resume"
 
 
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A TUI is alive (every 0.5 s; never answered). `claim`: take control if no TUI has it;
+    a TUI that has seen another one in control watches and stops claiming."""
+
+    claim: bool = True
+    tag: Literal["heartbeat"] = "heartbeat"
+
+
+@dataclass(frozen=True, slots=True)
+class TakeControl:
+    """A watching TUI takes control, deliberately, once the controlling one has gone."""
+
+    tag: Literal["take_control"] = "take_control"
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSymbol:
+    """Follow a symbol's market data from now on (`watch`), or stop (`watch=False`). Until
+    the engine stops: `[market] symbols` in the config is what it starts with."""
+
+    symbol: str
+    watch: bool = True
+    tag: Literal["watch"] = "watch"
+
+
 Command = (
     PlaceOrder
     | CancelOrder
@@ -463,6 +505,9 @@ Command = (
     | SetMode
     | PauseStrategy
     | ResumeStrategy
+    | Heartbeat
+    | TakeControl
+    | WatchSymbol
 )
 
 COMMAND_TAGS: Final[dict[str, int]] = {
@@ -477,6 +522,9 @@ COMMAND_TAGS: Final[dict[str, int]] = {
     "resume": 9,
     "replace": 10,
     "reload_risk": 11,
+    "heartbeat": 12,
+    "take_control": 13,
+    "watch": 14,
 }
 
 COMMAND_DTYPE: Final = np.dtype(

@@ -17,15 +17,17 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
 
 from hftui.config import Config, ConfigError
 from hftui.engine.binance.client import Credentials
 from hftui.engine.binance.rest import VenueError
+from hftui.engine.deadman import DeadMansSwitch
 from hftui.engine.execution import Execution, Outcome, risk_limits
 from hftui.engine.intents import ClientId, Lots, OrderIntent, Ticks
+from hftui.engine.journal import Journal
 from hftui.engine.kill_switch import KillLatchError, KillSwitch
 from hftui.engine.orders import Order
 from hftui.keys import KeyringUnusableError, load_keys
@@ -52,6 +54,7 @@ from hftui.protocol import (
     SetMode,
     Side,
     TimeInForce,
+    WatchSymbol,
 )
 from hftui.rings import CommandReceiver, RingError
 
@@ -97,7 +100,13 @@ class Controller:
         self._wake = asyncio.Event()
         self.last_kill = KillReport()
         self.has_keys = False  # see refresh_keys
+        self.journal: Journal | None = None  # the audit log, when the engine keeps one
         self._kill_lock = asyncio.Lock()
+        self.dead_man: DeadMansSwitch | None = None  # which TUI may trade; set by the engine
+        # Answers PauseStrategy/ResumeStrategy; set by the engine once its strategy host runs.
+        self.strategy_command: Callable[[PauseStrategy | ResumeStrategy], Outcome] | None = None
+        # Follows or drops a symbol's market data (WatchSymbol); set by the engine.
+        self.watch_symbol: Callable[[str, bool], Awaitable[Outcome]] | None = None
         self.execution.exposure.killed = kill.killed
         self.execution.on_daily_loss = self._daily_loss
 
@@ -114,6 +123,13 @@ class Controller:
                 if isinstance(command, RingError):
                     self.answer(request_id, Outcome(Reason.BAD_COMMAND, str(command)))
                     continue
+                if self.dead_man is not None:
+                    # Heartbeats stop here; a watching TUI's trading command is refused.
+                    screening = self.dead_man.screen(sender, command)
+                    if screening.answer is not None:
+                        self.answer(request_id, screening.answer)
+                    if not screening.forward:
+                        continue
                 log.info("command", extra={"command": command.tag, "sender_pid": sender})
                 self.handle(request_id, command, sent_ns)
             self._wake.clear()
@@ -137,6 +153,7 @@ class Controller:
         """Act on one command. Never raises: anything unexpected becomes a refusal.
 
         `sent_ns` is the sender's CLOCK_MONOTONIC at the key press (0: unknown, use now)."""
+        self._audit("command", repr(command))  # commands never carry keys
         try:
             self._dispatch(request_id, command, sent_ns)
         except Exception as exc:  # an engine bug must not take the engine down
@@ -167,11 +184,28 @@ class Controller:
                 self.answer(request_id, self._reload_risk())
             case SetMode():
                 ex.spawn(self._set_mode(request_id, command), "mode")
-            case PauseStrategy() | ResumeStrategy():
-                self.answer(
-                    request_id,
-                    Outcome(Reason.NOT_FOUND, f"no strategy named {command.name!r} is loaded"),
-                )
+            case PauseStrategy() | ResumeStrategy() | WatchSymbol():
+                self._for_others(request_id, command)
+
+    def _for_others(
+        self, request_id: int, command: PauseStrategy | ResumeStrategy | WatchSymbol
+    ) -> None:
+        # Commands another engine part answers: the strategy host, the market data.
+        if isinstance(command, WatchSymbol):
+            self.execution.spawn(self._watch(request_id, command), f"watch {command.symbol}")
+        else:
+            self.answer(request_id, self._strategy(command))
+
+    async def _watch(self, request_id: int, command: WatchSymbol) -> None:
+        if self.watch_symbol is None:
+            self.answer(request_id, Outcome(Reason.BUSY, "market data is not running"))
+            return
+        self.answer(request_id, await self.watch_symbol(command.symbol, command.watch))
+
+    def _strategy(self, command: PauseStrategy | ResumeStrategy) -> Outcome:
+        if self.strategy_command is not None:
+            return self.strategy_command(command)
+        return Outcome(Reason.NOT_FOUND, f"no strategy named {command.name!r} is loaded")
 
     # ---- orders ---------------------------------------------------------------------------
 
@@ -352,8 +386,21 @@ class Controller:
 
     # ---- modes ----------------------------------------------------------------------------
 
-    def _announce(self, text: str) -> None:
+    def _audit(self, kind: str, detail: str) -> None:
+        if self.journal is not None:
+            self.journal.audit(kind, detail)
+
+    def _keys_seen(self, present: bool) -> None:
+        # Only whether keys are there is audited, never what they are.
+        if present != self.has_keys:
+            self._audit(
+                "keys", f"{self.config.venue.name} keys {'present' if present else 'absent'}"
+            )
+        self.has_keys = present
+
+    def _announce(self, text: str, kind: str = "mode") -> None:
         ex = self.execution
+        self._audit(kind, f"{text}; mode {ex.mode.label}, killed {self.kill_switch.killed}")
         self.publish(ModeChanged(ex.mode, self.kill_switch.killed, text))
         log.warning("mode", extra={"mode": ex.mode.label, "killed": self.kill_switch.killed})
 
@@ -408,7 +455,7 @@ class Controller:
         if confirm != "LIVE":
             return Outcome(Reason.CONFIRMATION, "type LIVE to confirm going live")
         credentials = self.credentials()
-        self.has_keys = isinstance(credentials, Credentials)  # keys may have changed since
+        self._keys_seen(isinstance(credentials, Credentials))  # keys may have changed since
         if isinstance(credentials, Outcome):
             return credentials
         try:
@@ -438,7 +485,7 @@ class Controller:
         except Exception:  # any keyring failure means no usable keys
             log.exception("keyring check failed")
             found = None
-        self.has_keys = isinstance(found, Credentials)
+        self._keys_seen(isinstance(found, Credentials))
 
     async def connect_local(self) -> None:
         """On the local exchange, connect the signed client at start, so that a kill right
@@ -449,6 +496,12 @@ class Controller:
                 await self.execution.connect_live(credentials)
             except VenueError as exc:
                 log.warning("local venue: signed client not connected", extra={"error": str(exc)})
+
+    async def stand_down(self) -> None:
+        """The dead-man's `cancel` policy: drop to observe (cancelling the mode's orders as
+        any mode change down does), then cancel whatever is still open anywhere."""
+        await self._set_mode(0, SetMode(Mode.OBSERVE))
+        await self._cancel_all(0, "")
 
     # ---- the kill switch ------------------------------------------------------------------
 
@@ -496,7 +549,7 @@ class Controller:
             ex.request_cancels(ex.unacknowledged())
             self.last_kill = report  # published from here on; the rest fills in below
             self.kill_switch.latch(reason, flatten)
-            self._announce(f"KILLED ({reason})")
+            self._announce(f"KILLED ({reason})", "kill")
             # The latch's fsync runs on a thread while the venue answers (a re-arm waits for
             # the kill to finish); it is on disk before the kill is reported done.
             persisting = asyncio.ensure_future(asyncio.to_thread(self.kill_switch.persist))
@@ -585,6 +638,7 @@ class Controller:
             self.execution.risk.set_limits(risk_limits(fresh))
         except (ConfigError, ValueError) as exc:
             log.warning("risk reload refused", extra={"error": str(exc)})
+            self._audit("config", f"risk reload refused: {exc}")
             # The answer has room for the key and the value, not for the file's path.
             path, sep, rest = str(exc).partition(": ")
             detail = rest if sep and path.endswith(".toml") else str(exc)
@@ -593,6 +647,7 @@ class Controller:
         self.config = dataclasses.replace(self.config, risk=fresh.risk)
         self.execution.config = self.config
         text = "risk limits reloaded: " + ("; ".join(changes) if changes else "no change")
+        self._audit("config", text)
         self.publish_alert(text[:120])
         return Outcome(Reason.OK, text)
 
@@ -610,7 +665,7 @@ class Controller:
             self.answer(request_id, Outcome(Reason.OK, "not killed; nothing to re-arm"))
             return
         self.execution.exposure.killed = False
-        self._announce("re-armed")
+        self._announce("re-armed", "rearm")
         self.answer(request_id, Outcome(Reason.OK, "re-armed; still in observe"))
 
 

@@ -38,6 +38,7 @@ from hftui.engine.binance.rest import VenueError
 from hftui.engine.book import OrderBook
 from hftui.engine.instrument import Instrument
 from hftui.engine.intents import (
+    MANUAL,
     ClientId,
     Lots,
     OrderIntent,
@@ -46,7 +47,9 @@ from hftui.engine.intents import (
     base36,
     new_client_id,
 )
+from hftui.engine.journal import Journal
 from hftui.engine.orders import (
+    Fill,
     Order,
     OrderEvent,
     OrderTracker,
@@ -67,6 +70,8 @@ from hftui.protocol import (
     OrderType,
     Reason,
     Side,
+    TimeInForce,
+    format_units,
 )
 
 __all__ = ["Execution", "Outcome", "risk_limits"]
@@ -94,6 +99,10 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.reason == Reason.OK
+
+
+def _no_fill_hook(fill: Fill) -> None:
+    pass
 
 
 def risk_limits(config: Config) -> RiskLimits:
@@ -201,6 +210,8 @@ class Execution:
         self.mids: dict[str, float] = {}
         self.on_daily_loss: Callable[[], None] | None = None
         self.touch: Callable[[str], tuple[int, int]] | None = None  # best bid/ask in ticks
+        self.on_fill: Callable[[Fill], None] = _no_fill_hook  # the strategy host's hook
+        self.journal: Journal | None = None  # orders, events and fills go here when set
 
     # ---- plumbing -------------------------------------------------------------------------
 
@@ -225,6 +236,18 @@ class Execution:
     def _alert(self, level: int, text: str) -> None:
         log.log(level, text)
         self.publish(AlertRaised(level, text))
+
+    def add_instrument(self, inst: Instrument, book: OrderBook) -> None:
+        """A symbol followed at run time becomes tradable: risk limits (per-symbol or the
+        default), exposure, positions, and the paper matcher's view of its book."""
+        if inst.symbol in self.instruments:
+            return
+        self.instruments[inst.symbol] = inst  # shared with the account and the paper matcher
+        self.account.add_symbol(inst.symbol)
+        self.exposure.symbols[inst.symbol] = SymbolExposure()
+        self.risk.add_instrument(inst)
+        self.paper.see_book(inst.symbol, book)
+        self.version += 1
 
     def set_mid(self, symbol: str, bid: int, ask: int) -> None:
         """The book's touch in ticks (-1 when a side is empty), before a risk check."""
@@ -275,6 +298,8 @@ class Execution:
         if self.mode == Mode.OBSERVE:
             self.would_send += 1
             text = f"observe: would send {self.describe(intent)}"
+            if intent.strategy != MANUAL:
+                text += f" [{intent.strategy}]"
             log.info("would send", extra={"intent": self.describe(intent)})
             self.publish(AlertRaised(logging.INFO, text))
             return Outcome(Reason.OK, text)
@@ -289,6 +314,7 @@ class Execution:
         cid = self.next_client_id(intent.strategy)
         self.tracker.submit(cid, intent)
         self._order_mode[cid] = mode
+        self._journal_new(cid, intent, mode)
         self.orders_sent += 1
         self.version += 1
         log.info(
@@ -703,6 +729,7 @@ class Execution:
             mode = self._order_mode.get(cid, Mode.PAPER)
             fill = event.fill
             if fill is not None:
+                realized_before = self.account.book(mode, fill.symbol).realized
                 self.account.on_fill(mode, fill.symbol, fill.side, fill.qty, fill.price, fill.fee)
                 key = (intent.strategy, intent.symbol)
                 signed = fill.qty if fill.side == Side.BUY else -fill.qty
@@ -711,6 +738,7 @@ class Execution:
                     self.exposure.symbols[fill.symbol].position = self.account.book(
                         mode, fill.symbol
                     ).lots
+                self._journal_fill(order, fill, mode, realized_before)
                 self.publish(
                     OrderFilled(
                         cid,
@@ -730,6 +758,7 @@ class Execution:
                         "fee": fill.fee,
                     },
                 )
+                self.on_fill(fill)
             self._track_open(cid)
             self.version += 1
             if cid in self._unacked and (
@@ -743,6 +772,7 @@ class Execution:
                 for waiter in self._terminal_waiters.pop(cid):
                     if not waiter.done():
                         waiter.set_result(order)
+            self._journal_state(order, event.kind)
             self.publish(
                 OrderChanged(
                     cid,
@@ -760,6 +790,83 @@ class Execution:
             self._check_daily_loss()
         if self._finished_since_forget >= _FORGET_EVERY:
             self._forget_old()
+
+    # ---- the journal (records queued for its writer thread; see journal.py) ---------------
+
+    def _journal_new(self, cid: ClientId, intent: OrderIntent, mode: Mode) -> None:
+        if self.journal is None:
+            return
+        inst = self.instruments[intent.symbol]
+        self.journal.order_new(
+            cid, intent.symbol, intent.side.name, intent.order_type.name, intent.tif.name,
+            inst.format_qty(intent.qty), inst.format_price(intent.price) if intent.price else "",
+            intent.reduce_only, intent.strategy, mode.label, self.clock_ns(),
+        )  # fmt: skip
+
+    def _journal_state(self, order: Order, kind: str) -> None:
+        journal = self.journal
+        if journal is None:
+            return
+        inst = self.instruments[order.intent.symbol]
+        filled = inst.format_qty(order.filled)
+        avg = format_units(order.avg_price, inst.price_decimals) if order.avg_price else ""
+        cid, status = order.client_id, order.status.name
+        journal.order_state(
+            cid, status, filled, avg, order.reason, order.venue_order_id, order.updated_ns
+        )
+        journal.order_event(order.updated_ns, cid, kind, status, filled, order.reason)
+
+    def _journal_fill(self, order: Order, fill: Fill, mode: Mode, realized_before: float) -> None:
+        journal = self.journal
+        if journal is None:
+            return
+        inst = self.instruments[fill.symbol]
+        book = self.account.book(mode, fill.symbol)
+        now = self.clock_ns()
+        journal.fill(
+            mode.label, fill.symbol, fill.trade_id, fill.client_id, order.venue_order_id,
+            fill.side.name, inst.format_qty(fill.qty), inst.format_price(fill.price), fill.fee,
+            fill.maker, fill.strategy, fill.time_ms, "stream" if mode == Mode.LIVE else "paper",
+        )  # fmt: skip
+        journal.position(
+            now, mode.label, fill.symbol, inst.format_qty(book.lots) if book.lots >= 0
+            else "-" + inst.format_qty(-book.lots), f"{book.entry_ticks() * inst.tick_units:.0f}",
+            book.realized, book.fees, "fill",
+        )  # fmt: skip
+        journal.daily_pnl(now, mode.label, book.realized - realized_before, fill.fee)
+
+    def adopt(self, payload: Mapping[str, object], strategy: str = "manual") -> ClientId | None:
+        """Take over a venue order this engine no longer tracks (after a restart), from its
+        REST order object, so that it is managed (and cancellable) again. Returns its client
+        id, or None when the object cannot be read or the order is already tracked."""
+        inst = self.instruments.get(str(payload.get("symbol")))
+        cid = ClientId(str(payload.get("clientOrderId", "")))
+        if inst is None or not cid or self.tracker.get(cid) is not None:
+            return None
+        try:
+            order_type = OrderType[str(payload.get("type"))]
+            price = (
+                inst.price_ticks(str(payload.get("price"))) if order_type == OrderType.LIMIT else 0
+            )
+            intent = OrderIntent(
+                inst.symbol,
+                Side[str(payload.get("side"))],
+                Lots(inst.qty_lots(str(payload.get("origQty")))),
+                Ticks(price),
+                order_type,
+                TimeInForce[str(payload.get("timeInForce", "GTC"))],
+                bool(payload.get("reduceOnly", False)),
+                strategy,
+            )
+            self.tracker.submit(cid, intent)
+        except (KeyError, ValueError) as exc:
+            log.warning("venue order not adopted", extra={"client_id": cid, "error": str(exc)})
+            return None
+        self._order_mode[cid] = Mode.LIVE
+        self._journal_new(cid, intent, Mode.LIVE)
+        self._track_open(cid)
+        self._apply_payload(cid, payload)
+        return cid
 
     def _track_open(self, cid: str) -> None:
         """Keep the exposure's open-order figures in step with the order's state."""

@@ -19,19 +19,35 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hftui.config import Config, load_config
+from hftui.engine.binance.client import Credentials
 from hftui.engine.binance.constants import VENUE_URLS, ws_base_from_http
 from hftui.engine.binance.rest import PublicRest
 from hftui.engine.control import Controller
-from hftui.engine.execution import Execution
+from hftui.engine.deadman import DeadMansSwitch, Lapse
+from hftui.engine.execution import Execution, Outcome
 from hftui.engine.instrument import Instrument
+from hftui.engine.journal import DurablePublisher, Journal, JournalError, journal_path
 from hftui.engine.kill_switch import KillLatchError, KillSwitch, latch_path
 from hftui.engine.local_venue import LocalExchange, LocalExchangeError
-from hftui.engine.market_data import MarketData
+from hftui.engine.market_data import MarketData, NotListedError, SubscriptionError
 from hftui.engine.publisher import Publisher
+from hftui.engine.recovery import recover
+from hftui.engine.strategy_host import StrategyHost
 from hftui.engine.warmup import warm_kernels
 from hftui.instance import find_running, remove_instance, write_instance
 from hftui.ipc import SnapshotWriter, segment_name
-from hftui.protocol import CommandAnswered, Event, Kill, Mode, PlaceOrder, Rearm, Reason
+from hftui.protocol import (
+    AlertRaised,
+    CommandAnswered,
+    Event,
+    Heartbeat,
+    Kill,
+    Mode,
+    PlaceOrder,
+    Rearm,
+    Reason,
+    TakeControl,
+)
 from hftui.recording import Recorder
 from hftui.rings import (
     CommandReceiver,
@@ -94,8 +110,12 @@ class Engine:
         self.kill_switch = KillSwitch(latch_path(config.engine.instance))
         self.execution: Execution | None = None
         self.controller: Controller | None = None
+        self.strategies: StrategyHost | None = None
         self._early_kill: Kill | None = None  # a kill that arrived before the instruments
+        self.dead_man = DeadMansSwitch(config.engine.dead_man, config.engine.dead_man_after_s)
         self.endpoints: Endpoints | None = None
+        self.journal: Journal | None = None
+        self._durable: DurablePublisher | None = None  # publishes under the journal's rule
 
     def request_stop(self, reason: str) -> None:
         if not self.stop_requested.is_set():
@@ -148,6 +168,11 @@ class Engine:
         )
         status = 0
         try:
+            try:
+                self._open_journal()
+            except JournalError as exc:
+                log.error("journal unusable", extra={"error": str(exc)})
+                return 1
             warm_kernels()
             status = await self._serve(self.publisher)
         finally:
@@ -158,17 +183,49 @@ class Engine:
         if self.controller is not None:
             self.controller.nudge()
 
-    def publish_event(self, event: Event) -> None:
+    def _open_journal(self) -> None:
+        # Before anything can trade: a restart reads what the last run left (see recovery).
+        self.journal = Journal(
+            journal_path(self.config.engine.instance),
+            on_error=lambda text: self._ring_publish(AlertRaised(logging.CRITICAL, text[:120])),
+        )
+        self.journal.bind_loop(asyncio.get_running_loop().call_soon_threadsafe)
+        self._durable = DurablePublisher(self.journal, self._ring_publish)
+
+    def _ring_publish(self, event: Event) -> None:
         if self.events is not None:
             self.events.publish(event)
+
+    def publish_event(self, event: Event) -> None:
+        if self._durable is not None:
+            self._durable(event)
+        else:
+            self._ring_publish(event)
+
+    async def _recover(self, controller: Controller) -> None:
+        # The local venue's demo account connects at start anyway; recovery follows it, so
+        # that the two never start two clients.
+        if self.config.venue.name == "local":
+            await controller.connect_local()
+        if self.journal is None or self.execution is None:
+            return
+        found = await asyncio.to_thread(controller.credentials)
+        credentials = found if isinstance(found, Credentials) else None
+        await recover(self.execution, self.journal, credentials)
 
     async def _early_commands(self) -> None:
         # Until the venue's instruments are known only the latch can act: a kill is latched
         # at once (there is nothing open yet to cancel), anything else is asked to wait.
         receiver = self.commands
         while receiver is not None and self.controller is None:
-            for request_id, _, command in receiver.poll():
-                if isinstance(command, Kill):
+            for request_id, sender, command in receiver.poll():
+                if isinstance(command, Heartbeat | TakeControl):
+                    said = self.dead_man.screen(sender, command).answer
+                    if said is not None:
+                        self.publish_event(
+                            CommandAnswered(request_id, said.ok, said.reason, said.text)
+                        )
+                elif isinstance(command, Kill):
                     saved = self.kill_switch.fire("kill switch (engine starting)", command.flatten)
                     # Orders an earlier run left at the venue are cancelled as soon as the
                     # instruments are known (`_on_info`).
@@ -203,6 +260,7 @@ class Engine:
         if self.execution is not None or self.endpoints is None or self.publisher is None:
             return
         execution = Execution(self.config, instruments, self.publish_event)
+        execution.journal = self.journal
         execution.rest_url = self.endpoints.rest_url
         execution.stream_url = self.endpoints.stream_url
         market = self.market
@@ -223,18 +281,65 @@ class Engine:
             self.publish_event,
             reload_config=lambda: load_config(self.config_path),
         )
+        self.controller.journal = self.journal
+        self.controller.watch_symbol = self._watch_symbol
         self.publisher.execution = execution
         self.publisher.controller = self.controller
+        # Strategies see books and trades after execution's paper matcher, fills from
+        # execution, and answer the pause/resume commands.
+        strategies = StrategyHost(self.config.strategies, execution, self.publish_event)
+        self.strategies = strategies
+        execution.on_fill = strategies.on_fill
+        self.controller.strategy_command = strategies.command
+        strategies.start()
+        if market is not None:
+            strategies.attach(market)
+        execution.spawn(strategies.run(), "strategies")
+        self.controller.dead_man = self.dead_man
         if self.commands is not None:
             execution.spawn(self.controller.serve(self.commands), "commands")
         execution.spawn(self.controller.refresh_keys(), "keys")
-        if self.config.venue.name == "local":
-            execution.spawn(self.controller.connect_local(), "connect")
+        execution.spawn(self._recover(self.controller), "recover")
         if self._early_kill is not None:
             flatten = self._early_kill.flatten
             execution.spawn(
                 self.controller.kill(0, "kill switch (engine starting)", flatten), "kill"
             )
+
+    async def _watch_symbol(self, symbol: str, watch: bool) -> Outcome:
+        """Follow a symbol from now on (and trade it), or stop following one that has no
+        open orders and no position."""
+        market, ex = self.market, self.execution
+        if market is None or ex is None:
+            return Outcome(Reason.BUSY, "market data is not running")
+        try:
+            if watch:
+                inst = await market.subscribe(symbol)
+                feed = market.feed(symbol)
+                if feed is not None and feed.sync is not None:
+                    ex.add_instrument(inst, feed.sync.book)
+                return Outcome(Reason.OK, f"following {symbol}")
+            busy = self._in_use(ex, symbol)
+            if busy:
+                return Outcome(Reason.BUSY, f"{symbol} has {busy}: cancel and flatten it first")
+            await market.unsubscribe(symbol)
+        except NotListedError as exc:
+            return Outcome(Reason.UNKNOWN_SYMBOL, str(exc))
+        except SubscriptionError as exc:
+            return Outcome(Reason.BAD_COMMAND, str(exc))
+        return Outcome(Reason.OK, f"stopped following {symbol}")
+
+    @staticmethod
+    def _in_use(ex: Execution, symbol: str) -> str:
+        """What keeps a symbol from being dropped: its open orders or a position."""
+        n_open = len(ex.open_orders(symbol))
+        if n_open:
+            return f"{n_open} open order(s)"
+        if symbol in ex.instruments and any(
+            ex.account.book(mode, symbol).lots for mode in (Mode.PAPER, Mode.LIVE)
+        ):
+            return "a position"
+        return ""
 
     async def _serve(self, publisher: Publisher) -> int:
         publish_task = asyncio.create_task(self._publish_loop(publisher))
@@ -262,6 +367,7 @@ class Engine:
                 self.config.market.depth_speed,
                 self.config.market.stale_after_s,
                 connection_lifetime_s=self.config.market.connection_lifetime_s,
+                top_tolerance_s=self.config.market.top_tolerance_s,
             )
             self.market = market
             market.on_info = self._on_info
@@ -278,6 +384,8 @@ class Engine:
                 log.error("market data failed", exc_info=market_task.exception())
                 return 1
             await market.stop()
+            if self.strategies is not None:
+                self.strategies.stop()
             if self.execution is not None:
                 if self.execution.mode == Mode.LIVE:
                     # A clean stop leaves nothing working at the venue.
@@ -298,7 +406,31 @@ class Engine:
         period = 1.0 / self.config.engine.publish_hz
         while True:
             publisher.publish()
+            self._watch_dead_man()
             await asyncio.sleep(period)
+
+    def _watch_dead_man(self) -> None:
+        # Runs with the publisher: the switch's state goes out with every frame.
+        if self.writer is not None:
+            self.writer.begin_header()
+            self.dead_man.write(self.writer.header)
+            self.writer.end_header()
+        lapse = self.dead_man.check()
+        if lapse is not None:
+            self._on_lapse(lapse)
+
+    def _on_lapse(self, lapse: Lapse) -> None:
+        log.warning(
+            "dead-man's switch",
+            extra={
+                "tui_pid": lapse.pid,
+                "silent_s": round(lapse.silent_s, 3),
+                "policy": lapse.policy,
+            },
+        )
+        self.publish_event(AlertRaised(logging.WARNING, lapse.text))
+        if lapse.policy == "cancel" and self.controller is not None and self.execution is not None:
+            self.execution.spawn(self.controller.stand_down(), "dead man")
 
     async def _shutdown(self) -> None:
         if self.publisher is not None:
@@ -309,6 +441,10 @@ class Engine:
             await self.exchange.stop()
         if self.recorder is not None:
             self.recorder.close()
+        if self.journal is not None:
+            # Everything queued is committed, then the events it held are published.
+            await asyncio.to_thread(self.journal.close)
+            await asyncio.sleep(0)
         remove_instance(self.config.engine.instance, self.pid)
         if self.writer is not None:
             self.writer.close(unlink=True)
