@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -595,16 +596,22 @@ def _run_tui(config: Config, info: InstanceInfo, spawned: bool) -> int:
     # attached to keeps running.
     watchdog: list[threading.Timer] = []
 
-    def on_signal(signum: int, frame: object) -> None:
-        log.warning("TUI got %s", signal.Signals(signum).name)
+    def hang_up() -> None:
+        # The terminal is gone: there is nothing to restore, and Textual's shutdown can block
+        # writing to it. Leave at once and touch no lock on the way (a signal handler may
+        # have interrupted the thread holding one). The engine's log says what followed.
         if spawned:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(info.pid, signal.SIGTERM)  # the engine shuts itself down in order
+        os._exit(128 + signal.SIGHUP)
+
+    def on_signal(signum: int, frame: object) -> None:
         if signum == signal.SIGHUP:
-            # The terminal is gone: there is nothing to restore, and Textual's shutdown can
-            # block writing to it. Leave at once.
-            logging.shutdown()
-            os._exit(128 + signum)
+            hang_up()
+        if spawned:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(info.pid, signal.SIGTERM)
+        log.warning("TUI got %s", signal.Signals(signum).name)
         app.call_later(app.exit, "stop" if spawned else "leave")
         # Never outlive a SIGTERM by more than a few seconds, whatever the UI is doing.
         timer = threading.Timer(5.0, os._exit, args=(128 + signum,))
@@ -613,6 +620,13 @@ def _run_tui(config: Config, info: InstanceInfo, spawned: bool) -> int:
         watchdog.append(timer)
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
+    # Not every hangup brings a SIGHUP (`make demo` in a tmux pane that is killed: make is
+    # the session leader and forwards nothing), and Textual's input thread then spins on the
+    # dead terminal: a TUI nobody can see would hold control and a core. Look for it.
+    if sys.stdin.isatty():
+        threading.Thread(
+            target=_watch_terminal, args=(sys.stdin.fileno(), hang_up), daemon=True
+        ).start()
     try:
         choice = app.run()
     finally:
@@ -623,6 +637,12 @@ def _run_tui(config: Config, info: InstanceInfo, spawned: bool) -> int:
         link.close()
         if control is not None:
             control.close()
+    _after_tui(config, info, spawned, choice)
+    return 0
+
+
+def _after_tui(config: Config, info: InstanceInfo, spawned: bool, choice: str | None) -> None:
+    """Stop the engine or leave it running, as the trader chose on quitting."""
     if choice is None:  # the app ended without a choice (e.g. a crash): be conservative
         choice = "stop" if spawned else "leave"
     if choice == "stop":
@@ -640,7 +660,13 @@ def _run_tui(config: Config, info: InstanceInfo, spawned: bool) -> int:
             f"hftui: engine left running (pid {info.pid}); `hftui attach` reopens it",
             file=sys.stderr,
         )
-    return 0
+
+
+def _watch_terminal(fd: int, hang_up: Callable[[], None], every_s: float = 1.0) -> None:
+    """Call `hang_up` once `fd` stops being a terminal (a hung-up tty answers EIO)."""
+    while os.isatty(fd):
+        time.sleep(every_s)
+    hang_up()
 
 
 def _cmd_attach(config: Config) -> int:

@@ -578,7 +578,10 @@ class CommandLink:
                 quiet = bool(self.pending)
                 return self.notice(severity, "mode", f"{event.text} · now {state}", toast=not quiet)
             case AlertRaised():
-                return self.notice(_alert_severity(event.level), "alert", event.text)
+                # Information (a strategy's "would send" in observe, several a second) goes
+                # to the notice line only; a toast each would bury the screen.
+                toast = event.level >= logging.WARNING
+                return self.notice(_alert_severity(event.level), "alert", event.text, toast=toast)
             case OrderChanged(status=OrderStatus.REJECTED):
                 # Every refusal, whoever asked (a shell, later a strategy): the trader sees it.
                 # One of this TUI's own requests is toasted by its answer instead.

@@ -16,7 +16,7 @@ import pytest
 
 from hftui.demo_account import DEMO_API_KEY, DEMO_API_SECRET
 from hftui.engine.binance.client import Credentials, VenueClient
-from hftui.instance import find_running
+from hftui.instance import find_running, pid_alive
 from hftui.protocol import AlertRaised
 from hftui.remote import EngineControl
 from tests.e2e.test_tui_process import Terminal
@@ -143,3 +143,52 @@ def test_sighup_to_the_tui_applies_the_dead_man_policy(
                     os.kill(tui.pid, signal.SIGKILL)
                     tui.wait()
                 term.close()
+
+
+def test_a_tui_whose_terminal_hangs_up_without_a_signal_leaves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not every hangup brings the TUI a SIGHUP: under a session leader that forwards none
+    (`make demo` in a tmux pane that is killed; here `sh -c`), only the leader gets it. The
+    TUI sees its terminal go and leaves, so its heartbeats stop and the policy applies; it
+    must not linger holding control (and a core, spinning on the dead terminal)."""
+    env = isolated_env(tmp_path)
+    env["TERM"] = "xterm-256color"
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        monkeypatch.setenv(name, env[name])
+    monkeypatch.delenv("HFTUI_CONFIG", raising=False)
+    with local_exchange(env, tmp_path) as url:
+        config = Path(env["XDG_CONFIG_HOME"]) / "hftui" / "config.toml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(
+            f'[venue]\nname = "local"\nurl = "{url}"\n[market]\nsymbols = ["BTCUSDT"]\n'
+            "[engine]\ndead_man_after_s = 1.0\n"
+        )
+        with hftui_process(["engine"], env):
+            eventually(lambda: find_running("default"), 60)
+            term = Terminal()
+            leader = subprocess.Popen(
+                ["sh", "-c", '"$@"; exit 0', "sh", *HFTUI, "attach"],
+                env=env,
+                stdin=term.slave,
+                stdout=term.slave,
+                stderr=term.slave,
+                start_new_session=True,
+            )
+            tui_pid = 0
+            try:
+                found = eventually(lambda: _dead_man(env)["tui_pid"], 30)
+                assert isinstance(found, int)
+                tui_pid = found
+                assert tui_pid != leader.pid
+                term.close()  # the terminal goes: the kernel hangs up the session leader only
+                leader.wait(timeout=10)
+                eventually(lambda: not pid_alive(tui_pid), 10)
+                eventually(lambda: _dead_man(env)["tui_pid"] is None, 10)
+                assert _status(env)["running"] is True
+            finally:
+                if tui_pid and pid_alive(tui_pid):
+                    os.kill(tui_pid, signal.SIGKILL)
+                if leader.poll() is None:
+                    leader.kill()
+                    leader.wait()

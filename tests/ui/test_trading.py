@@ -323,6 +323,12 @@ async def test_alerts_and_other_clients_answers(desk: Desk, toasts: Toasts) -> N
         assert (app.notice.title, app.notice.severity) == ("alert", "error")
         assert app.notice.text == "daily loss limit reached"
         assert [toast.title for toast in toasts.shown] == ["alert"]
+        # Information (a strategy's "would send", several a second) is shown on the notice
+        # line without a toast each.
+        desk.engine.alert(logging.INFO, "observe: would send BUY 0.010 ETHUSDT [market_maker]")
+        await eventually(pilot, lambda: app.notice is not None and "would send" in app.notice.text)
+        await pilot.pause()
+        assert [toast.title for toast in toasts.shown] == ["alert"]
 
 
 async def test_any_refused_order_is_shown_whoever_sent_it(desk: Desk, toasts: Toasts) -> None:
@@ -348,7 +354,7 @@ async def test_event_overrun_is_reported(desk: Desk, toasts: Toasts) -> None:
         await pilot.pause()
         app.commands.poll()
         for _ in range(5000):  # more than the ring holds, between two frames
-            desk.engine.alert(logging.INFO, "noise")
+            desk.engine.alert(logging.WARNING, "noise")
         app.poll_engine()
         await pilot.pause()
         # The first frame: how many were left out, then the newest three, the overrun last.
