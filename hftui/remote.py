@@ -25,6 +25,24 @@ from hftui.rings import (
 
 __all__ = ["EngineControl", "RingError"]
 
+# How often a waiting client checks that the engine still lives (a kill -9 sends no goodbye).
+_ALIVE_CHECK_S = 0.1
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child (the engine started by this process and not yet reaped) is dead too.
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except OSError:
+        return True
+
 
 class EngineControl:
     """Command sender and event reader of one engine instance.
@@ -67,15 +85,25 @@ class EngineControl:
 
     def wait_answer(self, request_id: int, timeout_s: float) -> CommandAnswered | None:
         """Block until the engine answers `request_id`; None after `timeout_s`. Every other
-        event read meanwhile stays queued for `poll` (and for later `wait_answer` calls)."""
+        event read meanwhile stays queued for `poll` (and for later `wait_answer` calls).
+
+        Raises:
+            RingError: the engine died while we waited (no answer can come).
+        """
         deadline = time.monotonic() + timeout_s
+        checked = time.monotonic()
         while True:
             for k, event in enumerate(self._pending):
                 if isinstance(event, CommandAnswered) and event.request_id == request_id:
                     del self._pending[k]
                     return event
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now >= deadline:
                 return None
+            if now - checked >= _ALIVE_CHECK_S:
+                checked = now
+                if not _alive(self.info.pid):
+                    raise RingError(f"the engine (pid {self.info.pid}) stopped before answering")
             events, _ = self.events.poll()
             if events:
                 # Bounded: a caller that never polls keeps the newest ring's worth.

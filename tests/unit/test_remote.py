@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +15,7 @@ import pytest
 
 from hftui.instance import InstanceInfo
 from hftui.protocol import AlertRaised, CommandAnswered, Kill, Rearm, Reason
-from hftui.remote import EngineControl
+from hftui.remote import EngineControl, RingError
 from hftui.rings import CommandReceiver, EventWriter, command_segment_name, event_segment_name
 
 
@@ -53,5 +56,24 @@ def test_answers_read_in_one_batch_all_reach_their_waiters(
         assert control.wait_answer(12345, 0.01) is None
         events, overrun = control.poll()
         assert (events, overrun) == ([AlertRaised(30, "an alert")], False)
+    finally:
+        control.close()
+
+
+def test_a_client_waiting_on_a_dead_engine_is_told_at_once(
+    engine_side: tuple[InstanceInfo, CommandReceiver, EventWriter],
+) -> None:
+    info, _receiver, _writer = engine_side
+    control = EngineControl(info)
+    try:
+        request_id = control.send(Kill())
+        # The rings stay (as after kill -9), but the pid they name is gone.
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        control.info = dataclasses.replace(info, pid=dead.pid)
+        started = time.monotonic()
+        with pytest.raises(RingError, match="stopped before answering"):
+            control.wait_answer(request_id, 10.0)
+        assert time.monotonic() - started < 2.0
     finally:
         control.close()
