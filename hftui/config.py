@@ -128,6 +128,13 @@ class LiveSettings:
     recv_window_ms: int = 5000
     request_timeout_s: float = 5.0
     countdown_s: int = 60  # venue-side dead-man's switch (countdownCancelAll); 0: off
+    # How often open orders and positions are checked against the venue's (also after every
+    # user-stream reconnect); 0: only then. A mismatch is an alert, then either "correct"
+    # (the venue's state is taken) or "halt" (the kill switch).
+    reconcile_interval_s: float = 30.0
+    on_mismatch: Literal["correct", "halt"] = "correct"
+    # The user-data socket is pinged this often; no pong in half of it rebuilds the stream.
+    user_stream_heartbeat_s: float = 30.0
 
 
 _STRATEGY_RE: Final = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -349,6 +356,9 @@ def parse_config(raw: Mapping[str, object], source: Path | None = None) -> Confi
         recv_window_ms=t.integer("recv_window_ms", 5000, 100, 60_000),
         request_timeout_s=t.number("request_timeout_s", 5.0, 0.5, 60.0),
         countdown_s=t.integer("countdown_s", 60, 0, 3600),
+        reconcile_interval_s=t.number("reconcile_interval_s", 30.0, 0.0, 86_400.0),
+        on_mismatch=t.choice("on_mismatch", "correct", ("correct", "halt")),  # type: ignore[arg-type]
+        user_stream_heartbeat_s=t.number("user_stream_heartbeat_s", 30.0, 1.0, 600.0),
     )
     t.finish()
     strategies = _strategies(raw.get("strategies", {}))

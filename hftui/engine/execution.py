@@ -212,6 +212,7 @@ class Execution:
         self.touch: Callable[[str], tuple[int, int]] | None = None  # best bid/ask in ticks
         self.on_fill: Callable[[Fill], None] = _no_fill_hook  # the strategy host's hook
         self.journal: Journal | None = None  # orders, events and fills go here when set
+        self.on_stream_reconnect: Callable[[], None] | None = None  # reconciliation's hook
 
     # ---- plumbing -------------------------------------------------------------------------
 
@@ -868,6 +869,73 @@ class Execution:
         self._apply_payload(cid, payload)
         return cid
 
+    # ---- reconciliation: reconcile.py compares, these apply what the venue said ------------
+
+    def live_open_orders(self) -> list[Order]:
+        """Live orders believed open at the venue (acknowledged: one still in flight is not
+        expected on the venue's list yet)."""
+        orders = []
+        for cid, mode in self._order_mode.items():
+            order = self.tracker.get(ClientId(cid))
+            if mode == Mode.LIVE and order is not None and order.open and cid not in self._unacked:
+                orders.append(order)
+        return orders
+
+    def live_orders_missing_fills(self) -> list[Order]:
+        """Live orders whose filled total is ahead of the trades that reached us: a REST
+        answer said they filled, the stream never brought the fills."""
+        orders = []
+        for cid, mode in self._order_mode.items():
+            order = self.tracker.get(ClientId(cid))
+            if mode == Mode.LIVE and order is not None and order.filled > order.traded:
+                orders.append(order)
+        return orders
+
+    def fills_accounted(self) -> None:
+        """Recovery journaled the fills of the orders it adopted and took positions from the
+        venue: their trades are not missing, whatever arrives of them later."""
+        for order in self.live_orders_missing_fills():
+            order.traded = order.filled
+
+    def apply_venue_order(self, payload: Mapping[str, object]) -> bool:
+        """Merge a REST order object for a tracked order; False when unknown or unreadable."""
+        return self._apply_payload(ClientId(str(payload.get("clientOrderId", ""))), payload)
+
+    def apply_venue_trades(self, cid: ClientId, rows: list[dict[str, object]]) -> int:
+        """Apply the venue's own trade records (`userTrades`) of one order: fills the stream
+        never delivered. Trade ids already applied are skipped, so this is idempotent.
+        Returns how many fills were new."""
+        order = self.tracker.get(cid)
+        if order is None:
+            return 0
+        inst = self.instruments[order.intent.symbol]
+        before = len(order.trades)
+        updates = []
+        for t in rows:
+            try:
+                trade_id, order_id = t["id"], t["orderId"]
+                if not isinstance(trade_id, int) or order_id != order.venue_order_id:
+                    continue
+                update = VenueUpdate(
+                    cid, inst.symbol, order.venue_status, order.venue_order_id,
+                    order.filled, order.avg_price, Lots(inst.qty_lots(str(t["qty"]))),
+                    Ticks(inst.price_ticks(str(t["price"]))), trade_id,
+                    float(str(t.get("commission", "0"))), t.get("maker") is True,
+                    int(str(t.get("time", 0))), "reconcile",
+                )  # fmt: skip
+                updates.append(update)
+            except (KeyError, ValueError) as exc:
+                log.warning("unreadable venue trade", extra={"client_id": cid, "error": str(exc)})
+        self._apply_updates(updates)
+        return len(order.trades) - before
+
+    def correct_position(self, symbol: str, lots: int, entry_ticks: float) -> None:
+        """Take the venue's live position (after a reconciliation mismatch)."""
+        self.account.seed_position(Mode.LIVE, symbol, lots, entry_ticks)
+        if self.mode == Mode.LIVE:
+            self.exposure.symbols[symbol].position = lots
+        self.version += 1
+
     def _track_open(self, cid: str) -> None:
         """Keep the exposure's open-order figures in step with the order's state."""
         order = self.tracker.get(ClientId(cid))
@@ -968,10 +1036,20 @@ class Execution:
                 raise
             self.client = client
         if self.user_stream is None:
-            self.user_stream = UserStream(self.client, self.stream_url, self.on_user_event)
+            self.user_stream = UserStream(
+                self.client,
+                self.stream_url,
+                self.on_user_event,
+                heartbeat_s=self.config.live.user_stream_heartbeat_s,
+                on_reconnect=self._stream_reconnected,
+            )
             self.spawn(self.user_stream.run(), "user stream")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.user_stream.connected_event.wait(), 5.0)
+
+    def _stream_reconnected(self) -> None:
+        if self.on_stream_reconnect is not None:
+            self.on_stream_reconnect()
 
     async def seed_live_positions(self) -> None:
         """Start the live books from the venue's positions."""

@@ -31,6 +31,7 @@ from hftui.engine.kill_switch import KillLatchError, KillSwitch, latch_path
 from hftui.engine.local_venue import LocalExchange, LocalExchangeError
 from hftui.engine.market_data import MarketData, NotListedError, SubscriptionError
 from hftui.engine.publisher import Publisher
+from hftui.engine.reconcile import Reconciler
 from hftui.engine.recovery import recover
 from hftui.engine.strategy_host import StrategyHost
 from hftui.engine.warmup import warm_kernels
@@ -115,6 +116,7 @@ class Engine:
         self.dead_man = DeadMansSwitch(config.engine.dead_man, config.engine.dead_man_after_s)
         self.endpoints: Endpoints | None = None
         self.journal: Journal | None = None
+        self.reconciler: Reconciler | None = None
         self._durable: DurablePublisher | None = None  # publishes under the journal's rule
 
     def request_stop(self, reason: str) -> None:
@@ -207,11 +209,23 @@ class Engine:
         # that the two never start two clients.
         if self.config.venue.name == "local":
             await controller.connect_local()
-        if self.journal is None or self.execution is None:
+        if self.execution is None:
             return
-        found = await asyncio.to_thread(controller.credentials)
-        credentials = found if isinstance(found, Credentials) else None
-        await recover(self.execution, self.journal, credentials)
+        if self.journal is not None:
+            found = await asyncio.to_thread(controller.credentials)
+            credentials = found if isinstance(found, Credentials) else None
+            await recover(self.execution, self.journal, credentials)
+            self.execution.fills_accounted()
+        # From here on, live orders and positions are checked against the venue's.
+        reconciler = Reconciler(
+            self.execution,
+            self.config.live,
+            lambda why: controller.kill(0, why, flatten=False),
+            self.journal,
+        )
+        self.reconciler = reconciler
+        self.execution.on_stream_reconnect = reconciler.after_reconnect
+        self.execution.spawn(reconciler.run(), "reconcile")
 
     async def _early_commands(self) -> None:
         # Until the venue's instruments are known only the latch can act: a kill is latched

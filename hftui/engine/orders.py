@@ -101,6 +101,7 @@ class Order:
     rejected_locally: bool = False
     foreign_order_id: int = 0  # another venue order holding this client id: not ours
     trades: dict[int, float] = field(default_factory=dict, repr=False)  # trade id -> fee
+    traded: Lots = Lots(0)  # noqa: RUF009  the sum of the trades' quantities (filled by fills)
 
     @property
     def remaining(self) -> Lots:
@@ -380,6 +381,7 @@ class OrderTracker:
         if not update.trade_id or update.last_qty <= 0 or update.trade_id in order.trades:
             return None
         order.trades[update.trade_id] = update.fee
+        order.traded = Lots(order.traded + update.last_qty)
         order.fee = math.fsum(order.trades.values())  # exact, so arrival order cannot show
         i, u = order.intent, update
         return Fill(

@@ -27,6 +27,7 @@ __all__ = ["UserStream"]
 log = logging.getLogger(__name__)
 
 _KEEPALIVE_S: Final = 25 * 60.0  # Binance keys live 60 min; a PUT extends them
+_UNKNOWN_LISTEN_KEY: Final = -1125
 
 
 class UserStream:
@@ -36,11 +37,18 @@ class UserStream:
         stream_url: str,
         on_event: Callable[[dict[str, object]], None],
         keepalive_s: float = _KEEPALIVE_S,
+        heartbeat_s: float = 30.0,
+        on_reconnect: Callable[[], None] | None = None,
     ) -> None:
         self.client = client
         self.stream_url = stream_url.rstrip("/")
         self.on_event = on_event
         self.keepalive_s = keepalive_s
+        # Pinged this often; a socket with no pong within half of it is rebuilt (a dead
+        # connection can look open for minutes otherwise).
+        self.heartbeat_s = heartbeat_s
+        # Called after each reconnect: events may have been lost meanwhile (reconcile).
+        self.on_reconnect = on_reconnect
         self.connected = False
         self.connected_event = asyncio.Event()
         self.reconnects = 0
@@ -60,12 +68,15 @@ class UserStream:
                         f"{self.stream_url}/private/ws?listenKey={key}"
                         "&events=ORDER_TRADE_UPDATE/ACCOUNT_UPDATE/listenKeyExpired"
                     )
-                    async with session.ws_connect(url, heartbeat=None, compress=0) as ws:
+                    beat = self.heartbeat_s
+                    async with session.ws_connect(url, heartbeat=beat, compress=0) as ws:
                         self._ws = ws
                         self.connected = True
                         self.connected_event.set()
                         backoff.reset()
                         log.info("user stream connected")
+                        if self.reconnects and self.on_reconnect is not None:
+                            self.on_reconnect()
                         await self._serve(ws)
                 except (VenueError, aiohttp.ClientError, OSError, TimeoutError) as exc:
                     log.warning("user stream failed", extra={"error": str(exc)})
@@ -113,6 +124,14 @@ class UserStream:
                 await self.client.keepalive_listen_key()
             except VenueError as exc:
                 log.warning("listen key keepalive failed", extra={"error": str(exc)})
+                if exc.code == _UNKNOWN_LISTEN_KEY and self._ws is not None:
+                    await self._ws.close()  # a dead key hears nothing: start over with a new one
+
+    async def rebuild(self) -> None:
+        """Drop the socket and reconnect with a new listen key (a stream found to be losing
+        events: the socket can stay up while the key behind it is gone)."""
+        if self._ws is not None:
+            await self._ws.close()
 
     async def stop(self) -> None:
         self._stopping.set()

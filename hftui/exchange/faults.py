@@ -9,7 +9,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["Faults"]
+__all__ = ["USER_DATA_STREAM", "Faults"]
+
+# The name the stall fault uses for every account's user-data events (their stream names are
+# listen keys, which a test does not know).
+USER_DATA_STREAM = "userData"
 
 
 @dataclass(slots=True)

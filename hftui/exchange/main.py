@@ -25,6 +25,7 @@ from hftui.demo_account import DEMO_API_KEY, DEMO_API_SECRET
 from hftui.exchange.accounts import START_BALANCE, Account
 from hftui.exchange.admin import add_admin_routes
 from hftui.exchange.algo import AlgoService
+from hftui.exchange.faults import USER_DATA_STREAM
 from hftui.exchange.limits import Limits, RateLimiter
 from hftui.exchange.liquidation import MarginMonitor
 from hftui.exchange.market import MarketParams
@@ -171,6 +172,10 @@ async def start(config: ExchangeConfig) -> RunningExchange:
     }
 
     def publish_user(account: Account, payload: dict[str, object]) -> None:
+        # `stall?stream=userData` loses user events (the socket stays up): a state change
+        # behind the client's back, which only its reconciliation can find.
+        if hub.faults.stalled and hub.faults.is_stalled(USER_DATA_STREAM):
+            return
         if account.listen_key is not None and now_ms() < account.listen_key_expires_ms:
             hub.publish(account.listen_key, payload)
 

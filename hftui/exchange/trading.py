@@ -504,6 +504,24 @@ class Trading:
     def user_trades(self, account: Account, params: dict[str, str]) -> list[dict[str, object]]:
         symbol = self.symbol_of(params).spec.symbol
         trades = [t for t in account.trades if t.symbol == symbol]
+        # Binance's filters: one order's trades, from a trade id on, or within a time window.
+        for name in ("orderId", "fromId", "startTime", "endTime"):
+            text = params.get(name)
+            if text is None:
+                continue
+            if not text.isdigit():
+                raise VenueError.invalid(name)
+            v = int(text)
+            trades = [
+                t
+                for t in trades
+                if (name != "orderId" or t.order_id == v)
+                and (name != "fromId" or t.trade_id >= v)
+                and (name != "startTime" or t.time_ms >= v)
+                and (name != "endTime" or t.time_ms <= v)
+            ]
+        if "fromId" in params:
+            trades = trades[: self._limit(params, 500)]  # the oldest first from that id
         return [
             {
                 "buyer": t.side == "BUY",
