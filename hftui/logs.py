@@ -11,6 +11,7 @@ import logging.handlers
 import os
 import queue
 import time
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Final
 
@@ -18,7 +19,12 @@ import orjson
 
 from hftui.paths import logs_dir
 
-__all__ = ["JsonFormatter", "setup_logging"]
+__all__ = ["JsonFormatter", "request_id", "setup_logging"]
+
+# The command being acted on (its command-ring request id; 0: none). The engine sets it while
+# it handles a command; tasks started meanwhile inherit it, so every line the command causes,
+# later ones included, can be found by it.
+request_id: ContextVar[int] = ContextVar("request_id", default=0)
 
 # Attributes every LogRecord has; anything else was passed through `extra=` and is logged.
 _STANDARD: Final = frozenset(
@@ -46,6 +52,17 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
+
+
+class _Correlate(logging.Filter):
+    """Stamps each record with the request id in force where it was made. A handler filter
+    runs on the caller's thread, in its context, before the record is queued for writing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        current = request_id.get()
+        if current and not hasattr(record, "request_id"):
+            record.request_id = current
+        return True
 
 
 class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
@@ -103,6 +120,7 @@ def setup_logging(
     writer = _PrivateRotatingHandler(path, maxBytes=max_bytes, backupCount=backups)
     writer.setFormatter(JsonFormatter())
     handler: logging.Handler = _Handoff(writer) if background else writer
+    handler.addFilter(_Correlate())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

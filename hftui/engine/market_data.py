@@ -879,8 +879,8 @@ class MarketData:
         # Diff-depth frames skip orjson: the symbol by a byte search, the rest parsed in numba.
         # False sends the frame down the general path, which explains any problem.
         start = raw.find(b'"s":"')
-        if start < 0:
-            return False
+        if start < 0 or raw.find(b'"s":"', start + 5) >= 0:
+            return False  # a second "s" (in a nested field) could name another book
         start += 5
         feed = self._by_symbol_bytes.get(raw[start : raw.find(b'"', start)])
         if feed is None or feed.sync is None:
@@ -1116,6 +1116,11 @@ class MarketData:
 
     def connected(self) -> bool:
         return self.depth_connected
+
+    def mark_price(self, symbol: str) -> float:
+        """The venue's mark price in USDT from the markPrice stream; 0 before the first."""
+        feed = self._by_symbol.get(symbol)
+        return feed.mark_price if feed is not None else 0.0
 
     def touch(self, symbol: str) -> tuple[int, int]:
         """Best bid and ask in ticks of a synced book; (-1, -1) otherwise."""

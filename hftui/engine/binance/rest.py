@@ -85,7 +85,8 @@ class PublicRest:
                 f"GET {path}: HTTP {status}, body is not JSON ({body[:80]!r})", status
             ) from None
         if status >= 400:
-            code = int(data.get("code", 0)) if isinstance(data, dict) else 0
+            code = data.get("code", 0) if isinstance(data, dict) else 0
+            code = code if type(code) is int else 0  # an odd error body still gives its status
             msg = data.get("msg", "") if isinstance(data, dict) else ""
             raise VenueError(
                 f"GET {path}: HTTP {status} code {code}: {msg}", status, code, str(msg)

@@ -70,6 +70,26 @@ def _skip_string(frame: bytes, i: int, n: int) -> int:
 
 
 @njit(cache=True, nogil=True)
+def _skip_nested(frame: bytes, i: int, n: int) -> int:
+    # i is at "{" or "["; returns the index after its matching close, or BAD_SYNTAX.
+    depth = 0
+    while i < n:
+        if frame[i] == _QUOTE:
+            i = _skip_string(frame, i, n)
+            if i < 0:
+                return BAD_SYNTAX
+            continue
+        if frame[i] == _LBRACE or frame[i] == _LBRACKET:
+            depth += 1
+        elif frame[i] == 125 or frame[i] == 93:  # "}" or "]"
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return BAD_SYNTAX
+
+
+@njit(cache=True, nogil=True)
 def _integer(frame: bytes, i: int, n: int, out: np.ndarray) -> int:
     value = 0
     digits = 0
@@ -107,10 +127,23 @@ def parse_depth_(
     n = len(frame)
     scratch = meta[META_SIZE - 1 :]  # a view: no allocation per call
     seen = 0  # bits: U, u, pu, b, a
+    stepped_in = False  # into the combined stream's "data" object, the only one entered
     meta[META_EVENT_TIME] = 0
-    i = 0
+    # One object, closed, and nothing after it: a frame cut short or wrapped in anything
+    # else is left to the JSON path, which refuses it as every reader would.
+    i = _skip_ws(frame, 0, n)
+    if i >= n or frame[i] != _LBRACE:
+        return BAD_SYNTAX
+    i += 1
+    depth = 1
     while i < n:
         if frame[i] != _QUOTE:
+            if frame[i] == 125:  # "}"
+                depth -= 1
+                if depth == 0:
+                    if _skip_ws(frame, i + 1, n) != n:
+                        return BAD_SYNTAX
+                    break
             i += 1
             continue
         key_start = i + 1
@@ -126,6 +159,8 @@ def parse_depth_(
         if j >= n:
             return BAD_SYNTAX
         k0 = frame[key_start]
+        if stepped_in and depth == 1:
+            k0 = 0  # after "data": envelope keys are not the event's, so none below matches
         if key_len == 1 and k0 == 85:  # "U"
             j = _integer(frame, j, n, scratch)
             meta[META_FIRST] = scratch[0]
@@ -172,11 +207,29 @@ def parse_depth_(
                 seen |= 16
         elif frame[j] == _QUOTE:
             j = _skip_string(frame, j, n)
-        elif frame[j] == _LBRACE:
-            j += 1  # step into a nested object ("data"): its keys are scanned next
+        elif (
+            frame[j] == _LBRACE
+            and not stepped_in
+            and key_len == 4
+            and frame[key_start] == 100  # "data"
+            and frame[key_start + 1] == 97
+            and frame[key_start + 2] == 116
+            and frame[key_start + 3] == 97
+        ):
+            stepped_in = True
+            depth += 1
+            seen = 0  # only the event's own fields count, not the envelope's before it
+            meta[META_EVENT_TIME] = 0
+            j += 1  # the combined stream's event: its keys are scanned next
+        elif frame[j] == _LBRACE or frame[j] == _LBRACKET:
+            # Skipped whole: keys inside would be taken for the event's own (a nested "b"
+            # for the bids).
+            j = _skip_nested(frame, j, n)
         if j < 0:
             return j if j < -1 else BAD_SYNTAX
         i = j
+    if depth != 0:
+        return BAD_SYNTAX
     if seen != 31:
         return MISSING
     return OK
