@@ -37,6 +37,7 @@ class InstanceInfo:
     venue: str
     venue_url: str
     path: Path
+    metrics_url: str | None = None  # the Prometheus exporter's, None when it is off
 
 
 def pid_alive(pid: int) -> bool:
@@ -67,7 +68,13 @@ def command_lock_path(instance: str) -> Path:
 
 
 def write_instance(
-    instance: str, pid: int, shm: str, started_ns: int, venue: str, venue_url: str
+    instance: str,
+    pid: int,
+    shm: str,
+    started_ns: int,
+    venue: str,
+    venue_url: str,
+    metrics_url: str | None = None,
 ) -> Path:
     """Atomically publish this engine's instance file (owner-only)."""
     path = _path(instance)
@@ -80,6 +87,7 @@ def write_instance(
             "started_ns": started_ns,
             "venue": venue,
             "venue_url": venue_url,
+            "metrics_url": metrics_url,
         }
     )
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -120,6 +128,7 @@ def find_running(instance: str, clean_stale: bool = True) -> InstanceInfo | None
             venue=str(raw["venue"]),
             venue_url=str(raw["venue_url"]),
             path=path,
+            metrics_url=str(raw["metrics_url"]) if raw.get("metrics_url") else None,
         )
     except FileNotFoundError:
         return None

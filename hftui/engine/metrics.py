@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["LatencyHistogram"]
+from hftui.protocol import CommandAnswered, Event, OrderChanged, OrderStatus
+
+__all__ = ["EventTally", "LatencyHistogram"]
 
 _FIRST_POW: Final = 8  # the first bucket holds up to 2**8 ns = 256 ns
 _BUCKETS: Final = 30  # the last bounded one up to 2**37 ns (about 137 s); then +Inf
@@ -67,3 +69,26 @@ class LatencyHistogram:
             if running >= rank:
                 return 1 << (_FIRST_POW + k)
         return 1 << (_FIRST_POW + _BUCKETS)
+
+
+class EventTally:
+    """What the engine told its clients: events published, orders that ended rejected and
+    commands refused, by reason (lower-case `Reason` names). Bumped on the loop as each
+    event goes out; an exporter copies the dicts at scrape time."""
+
+    __slots__ = ("published", "refusals", "rejects")
+
+    def __init__(self) -> None:
+        self.published = 0
+        self.rejects: dict[str, int] = {}
+        self.refusals: dict[str, int] = {}
+
+    def see(self, event: Event) -> None:
+        self.published += 1
+        if isinstance(event, CommandAnswered):
+            if not event.ok:
+                key = event.reason.name.lower()
+                self.refusals[key] = self.refusals.get(key, 0) + 1
+        elif isinstance(event, OrderChanged) and event.status == OrderStatus.REJECTED:
+            key = event.reason.name.lower()
+            self.rejects[key] = self.rejects.get(key, 0) + 1

@@ -230,6 +230,18 @@ class RateBudget:
             t.limit.header: t.used(now) / t.limit.limit for t in self._tracks if t.limit.limit > 0
         }
 
+    def peek(self) -> list[tuple[str, int, int]]:
+        """(header, used in the current window, limit) per limit, changing nothing: for a
+        reader on another thread (the metrics exporter), where `usage` would evict from
+        deques the loop owns. The spends are copied first (one C-level copy under the GIL)."""
+        now = self.clock()
+        out = []
+        for track in list(self._tracks):
+            window = track.limit.window_s
+            spent = sum(cost for at, cost in tuple(track.spent) if at + window > now)
+            out.append((track.limit.header, max(spent, track.venue_count(now)), track.limit.limit))
+        return out
+
 
 def _retry_after(status: int, value: str | None) -> float:
     try:
