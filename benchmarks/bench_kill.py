@@ -30,6 +30,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
@@ -48,7 +49,17 @@ GOAL_SENT_MS = 5.0
 GOAL_ZERO_MS = 50.0
 
 
+class KillBenchError(RuntimeError):
+    """The run could not be measured (a refusal, a time-out, orders left open)."""
+
+
 def _eventually(probe: Callable[[], T | None], timeout_s: float, what: str) -> T:
+    return _poll(probe, timeout_s, what, 0.05)
+
+
+def _poll(probe: Callable[[], T | None], timeout_s: float, what: str, every_s: float = 0.005) -> T:
+    # A short period where a start-up is timed: the poll's own granularity stays well under
+    # the figure.
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -57,8 +68,8 @@ def _eventually(probe: Callable[[], T | None], timeout_s: float, what: str) -> T
             value = None
         if value:
             return value
-        time.sleep(0.05)
-    raise SystemExit(f"bench_kill: timed out waiting for {what}")
+        time.sleep(every_s)
+    raise KillBenchError(f"bench_kill: timed out waiting for {what}")
 
 
 @contextmanager
@@ -101,7 +112,7 @@ def _synced(reader: SnapshotReader) -> bool:
 def _answer_ok(control: EngineControl, command: object, what: str) -> None:
     answer = control.request(command, 20.0)  # type: ignore[arg-type]
     if answer is None or not answer.ok:
-        raise SystemExit(f"bench_kill: {what} refused: {answer}")
+        raise KillBenchError(f"bench_kill: {what} refused: {answer}")
 
 
 def _ours(
@@ -119,20 +130,20 @@ def _ours(
         for request_id in ids:  # live answers come with the venue's acknowledgement
             answer = control.wait_answer(request_id, 20.0)
             if answer is None or not answer.ok:
-                raise SystemExit(f"bench_kill: order refused: {answer}")
+                raise KillBenchError(f"bench_kill: order refused: {answer}")
         if len(asyncio.run(_venue_open(url))) != n * len(SYMBOLS):
-            raise SystemExit("bench_kill: the orders are not all resting at the venue")
+            raise KillBenchError("bench_kill: the orders are not all resting at the venue")
         key = time.monotonic_ns()
         request_id = control.send(Kill(), sent_ns=key)
         answer = control.wait_answer(request_id, 20.0)
         answered = time.monotonic_ns()
         if answer is None or not answer.ok:
-            raise SystemExit(f"bench_kill: kill refused: {answer}")
+            raise KillBenchError(f"bench_kill: kill refused: {answer}")
         header = _eventually(
             lambda: (h := reader.header())["kill_zero_open_ns"] and h, 5.0, "the kill report"
         )
         if int(header["kill_left_open"]) != 0 or asyncio.run(_venue_open(url)):
-            raise SystemExit("bench_kill: orders left open after the kill")
+            raise KillBenchError("bench_kill: orders left open after the kill")
         out["sent_ms"].append(int(header["kill_sent_ns"]) / 1e6)
         out["zero_ms"].append(int(header["kill_zero_open_ns"]) / 1e6)
         out["answer_ms"].append((answered - key) / 1e6)
@@ -179,7 +190,7 @@ async def _baseline(url: str, rounds: int, n: int) -> dict[str, list[float]]:
                 await client.cancel_order(symbol, cid)
             for symbol in SYMBOLS:  # the same check as the engine's: per symbol, in turn
                 if await client.open_orders(symbol):
-                    raise SystemExit("bench_kill: baseline left orders open")
+                    raise KillBenchError("bench_kill: baseline left orders open")
             done = time.monotonic_ns()
             out["sent_ms"].append((last_sent - t0) / 1e6)
             out["zero_ms"].append((done - t0) / 1e6)
@@ -197,43 +208,84 @@ def _stats(values: list[float]) -> dict[str, float]:
     }
 
 
-def run(rounds: int, orders: int) -> dict[str, object]:
+@dataclass
+class EngineSession:
+    """A local exchange and an engine on it, started for benchmarks; `ready_ms` is the
+    engine's cold start: launch to answering commands with every book synced."""
+
+    url: str
+    engine: subprocess.Popen[bytes]
+    control: EngineControl
+    reader: SnapshotReader
+    launched_ns: int
+    listed_ms: float  # launch to the instance file naming a live engine
+    ready_ms: float
+
+
+@contextmanager
+def engine_session() -> Iterator[EngineSession]:
+    """Start the local exchange, then time an `hftui engine` launch on it until ready."""
     with tempfile.TemporaryDirectory(prefix="hftui-bench-kill-") as tmp:
         home = Path(tmp)
         # This process finds the engine's instance file and rings through the same dirs.
+        saved = {k: os.environ.get(k) for k in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "HFTUI_CONFIG")}
         os.environ["XDG_CONFIG_HOME"] = str(home / "config")
         os.environ["XDG_DATA_HOME"] = str(home / "data")
         os.environ.pop("HFTUI_CONFIG", None)
         env = dict(os.environ)
         ready = home / "exchange.json"
-        with _started(["exchange", "--port", "0", "--ready-file", str(ready)], env):
-            url = _eventually(
-                lambda: ready.exists() and json.loads(ready.read_text())["url"], 20, "exchange"
-            )
-            config = home / "config" / "hftui" / "config.toml"
-            config.parent.mkdir(parents=True)
-            config.write_text(
-                f'[venue]\nname = "local"\nurl = "{url}"\n'
-                f'[engine]\ninstance = "benchkill"\n[risk]\nmax_orders_per_s = 1000\n'
-            )
-            with _started(["engine"], env):
-                info = _eventually(lambda: find_running("benchkill"), 60, "the engine")
-                control = EngineControl(info)
-                reader = SnapshotReader(info.shm)
-                try:
-                    _eventually(
-                        lambda: (a := control.request(SetMode(Mode.OBSERVE), 2.0)) and a.ok,
-                        60,
-                        "the engine to trade",
-                    )
-                    _eventually(lambda: _synced(reader), 60, "the books to sync")
-                    ours = _ours(control, reader, url, rounds, orders)
-                    # With the engine still attached, so the exchange carries the same load
-                    # (market data and user-data streams) as during our rounds.
-                    base = asyncio.run(_baseline(url, rounds, orders))
-                finally:
-                    reader.close()
-                    control.close()
+        try:
+            with _started(["exchange", "--port", "0", "--ready-file", str(ready)], env):
+                url = _eventually(
+                    lambda: ready.exists() and json.loads(ready.read_text())["url"],
+                    20,
+                    "exchange",
+                )
+                config = home / "config" / "hftui" / "config.toml"
+                config.parent.mkdir(parents=True)
+                config.write_text(
+                    f'[venue]\nname = "local"\nurl = "{url}"\n'
+                    f'[engine]\ninstance = "benchkill"\n[risk]\nmax_orders_per_s = 1000\n'
+                )
+                launched = time.monotonic_ns()
+                with _started(["engine"], env) as engine:
+                    info = _poll(lambda: find_running("benchkill"), 60, "the engine")
+                    listed = time.monotonic_ns()
+                    control = EngineControl(info)
+                    reader = SnapshotReader(info.shm)
+                    try:
+                        _poll(
+                            lambda: (a := control.request(SetMode(Mode.OBSERVE), 2.0)) and a.ok,
+                            60,
+                            "the engine to trade",
+                        )
+                        _poll(lambda: _synced(reader), 60, "the books to sync")
+                        yield EngineSession(
+                            url,
+                            engine,
+                            control,
+                            reader,
+                            launched,
+                            (listed - launched) / 1e6,
+                            (time.monotonic_ns() - launched) / 1e6,
+                        )
+                    finally:
+                        reader.close()
+                        control.close()
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def measure(session: EngineSession, rounds: int, orders: int) -> dict[str, object]:
+    """Our kill and the baseline's, `rounds` times each, with `orders` per symbol resting."""
+    ours = _ours(session.control, session.reader, session.url, rounds, orders)
+    # With the engine still attached, so the exchange carries the same load (market data and
+    # user-data streams) as during our rounds.
+    base = asyncio.run(_baseline(session.url, rounds, orders))
     result: dict[str, object] = {
         "rounds": rounds,
         "open_orders": orders * len(SYMBOLS),
@@ -251,6 +303,11 @@ def run(rounds: int, orders: int) -> dict[str, object]:
     result["ratio_zero_open"] = round(statistics.median(base["zero_ms"]) / ours_zero, 2)
     result["goals_ms"] = {"key_to_cancels_sent": GOAL_SENT_MS, "key_to_zero_open": GOAL_ZERO_MS}
     return result
+
+
+def run(rounds: int, orders: int) -> dict[str, object]:
+    with engine_session() as session:
+        return measure(session, rounds, orders)
 
 
 def _print(result: dict[str, object]) -> None:
@@ -276,7 +333,10 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=4, help="resting orders per symbol")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
-    result = run(args.rounds, args.orders)
+    try:
+        result = run(args.rounds, args.orders)
+    except KillBenchError as exc:
+        raise SystemExit(str(exc)) from None
     if args.json:
         print(json.dumps(result))
     else:

@@ -39,7 +39,8 @@ async def _signed(
         return body  # type: ignore[no-any-return]
 
 
-async def main() -> None:
+async def measure(rounds: int = ROUNDS) -> dict[str, float]:
+    """Median seconds of an unsigned `GET /time` and of one signed place or cancel."""
     # Limits out of the way: this measures the venue's work, not its throttling.
     limits = Limits(weight_per_minute=10**9, orders_per_10s=10**9, orders_per_minute=10**9)
     running = await start(ExchangeConfig(port=0, accounts=((KEY, SECRET),), limits=limits))
@@ -49,13 +50,13 @@ async def main() -> None:
                 bid = Decimal(orjson.loads(await r.read())["bids"][0][0])
             price = str(bid - 500)
             plain: list[float] = []
-            for _ in range(ROUNDS):
+            for _ in range(rounds):
                 started = time.perf_counter()
                 async with http.get(f"{running.url}/fapi/v1/time") as r:
                     await r.read()
                 plain.append(time.perf_counter() - started)
             round_trips: list[float] = []
-            for _ in range(ROUNDS):
+            for _ in range(rounds):
                 started = time.perf_counter()
                 order = await _signed(
                     http,
@@ -79,7 +80,12 @@ async def main() -> None:
                 round_trips.append(time.perf_counter() - started)
     finally:
         await running.stop()
-    base, ours = statistics.median(plain), statistics.median(round_trips) / 2
+    return {"plain_s": statistics.median(plain), "signed_s": statistics.median(round_trips) / 2}
+
+
+async def main() -> None:
+    figures = await measure()
+    base, ours = figures["plain_s"], figures["signed_s"]
     print(f"order round trips over loopback, {ROUNDS} place+cancel pairs, one client, medians")
     print(f"{'request':<38} {'ms':>7} {'per second':>11}")
     print(f"{'GET /time, unsigned (baseline)':<38} {base * 1e3:>7.3f} {1 / base:>11.0f}")

@@ -208,18 +208,23 @@ def _figures(latencies_ns: np.ndarray) -> dict[str, float]:
     }
 
 
+def run(events: int, gap_us: float) -> dict[str, dict[str, float]]:
+    """The figures of every path, `events` measured events each, `gap_us` apart."""
+    gap_ns = int(gap_us * 1000)
+    return {
+        "ring, EventReader.poll()": _figures(_run_ring(events, gap_ns, decode=True)),
+        "ring, slot visible": _figures(_run_ring(events, gap_ns, decode=False)),
+        "multiprocessing.Pipe": _figures(_run_pipe(events, gap_ns)),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000, help="measured events per path")
     parser.add_argument("--gap-us", type=float, default=50.0, help="between two events")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args()
-    gap_ns = int(args.gap_us * 1000)
-    rows = {
-        "ring, EventReader.poll()": _figures(_run_ring(args.events, gap_ns, decode=True)),
-        "ring, slot visible": _figures(_run_ring(args.events, gap_ns, decode=False)),
-        "multiprocessing.Pipe": _figures(_run_pipe(args.events, gap_ns)),
-    }
+    rows = run(args.events, args.gap_us)
     if args.json:
         print(json.dumps({"payload_bytes": EVENT_DTYPE.itemsize, "paths": rows}, indent=2))
         return

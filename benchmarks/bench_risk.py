@@ -144,21 +144,23 @@ class NaiveRisk:
         return Reason.OK
 
 
-def timer_overhead() -> int:
+def timer_overhead(calls: int = CALLS) -> int:
     """The median cost of two back-to-back `perf_counter_ns` reads."""
     clock = time.perf_counter_ns
-    samples = [0] * CALLS
-    for i in range(CALLS):
+    samples = [0] * calls
+    for i in range(calls):
         t0 = clock()
         samples[i] = clock() - t0
     return int(statistics.median(samples))
 
 
-def time_calls(gate: Gate, intent: OrderIntent, exposure: Exposure, overhead: int) -> list[int]:
-    """Nanoseconds of each of CALLS calls, timer cost subtracted, sorted."""
+def time_calls(
+    gate: Gate, intent: OrderIntent, exposure: Exposure, overhead: int, calls: int = CALLS
+) -> list[int]:
+    """Nanoseconds of each of `calls` calls, timer cost subtracted, sorted."""
     clock = time.perf_counter_ns
-    samples = [0] * CALLS
-    for i in range(CALLS):
+    samples = [0] * calls
+    for i in range(calls):
         t0 = clock()
         gate(intent, exposure)
         samples[i] = clock() - t0 - overhead
@@ -166,10 +168,10 @@ def time_calls(gate: Gate, intent: OrderIntent, exposure: Exposure, overhead: in
     return samples
 
 
-def batched_mean(gate: Gate, intent: OrderIntent, exposure: Exposure) -> float:
+def batched_mean(gate: Gate, intent: OrderIntent, exposure: Exposure, calls: int = CALLS) -> float:
     """Mean nanoseconds per call over batches of BATCH calls (the timer cost amortised)."""
     clock = time.perf_counter_ns
-    batches = CALLS // BATCH
+    batches = max(calls // BATCH, 1)
     total = 0
     for _ in range(batches):
         t0 = clock()
@@ -188,21 +190,23 @@ def percentiles(samples: list[int]) -> Figures:
     }
 
 
-def measure(gates: dict[str, Gate], exposure: Exposure) -> dict[str, dict[str, Figures]]:
-    """Per gate and intent, the median over ROUNDS of each percentile and the batched mean."""
+def measure(
+    gates: dict[str, Gate], exposure: Exposure, calls: int = CALLS, rounds: int = ROUNDS
+) -> dict[str, dict[str, Figures]]:
+    """Per gate and intent, the median over `rounds` of each percentile and the batched mean."""
     intents = {"pass": PASS, "refuse": REFUSE}
     runs: dict[str, dict[str, list[Figures]]] = {g: {k: [] for k in intents} for g in gates}
     for gate in gates.values():  # warm up
         for intent in intents.values():
             for _ in range(2_000):
                 gate(intent, exposure)
-    overhead = timer_overhead()
-    for _ in range(ROUNDS):
+    overhead = timer_overhead(calls)
+    for _ in range(rounds):
         for name, gate in gates.items():
             for key, intent in intents.items():
                 gc.collect()
-                figures = percentiles(time_calls(gate, intent, exposure, overhead))
-                figures["batched_mean_ns"] = batched_mean(gate, intent, exposure)
+                figures = percentiles(time_calls(gate, intent, exposure, overhead, calls))
+                figures["batched_mean_ns"] = batched_mean(gate, intent, exposure, calls)
                 runs[name][key].append(figures)
     return {
         g: {
@@ -213,11 +217,11 @@ def measure(gates: dict[str, Gate], exposure: Exposure) -> dict[str, dict[str, F
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args()
-
+def run(
+    calls: int = CALLS, rounds: int = ROUNDS
+) -> tuple[dict[str, object], dict[str, dict[str, Figures]]]:
+    """Check that both gates agree, then measure them: the JSON object `--json` prints, and
+    every figure per gate and intent."""
     instruments = parse_instruments(exchange_info(SYMBOLS, 0), list(SYMBOLS))
     exposure = Exposure(SYMBOLS)
     exposure.symbols["BTCUSDT"].mid = MID
@@ -235,8 +239,8 @@ def main() -> None:
         if got != (want, want):
             raise RuntimeError(f"the gates disagree on {intent}: {got}, wanted {want}")
 
-    result = measure({"ours": ours.check, "baseline": naive.check}, exposure)
-    out = {
+    result = measure({"ours": ours.check, "baseline": naive.check}, exposure, calls, rounds)
+    out: dict[str, object] = {
         "ours": {k: result["ours"]["pass"][k] for k in ("p50_ns", "p99_ns", "p999_ns")},
         "baseline": {k: result["baseline"]["pass"][k] for k in ("p50_ns", "p99_ns", "p999_ns")},
         "ratio": result["baseline"]["pass"]["p50_ns"] / result["ours"]["pass"]["p50_ns"],
@@ -248,6 +252,14 @@ def main() -> None:
             "ratio": result["baseline"]["refuse"]["p50_ns"] / result["ours"]["refuse"]["p50_ns"],
         },
     }
+    return out, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    out, result = run()
     if args.json:
         print(json.dumps(out))
         return

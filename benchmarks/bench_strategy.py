@@ -51,14 +51,14 @@ def books(
     return out
 
 
-def measure(name: str, symbol: str, mid: int) -> dict[str, float]:
+def measure(name: str, symbol: str, mid: int, steps: int = STEPS) -> dict[str, float]:
     rig = make_rig((name,))
     inst = INSTRUMENTS[symbol]
     book = OrderBook(symbol, inst.tick_size, inst.step_size)
     rig.books[symbol] = book
     strategy = rig.host.slots[name].strategy
     assert strategy is not None
-    frames = books(symbol, mid, STEPS)
+    frames = books(symbol, mid, steps)
     times = []
     clock = time.perf_counter_ns
     now = 1_700_000_000_000_000_000

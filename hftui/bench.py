@@ -380,18 +380,22 @@ def format_ingest(report: IngestReport) -> str:
 def run_bench(
     args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
-    """`hftui bench [NAME ...]`: exit status 0, 1 when a benchmark's checks fail, 2 on bad
-    usage. Without a name, list the benchmarks."""
+    """`hftui bench [NAME]`: exit status 0, 1 when a benchmark's checks fail, 2 on bad
+    usage. Without a name, run the whole suite (`hftui.bench_suite`); `list` lists them,
+    `compare` sets saved runs side by side, `ingest` prints its own table or JSON."""
+    from hftui import bench_suite
+
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     name = getattr(args, "bench", None)
-    if name is None:
-        out.write("benchmarks (hftui bench NAME [--json]):\n")
-        for known, about in BENCHMARKS.items():
-            out.write(f"  {known:<10} {about}\n")
-        return 0
+    if name == "list":
+        return bench_suite.list_benchmarks(out)
+    if name == "compare":
+        return bench_suite.run_compare(args, out, err)
+    if name is None or (name in bench_suite.SUITE and name != "ingest"):
+        return bench_suite.run_suite(args, out, err)
     if name != "ingest":
-        err.write(f"hftui: no benchmark {name!r}; known: {', '.join(BENCHMARKS)}\n")
+        err.write(f"hftui: no benchmark {name!r}; known: {', '.join(bench_suite.SUITE)}\n")
         return 2
     try:
         report = run_ingest(
