@@ -5,19 +5,23 @@ realized P&L and fees, all in USDT. Paper and live keep separate books so a pape
 never pollutes the live figures, and both are computed by the same code from the same `Fill`
 shape, which is what makes paper P&L look exactly like live P&L.
 
-Funding, venue reconciliation and per-day rollover grow here later; for now "today" is this
-engine run.
+Funding payments (the venue's FUNDING_FEE balance changes) are kept apart from fees and
+realized P&L. "Today" is the UTC calendar day: its realized P&L, fees and funding roll over at
+midnight UTC and are seeded from the journal at start, so a restart does not zero them. Each
+strategy has its own position books (fills carry the strategy), for its own P&L.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from hftui.engine.instrument import Instrument
+from hftui.engine.journal import utc_day
 from hftui.protocol import Mode, Side
 
-__all__ = ["Account", "PositionBook"]
+__all__ = ["Account", "Day", "PnL", "PositionBook"]
 
 
 @dataclass(slots=True)
@@ -28,6 +32,7 @@ class PositionBook:
     cost: float = 0.0  # USDT paid for the open lots (entry = cost / lots), signed with lots
     realized: float = 0.0
     fees: float = 0.0
+    funding: float = 0.0  # USDT received (+) or paid (-)
 
     def entry_ticks(self) -> float:
         """The average entry price in ticks (0 when flat)."""
@@ -58,15 +63,62 @@ class PositionBook:
         return realized
 
 
+@dataclass(slots=True)
+class Day:
+    """One mode's figures of one UTC day, all symbols, in USDT."""
+
+    day: str = ""  # "YYYY-MM-DD"
+    realized: float = 0.0
+    fees: float = 0.0
+    funding: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PnL:
+    """Today's figures of a mode, and its open positions valued now."""
+
+    realized: float
+    unrealized: float
+    fees: float
+    funding: float
+
+    @property
+    def daily(self) -> float:
+        return self.realized + self.unrealized - self.fees + self.funding
+
+
+def _book_mode(mode: Mode) -> Mode:
+    return Mode.LIVE if mode == Mode.LIVE else Mode.PAPER
+
+
 class Account:
     """Positions of every symbol in paper and live."""
 
-    def __init__(self, instruments: Mapping[str, Instrument]) -> None:
+    def __init__(
+        self, instruments: Mapping[str, Instrument], clock_ns: Callable[[], int] = time.time_ns
+    ) -> None:
         self.instruments = instruments
+        self.clock_ns = clock_ns
         self.books: dict[Mode, dict[str, PositionBook]] = {
             Mode.PAPER: {s: PositionBook() for s in instruments},
             Mode.LIVE: {s: PositionBook() for s in instruments},
         }
+        self._today = {Mode.PAPER: Day(), Mode.LIVE: Day()}
+        # (mode, strategy, symbol) -> that strategy's own position in the symbol
+        self.strategy_books: dict[tuple[Mode, str, str], PositionBook] = {}
+
+    def today(self, mode: Mode) -> Day:
+        """The mode's figures of the current UTC day (a new day starts at zero)."""
+        day = self._today[_book_mode(mode)]
+        key = utc_day(self.clock_ns())
+        if day.day != key:
+            day.day, day.realized, day.fees, day.funding = key, 0.0, 0.0, 0.0
+        return day
+
+    def seed_today(self, mode: Mode, realized: float, fees: float, funding: float) -> None:
+        """Today's figures as the journal had them (at start, before any fill)."""
+        day = self.today(mode)
+        day.realized, day.fees, day.funding = realized, fees, funding
 
     def add_symbol(self, symbol: str) -> None:
         """Positions for a symbol followed at run time (the instrument is already in the
@@ -75,14 +127,34 @@ class Account:
             books.setdefault(symbol, PositionBook())
 
     def book(self, mode: Mode, symbol: str) -> PositionBook:
-        return self.books[Mode.LIVE if mode == Mode.LIVE else Mode.PAPER][symbol]
+        return self.books[_book_mode(mode)][symbol]
 
     def on_fill(
-        self, mode: Mode, symbol: str, side: Side, qty: int, price_ticks: int, fee: float
+        self,
+        mode: Mode,
+        symbol: str,
+        side: Side,
+        qty: int,
+        price_ticks: int,
+        fee: float,
+        strategy: str = "",
     ) -> None:
+        scale = self.instruments[symbol].notional_scale
         book = self.book(mode, symbol)
-        realized = book.on_fill(side, qty, price_ticks, fee)
-        book.realized += realized / self.instruments[symbol].notional_scale
+        realized = book.on_fill(side, qty, price_ticks, fee) / scale
+        book.realized += realized
+        day = self.today(mode)
+        day.realized += realized
+        day.fees += fee
+        if strategy:
+            key = (_book_mode(mode), strategy, symbol)
+            own = self.strategy_books.setdefault(key, PositionBook())
+            own.realized += own.on_fill(side, qty, price_ticks, fee) / scale
+
+    def on_funding(self, mode: Mode, symbol: str, amount: float) -> None:
+        """A funding payment on `symbol`'s position: + received, - paid (USDT)."""
+        self.book(mode, symbol).funding += amount
+        self.today(mode).funding += amount
 
     def seed_position(self, mode: Mode, symbol: str, lots: int, entry_ticks: float) -> None:
         """Start from the venue's position (at go-live), keeping realized and fees."""
@@ -106,4 +178,30 @@ class Account:
             realized += book.realized
             fees += book.fees
             unrealized += self.unrealized(mode, symbol, marks.get(symbol, 0.0))
+        return realized, unrealized, fees
+
+    def pnl(self, mode: Mode, marks: Mapping[str, float]) -> PnL:
+        """Today's realized, fees and funding of `mode`, and its positions valued at `marks`
+        (ticks). Observe trades nothing of its own: it shows the live account."""
+        shown = Mode.LIVE if mode == Mode.OBSERVE else mode
+        day = self.today(shown)
+        unrealized = sum(
+            self.unrealized(shown, s, marks.get(s, 0.0)) for s in self.books[_book_mode(shown)]
+        )
+        return PnL(day.realized, unrealized, day.fees, day.funding)
+
+    def strategy_pnl(
+        self, mode: Mode, strategy: str, marks: Mapping[str, float]
+    ) -> tuple[float, float, float]:
+        """(realized, unrealized, fees) in USDT of one strategy's own fills in `mode`."""
+        realized = unrealized = fees = 0.0
+        for (m, owner, symbol), book in self.strategy_books.items():
+            if m != _book_mode(mode) or owner != strategy:
+                continue
+            realized += book.realized
+            fees += book.fees
+            mark = marks.get(symbol, 0.0)
+            if book.lots and mark > 0:
+                scale = self.instruments[symbol].notional_scale
+                unrealized += (book.lots * mark - book.cost) / scale
         return realized, unrealized, fees

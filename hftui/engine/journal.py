@@ -37,7 +37,8 @@ from typing import Final
 
 import sqlite_utils
 
-from hftui.paths import data_dir
+from hftui.engine.metrics import LatencyHistogram
+from hftui.paths import journal_file
 from hftui.protocol import AlertRaised, Event, OrderChanged, OrderFilled, OrderStatus
 
 __all__ = [
@@ -61,12 +62,17 @@ class JournalError(RuntimeError):
     """The journal cannot be opened or written; the message names the file and the cause."""
 
 
+def utc_day(ts_ns: int) -> str:
+    """The UTC calendar day of a wall-clock time: the key of the daily P&L."""
+    return time.strftime("%Y-%m-%d", time.gmtime(ts_ns / 1e9))
+
+
 def journal_path(instance: str) -> Path:
     """`<data dir>/journal/<instance>.sqlite3`; the directory is created 0700."""
-    folder = data_dir() / "journal"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    folder.chmod(0o700)
-    return folder / f"{instance}.sqlite3"
+    path = journal_file(instance)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.parent.chmod(0o700)
+    return path
 
 
 # ---- schema ---------------------------------------------------------------------------------
@@ -157,7 +163,12 @@ def _v2(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: Final[tuple[Callable[[sqlite_utils.Database], None], ...]] = (_v1, _v2)
+def _v3(db: sqlite_utils.Database) -> None:
+    # Funding beside realized P&L and fees, per UTC day and mode (paid: negative).
+    db["daily_pnl"].add_column("funding", float, not_null_default=0.0)  # type: ignore[union-attr]
+
+
+MIGRATIONS: Final[tuple[Callable[[sqlite_utils.Database], None], ...]] = (_v1, _v2, _v3)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 
@@ -209,6 +220,8 @@ class JournalState:
     last_trade_ids: dict[str, int] = field(default_factory=dict)  # live, per symbol
     first_live_ms: int = 0  # the oldest live order's creation: trades before are not ours
     venue_ids: dict[int, str] = field(default_factory=dict)  # venue order id -> client id
+    # mode -> (realized, fees, funding) of the current UTC day, so "today" survives a restart
+    today: dict[str, tuple[float, float, float]] = field(default_factory=dict)
 
 
 def _load_state(conn: sqlite3.Connection) -> JournalState:
@@ -233,6 +246,11 @@ def _load_state(conn: sqlite3.Connection) -> JournalState:
             "WHERE mode = 'live' AND venue_order_id > 0"
         ):
             state.venue_ids[int(r["venue_order_id"])] = str(r["client_id"])
+        for r in conn.execute(
+            "SELECT mode, realized, fees, funding FROM daily_pnl WHERE day = ?",
+            (utc_day(time.time_ns()),),
+        ):
+            state.today[str(r["mode"])] = (r["realized"], r["fees"], r["funding"])
         return state
     finally:
         conn.row_factory = None
@@ -255,9 +273,10 @@ _SQL: Final = {
     "side, qty, price, fee, maker, strategy, time_ms, source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
     _POSITION: "INSERT INTO position_snapshots (ts_ns, mode, symbol, qty, entry_price, "
     "realized, fees, source) VALUES (?,?,?,?,?,?,?,?)",
-    _PNL: "INSERT INTO daily_pnl (day, mode, realized, fees, updated_ns) VALUES (?,?,?,?,?) "
-    "ON CONFLICT(day, mode) DO UPDATE SET realized = realized + excluded.realized, "
-    "fees = fees + excluded.fees, updated_ns = excluded.updated_ns",
+    _PNL: "INSERT INTO daily_pnl (day, mode, realized, fees, funding, updated_ns) "
+    "VALUES (?,?,?,?,?,?) ON CONFLICT(day, mode) DO UPDATE SET "
+    "realized = realized + excluded.realized, fees = fees + excluded.fees, "
+    "funding = funding + excluded.funding, updated_ns = excluded.updated_ns",
     _AUDIT: "INSERT INTO audit (ts_ns, kind, detail) VALUES (?,?,?)",
 }
 _HOLD: Final = -1  # a callback to run on the loop once everything before it is committed
@@ -287,6 +306,7 @@ class Journal:
         self.records = 0
         self.commit_s_max = 0.0
         self.commit_s_total = 0.0
+        self.commit_latency = LatencyHistogram()  # per batch, for the metrics exporter
         self._queue: queue.SimpleQueue[_Record] = queue.SimpleQueue()
         self._loop_call: Callable[[Callable[[list[_Callback]], None], list[_Callback]], object]
         self._loop_call = lambda run, callbacks: run(callbacks)
@@ -433,10 +453,11 @@ class Journal:
             (_POSITION, (ts_ns, mode, symbol, qty, entry_price, realized, fees, source))
         )
 
-    def daily_pnl(self, ts_ns: int, mode: str, realized: float, fees: float) -> None:
-        """Add a fill's realized P&L and fee to its UTC day's totals."""
-        day = time.strftime("%Y-%m-%d", time.gmtime(ts_ns / 1e9))
-        self._queue.put((_PNL, (day, mode, realized, fees, ts_ns)))
+    def daily_pnl(
+        self, ts_ns: int, mode: str, realized: float, fees: float, funding: float = 0.0
+    ) -> None:
+        """Add a fill's realized P&L and fee, or a funding payment, to its UTC day's totals."""
+        self._queue.put((_PNL, (utc_day(ts_ns), mode, realized, fees, funding, ts_ns)))
 
     def audit(self, kind: str, detail: str) -> None:
         """A critical operation: mode, kill, rearm, manual orders, keys, config. `detail` is
@@ -490,6 +511,7 @@ class Journal:
                 self.records += sum(len(rows) for rows in groups.values())
                 self.commit_s_total += spent
                 self.commit_s_max = max(self.commit_s_max, spent)
+                self.commit_latency.observe(int(spent * 1e9))
                 self.error = ""
         if callbacks:
             self._loop_call(_run_all, callbacks)

@@ -74,9 +74,10 @@ class Reconciler:
         self._wake.set()
 
     async def run(self) -> None:
-        """Check periodically (and when woken) until cancelled."""
-        interval = self.settings.reconcile_interval_s
+        """Check at once, then periodically (and when woken) until cancelled."""
+        self._wake.set()
         while True:
+            interval = self.settings.reconcile_interval_s  # a config reload may change it
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval or None)
             self._wake.clear()

@@ -118,6 +118,10 @@ def test_changes_behind_the_engines_back_are_found(tmp_path: Path, policy: str) 
             )
             assert any(f"{market} fills for 0.000" in t for t in texts), texts
             assert _journal_fills(env, market) == Decimal("0.010")  # the venue's own trades
+            reconcile = status["reconcile"]
+            assert isinstance(reconcile, dict)
+            assert reconcile["mismatches"] >= 3
+            assert reconcile["last_age_s"] is not None
             assert status["killed"] is (policy == "halt")
             if policy == "correct":
                 assert status["mode"] == "live"

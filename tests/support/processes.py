@@ -94,11 +94,12 @@ def local_exchange(
     seed: int = 3,
     accounts: list[str] | None = None,
     symbols: str = "",
+    extra: tuple[str, ...] = (),
 ) -> Iterator[str]:
     """A real `hftui exchange` on a free loopback port; yields its base URL. `symbols`:
-    comma-separated, the exchange's default when empty."""
+    comma-separated, the exchange's default when empty; `extra`: more of its options."""
     ready = tmp / "exchange-ready.json"
-    args = ["exchange", "--port", "0", "--seed", str(seed), "--ready-file", str(ready)]
+    args = ["exchange", "--port", "0", "--seed", str(seed), "--ready-file", str(ready), *extra]
     if symbols:
         args += ["--symbols", symbols]
     for account in accounts or []:

@@ -32,10 +32,10 @@ from hftui.protocol import (
 )
 
 
-def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+def _rows(path: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
     conn = sqlite3.connect(path)
     try:
-        return list(conn.execute(sql))
+        return list(conn.execute(sql, args))
     finally:
         conn.close()
 
@@ -78,7 +78,11 @@ def test_a_v1_file_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
 
     journal = Journal(path)
     journal.close()
-    assert _rows(path, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
+    assert _rows(path, "SELECT version FROM schema_version ORDER BY version") == [
+        (1,),
+        (2,),
+        (3,),
+    ]
     assert "position_snapshots" in sqlite_utils.Database(path).table_names()
     assert [o["client_id"] for o in journal.state.open_orders] == ["m1"]
 
@@ -221,3 +225,23 @@ def test_no_secret_reaches_the_journal(tmp_path: Path) -> None:
     assert len(_rows(path, "SELECT * FROM audit")) == 2
     for file in tmp_path.iterdir():
         assert secret.encode() not in file.read_bytes(), file
+
+
+def test_a_v2_days_pnl_gains_funding_and_today_is_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "v2.sqlite3"
+    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
+    migrate(db, upto=2)
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    db.conn.execute(
+        "INSERT INTO daily_pnl (day, mode, realized, fees, updated_ns) VALUES (?, 'live', 5, 1, 0)",
+        (today,),
+    )
+    db.conn.execute("INSERT INTO daily_pnl VALUES ('2020-01-01', 'live', 99.0, 9.0, 0)")
+    db.conn.close()
+    journal = Journal(path)
+    journal.daily_pnl(time.time_ns(), "live", 0.0, 0.0, -0.25)  # a funding payment
+    journal.close()
+    assert journal.state.today == {"live": (5.0, 1.0, 0.0)}  # what it knew when it opened
+    assert _rows(path, "SELECT realized, fees, funding FROM daily_pnl WHERE day = ?", today) == [
+        (5.0, 1.0, -0.25)
+    ]

@@ -1,0 +1,143 @@
+"""P&L against hand-computed cases: realized against the average entry, unrealized at the mark,
+fees and funding apart, today's figures rolling over at midnight UTC, and per strategy."""
+
+from __future__ import annotations
+
+import calendar
+import logging
+
+import pytest
+
+from hftui.config import Config
+from hftui.engine.account import Account
+from hftui.engine.execution import Execution
+from hftui.engine.instrument import parse_instruments
+from hftui.exchange.symbols import exchange_info
+from hftui.protocol import Event, Mode, Side
+
+INSTRUMENTS = parse_instruments(exchange_info(("BTCUSDT", "ETHUSDT"), 0), ["BTCUSDT", "ETHUSDT"])
+BTC = INSTRUMENTS["BTCUSDT"]  # tick 0.10 (2 price decimals), step 0.001
+
+
+def _ticks(price: str) -> int:
+    return BTC.price_ticks(price)
+
+
+def _lots(qty: str) -> int:
+    return BTC.qty_lots(qty)
+
+
+class Clock:
+    def __init__(self, day: str, hms: str = "12:00:00") -> None:
+        self.set(day, hms)
+
+    def set(self, day: str, hms: str) -> None:
+        y, mo, d = (int(x) for x in day.split("-"))
+        h, mi, sec = (int(x) for x in hms.split(":"))
+        self.ns = calendar.timegm((y, mo, d, h, mi, sec, 0, 0, 0)) * 1_000_000_000
+
+    def __call__(self) -> int:
+        return self.ns
+
+
+def test_partial_close_with_fees_and_funding() -> None:
+    account = Account(INSTRUMENTS, Clock("2026-12-04"))
+    account.on_fill(Mode.LIVE, "BTCUSDT", Side.BUY, _lots("0.010"), _ticks("60000.0"), 0.24)
+    account.on_fill(Mode.LIVE, "BTCUSDT", Side.SELL, _lots("0.004"), _ticks("61000.0"), 0.0976)
+    account.on_funding(Mode.LIVE, "BTCUSDT", -0.036)  # a long pays a positive rate
+    book = account.book(Mode.LIVE, "BTCUSDT")
+    assert book.lots == _lots("0.006")
+    assert book.entry_ticks() == _ticks("60000.0")
+    assert book.realized == pytest.approx(4.0)  # 0.004 x (61000 - 60000)
+    assert (book.fees, book.funding) == pytest.approx((0.3376, -0.036))
+    pnl = account.pnl(Mode.LIVE, {"BTCUSDT": _ticks("60500.0")})
+    assert pnl.unrealized == pytest.approx(3.0)  # 0.006 x (60500 - 60000)
+    assert pnl.daily == pytest.approx(4.0 + 3.0 - 0.3376 - 0.036)
+    # Paper is a separate book; observe shows the live account.
+    assert account.pnl(Mode.PAPER, {"BTCUSDT": _ticks("60500.0")}).daily == 0.0
+    assert account.pnl(Mode.OBSERVE, {"BTCUSDT": _ticks("60500.0")}) == pnl
+
+
+def test_a_flip_realizes_the_old_side_and_opens_the_rest_at_the_fill_price() -> None:
+    account = Account(INSTRUMENTS, Clock("2026-12-04"))
+    account.on_fill(Mode.PAPER, "BTCUSDT", Side.BUY, _lots("0.010"), _ticks("60000.0"), 0.0)
+    account.on_fill(Mode.PAPER, "BTCUSDT", Side.SELL, _lots("0.015"), _ticks("59000.0"), 0.0)
+    book = account.book(Mode.PAPER, "BTCUSDT")
+    assert book.realized == pytest.approx(-10.0)  # 0.010 x (59000 - 60000)
+    assert (book.lots, book.entry_ticks()) == (-_lots("0.005"), _ticks("59000.0"))
+    pnl = account.pnl(Mode.PAPER, {"BTCUSDT": _ticks("58000.0")})
+    assert pnl.unrealized == pytest.approx(5.0)  # short 0.005 from 59000 to 58000
+    assert account.pnl(Mode.PAPER, {}).unrealized == 0.0  # no mark: not valued
+
+
+def test_today_rolls_over_at_midnight_utc_while_positions_carry() -> None:
+    clock = Clock("2026-12-04", "23:59:00")
+    account = Account(INSTRUMENTS, clock)
+    account.seed_today(Mode.LIVE, 2.0, 0.5, 0.1)  # what the journal had for today
+    account.on_fill(Mode.LIVE, "BTCUSDT", Side.BUY, _lots("0.010"), _ticks("60000.0"), 0.24)
+    account.on_fill(Mode.LIVE, "BTCUSDT", Side.SELL, _lots("0.005"), _ticks("60200.0"), 0.12)
+    today = account.today(Mode.LIVE)
+    assert today.day == "2026-12-04"
+    # 2.0 seeded + 0.005 x 200; fees 0.5 seeded + 0.24 + 0.12
+    assert (today.realized, today.fees, today.funding) == pytest.approx((3.0, 0.86, 0.1))
+    clock.set("2026-12-05", "00:00:01")
+    account.on_fill(Mode.LIVE, "BTCUSDT", Side.SELL, _lots("0.005"), _ticks("60400.0"), 0.12)
+    today = account.today(Mode.LIVE)
+    assert today.day == "2026-12-05"
+    # 0.005 x 400: only the new day's fill
+    assert (today.realized, today.fees, today.funding) == pytest.approx((2.0, 0.12, 0.0))
+    assert account.book(Mode.LIVE, "BTCUSDT").realized == pytest.approx(3.0)  # 1 + 2
+    assert account.book(Mode.LIVE, "BTCUSDT").lots == 0
+
+
+def test_each_strategy_has_its_own_pnl_and_they_add_up_to_the_account() -> None:
+    account = Account(INSTRUMENTS, Clock("2026-12-04"))
+    account.on_fill(Mode.LIVE, "BTCUSDT", Side.BUY, _lots("0.010"), _ticks("60000.0"), 0.1, "a")
+    account.on_fill(Mode.LIVE, "BTCUSDT", Side.SELL, _lots("0.010"), _ticks("61000.0"), 0.1, "b")
+    marks = {"BTCUSDT": float(_ticks("60500.0"))}
+    a = account.strategy_pnl(Mode.LIVE, "a", marks)
+    b = account.strategy_pnl(Mode.LIVE, "b", marks)
+    assert a == pytest.approx((0.0, 5.0, 0.1))  # long from 60000
+    assert b == pytest.approx((0.0, 5.0, 0.1))  # short from 61000
+    whole = account.pnl(Mode.LIVE, marks)
+    assert whole.realized == pytest.approx(10.0)  # flat overall: one round trip
+    assert a[0] + a[1] + b[0] + b[1] == pytest.approx(whole.realized + whole.unrealized)
+    assert account.strategy_pnl(Mode.PAPER, "a", marks) == (0.0, 0.0, 0.0)
+
+
+def _funding(symbol: object, bc: object) -> dict[str, object]:
+    return {
+        "e": "ACCOUNT_UPDATE",
+        "E": 1,
+        "T": 1,
+        "a": {
+            "m": "FUNDING_FEE",
+            "S": symbol,
+            "B": [{"a": "USDT", "wb": "1", "cw": "1", "bc": bc}],
+            "P": [],
+        },
+    }
+
+
+def test_funding_from_the_user_stream_and_valuation_at_the_mark(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    events: list[Event] = []
+    ex = Execution(Config(), INSTRUMENTS, events.append)
+    ex.on_user_event(_funding("BTCUSDT", "-0.01250000"))
+    ex.on_user_event(_funding("BTCUSDT", "0.00250000"))
+    with caplog.at_level(logging.WARNING):
+        ex.on_user_event(_funding("BTCUSDT", "lots"))  # malformed: dropped, said
+        ex.on_user_event(_funding("XRPUSDT", "1"))  # not ours
+        ex.on_user_event({"e": "ACCOUNT_UPDATE", "a": {"m": "ORDER", "B": []}})  # not funding
+    assert len(caplog.records) == 2
+    assert ex.account.book(Mode.LIVE, "BTCUSDT").funding == pytest.approx(-0.01)
+    assert ex.account.pnl(Mode.LIVE, {}).funding == pytest.approx(-0.01)
+    # The mark when there is one, the book's mid when not, nothing before either.
+    ex.mark_price = lambda s: 60500.0 if s == "BTCUSDT" else 0.0
+    ex.touch = lambda s: (300_000, 300_020) if s == "ETHUSDT" else (-1, -1)  # ETH ticks
+    values = ex.valuations()
+    assert values["BTCUSDT"] == _ticks("60500.0")
+    assert values["ETHUSDT"] == 300_010
+    ex.touch = lambda s: (-1, -1)
+    assert ex.valuations()["ETHUSDT"] == 0
