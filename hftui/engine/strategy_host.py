@@ -11,7 +11,13 @@ remembers which client ids are its strategy's.
   started and the old one's `snapshot_state()` is restored into it. The context (and with it
   the orders and the position) carries over, so working orders stay managed. A file that no
   longer loads leaves the running instance as it was, with an alert.
-- Pause/resume by name (the PauseStrategy/ResumeStrategy commands).
+- Pause/resume/reload by name (PauseStrategy, ResumeStrategy, ReloadStrategy commands).
+- Live parameters (SetStrategyParams): "key=value ..." text is checked against the
+  strategy's frozen `Params` class (unknown key, wrong type or a value `__post_init__`
+  refuses: refused, nothing changes). Accepted values restart the strategy as a hot reload
+  does, with state carried, except attributes `on_start` derives from the parameters: those
+  are taken from the new start (found by comparing a dry start with the old parameters).
+  Values set live stay over the config's through later hot reloads.
 - `[strategies] max_mode`: above that mode intents are held (HALTED), so an example strategy
   enabled for a demo never trades paper or live unless the config says so.
 """
@@ -19,9 +25,10 @@ remembers which client ids are its strategy's.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
 
@@ -46,33 +53,106 @@ from hftui.protocol import (
     OrderType,
     PauseStrategy,
     Reason,
+    ReloadStrategy,
     ResumeStrategy,
+    SetStrategyParams,
     Side,
     TimeInForce,
 )
-from hftui.strategy import Params, Strategy
+from hftui.strategy import Params, Strategy, param_fields
 
-__all__ = ["StrategyContext", "StrategyHost", "StrategySlot"]
+__all__ = [
+    "StrategyCommand",
+    "StrategyContext",
+    "StrategyFigures",
+    "StrategyHost",
+    "StrategySlot",
+    "params_text",
+    "parse_params_text",
+]
 
 log = logging.getLogger(__name__)
 
 _TICK_S: Final = 0.05  # timer resolution of the host loop
 _HOOKS: Final = ("book", "trade", "fill", "timer")
 
+StrategyCommand = PauseStrategy | ResumeStrategy | ReloadStrategy | SetStrategyParams
+
+
+def params_text(params: Params) -> str:
+    """The parameters as "key=value ..." text (the form SetStrategyParams takes)."""
+    parts = []
+    for f in dataclasses.fields(params):
+        value = getattr(params, f.name)
+        parts.append(f"{f.name}={str(value).lower() if isinstance(value, bool) else value}")
+    return " ".join(parts)
+
+
+def parse_params_text(params_type: type[Params], text: str) -> dict[str, object]:
+    """Typed values of "key=value ..." text, each converted to its default's type.
+
+    Raises:
+        ValueError: not key=value, an unknown key, or a value that does not convert.
+    """
+    fields = param_fields(params_type)
+    out: dict[str, object] = {}
+    for item in text.split():
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"expected key=value, not {item!r}")
+        if key not in fields:
+            raise ValueError(f"no parameter {key!r}; the parameters are: {', '.join(fields)}")
+        default = fields[key]
+        try:
+            if isinstance(default, bool):
+                if raw.lower() not in ("true", "false"):
+                    raise ValueError
+                value: object = raw.lower() == "true"
+            elif isinstance(default, int):
+                value = int(raw)
+            elif isinstance(default, float):
+                value = float(raw)
+            else:
+                value = raw
+        except ValueError:
+            kind = type(default).__name__
+            raise ValueError(f"{key}={raw}: expected a {kind} like {default!r}") from None
+        out[key] = value
+    if not out:
+        raise ValueError("no parameters given: key=value ...")
+    return out
+
 
 class StrategyContext:
     """The `hftui.strategy.Context` a strategy acts through; one per strategy, kept across
     reloads."""
 
-    __slots__ = ("_execution", "_host", "_name", "_orders", "_positions", "last_reason")
+    __slots__ = (
+        "_dry",
+        "_execution",
+        "_host",
+        "_name",
+        "_orders",
+        "_positions",
+        "fills",
+        "held",
+        "intents",
+        "last_reason",
+    )
 
-    def __init__(self, name: str, execution: Execution, host: StrategyHost) -> None:
+    def __init__(
+        self, name: str, execution: Execution, host: StrategyHost, dry: bool = False
+    ) -> None:
         self._name = name
         self._execution = execution
         self._host = host
+        self._dry = dry  # a throwaway start's context: intents do nothing
         self._orders: dict[str, str] = {}  # client id -> symbol, this strategy's orders
         self._positions: dict[str, int] = {}  # symbol -> net lots from own fills
         self.last_reason = Reason.OK
+        self.intents = 0  # this strategy's intents that reached risk
+        self.held = 0  # ... held back by max_mode
+        self.fills = 0
 
     @property
     def name(self) -> str:
@@ -124,12 +204,20 @@ class StrategyContext:
         reduce_only: bool = False,
     ) -> str:
         ex = self._execution
-        if self._host.paused(self._name):
+        if self._dry or self._host.paused(self._name):
             self.last_reason = Reason.HALTED
             return ""
         if ex.mode > self._host.config.max_mode:
             self.last_reason = Reason.HALTED  # see [strategies] max_mode
             self._host.held += 1
+            self.held += 1
+            return ""
+        if ex.exposure.killed:
+            # The latch refuses every order anyway: a strategy asking again on each book
+            # change would only repeat that refusal to the trader many times a second.
+            self.last_reason = Reason.KILLED
+            self._host.held += 1
+            self.held += 1
             return ""
         intent = OrderIntent(
             symbol,
@@ -144,12 +232,13 @@ class StrategyContext:
         outcome: Outcome = ex.place(intent)
         self.last_reason = outcome.reason
         self._host.intents += 1
+        self.intents += 1
         if outcome.client_id:
             self._orders[outcome.client_id] = symbol
         return outcome.client_id
 
     def cancel(self, client_id: str) -> bool:
-        if not self.is_open(client_id):
+        if self._dry or not self.is_open(client_id):
             return False
         return self._execution.cancel(client_id).ok
 
@@ -171,6 +260,7 @@ class StrategyContext:
 
     def on_fill(self, fill: Fill) -> None:
         signed = fill.qty if fill.side == Side.BUY else -fill.qty
+        self.fills += 1
         self._positions[fill.symbol] = self._positions.get(fill.symbol, 0) + signed
 
     def cancel_all(self) -> int:
@@ -188,6 +278,8 @@ class StrategySlot:
         self.context: StrategyContext | None = None
         self.paused = False
         self.why = ""  # why it is paused or not loaded
+        self.last_alert = ""  # the host's last alert about this strategy
+        self.overrides: dict[str, object] = {}  # parameters set live, over the config's
         self.errors = 0
         self.overruns = 0
         self.reloads = 0
@@ -236,7 +328,7 @@ class StrategyHost:
             if slot.path is None:
                 where = f"strategies/ or {self.config.path}" if self.config.path else "strategies/"
                 slot.why = f"strategy {name}: no file {name}.py in {where}"
-                self._alert(logging.ERROR, f"strategy not loaded: {slot.why}")
+                self._alert(logging.ERROR, f"strategy not loaded: {slot.why}", slot)
                 continue
             self.reload(name)
         self._rebuild()
@@ -408,10 +500,12 @@ class StrategyHost:
         cancelled = slot.context.cancel_all() if slot.context is not None else 0
         self._rebuild()
         tail = f"; {cancelled} open orders cancelled" if cancelled else ""
-        self._alert(logging.ERROR, f"strategy {slot.name} paused: {why}{tail}")
+        self._alert(logging.ERROR, f"strategy {slot.name} paused: {why}{tail}", slot)
 
-    def _alert(self, level: int, text: str) -> None:
+    def _alert(self, level: int, text: str, slot: StrategySlot | None = None) -> None:
         log.log(level, text)
+        if slot is not None:
+            slot.last_alert = text
         self.publish(AlertRaised(level, text))
 
     def _rebuild(self) -> None:
@@ -441,14 +535,82 @@ class StrategyHost:
         slot.paused = False
         slot.why = ""
         self._rebuild()
-        self._alert(logging.INFO, f"strategy {name} resumed")
+        self._alert(logging.INFO, f"strategy {name} resumed", slot)
         return Outcome(Reason.OK, f"strategy {name} resumed")
 
-    def command(self, command: PauseStrategy | ResumeStrategy) -> Outcome:
-        """The answer to a PauseStrategy/ResumeStrategy command."""
-        if isinstance(command, PauseStrategy):
-            return self.pause(command.name)
-        return self.resume(command.name)
+    def command(self, command: StrategyCommand) -> Outcome:
+        """The answer to a PauseStrategy/ResumeStrategy/ReloadStrategy/SetStrategyParams."""
+        match command:
+            case PauseStrategy():
+                return self.pause(command.name)
+            case ResumeStrategy():
+                return self.resume(command.name)
+            case ReloadStrategy():
+                return self.reload_command(command.name)
+            case SetStrategyParams():
+                return self.set_params(command.name, command.params)
+
+    def reload_command(self, name: str) -> Outcome:
+        """Reload `name` from its file now, whether or not it changed."""
+        slot = self.slots.get(name)
+        if slot is None or slot.path is None:
+            return self._not_found(name)
+        if self.reload(name):
+            return Outcome(Reason.OK, f"strategy {name} reloaded from {slot.path}")
+        return Outcome(Reason.BAD_COMMAND, slot.last_alert or f"strategy {name} did not load")
+
+    def set_params(self, name: str, text: str) -> Outcome:
+        """Put new parameter values in force; a bad key or value changes nothing."""
+        slot = self.slots.get(name)
+        if slot is None or slot.strategy is None or slot.plugin is None:
+            return self._not_found(name)
+        plugin, old = slot.plugin, slot.strategy
+        try:
+            values = parse_params_text(plugin.cls.params_type, text)
+            merged = {**self.config.params_of(name), **slot.overrides, **values}
+            params = build_params(plugin, merged)
+        except (ValueError, StrategyLoadError) as exc:
+            return Outcome(Reason.BAD_COMMAND, f"strategy {name}: {exc}")
+        changes = [
+            f"{key} {getattr(old.params, key)} -> {getattr(params, key)}"
+            for key in values
+            if getattr(old.params, key) != getattr(params, key)
+        ]
+        if not changes:
+            return Outcome(Reason.OK, f"strategy {name}: parameters unchanged")
+        try:
+            new = self._restart(old, plugin.cls, params)
+        except Exception as exc:
+            log.exception("strategy restart failed", extra={"strategy": name})
+            return Outcome(
+                Reason.BAD_COMMAND,
+                f"strategy {name}: on_start refused the parameters: {exc!r}; nothing changed",
+            )
+        slot.strategy = new
+        slot.overrides.update(values)
+        self._rebuild()
+        text = f"strategy {name} parameters: " + ", ".join(changes)
+        self._alert(logging.INFO, text, slot)
+        return Outcome(Reason.OK, text)
+
+    def _restart(
+        self, old: Strategy[Params], cls: type[Strategy[Params]], params: Params
+    ) -> Strategy[Params]:
+        # What on_start derives from the parameters differs between a start with the old
+        # parameters and one with the new: that comes from the new start, the rest carries.
+        new = cls(old.ctx, params)
+        new.on_start()
+        dry = cls(StrategyContext(old.ctx.name, self.execution, self, dry=True), old.params)
+        dry.on_start()
+        fresh, base = new.snapshot_state(), dry.snapshot_state()
+        missing = object()
+        carried = {
+            key: value
+            for key, value in old.snapshot_state().items()
+            if not _differs(fresh.get(key, missing), base.get(key, missing))
+        }
+        new.restore_state(carried)
+        return new
 
     def _not_found(self, name: str) -> Outcome:
         slot = self.slots.get(name)
@@ -485,7 +647,7 @@ class StrategyHost:
             return False
         try:
             plugin = load_plugin(name, slot.path)
-            params = build_params(plugin, self.config.params_of(name))
+            params = build_params(plugin, {**self.config.params_of(name), **slot.overrides})
         except StrategyLoadError as exc:
             self._reload_failed(slot, str(exc))
             return False
@@ -507,7 +669,7 @@ class StrategyHost:
             slot.why = ""
         self._rebuild()
         verb = "started" if old is None else "reloaded"
-        self._alert(logging.INFO, f"strategy {name} {verb} from {slot.path}")
+        self._alert(logging.INFO, f"strategy {name} {verb} from {slot.path}", slot)
         return True
 
     def _reload_failed(self, slot: StrategySlot, why: str) -> None:
@@ -516,10 +678,10 @@ class StrategyHost:
         except OSError:
             slot.failed_mtime_ns = 0
         if slot.strategy is not None:
-            self._alert(logging.ERROR, f"{why}; the previous version keeps running")
+            self._alert(logging.ERROR, f"{why}; the previous version keeps running", slot)
         else:
             slot.why = why
-            self._alert(logging.ERROR, f"strategy not loaded: {why}")
+            self._alert(logging.ERROR, f"strategy not loaded: {why}", slot)
 
     # ---- figures --------------------------------------------------------------------------
 
@@ -545,3 +707,70 @@ class StrategyHost:
                 for hook, h in slot.latency.items()
             },
         }
+
+    def figures(
+        self, marks: Mapping[str, float], pnl: Callable[[str], tuple[float, float, float]]
+    ) -> list[StrategyFigures]:
+        """Every strategy's state and figures for the snapshot; `pnl(name)` gives its own
+        (realized, unrealized, fees) in USDT."""
+        out = []
+        for slot in self.slots.values():
+            ctx = slot.context
+            book = slot.book_latency
+            realized, unrealized, fees = pnl(slot.name)
+            out.append(
+                StrategyFigures(
+                    name=slot.name,
+                    state=slot.state,
+                    why=slot.why,
+                    last_alert=slot.last_alert,
+                    intents=ctx.intents if ctx else 0,
+                    held=ctx.held if ctx else 0,
+                    open_orders=len(ctx.open_orders()) if ctx else 0,
+                    fills=ctx.fills if ctx else 0,
+                    errors=slot.errors,
+                    overruns=slot.overruns,
+                    reloads=slot.reloads,
+                    realized=realized,
+                    unrealized=unrealized,
+                    fees=fees,
+                    p50_ns=book.quantile_ns(0.5),
+                    p99_ns=book.quantile_ns(0.99),
+                    max_ns=max(h.quantile_ns(1.0) for h in slot.latency.values()),
+                    calls=book.count,
+                    params=params_text(slot.strategy.params) if slot.strategy else "",
+                )
+            )
+        return out
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StrategyFigures:
+    """One strategy as the snapshot shows it (see STRATEGY_DTYPE)."""
+
+    name: str
+    state: str
+    why: str
+    last_alert: str
+    intents: int
+    held: int
+    open_orders: int
+    fills: int
+    errors: int
+    overruns: int
+    reloads: int
+    realized: float
+    unrealized: float
+    fees: float
+    p50_ns: int
+    p99_ns: int
+    max_ns: int
+    calls: int
+    params: str
+
+
+def _differs(a: object, b: object) -> bool:
+    try:
+        return bool(a != b)
+    except Exception:  # e.g. an array compared element-wise: treat as derived
+        return True

@@ -5,10 +5,12 @@ by risk. Both read from the engine's event ring, as the TUI does."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 
 from hftui.protocol import AlertRaised, OrderChanged, OrderStatus, Reason
@@ -73,3 +75,226 @@ def test_strategy_intents_show_in_observe_and_a_budget_is_enforced(tmp_path: Pat
             assert refused[0].symbol == "BTCUSDT"
             done = cli(["status", "--json"], env)
             assert done.returncode == 0
+
+
+# A strategy whose state the test can follow in the engine's log: it counts books, keeps one
+# far-from-the-touch post-only bid working, and logs both twice a second with its version.
+COUNTER = """
+from __future__ import annotations
+from dataclasses import dataclass
+from hftui.strategy import OrderBook, Params, Side, Strategy, TimeInForce
+
+
+@dataclass(frozen=True, slots=True)
+class CounterParams(Params):
+    symbol: str = "BTCUSDT"
+    qty: str = "0.002"
+
+
+class Counter(Strategy[CounterParams]):
+    params_type = CounterParams
+    timer_interval_s = 0.5
+
+    def on_start(self) -> None:
+        self.books = 0
+        self.order = ""
+
+    def on_book(self, symbol: str, book: OrderBook, now_ns: int) -> None:
+        if symbol != self.params.symbol:
+            return
+        self.books += 1
+        if not self.order and book.best_bid() > 0:
+            price = book.best_bid() - book.best_bid() // 50  # 2 % under: rests, never fills
+            lots = self.ctx.lots(symbol, self.params.qty)
+            self.order = self.ctx.place(symbol, Side.BUY, lots, price, TimeInForce.GTX)
+
+    def on_timer(self, now_ns: int) -> None:
+        open_ = self.ctx.is_open(self.order) if self.order else False
+        self.ctx.log(f"counter VERSION books={self.books} order={self.order} open={open_}")
+"""
+
+CRASHER = """
+from __future__ import annotations
+from dataclasses import dataclass
+from hftui.strategy import OrderBook, Params, Strategy
+
+
+@dataclass(frozen=True, slots=True)
+class CrasherParams(Params):
+    after: int = 5
+
+
+class Crasher(Strategy[CrasherParams]):
+    params_type = CrasherParams
+
+    def on_start(self) -> None:
+        self.books = 0
+
+    def on_book(self, symbol: str, book: OrderBook, now_ns: int) -> None:
+        self.books += 1
+        if self.books >= self.params.after:
+            raise RuntimeError("boom")
+"""
+
+
+def _config(env: dict[str, str], url: str, extra: Path, enabled: str, more: str = "") -> None:
+    path = Path(env["XDG_CONFIG_HOME"]) / "hftui" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f'[venue]\nname = "local"\nurl = "{url}"\n'
+        f'[strategies]\nenabled = [{enabled}]\npath = "{extra}"\nmax_mode = "paper"\n' + more
+    )
+
+
+def _counter_lines(env: dict[str, str]) -> list[tuple[str, int, str, bool]]:
+    """(version, books, order, open) of every line the counter logged, oldest first."""
+    log = Path(env["XDG_DATA_HOME"]) / "hftui" / "logs" / "engine.log"
+    out = []
+    for line in log.read_text().splitlines() if log.exists() else []:
+        entry = orjson.loads(line)
+        text = str(entry.get("msg", ""))
+        if entry.get("strategy") == "counter" and text.startswith("counter "):
+            version, books, order, open_ = text.split()[1:]
+            out.append(
+                (version, int(books.split("=")[1]), order.split("=")[1], open_ == "open=True")
+            )
+    return out
+
+
+def _strategy(env: dict[str, str], name: str) -> dict[str, object]:
+    doc = cli_json(["strategy", "list", "--json"], env)
+    rows = doc["strategies"]
+    assert isinstance(rows, list)
+    row = next(r for r in rows if r["name"] == name)
+    assert isinstance(row, dict)
+    return row
+
+
+def test_a_saved_file_reloads_in_the_running_engine_with_state_and_orders(
+    tmp_path: Path,
+) -> None:
+    env = isolated_env(tmp_path)
+    extra = tmp_path / "my_strategies"
+    extra.mkdir()
+    path = extra / "counter.py"
+    path.write_text(COUNTER.replace("VERSION", "v1"))
+    with local_exchange(env, tmp_path) as url:
+        _config(env, url, extra, '"counter"')
+        with process(["engine"], env) as engine:
+            status = eventually(
+                lambda: (doc := cli_json(["status", "--json"], env)).get("running") and doc, 30
+            )
+            assert isinstance(status, dict)
+            assert cli(["mode", "paper"], env).returncode == 0
+
+            # v1 has its order working and counts on.
+            def working() -> tuple[str, int, str, bool] | None:
+                lines = _counter_lines(env)
+                return lines[-1] if lines and lines[-1][3] and lines[-1][1] > 20 else None
+
+            first = eventually(working, 40)
+            order = first[2]
+            assert order
+            before = _strategy(env, "counter")
+            assert before["state"] == "running"
+            assert (before["intents"], before["open_orders"]) == (1, 1)
+
+            # Saved anew: a new version, picked up by the engine that keeps running.
+            path.write_text(COUNTER.replace("VERSION", "v2"))
+            stat = path.stat()
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+            v2 = eventually(
+                lambda: [line for line in _counter_lines(env) if line[0] == "v2"] or None, 20
+            )
+            last_v1 = max(b for v, b, _, _ in _counter_lines(env) if v == "v1")
+            assert v2[0][1] >= last_v1  # the count carried over: no restart from zero
+            assert v2[0][2] == order  # the same order, still managed by the new code
+            assert v2[0][3]
+            after = _strategy(env, "counter")
+            assert after["reloads"] == 1
+            assert (after["intents"], after["open_orders"]) == (1, 1)  # not placed again
+            assert str(after["last_alert"]).startswith("strategy counter reloaded from")
+            orders = cli_json(["orders", "--json"], env)["orders"]
+            assert isinstance(orders, list)
+            assert [o["client_id"] for o in orders if o["strategy"] == "counter"] == [order]
+            now = cli_json(["status", "--json"], env)
+            assert now["engine_pid"] == status["engine_pid"]
+            assert engine.poll() is None
+
+
+def test_strategy_commands_from_the_shell_and_a_crash_that_pauses_only_its_strategy(
+    tmp_path: Path,
+) -> None:
+    env = isolated_env(tmp_path)
+    extra = tmp_path / "my_strategies"
+    extra.mkdir()
+    (extra / "crasher.py").write_text(CRASHER)
+    with local_exchange(env, tmp_path) as url:
+        _config(env, url, extra, '"market_maker", "crasher"')
+        with process(["engine"], env) as engine:
+            eventually(lambda: cli_json(["status", "--json"], env).get("running"), 30)
+
+            # The crasher raises in on_book: paused with its reason and an alert; the market
+            # maker goes on sending intents.
+            def paused() -> dict[str, object] | None:
+                row = _strategy(env, "crasher")
+                return row if row["state"] == "paused" else None
+
+            crasher = eventually(paused, 40)
+            assert crasher["why"] == "on_book raised RuntimeError: boom"
+            assert crasher["errors"] == 1
+            assert str(crasher["last_alert"]).startswith("strategy crasher paused: on_book")
+            mm = _strategy(env, "market_maker")
+            assert mm["state"] == "running"
+            intents = mm["intents"]
+            assert isinstance(intents, int)
+            eventually(lambda: _int(_strategy(env, "market_maker")["intents"]) > intents, 20)
+
+            def answer(*args: str) -> tuple[int, dict[str, object]]:
+                done = cli(["strategy", *args, "--json"], env)
+                doc = orjson.loads(done.stdout)
+                assert isinstance(doc, dict), done.stdout
+                return done.returncode, doc
+
+            code, doc = answer("pause", "market_maker")
+            assert (code, doc["ok"], doc["text"]) == (0, True, "strategy market_maker paused")
+            assert _strategy(env, "market_maker")["state"] == "paused"
+            code, doc = answer("resume", "market_maker")
+            assert (code, doc["ok"]) == (0, True)
+            assert _strategy(env, "market_maker")["state"] == "running"
+
+            code, doc = answer("set", "market_maker", "gamma=0.2", "qty=0.020")
+            assert (code, doc["ok"], doc["reason"]) == (0, True, "ok")
+            assert doc["text"] == (
+                "strategy market_maker parameters: gamma 0.1 -> 0.2, qty 0.010 -> 0.020"
+            )
+            params = str(_strategy(env, "market_maker")["params"])
+            assert "gamma=0.2 " in params
+            assert "qty=0.020 " in params
+            code, doc = answer("set", "market_maker", "nokey=1")
+            assert (code, doc["ok"], doc["reason"]) == (3, False, "bad_command")
+            assert "no parameter 'nokey'" in str(doc["text"])
+            code, doc = answer("set", "market_maker", "gamma=lots")
+            assert (code, doc["reason"]) == (3, "bad_command")
+            assert "gamma=lots: expected a float like 0.1" in str(doc["text"])
+            assert "gamma=0.2 " in str(_strategy(env, "market_maker")["params"])
+
+            code, doc = answer("reload", "crasher")
+            assert (code, doc["ok"]) == (0, True)
+            assert str(doc["text"]).startswith("strategy crasher reloaded from")
+            code, doc = answer("pause", "nobody")
+            assert (code, doc["reason"]) == (3, "not_found")
+            bad = cli(["strategy", "set", "market_maker", "gamma"], env)
+            assert bad.returncode == 2
+            assert "KEY=VALUE" in bad.stderr
+
+            text = cli(["strategy", "list"], env)
+            assert text.returncode == 0
+            assert "market_maker" in text.stdout
+            assert "params: symbol=ETHUSDT" in text.stdout
+            assert engine.poll() is None
+
+
+def _int(value: object) -> int:
+    assert isinstance(value, int)
+    return value

@@ -209,6 +209,18 @@ def test_intents_above_max_mode_are_held(tmp_path: Path) -> None:
     asyncio.run(run())
 
 
+def test_intents_are_held_while_the_kill_switch_is_latched(tmp_path: Path) -> None:
+    write(tmp_path, "good", COUNTER.replace("STEP_SCALE", "1"))
+    rig = make_rig(("good",), tmp_path)
+    rig.execution.exposure.killed = True
+    rig.feed(ladder("BTCUSDT", BTC_MID, 50, 50), 1)
+    context = rig.host.slots["good"].context
+    assert context is not None
+    assert context.last_reason == Reason.KILLED
+    assert (rig.host.held, rig.execution.refusals, rig.execution.would_send) == (1, 0, 0)
+    assert not any("would send" in a for a in rig.alerts())
+
+
 def test_hot_reload_under_a_running_host_keeps_state_and_orders(tmp_path: Path) -> None:
     path = write(tmp_path, "live", COUNTER.replace("STEP_SCALE", "1"))
 
