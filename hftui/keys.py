@@ -15,7 +15,7 @@ exchange's built-in demo account is used.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, NoReturn
 
 import keyring
@@ -25,6 +25,7 @@ from keyring.backend import KeyringBackend
 from hftui.demo_account import DEMO_API_KEY, DEMO_API_SECRET
 
 __all__ = [
+    "GUIDANCE",
     "SERVICE",
     "KeyStatus",
     "KeyringUnusableError",
@@ -34,6 +35,8 @@ __all__ = [
     "insecure_reason",
     "key_status",
     "load_keys",
+    "mask_key",
+    "no_backend",
     "store_keys",
 ]
 
@@ -84,6 +87,17 @@ class KeyStatus:
     api_key_hint: str  # the first characters of the key, never the secret
     usable: bool
     problem: str
+    # For screens: e.g. "abcd…wxyz" (`mask_key`), "" when none is stored. Derived from the
+    # stored key like the hint, so it takes no part in comparing two statuses.
+    api_key_mask: str = field(default="", compare=False)
+
+
+def mask_key(api_key: str) -> str:
+    """The key as a screen shows it: its first and last four characters, e.g. `abcd…wxyz`;
+    only the first two of a key too short to hide much of it that way."""
+    if len(api_key) >= 16:
+        return f"{api_key[:4]}…{api_key[-4:]}"
+    return f"{api_key[:2]}…" if api_key else ""
 
 
 def _backend() -> KeyringBackend:
@@ -110,6 +124,13 @@ def insecure_reason(backend: KeyringBackend | None = None) -> str:
         # The chainer stores in its first backend, which may well be the plaintext file.
         return insecure_reason(inner[0])
     return ""
+
+
+def no_backend(backend: KeyringBackend | None = None) -> bool:
+    """True when no backend can store anything at all (`fail`, `null`, or an empty chainer):
+    then only `GUIDANCE` helps, for every venue."""
+    reason = insecure_reason(backend)
+    return reason.endswith("cannot store anything") or reason == "no keyring backend is available"
 
 
 def _check_usable(venue: str) -> None:
@@ -220,4 +241,5 @@ def key_status(venue: str) -> KeyStatus:
         problem = str(exc)
     hint = (api_key or "")[:6] + "..." if stored else ""
     usable = (stored or venue == "local") and not problem
-    return KeyStatus(venue, name, stored, hint, usable, problem)
+    mask = mask_key(api_key or "") if stored else ""
+    return KeyStatus(venue, name, stored, hint, usable, problem, mask)

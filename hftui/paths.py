@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["config_path", "data_dir", "logs_dir", "run_dir"]
+__all__ = ["config_path", "data_dir", "journal_file", "logs_dir", "run_dir"]
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -38,3 +38,9 @@ def logs_dir() -> Path:
 def run_dir() -> Path:
     """Instance files of running engines, inside the data dir."""
     return _private_dir(data_dir() / "run")
+
+
+def journal_file(instance: str) -> Path:
+    """The engine's journal of `instance`: `<data dir>/journal/<instance>.sqlite3`. Only
+    names it; the engine creates it (the TUI reads it, and must not create it)."""
+    return data_dir() / "journal" / f"{instance}.sqlite3"

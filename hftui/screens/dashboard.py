@@ -1,4 +1,9 @@
-"""The dashboard: mode banner, symbol bar, book ladder, trade tape, health and notice bars."""
+"""The dashboard: mode banner, symbol bar, book ladder and trade tape, positions and open
+orders, health and notice bars.
+
+The ladder has the focus (its cursor picks the price order entry starts at); `o` moves it to
+the orders panel (its cursor picks the order `x` cancels) and escape brings it back.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,13 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from hftui.link import EngineStatus, EngineView, Notice
+from hftui.protocol import OrderType, Side
 from hftui.widgets.health_bar import HealthBar
 from hftui.widgets.ladder import Ladder
 from hftui.widgets.mode_banner import ModeBanner
 from hftui.widgets.notice_bar import NoticeBar
+from hftui.widgets.orders import OrdersPanel
+from hftui.widgets.positions import PositionsPanel
 from hftui.widgets.symbol_bar import SymbolBar
 from hftui.widgets.tape import Tape
 
@@ -31,7 +39,7 @@ class DashboardScreen(Screen[None]):
         Binding(
             "tab,right_square_bracket",
             "app.next_symbol",
-            "Next symbol",
+            "Symbol",
             id="dashboard.next_symbol",
             tooltip="Show the next symbol",
         ),
@@ -54,6 +62,28 @@ class DashboardScreen(Screen[None]):
             )
             for n in range(1, 9)
         ],
+        Binding(
+            "b",
+            "app.order_ticket('buy')",
+            "Buy",
+            id="dashboard.buy",
+            tooltip="Buy ticket at the ladder cursor (or best bid)",
+        ),
+        Binding(
+            "s",
+            "app.order_ticket('sell')",
+            "Sell",
+            id="dashboard.sell",
+            tooltip="Sell ticket at the ladder cursor (or best ask)",
+        ),
+        Binding(
+            "o",
+            "focus_orders",
+            "Orders",
+            id="dashboard.orders",
+            show=False,  # the orders panel's own subtitle says it: the footer is full at 80
+            tooltip="Open orders: pick one, x cancels it",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -63,6 +93,8 @@ class DashboardScreen(Screen[None]):
         self.symbol_bar = SymbolBar(id="symbol-bar")
         self.ladder = Ladder(id="ladder")
         self.tape = Tape(id="tape")
+        self.positions = PositionsPanel(id="positions")
+        self.orders = OrdersPanel(id="orders")
         self.health = HealthBar(id="health-bar")
         self.notices = NoticeBar(id="notice-bar")
 
@@ -72,9 +104,12 @@ class DashboardScreen(Screen[None]):
         with Horizontal(id="market"):
             yield self.ladder
             yield self.tape
+        with Horizontal(id="trading"):
+            yield self.positions
+            yield self.orders
         yield self.health
         yield self.notices
-        yield Footer()
+        yield Footer(compact=True)
 
     def show(
         self,
@@ -98,8 +133,21 @@ class DashboardScreen(Screen[None]):
         self.symbol_bar.show(names, selected)
         symbol = view.symbols[selected] if selected < len(view.symbols) else None
         note = engine_note(view)
-        self.ladder.show(symbol, note)
+        own: dict[int, Side] = {}
+        if symbol is not None:
+            for order in view.orders:
+                if order.symbol == symbol.symbol and order.order_type is OrderType.LIMIT:
+                    own[order.price_units] = order.side
+        self.ladder.show(symbol, note, own)
         self.tape.show(symbol, stale=bool(note))
+        self.positions.show(view, symbol.symbol if symbol is not None else None)
+        self.orders.show(view)
+
+    def action_focus_orders(self) -> None:
+        self.orders.focus()
+
+    def action_focus_ladder(self) -> None:
+        self.ladder.focus()
 
 
 def engine_note(view: EngineView) -> str:

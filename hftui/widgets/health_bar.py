@@ -13,7 +13,7 @@ from rich.segment import Segment
 from textual.strip import Strip
 from textual.widget import Widget
 
-from hftui.link import EngineStatus, EngineView
+from hftui.link import EngineStatus, EngineView, age_text
 from hftui.protocol import FeedState
 
 __all__ = ["HealthBar"]
@@ -49,6 +49,16 @@ def _feeds(view: EngineView, compact: bool) -> list[tuple[str, str]]:
     return parts
 
 
+def _reconciled(view: EngineView) -> list[tuple[str, str]]:
+    # The last check of orders and positions against the venue (live keys only).
+    if view.reconciled_age_s is None:
+        return []  # no venue account to check (observe without keys), or not yet
+    text = f"reconciled {age_text(view.reconciled_age_s)} ago"
+    if view.reconcile_mismatches:
+        return [(f"{text}, {view.reconcile_mismatches} mismatch", "health-bar--bad")]
+    return [(text, "")]
+
+
 def _pieces(view: EngineView | None, compact: bool) -> list[_Piece]:
     if view is None or view.status is EngineStatus.WAITING:
         return [(9, [("waiting for the engine's first snapshot", "health-bar--warn")])]
@@ -71,16 +81,18 @@ def _pieces(view: EngineView | None, compact: bool) -> list[_Piece]:
         stream = ("stream up", "health-bar--ok")
     else:
         stream = ("STREAM DOWN", "health-bar--bad")
-    return [
+    pieces = [
         (9, _feeds(view, compact)),
         (8, [stream]),
         (7, [(f"{view.msgs_per_s:.0f} msg/s", "")]),
         (6, [(f"gaps {gaps} resyncs {resyncs}", "health-bar--warn" if gaps else "")]),
         (5, [(f"bad {view.bad_frames}", "health-bar--bad" if view.bad_frames else "")]),
         (4, [(f"reconnects {view.reconnects}", "health-bar--warn" if view.reconnects else "")]),
+        (5, _reconciled(view)),
         (3, [(f"engine {view.status} {view.uptime}".rstrip(), "")]),
         (2, [(view.venue, "")]),
     ]
+    return [piece for piece in pieces if piece[1]]
 
 
 def _length(pieces: list[_Piece]) -> int:

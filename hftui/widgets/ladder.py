@@ -2,24 +2,40 @@
 
 A Line API widget: each row is rendered on demand from a pre-formatted `SymbolView`, so a
 repaint formats no numbers and builds no tables. It repaints only when the book, its
-staleness, its age as shown, or the engine note changes.
+staleness, its age as shown, the engine note, the trader's own orders or the cursor change.
+
+The first column marks the trader's own open orders at their price (B buy, S sell). Focused,
+up/down (k/j) move a cursor over the levels: order entry starts at the price under it. The
+cursor holds a price, not a row, so it stays on its level while the book moves.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from rich.segment import Segment
+from textual.binding import Binding, BindingType
 from textual.strip import Strip
 from textual.widget import Widget
 
 from hftui.link import LadderLevel, SymbolView
+from hftui.protocol import Side, format_units
 
-__all__ = ["Ladder", "depth_bar"]
+__all__ = ["Ladder", "depth_bar", "level_units"]
 
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 _GAP = 2  # spaces between columns
 _MIN_BAR = 4  # below this the cumulative column makes way for the bar
+_MARK = 3  # the cursor and own-order marker column, then a space
+
+
+def level_units(price: str, decimals: int) -> int:
+    """A ladder price (as `format_units` wrote it) back in price units."""
+    whole, _, frac = price.partition(".")
+    sign = -1 if whole.startswith("-") else 1
+    scale: int = 10**decimals
+    return sign * (abs(int(whole)) * scale + int(frac.ljust(decimals, "0")[:decimals] or "0"))
 
 
 def depth_bar(value: int, largest: int, width: int) -> str:
@@ -41,10 +57,26 @@ def depth_bar(value: int, largest: int, width: int) -> str:
     return bar.ljust(width)
 
 
-class Ladder(Widget):
+class Ladder(Widget, can_focus=True):
     """Price ladder of one symbol."""
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "move(1)", "Level up", show=False, tooltip="Ladder: cursor a level up"),
+        Binding(
+            "down,j", "move(-1)", "Level down", show=False, tooltip="Ladder: cursor a level down"
+        ),
+        Binding(
+            "escape",
+            "clear_cursor",
+            "Clear level",
+            show=False,
+            tooltip="Ladder: drop the cursor (tickets start at the touch)",
+        ),
+    ]
+
     COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "ladder--cursor",
+        "ladder--own",
         "ladder--header",
         "ladder--bid",
         "ladder--ask",
@@ -59,28 +91,89 @@ class Ladder(Widget):
         super().__init__(id=id)
         self.view: SymbolView | None = None
         self.message = "waiting for engine…"
+        self.own: Mapping[int, Side] = {}  # price units -> side of the trader's open orders
+        self.cursor: int | None = None  # price units of the level under the cursor
         self._key: tuple[object, ...] = ()
         self.border_title = "book"
 
-    def show(self, view: SymbolView | None, message: str = "") -> None:
+    @property
+    def cursor_price(self) -> str | None:
+        """The price the cursor holds, or None without one. Kept when its level empties:
+        the trader chose the price, not the depth there."""
+        view = self.view
+        if view is None or self.cursor is None:
+            return None
+        return format_units(self.cursor, view.price_decimals)
+
+    def _prices(self, view: SymbolView) -> list[tuple[LadderLevel, int]]:
+        # The levels on screen with their prices in units, highest first (asks, then bids).
+        asks, bids = self._shown(view)
+        levels = [*reversed(view.asks[:asks]), *view.bids[:bids]]
+        return [(level, level_units(level.price, view.price_decimals)) for level in levels]
+
+    def _shown(self, view: SymbolView) -> tuple[int, int]:
+        # How many asks and bids fit: all rows but the header and the spread line.
+        rows = max(0, self.size.height - 2)
+        ask_rows = rows // 2
+        return min(ask_rows, len(view.asks)), min(rows - ask_rows, len(view.bids))
+
+    def action_move(self, step: int) -> None:
+        """Move the cursor `step` levels up (positive) or down; start at the touch."""
+        view = self.view
+        if view is None or not (view.bids or view.asks):
+            self.app.bell()
+            return
+        prices = [units for _, units in self._prices(view)]  # high to low
+        if not prices:
+            self.app.bell()
+            return
+        if self.cursor is None or self.cursor not in prices:
+            best = view.ask_units if step > 0 else view.bid_units
+            start = best if best >= 0 else prices[0]
+            self.cursor = start if self.cursor is None else self._nearest(prices, self.cursor)
+        else:
+            k = prices.index(self.cursor) - step
+            self.cursor = prices[max(0, min(len(prices) - 1, k))]
+        self._key = ()
+        self.refresh()
+
+    @staticmethod
+    def _nearest(prices: list[int], units: int) -> int:
+        return min(prices, key=lambda p: abs(p - units))
+
+    def action_clear_cursor(self) -> None:
+        self.cursor = None
+        self._key = ()
+        self.refresh()
+
+    def show(
+        self, view: SymbolView | None, message: str = "", own: Mapping[int, Side] | None = None
+    ) -> None:
         """Draw `view`; `message` says why there is no book, or why it is out of date.
 
         Args:
             view: the selected symbol, or None when there is none yet.
             message: shown instead of an empty ladder, or on the spread line of a book
                 that can no longer be trusted (the engine is down); "" when all is well.
+            own: the trader's open orders on this symbol: price units -> side.
         """
         stale = view is None or view.stale or bool(message)
+        own = own or {}
+        if view is not None and self.view is not None and view.symbol != self.view.symbol:
+            self.cursor = None  # another symbol, another grid
         key = (
             (view.symbol, view.seq, view.age, view.synced) if view else None,
             stale,
             message,
+            tuple(sorted(own.items())),
+            self.cursor,
         )
         if key == self._key:
             return
         self._key = key
         self.view = view
         self.message = message
+        self.own = own
         if view is None:
             self.border_title = "book"
             self.border_subtitle = ""
@@ -99,7 +192,7 @@ class Ladder(Widget):
     def _columns(self, view: SymbolView, width: int) -> tuple[int, int, int, int]:
         # Columns as wide as the widest value; whatever is left draws the depth bar.
         price, size, cum = view.price_width, view.qty_width, view.cum_width
-        fixed = 1 + price + _GAP + size + _GAP
+        fixed = _MARK + price + _GAP + size + _GAP
         if width - fixed - cum - _GAP < _MIN_BAR:
             cum = 0
         used = fixed + (cum + _GAP if cum else 0)
@@ -120,11 +213,8 @@ class Ladder(Widget):
         if y == 0:
             return self._header(view, width)
         rows = max(0, height - 2)  # all but the header and the spread line
-        ask_rows = rows // 2
-        bid_rows = rows - ask_rows
-        spread_row = 1 + ask_rows
-        shown_asks = min(ask_rows, len(view.asks))
-        shown_bids = min(bid_rows, len(view.bids))
+        spread_row = 1 + rows // 2
+        shown_asks, shown_bids = self._shown(view)
         # The bars fill the width at the deepest level on screen, so they use it at any height.
         largest = max(
             view.asks[shown_asks - 1].cum_units if shown_asks else 0,
@@ -143,7 +233,7 @@ class Ladder(Widget):
     def _header(self, view: SymbolView, width: int) -> Strip:
         price, size, cum, bar = self._columns(view, width)
         gap = " " * _GAP
-        text = f" {'price':>{price}}{gap}{'size':>{size}}{gap}"
+        text = f"{'':{_MARK}}{'price':>{price}}{gap}{'size':>{size}}{gap}"
         if cum:
             text += f"{'cum':>{cum}}{gap}"
         if bar:
@@ -172,14 +262,22 @@ class Ladder(Widget):
             return Strip.blank(width)
         price, size, cum, bar = self._columns(view, width)
         gap = " " * _GAP
-        text = f" {level.price:>{price}}{gap}{level.qty:>{size}}{gap}"
+        units = level_units(level.price, view.price_decimals)
+        here = units == self.cursor
+        mine = self.own.get(units)
+        marker = (">" if here else " ") + ("B" if mine is Side.BUY else "S" if mine else " ") + " "
+        text = f"{level.price:>{price}}{gap}{level.qty:>{size}}{gap}"
         if cum:
             text += f"{level.cumulative:>{cum}}{gap}"
         style = self.get_component_rich_style("ladder--stale" if stale else f"ladder--{side}")
         bar_style = self.get_component_rich_style(
             "ladder--stale" if stale else f"ladder--{side}-bar"
         )
-        segments = [Segment(text, style)]
+        mark_style = style + self.get_component_rich_style("ladder--own") if mine else style
+        if here:
+            cursor = self.get_component_rich_style("ladder--cursor")
+            style, mark_style = style + cursor, mark_style + cursor
+        segments = [Segment(marker, mark_style), Segment(text, style)]
         if bar:
             segments.append(Segment(depth_bar(level.cum_units, largest, bar), bar_style))
         return Strip(segments).extend_cell_length(width).crop(0, width)

@@ -17,6 +17,7 @@ from hftui.link import EngineLink
 from hftui.protocol import Mode
 from tests.support.region import fill_header, frozen_region
 from tests.ui.conftest import Desk
+from tests.ui.test_panels import with_orders, with_position
 
 SnapCompare = Callable[..., bool]
 
@@ -96,3 +97,36 @@ class TestTrading:
         desk.engine.publish_header()
         run_before = _stepped(desk, "K", "y")
         assert snap_compare(desk.app(), run_before=run_before, terminal_size=(160, 48))
+
+
+class TestTradingPanels:
+    def test_panels_80x24(self, snap_compare: SnapCompare, desk: Desk) -> None:
+        # Positions, orders with the orders panel focused, own orders marked on the ladder.
+        with_orders(desk)
+        with_position(desk)
+        assert snap_compare(desk.app(), press=["down", "o", "down"], terminal_size=(80, 24))
+
+    def test_panels_160x48(self, snap_compare: SnapCompare, desk: Desk) -> None:
+        with_orders(desk)
+        with_position(desk)
+        assert snap_compare(desk.app(), press=["up", "up"], terminal_size=(160, 48))
+
+    def test_order_ticket_80x24(self, snap_compare: SnapCompare, desk: Desk) -> None:
+        # Opened at the ladder cursor, a quantity typed: the preview and "ready to send".
+        with_position(desk)
+        assert snap_compare(
+            desk.app(), press=["down", "down", "b", *"0.010"], terminal_size=(80, 24)
+        )
+
+    def test_order_ticket_refused_80x24(self, snap_compare: SnapCompare, desk: Desk) -> None:
+        # The engine's refusal stays in the ticket, in the alarm colour.
+        with_position(desk)
+        keys = ["s", *"0.010", "tab", *["backspace"] * 8, *"50000.00", "enter"]
+        run_before = _stepped(desk, *keys)
+        assert snap_compare(desk.app(), run_before=run_before, terminal_size=(80, 24))
+
+    def test_order_ticket_off_tick_160x48(self, snap_compare: SnapCompare, desk: Desk) -> None:
+        with_orders(desk)
+        with_position(desk)
+        press = ["s", *"0.010", "tab", "end", "backspace", "5"]
+        assert snap_compare(desk.app(), press=press, terminal_size=(160, 48))

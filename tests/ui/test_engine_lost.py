@@ -1,0 +1,88 @@
+"""Loss of the engine is shown and survived: once it has stopped (or died) the TUI offers to
+restart it, or to reattach to one running now, and leaves with that choice for the CLI."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+from textual.app import App
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from hftui.screens.engine_lost import EngineLostScreen
+from tests.support.region import fill_header
+from tests.ui.conftest import Desk, eventually
+
+SnapCompare = Callable[..., bool]
+
+
+def _text(app: App[str]) -> str:
+    return " ".join(str(w.content) for w in app.screen.query(Static))
+
+
+async def test_a_stopped_engine_is_offered_a_restart(desk: Desk) -> None:
+    fill_header(desk.region, stopping=True, heartbeat_age_s=5.0)
+    app = desk.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(pilot, lambda: isinstance(app.screen, EngineLostScreen), 6.0)
+        text = _text(app)
+        assert "ENGINE LOST: the engine (pid 4242) stopped" in text
+        assert "[r] restart the engine" in text
+        await pilot.press("a")  # nothing runs to reattach to: said, and the dialog stays
+        assert isinstance(app.screen, EngineLostScreen)
+        await pilot.press("r")
+        await pilot.pause()
+    assert app.return_value == "restart"
+
+
+async def test_watching_on_is_asked_once_per_loss(desk: Desk) -> None:
+    fill_header(desk.region, stopping=True, heartbeat_age_s=5.0)
+    app = desk.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(pilot, lambda: isinstance(app.screen, EngineLostScreen), 6.0)
+        await pilot.press("w")
+        await pilot.pause(2.5)
+        assert app.screen is app.dashboard
+        # The kill switch still answers from here (it waits in the ring for an engine).
+        await pilot.press("ctrl+k")
+        await pilot.press("q")  # and quitting asks as always
+        assert app.screen is not app.dashboard
+
+
+async def test_an_engine_running_elsewhere_is_reattached(desk: Desk, tmp_path: Path) -> None:
+    # Another engine of the instance runs now (this process stands in for it).
+    run = tmp_path / "hftui" / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "default.json").write_bytes(
+        orjson.dumps(
+            {
+                "instance": "default",
+                "pid": os.getpid(),
+                "shm": desk.region.name,
+                "started_ns": 1,
+                "venue": "local",
+                "venue_url": "http://127.0.0.1:1",
+            }
+        )
+    )
+    fill_header(desk.region, stopping=True, heartbeat_age_s=5.0)
+    app = desk.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(pilot, lambda: isinstance(app.screen, EngineLostScreen), 6.0)
+        assert "[a] reattach" in _text(app)
+        await pilot.press("r")  # a restart beside a running engine reattaches instead
+        await pilot.pause()
+    assert app.return_value == "reattach"
+
+
+def test_engine_lost_80x24(desk: Desk, snap_compare: SnapCompare) -> None:
+    fill_header(desk.region, stopping=True, heartbeat_age_s=5.0)
+
+    async def lost(pilot: Pilot[str]) -> None:
+        await eventually(pilot, lambda: isinstance(pilot.app.screen, EngineLostScreen), 6.0)
+        await pilot.pause()
+
+    assert snap_compare(desk.app(), terminal_size=(80, 24), run_before=lost)
