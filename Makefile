@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench snapshots-update soak clean help
+.PHONY: demo test lint bench snapshots-update soak fuzz clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,20 +40,25 @@ lint: $(DEV_STAMP)  ## ruff format check, ruff, mypy and the import contracts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(STAMP)  ## run the benchmarks
-	$(BIN)/python benchmarks/bench_book.py
-	$(BIN)/python benchmarks/bench_exchange.py
-	$(BIN)/python benchmarks/bench_orders.py
-	$(BIN)/python benchmarks/bench_risk.py
-	$(BIN)/python benchmarks/bench_kill.py
-	$(BIN)/python benchmarks/bench_ring.py
-	$(BIN)/python benchmarks/bench_strategy.py
+# The suite prints one table and appends its run to the saved results; each script in
+# benchmarks/ still runs on its own (`.venv/bin/python benchmarks/bench_NAME.py`) with more detail.
+bench: $(STAMP)  ## run the benchmark suite (hftui bench), each figure beside its baseline
+	$(BIN)/hftui bench
 
 snapshots-update: $(DEV_STAMP)  ## rewrite the TUI's SVG snapshots (read the diff report first)
 	$(BIN)/python -m pytest -q tests/ui/test_snapshots.py --snapshot-update
 
 soak: $(DEV_STAMP)  ## long-running soak tests, not part of `make test`
 	$(BIN)/python -m pytest -q -m slow
+
+FUZZ_SECONDS ?= 60
+# atheris ships wheels for Linux only (elsewhere it needs clang with libFuzzer), so it is
+# installed here on demand rather than being a dev dependency.
+fuzz: $(DEV_STAMP)  ## the fuzz tests, then the frame parser under atheris for FUZZ_SECONDS
+	$(BIN)/python -m pytest -q tests/fuzz
+	@$(BIN)/python -m pip install -q 'atheris>=2.3,<4' || \
+	  { echo "atheris does not install here (no wheel, no clang): coverage-guided run skipped"; exit 0; }; \
+	$(BIN)/python tests/fuzz/atheris_frames.py -max_total_time=$(FUZZ_SECONDS)
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

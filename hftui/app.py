@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
@@ -24,23 +26,36 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from hftui.link import CommandLink, EngineLink, EngineView, Notice
+from hftui.instance import find_running, pid_alive
+from hftui.link import CommandLink, EngineLink, EngineStatus, EngineView, Notice
+from hftui.paths import data_dir, journal_file
 from hftui.protocol import (
     CancelAll,
+    CancelOrder,
     Command,
     Flatten,
     Kill,
     Mode,
+    PlaceOrder,
     Rearm,
     ReloadRisk,
     SetMode,
+    Side,
     TakeControl,
 )
+from hftui.screens.backtest import BacktestScreen
 from hftui.screens.confirm import ConfirmScreen
 from hftui.screens.dashboard import DashboardScreen
+from hftui.screens.engine_lost import EngineLostScreen
 from hftui.screens.help import HelpScreen, HelpSection
+from hftui.screens.journal import JournalScreen
+from hftui.screens.keys import KeysScreen
 from hftui.screens.mode import ModeScreen
+from hftui.screens.order_entry import OrderEntryScreen
 from hftui.screens.quit import QuitScreen
+from hftui.screens.strategies import StrategiesScreen
+from hftui.widgets.ladder import Ladder
+from hftui.widgets.orders import OrdersPanel
 
 if TYPE_CHECKING:
     from hftui.remote import EngineControl
@@ -48,6 +63,8 @@ if TYPE_CHECKING:
 __all__ = ["HftuiApp"]
 
 _TOASTS_PER_FRAME = 3
+_ANSWER_HOLD_S = 5.0  # an answer on the notice line is not replaced by routine alerts sooner
+_LOST_AFTER_S = 2.0  # an engine gone this long is offered a restart (a restart may be under way)
 _HEARTBEAT_S = 0.5  # the engine's dead-man's switch waits several of these (dead_man_after_s)
 
 
@@ -121,6 +138,38 @@ class HftuiApp(App[str]):
             tooltip="Watching: take control once the other TUI has gone",
         ),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key binding"),
+        Binding(
+            "A",
+            "keys_screen",
+            "API keys",
+            id="app.keys",
+            show=False,
+            tooltip="API keys: store, test, delete (OS keyring)",
+        ),
+        Binding(
+            "J",
+            "journal_screen",
+            "Journal",
+            id="app.journal",
+            show=False,
+            tooltip="Journal: orders and fills, newest first, filtered",
+        ),
+        Binding(
+            "B",
+            "backtest_screen",
+            "Backtests",
+            id="app.backtests",
+            show=False,
+            tooltip="Backtest reports: summary and equity of each saved run",
+        ),
+        Binding(
+            "S",
+            "strategies_screen",
+            "Strategies",
+            id="app.strategies",
+            show=False,
+            tooltip="Strategies: state and figures; pause, resume, reload, edit parameters",
+        ),
     ]
 
     # Trading actions other than the kill, which are dimmed while no engine can answer them.
@@ -131,6 +180,7 @@ class HftuiApp(App[str]):
             "mode_prompt",
             "cancel_all_prompt",
             "flatten_prompt",
+            "order_ticket",
         }
     )
 
@@ -145,6 +195,7 @@ class HftuiApp(App[str]):
         refresh_hz: float = 10.0,
         symbols_hint: Sequence[str] = (),
         control: EngineControl | None = None,
+        instance: str = "default",
     ) -> None:
         """Create the app over an attached engine link.
 
@@ -157,21 +208,27 @@ class HftuiApp(App[str]):
             control: the engine's command and event rings; the caller closes it after
                 `run()`. None (an engine without rings): the TUI only watches, and
                 trading keys say so.
+            instance: the engine instance (its journal, and the engine to reattach to).
         """
         super().__init__()
         self.link = link
+        self.instance = control.info.instance if control is not None else instance
         self.spawned = spawned
+        self._lost_since: float | None = None  # when the engine was first seen gone
+        self._lost_offered = False  # the engine-lost dialog was shown for this loss
         self.refresh_hz = refresh_hz
         self.symbols_hint = tuple(symbols_hint)
         self.selected = 0
         self.view: EngineView = link.poll()
         self.commands = CommandLink(control, clock_ns=link.clock_ns)
         self.notice: Notice | None = None  # the last thing told, kept on the notice line
+        self._notice_at = 0.0  # when it was put there (monotonic)
         self.dashboard = DashboardScreen()
         self.own_pid = os.getpid()
         # Claims control with every heartbeat until another TUI is seen in control; from
         # then on it watches until the trader takes control (T).
         self._claim = True
+        self.last_qty: dict[str, str] = {}  # per symbol: the ticket starts with the last one
 
     def on_mount(self) -> None:
         self.push_screen(self.dashboard)
@@ -221,6 +278,37 @@ class HftuiApp(App[str]):
         for notice in notices:
             self.tell(notice)
         self._show()
+        self._watch_engine()
+
+    def _watch_engine(self) -> None:
+        # An engine that stopped, or went silent and whose process is gone, is lost: offer
+        # to restart it or to reattach (once per loss, after a moment, over the dashboard).
+        status, now = self.view.status, time.monotonic()
+        gone = status is EngineStatus.STOPPED or (
+            status is EngineStatus.NOT_RESPONDING and not pid_alive(self.link.engine_pid)
+        )
+        if not gone:
+            self._lost_since, self._lost_offered = None, False
+            return
+        if self._lost_since is None:
+            self._lost_since = now
+        if self._lost_offered or now - self._lost_since < _LOST_AFTER_S:
+            return
+        if self.screen is not self.dashboard:
+            return  # not over a dialog the trader is in; asked once it is closed
+        self._lost_offered = True
+        other = find_running(self.instance)
+        elsewhere = other is not None and other.pid != self.link.engine_pid
+        ended = "stopped" if status is EngineStatus.STOPPED else "died"
+        why = f"the engine (pid {self.link.engine_pid}) {ended}"
+
+        def chosen(choice: str | None) -> None:
+            if choice in ("restart", "reattach"):
+                self.exit(choice)
+            elif choice == "quit":
+                self.exit("leave")
+
+        self.push_screen(EngineLostScreen(why, elsewhere), chosen)
 
     def _show(self) -> None:
         self.dashboard.show(self.view, self.selected, self.symbols_hint, self.notice)
@@ -254,8 +342,19 @@ class HftuiApp(App[str]):
     def tell(self, notice: Notice) -> None:
         """Show `notice` on the notice line and, unless it only says "sent" or will be said
         again, as a notification."""
-        self.notice = notice
-        self._show()
+        # The answer to the trader's own command holds the line for a while: a strategy's
+        # stream of informational alerts ("would send ...") must not wipe it at once.
+        held = self.notice is not None and self.notice.request_id and not self.notice.pending
+        quiet = notice.severity == "information" and not notice.request_id
+        if not (held and quiet and time.monotonic() - self._notice_at < _ANSWER_HOLD_S):
+            self.notice = notice
+            self._notice_at = time.monotonic()
+            self._show()
+        if notice.request_id:
+            # An order ticket shows its own order's answer inline.
+            for screen in self.screen_stack:
+                if isinstance(screen, OrderEntryScreen | StrategiesScreen):
+                    screen.answered(notice)
         if notice.pending or not notice.toast:
             return
         if notice.severity == "error":
@@ -381,7 +480,76 @@ class HftuiApp(App[str]):
         )
         self._confirm(screen, Flatten(symbol), f"flatten {symbol}")
 
+    def action_order_ticket(self, side: str) -> None:
+        """Open the order ticket on the shown symbol, at the ladder cursor's price or the
+        touch (the best bid to buy, the best ask to sell)."""
+        buy = side == "buy"
+        if self._watch_only("buy" if buy else "sell"):
+            return
+        symbols = self.view.symbols
+        if not symbols or self.selected >= len(symbols):
+            self.tell(self.commands.notice("warning", "order", "no book yet for that symbol"))
+            self.bell()
+            return
+        symbol = symbols[self.selected]
+        price = self.dashboard.ladder.cursor_price
+        if price is None:
+            touch = symbol.best_bid if buy else symbol.best_ask
+            price = touch if touch != "-" else ""
+        screen = OrderEntryScreen(
+            symbol,
+            Side.BUY if buy else Side.SELL,
+            price=price,
+            qty=self.last_qty.get(symbol.symbol, ""),
+            mode=self.view.mode,
+            send=self.send_order,
+        )
+        self.push_screen(screen)
+
+    def send_order(self, command: PlaceOrder) -> Notice:
+        """Send an order from the ticket; the "sent" notice carries its request id."""
+        self.last_qty[command.symbol] = command.qty
+        where = f"@ {command.price}" if command.price else "at market"
+        title = f"{command.side.name.lower()} {command.qty} {command.symbol} {where}"
+        notice = self.commands.send(command, title)
+        self.tell(notice)
+        return notice
+
+    def on_orders_panel_cancel_requested(self, message: OrdersPanel.CancelRequested) -> None:
+        cid = message.order.client_id
+        if not self._watch_only(f"cancel {cid}"):
+            self.send(CancelOrder(cid), f"cancel {cid}")
+
     # ---- screens --------------------------------------------------------------------------
+
+    def action_keys_screen(self) -> None:
+        if not isinstance(self.screen, KeysScreen):
+            self.push_screen(KeysScreen(self.view.venue or "local", self.view.venue_url))
+
+    def journal_file(self) -> Path:
+        """This engine instance's journal (the default instance's without rings)."""
+        return journal_file(self.instance)
+
+    def action_journal_screen(self) -> None:
+        if not isinstance(self.screen, JournalScreen):
+            self.push_screen(JournalScreen(self.journal_file()))
+
+    def action_backtest_screen(self) -> None:
+        if not isinstance(self.screen, BacktestScreen):
+            self.push_screen(BacktestScreen(data_dir() / "backtests"))
+
+    def action_strategies_screen(self) -> None:
+        if not isinstance(self.screen, StrategiesScreen):
+            self.push_screen(StrategiesScreen(lambda: self.view.strategies, self.send_strategy))
+
+    def send_strategy(self, command: Command, title: str) -> Notice | None:
+        """Send a strategy command from the strategies screen; None when nothing can be sent
+        (said on the notice line)."""
+        if self._watch_only(title):
+            return None
+        notice = self.commands.send(command, title)
+        self.tell(notice)
+        return notice
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -396,9 +564,17 @@ class HftuiApp(App[str]):
         dashboard.append((palette, "Command palette: actions and symbols by name"))
         return [
             ("Dashboard", dashboard),
+            ("Book ladder (focused)", _rows(Ladder.BINDINGS, self)),
+            ("Open orders (o)", _rows(OrdersPanel.BINDINGS, self)),
+            ("Order ticket (b / s)", _rows(OrderEntryScreen.BINDINGS, self)),
             ("Mode dialog", _rows(ModeScreen.BINDINGS, self)),
             ("Confirmations", _rows(ConfirmScreen.BINDINGS, self)),
             ("Quit dialog", _rows(QuitScreen.BINDINGS, self)),
+            ("Engine lost", _rows(EngineLostScreen.BINDINGS, self)),
+            ("API keys", _rows(KeysScreen.BINDINGS, self)),
+            ("Journal", _rows(JournalScreen.BINDINGS, self)),
+            ("Backtests", _rows(BacktestScreen.BINDINGS, self)),
+            ("Strategies (S)", _rows(StrategiesScreen.BINDINGS, self)),
             ("This help", _rows(HelpScreen.BINDINGS, self)),
         ]
 
@@ -442,11 +618,37 @@ class HftuiApp(App[str]):
                 "Close the shown symbol's position (asks first)",
                 self.action_flatten_prompt,
             ),
+            ("Buy", "Order ticket: buy the shown symbol", partial(self.action_order_ticket, "buy")),
+            (
+                "Sell",
+                "Order ticket: sell the shown symbol",
+                partial(self.action_order_ticket, "sell"),
+            ),
         ]
         for title, help_text, callback in trading:
             yield SystemCommand(title, help_text, callback)
         yield SystemCommand("Quit", "Quit hftui (asks about the engine)", self.action_quit_prompt)
         yield SystemCommand("Help", "Every key binding", self.action_help)
+        yield SystemCommand(
+            "API keys",
+            "Store, test or delete the venue's API key and secret in the OS keyring",
+            self.action_keys_screen,
+        )
+        yield SystemCommand(
+            "Journal",
+            "Orders and fills from the engine's journal, newest first",
+            self.action_journal_screen,
+        )
+        yield SystemCommand(
+            "Backtests",
+            "Saved backtest reports: summary and equity chart",
+            self.action_backtest_screen,
+        )
+        yield SystemCommand(
+            "Strategies",
+            "Each strategy's state and figures: pause, resume, reload, edit parameters",
+            self.action_strategies_screen,
+        )
         yield SystemCommand("Next symbol", "Show the next symbol", self.action_next_symbol)
         yield SystemCommand(
             "Previous symbol", "Show the previous symbol", self.action_previous_symbol

@@ -122,6 +122,10 @@ def _build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--symbols", default="", help="comma-separated (default: all recorded)")
     rp.add_argument("--json", action="store_true", help="machine-readable output")
 
+    from hftui.backtest.command import add_parser as add_backtest_parser
+
+    add_backtest_parser(sub)
+
     st = sub.add_parser("status", help="show the running engine's state")
     st.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -130,18 +134,9 @@ def _build_parser() -> argparse.ArgumentParser:
     bk.add_argument("--depth", type=int, default=10, help="levels per side (1-20)")
     bk.add_argument("--json", action="store_true", help="machine-readable output")
 
-    bn = sub.add_parser("bench", help="run a benchmark beside its baseline (none: list them)")
-    bench = bn.add_subparsers(dest="bench", metavar="NAME")
-    ing = bench.add_parser(
-        "ingest", help="book ingest: the engine's path against orjson + SortedDict"
-    )
-    ing.add_argument("--json", action="store_true", help="machine-readable output")
-    ing.add_argument("--messages", type=int, help="diff frames to generate (default 20000)")
-    ing.add_argument(
-        "--seconds",
-        type=float,
-        help="measure in rounds for this long, 3 rounds at least (default 5)",
-    )
+    from hftui.bench_suite import add_bench_parser
+
+    add_bench_parser(sub)
 
     from hftui.cli_trading import add_trading_parsers
 
@@ -180,12 +175,17 @@ def _main(argv: list[str] | None) -> int:
     if command == "book":
         return _cmd_book(config, args.symbol.upper(), args.depth, args.json)
     if command == "attach":
-        return _cmd_attach(config)
+        return _cmd_attach(config, args.config)
     if command == "record":
         return _cmd_record(config, args)
     if command == "replay":
         return _cmd_replay(args)
-    if command in ("kill", "rearm", "mode", "order", "orders", "keys", "risk", "market"):
+    if command == "backtest":
+        from hftui.backtest.command import run_command
+
+        return run_command(config, args)
+    trading = ("kill", "rearm", "mode", "order", "orders", "keys", "risk", "market", "strategy")
+    if command in trading:
         from hftui.cli_trading import run_trading_command
 
         return run_trading_command(config, args)
@@ -343,6 +343,7 @@ def status_document(config: Config) -> dict[str, object]:
                 "realized": round(float(s["realized"]), 8),
                 "unrealized": round(float(s["unrealized"]), 8),
                 "fees": round(float(s["fees"]), 8),
+                "funding": round(float(s["funding"]), 8),
                 "open_orders": int(s["open_orders"]),
             }
         heartbeat_age = (now - int(header["heartbeat_ns"])) / 1e9
@@ -356,6 +357,7 @@ def status_document(config: Config) -> dict[str, object]:
             "venue": decode_text(header["venue"]),
             "venue_url": decode_text(header["venue_url"]),
             "stream_url": decode_text(header["stream_url"]),
+            "metrics_url": info.metrics_url,
             "mode": Mode(int(header["mode"])).label,
             "killed": bool(header["killed"]),
             "stopping": bool(header["stopping"]),
@@ -366,6 +368,13 @@ def status_document(config: Config) -> dict[str, object]:
             "reconnects": int(header["reconnects"]),
             "kill": _kill_document(header),
             "dead_man": _dead_man_document(header, now),
+            "reconcile": {
+                "last_age_s": round((now - int(header["reconciled_ns"])) / 1e9, 3)
+                if header["reconciled_ns"]
+                else None,
+                "runs": int(header["reconcile_runs"]),
+                "mismatches": int(header["reconcile_mismatches"]),
+            },
             "has_keys": bool(header["has_keys"]),
             "open_orders": int(header["open_orders"]),
             "orders_sent": int(header["orders_sent"]),
@@ -376,6 +385,7 @@ def status_document(config: Config) -> dict[str, object]:
                 "realized": round(float(header["realized"]), 8),
                 "unrealized": round(float(header["unrealized"]), 8),
                 "fees": round(float(header["fees"]), 8),
+                "funding": round(float(header["funding"]), 8),
                 "daily": round(float(header["daily_pnl"]), 8),
             },
             "symbols": symbols,
@@ -427,6 +437,7 @@ def _cmd_status(config: Config, as_json: bool) -> int:
     alive = "up" if doc["engine_alive"] else "NOT RESPONDING"
     print(f"engine   pid {doc['engine_pid']}  {alive}  uptime {doc['uptime_s']}s")
     print(f"venue    {doc['venue']}  {doc['venue_url']}")
+    print(f"metrics  {doc['metrics_url'] or 'off'}")
     print(f"mode     {str(doc['mode']).upper()}{'  KILLED' if doc['killed'] else ''}")
     kill = doc["kill"]
     if isinstance(kill, dict) and kill["killed"]:
@@ -439,7 +450,8 @@ def _cmd_status(config: Config, as_json: bool) -> int:
         )
         print(
             f"pnl      {pnl['daily']:+.2f} today  realized {pnl['realized']:+.2f}  "
-            f"unrealized {pnl['unrealized']:+.2f}  fees {pnl['fees']:.2f} USDT"
+            f"unrealized {pnl['unrealized']:+.2f}  fees {pnl['fees']:.2f}  "
+            f"funding {pnl['funding']:+.2f} USDT"
         )
     print(
         f"feed     {doc['msgs_per_s']} msgs/s  bad frames {doc['bad_frames']}  "
@@ -572,7 +584,31 @@ def stop_engine(pid: int, timeout_s: float = _ENGINE_STOP_TIMEOUT_S) -> bool:
     return False
 
 
-def _run_tui(config: Config, info: InstanceInfo, spawned: bool) -> int:
+def _run_tui(
+    config: Config, info: InstanceInfo, spawned: bool, config_path: Path | None = None
+) -> int:
+    """The TUI over `info`'s engine, for as long as the trader keeps it: when the engine is
+    lost, the TUI's choice starts a new one (restart) or opens the one running now."""
+    while True:
+        choice = _tui_session(config, info, spawned)
+        if choice not in ("restart", "reattach"):
+            _after_tui(config, info, spawned, choice)
+            return 0
+        running = find_running(config.engine.instance)
+        if running is not None:  # never two engines of one instance
+            info, spawned = running, False
+            continue
+        if choice == "reattach":
+            return _fail(f"no engine running (instance {config.engine.instance!r}); run `hftui`")
+        print("hftui: starting a new engine…", file=sys.stderr)
+        process = _spawn_engine(config_path)
+        waited = _wait_for_engine(config, process)
+        if isinstance(waited, str):
+            return _fail(waited)
+        info, spawned = waited, True
+
+
+def _tui_session(config: Config, info: InstanceInfo, spawned: bool) -> str | None:
     from hftui.app import HftuiApp
     from hftui.link import EngineLink
     from hftui.logs import setup_logging
@@ -591,6 +627,7 @@ def _run_tui(config: Config, info: InstanceInfo, spawned: bool) -> int:
         refresh_hz=config.tui.refresh_hz,
         symbols_hint=config.market.symbols,
         control=control,
+        instance=config.engine.instance,
     )
     # A hangup or SIGTERM ends the TUI; an engine this TUI started goes with it, one it
     # attached to keeps running.
@@ -637,8 +674,7 @@ def _run_tui(config: Config, info: InstanceInfo, spawned: bool) -> int:
         link.close()
         if control is not None:
             control.close()
-    _after_tui(config, info, spawned, choice)
-    return 0
+    return choice
 
 
 def _after_tui(config: Config, info: InstanceInfo, spawned: bool, choice: str | None) -> None:
@@ -669,20 +705,20 @@ def _watch_terminal(fd: int, hang_up: Callable[[], None], every_s: float = 1.0) 
     hang_up()
 
 
-def _cmd_attach(config: Config) -> int:
+def _cmd_attach(config: Config, config_path: Path | None) -> int:
     info = find_running(config.engine.instance)
     if info is None:
         return _fail(f"no engine running (instance {config.engine.instance!r}); run `hftui`")
-    return _run_tui(config, info, spawned=False)
+    return _run_tui(config, info, spawned=False, config_path=config_path)
 
 
 def _cmd_launch(config: Config, config_path: Path | None) -> int:
     info = find_running(config.engine.instance)
     if info is not None:
-        return _run_tui(config, info, spawned=False)
+        return _run_tui(config, info, spawned=False, config_path=config_path)
     print("hftui: starting the engine…", file=sys.stderr)
     process = _spawn_engine(config_path)
     waited = _wait_for_engine(config, process)
     if isinstance(waited, str):
         return _fail(waited)
-    return _run_tui(config, waited, spawned=True)
+    return _run_tui(config, waited, spawned=True, config_path=config_path)

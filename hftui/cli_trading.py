@@ -1,4 +1,4 @@
-"""Trading from the shell: kill, rearm, mode, order, orders and keys.
+"""Trading from the shell: kill, rearm, mode, order, orders, strategy and keys.
 
 For a trader on a second SSH session (or a phone): each command goes to the running engine
 over its command ring and prints the engine's answer. Exit status 0 means accepted, 3 means
@@ -28,12 +28,16 @@ from hftui.protocol import (
     Mode,
     OrderStatus,
     OrderType,
+    PauseStrategy,
     PlaceOrder,
     Rearm,
     Reason,
     ReloadRisk,
+    ReloadStrategy,
     ReplaceOrder,
+    ResumeStrategy,
     SetMode,
+    SetStrategyParams,
     Side,
     TimeInForce,
     WatchSymbol,
@@ -48,7 +52,17 @@ __all__ = ["add_trading_parsers", "run_trading_command"]
 
 REFUSED: Final = 3
 _ANSWER_TIMEOUT_S: Final = 15.0
-TRADING_COMMANDS: Final = ("kill", "rearm", "mode", "order", "orders", "keys", "risk", "market")
+TRADING_COMMANDS: Final = (
+    "kill",
+    "rearm",
+    "mode",
+    "order",
+    "orders",
+    "keys",
+    "risk",
+    "market",
+    "strategy",
+)
 
 
 def add_trading_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -104,6 +118,23 @@ def add_trading_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     rr = rsub.add_parser("reload", help="put the config file's [risk] limits in force now")
     rr.add_argument("--json", action="store_true", help="machine-readable output")
 
+    st = sub.add_parser("strategy", help="the engine's strategies: list, pause, resume, set")
+    ssub = st.add_subparsers(dest="strategy_command", metavar="ACTION", required=True)
+    sl = ssub.add_parser("list", help="each strategy's state, figures and parameters")
+    sl.add_argument("--json", action="store_true", help="machine-readable output")
+    for name, text in (
+        ("pause", "pause a strategy (its open orders are cancelled)"),
+        ("resume", "resume a paused strategy"),
+        ("reload", "load the strategy's file afresh (state and orders carry over)"),
+    ):
+        sp = ssub.add_parser(name, help=text)
+        sp.add_argument("name")
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+    ss = ssub.add_parser("set", help="change parameters while it runs: key=value ...")
+    ss.add_argument("name")
+    ss.add_argument("params", nargs="+", metavar="KEY=VALUE")
+    ss.add_argument("--json", action="store_true", help="machine-readable output")
+
     os_ = sub.add_parser("orders", help="list open orders")
     os_.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -118,6 +149,10 @@ def add_trading_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         kp = ksub.add_parser(name, help=text)
         kp.add_argument("--venue", default=None, help="local, binance-testnet or binance")
         kp.add_argument("--json", action="store_true", help="machine-readable output")
+        if name == "test":
+            # The TUI names the local exchange its engine uses; a real venue's URL is fixed,
+            # so signed calls never go anywhere a flag says.
+            kp.add_argument("--url", default="", help="venue local only: the exchange to call")
 
 
 def run_trading_command(config: Config, args: argparse.Namespace) -> int:
@@ -125,6 +160,8 @@ def run_trading_command(config: Config, args: argparse.Namespace) -> int:
         return _keys(config, args)
     if args.command == "orders":
         return _orders(config, args.json)
+    if args.command == "strategy" and args.strategy_command == "list":
+        return _strategies(config, args.json)
     command = _command(args)
     if isinstance(command, str):
         return _fail(command, 2)
@@ -145,6 +182,8 @@ def _command(args: argparse.Namespace) -> Command | str:
         return ReloadRisk()
     if args.command == "market":
         return WatchSymbol(args.symbol.upper(), watch=args.market_command == "add")
+    if args.command == "strategy":
+        return _strategy_command(args)
     if args.command == "mode":
         mode = Mode[args.mode.upper()]
         confirm = args.confirm
@@ -169,6 +208,20 @@ def _command(args: argparse.Namespace) -> Command | str:
             return "order replace needs --qty and/or --price"
         return ReplaceOrder(args.client_id, args.qty, args.price)
     return CancelAll(args.symbol.upper())
+
+
+def _strategy_command(args: argparse.Namespace) -> Command | str:
+    action, name = args.strategy_command, args.name
+    if action == "pause":
+        return PauseStrategy(name)
+    if action == "resume":
+        return ResumeStrategy(name)
+    if action == "reload":
+        return ReloadStrategy(name)
+    bad = [p for p in args.params if "=" not in p or p.startswith("=") or " " in p]
+    if bad:
+        return f"strategy set takes KEY=VALUE, not {bad[0]!r}"
+    return SetStrategyParams(name, " ".join(args.params))
 
 
 def _print_answer(answer: CommandAnswered, as_json: bool) -> None:
@@ -307,6 +360,55 @@ def _orders(config: Config, as_json: bool) -> int:
     return 0
 
 
+def strategies_document(config: Config) -> dict[str, object] | None:
+    """The strategies block of the running engine, or None when no engine runs."""
+    import dataclasses
+
+    from hftui.ipc import RegionError, SnapshotReader
+    from hftui.link import strategy_rows
+
+    info = find_running(config.engine.instance)
+    if info is None:
+        return None
+    try:
+        reader = SnapshotReader(info.shm)
+    except RegionError:
+        return None
+    try:
+        header = reader.header()
+        block = reader.strategies()
+        return {
+            "mode": Mode(int(header["mode"])).label,
+            "total": int(block["total"]),
+            "strategies": [dataclasses.asdict(row) for row in strategy_rows(block)],
+        }
+    finally:
+        reader.close()
+
+
+def _strategies(config: Config, as_json: bool) -> int:
+    doc = strategies_document(config)
+    if doc is None:
+        return _fail(f"no engine running (instance {config.engine.instance!r})")
+    if as_json:
+        print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    rows = doc["strategies"]
+    if not isinstance(rows, list):
+        return _fail("malformed strategies block")
+    print(f"mode {str(doc['mode']).upper()}  strategies {doc['total']}")
+    for r in rows:
+        print(
+            f"{r['name']:<16} {r['state']:<8} intents {r['intents']:<7} open {r['open_orders']:<4}"
+            f"fills {r['fills']:<6} realized {r['realized']:+.2f}  "
+            f"on_book p50/p99 {r['p50_ns'] / 1e3:.0f}/{r['p99_ns'] / 1e3:.0f} us"
+        )
+        if r["why"]:
+            print(f"  why: {r['why']}")
+        print(f"  params: {r['params']}")
+    return 0
+
+
 # ---- keys -----------------------------------------------------------------------------------
 
 
@@ -342,7 +444,9 @@ def _keys(config: Config, args: argparse.Namespace) -> int:
         if action == "status":
             status = key_status(venue)
             return _keys_report(venue, args.json, "ok" if status.usable else status.problem)
-        return _keys_test(config, venue, args.json)
+        if args.url and venue != "local":
+            return _fail("--url is for venue local only", 2)
+        return _keys_test(config, venue, args.json, args.url)
     except KeyringUnusableError as exc:
         if args.json:
             print(orjson.dumps({"ok": False, "venue": venue, "text": str(exc)}).decode())
@@ -385,7 +489,7 @@ def _venue_rest_url(config: Config, venue: str) -> str | None:
     return config.venue.url
 
 
-def _keys_test(config: Config, venue: str, as_json: bool) -> int:
+def _keys_test(config: Config, venue: str, as_json: bool, given_url: str = "") -> int:
     from hftui.engine.binance.client import Credentials, VenueClient
     from hftui.engine.binance.rest import VenueError
     from hftui.keys import load_keys
@@ -393,7 +497,7 @@ def _keys_test(config: Config, venue: str, as_json: bool) -> int:
     keys = load_keys(venue)
     if keys is None:
         return _fail(f"no keys stored for {venue}; use `hftui keys set --venue {venue}`", REFUSED)
-    url = _venue_rest_url(config, venue)
+    url = given_url or _venue_rest_url(config, venue)
     if not url:
         return _fail("no local exchange is running; start hftui (or `hftui engine`) first")
 

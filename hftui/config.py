@@ -6,6 +6,7 @@ a credential is refused rather than silently ignored, so it cannot sit in plain 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from collections.abc import Mapping
@@ -24,6 +25,7 @@ __all__ = [
     "LiveSettings",
     "LoggingConfig",
     "MarketConfig",
+    "MetricsConfig",
     "PaperSettings",
     "RiskConfig",
     "StrategiesConfig",
@@ -37,8 +39,9 @@ __all__ = [
 DepthSpeed = Literal["100ms", "250ms", "500ms"]
 _SPEEDS: Final = ("100ms", "250ms", "500ms")
 _LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
-_SYMBOL_RE: Final = re.compile(r"^[A-Z0-9]{2,20}$")
-_INSTANCE_RE: Final = re.compile(r"^[a-z0-9_]{1,16}$")
+# \Z, not $: "$" also matches before a trailing newline ("BTCUSDT\n").
+_SYMBOL_RE: Final = re.compile(r"^[A-Z0-9]{2,20}\Z")
+_INSTANCE_RE: Final = re.compile(r"^[a-z0-9_]{1,16}\Z")
 _SECRET_RE: Final = re.compile(r"secret|api_?key|password|passphrase|token", re.IGNORECASE)
 
 
@@ -86,6 +89,14 @@ class ExchangeSettings:
 @dataclass(frozen=True, slots=True)
 class TuiConfig:
     refresh_hz: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """The Prometheus exporter, always on 127.0.0.1 (README: Metrics)."""
+
+    enabled: bool = True
+    port: int = 9464  # 0: any free port (`hftui status` shows the URL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +148,7 @@ class LiveSettings:
     user_stream_heartbeat_s: float = 30.0
 
 
-_STRATEGY_RE: Final = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_STRATEGY_RE: Final = re.compile(r"^[a-z][a-z0-9_]{0,31}\Z")
 _EXAMPLE_STRATEGIES: Final = ("momentum", "market_maker")  # on by default: the observe demo
 ParamValue = bool | int | float | str
 
@@ -172,6 +183,7 @@ class Config:
     live: LiveSettings = field(default_factory=LiveSettings)
     source: Path | None = None  # the file it came from, None for built-in defaults
     strategies: StrategiesConfig = field(default_factory=StrategiesConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
 class _Table:
@@ -218,6 +230,14 @@ class _Table:
         ):
             raise self._bad(key, value, f"expected a number from {low:g} to {high:g}")
         return float(value)
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self._get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self._bad(key, value, "expected true or false")
+        return value
 
     def integer(self, key: str, default: int, low: int, high: int) -> int:
         value = self._get(key)
@@ -267,7 +287,12 @@ def _refuse_secrets(raw: Mapping[str, object], path: str = "") -> None:
 
 def _path(table: _Table, key: str) -> Path | None:
     text = table.text(key, re.compile(r"^\S"), "expected a directory path")
-    return Path(text).expanduser() if text else None
+    if not text:
+        return None
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # "~user" naming no user
+        raise table._bad(key, text, "expected a directory path (~ names no known user)") from None
 
 
 def _url(table: _Table) -> str | None:
@@ -284,6 +309,7 @@ def parse_config(raw: Mapping[str, object], source: Path | None = None) -> Confi
     _refuse_secrets(raw)
     sections = {"venue", "market", "engine", "exchange", "tui", "logging", "risk", "paper", "live"}
     sections.add("strategies")
+    sections.add("metrics")
     unknown = sorted(set(raw) - sections)
     if unknown:
         raise ConfigError(
@@ -362,8 +388,22 @@ def parse_config(raw: Mapping[str, object], source: Path | None = None) -> Confi
     )
     t.finish()
     strategies = _strategies(raw.get("strategies", {}))
+    t = _Table("metrics", raw.get("metrics", {}))
+    metrics = MetricsConfig(enabled=t.flag("enabled", True), port=t.integer("port", 9464, 0, 65535))
+    t.finish()
     return Config(
-        venue, market, engine, exchange, tui, logging_config, risk, paper, live, source, strategies
+        venue,
+        market,
+        engine,
+        exchange,
+        tui,
+        logging_config,
+        risk,
+        paper,
+        live,
+        source,
+        strategies,
+        metrics=metrics,
     )
 
 
@@ -421,7 +461,7 @@ def _strategies(raw: object) -> StrategiesConfig:
         raise t._bad("enabled", enabled_raw, allowed)
     if len(set(enabled_raw)) != len(enabled_raw):
         raise t._bad("enabled", enabled_raw, "strategy names must not repeat")
-    path_text = t.text("path", re.compile(r"^\S"), "expected a directory path")
+    path = _path(t, "path")
     max_mode = t.choice("max_mode", "observe", tuple(m.label for m in Mode))
     params: list[tuple[str, tuple[tuple[str, ParamValue], ...]]] = []
     pt = _Table("strategies.params", t.raw.get("params", {}))
@@ -441,7 +481,7 @@ def _strategies(raw: object) -> StrategiesConfig:
         params.append((name, tuple(values)))
     config = StrategiesConfig(
         enabled=tuple(enabled_raw),
-        path=Path(path_text).expanduser() if path_text else None,
+        path=path,
         params=tuple(params),
         callback_budget_ms=t.number("callback_budget_ms", 50.0, 0.01, 60_000.0),
         reload_interval_s=t.number("reload_interval_s", 0.5, 0.05, 3600.0),
@@ -449,6 +489,21 @@ def _strategies(raw: object) -> StrategiesConfig:
     )
     t.finish()
     return config
+
+
+def differences(old: object, new: object, prefix: str = "") -> list[tuple[str, object, object]]:
+    """(dotted field, old, new) for every field of two config dataclasses that differs."""
+    if not dataclasses.is_dataclass(old) or not dataclasses.is_dataclass(new):
+        return [] if old == new else [(prefix or "value", old, new)]
+    out: list[tuple[str, object, object]] = []
+    for f in dataclasses.fields(old):
+        a, b = getattr(old, f.name), getattr(new, f.name)
+        name = f"{prefix}.{f.name}" if prefix else f.name
+        if dataclasses.is_dataclass(a):
+            out += differences(a, b, name)
+        elif a != b:
+            out.append((name, a, b))
+    return out
 
 
 def load_config(path: Path | None = None) -> Config:

@@ -1,6 +1,7 @@
 """Shared-memory snapshot region with per-block seqlocks.
 
-Layout of one region: a header block, then `MAX_SYMBOLS` symbol blocks. Every block is
+Layout of one region: a header block, then `MAX_SYMBOLS` symbol blocks, the open-orders block
+and the strategies block. Every block is
 ``[seq: u8][body]`` padded to a cache line. The single writer (the engine) makes `seq` odd,
 writes the body, then makes it even again; a reader copies the body between two reads of
 `seq` and retries when they differ or are odd. Readers never block the writer.
@@ -34,6 +35,7 @@ from hftui.protocol import (
     MAGIC,
     MAX_SYMBOLS,
     ORDERS_DTYPE,
+    STRATEGIES_DTYPE,
     SYMBOL_DTYPE,
 )
 
@@ -59,7 +61,9 @@ _HEADER_BLOCK: Final = _block_dtype(HEADER_DTYPE)
 _SYMBOL_BLOCK: Final = _block_dtype(SYMBOL_DTYPE)
 _ORDERS_BLOCK: Final = _block_dtype(ORDERS_DTYPE)
 _ORDERS_OFFSET: Final = _HEADER_BLOCK.itemsize + MAX_SYMBOLS * _SYMBOL_BLOCK.itemsize
-REGION_SIZE: Final = _ORDERS_OFFSET + _ORDERS_BLOCK.itemsize
+_STRATEGIES_BLOCK: Final = _block_dtype(STRATEGIES_DTYPE)
+_STRATEGIES_OFFSET: Final = _ORDERS_OFFSET + _ORDERS_BLOCK.itemsize
+REGION_SIZE: Final = _STRATEGIES_OFFSET + _STRATEGIES_BLOCK.itemsize
 
 
 class RegionError(RuntimeError):
@@ -73,6 +77,10 @@ class TornReadError(RuntimeError):
 def segment_name(instance: str, pid: int) -> str:
     """Name of the snapshot segment of one engine process."""
     return f"hftui_{instance}_{pid}_snap"
+
+
+def _strategies_view(buf: memoryview) -> np.ndarray:
+    return np.ndarray((1,), dtype=_STRATEGIES_BLOCK, buffer=buf, offset=_STRATEGIES_OFFSET)
 
 
 def _views(buf: memoryview) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -98,6 +106,7 @@ class SnapshotWriter:
         if buf is None:
             raise RegionError(f"segment {name!r} could not be mapped")
         self._header, self._symbols, self._orders = _views(buf)
+        self._strategies = _strategies_view(buf)
         self._header[0]["seq"] = 0
         body = self._header[0]["body"]
         body["magic"] = MAGIC
@@ -117,6 +126,17 @@ class SnapshotWriter:
     def orders(self) -> np.ndarray:
         """View of the open-orders block body (a 0-d structured array)."""
         return self._orders["body"][0:1].reshape(())
+
+    @property
+    def strategies(self) -> np.ndarray:
+        """View of the strategies block body (a 0-d structured array)."""
+        return self._strategies["body"][0:1].reshape(())
+
+    def begin_strategies(self) -> None:
+        self._strategies["seq"][0] += 1
+
+    def end_strategies(self) -> None:
+        self._strategies["seq"][0] += 1
 
     def begin_orders(self) -> None:
         self._orders["seq"][0] += 1
@@ -141,7 +161,7 @@ class SnapshotWriter:
         if self._closed:
             return
         self._closed = True
-        del self._header, self._symbols, self._orders  # numpy views pin the mapping
+        del self._header, self._symbols, self._orders, self._strategies  # views pin the map
         self._shm.close()
         if unlink:
             with contextlib.suppress(FileNotFoundError):
@@ -167,6 +187,7 @@ class SnapshotReader:
         buf = memoryview(self._map)
         self._buf: memoryview | None = buf
         self._header, self._symbols, self._orders = _views(buf)
+        self._strategies = _strategies_view(buf)
         magic = int(self._header[0]["body"]["magic"])
         version = int(self._header[0]["body"]["layout_version"])
         if magic != MAGIC or version != LAYOUT_VERSION:
@@ -205,6 +226,13 @@ class SnapshotReader:
         """A consistent copy of the open-orders block."""
         return self._read(self._orders[0], timeout_s)
 
+    def strategies(self, timeout_s: float = 0.5) -> np.void:
+        """A consistent copy of the strategies block."""
+        return self._read(self._strategies[0], timeout_s)
+
+    def strategies_seq(self) -> int:
+        return int(self._strategies[0]["seq"])
+
     def orders_seq(self) -> int:
         return int(self._orders[0]["seq"])
 
@@ -215,7 +243,7 @@ class SnapshotReader:
     def close(self) -> None:
         if self._buf is None:
             return
-        del self._header, self._symbols, self._orders
+        del self._header, self._symbols, self._orders, self._strategies
         self._buf.release()
         self._buf = None
         self._map.close()

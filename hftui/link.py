@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 from hftui.ipc import RegionError, SnapshotReader, TornReadError
 from hftui.protocol import (
     MAX_SYMBOLS,
+    STRATEGY_STATES,
     TRADE_SLOTS,
     AlertRaised,
     Command,
@@ -36,6 +37,9 @@ from hftui.protocol import (
     ModeChanged,
     OrderChanged,
     OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
     decode_text,
     format_units,
 )
@@ -57,10 +61,13 @@ __all__ = [
     "EngineView",
     "LadderLevel",
     "Notice",
+    "OrderRow",
     "Severity",
+    "StrategyRow",
     "SymbolView",
     "TradeRow",
     "age_text",
+    "strategy_rows",
 ]
 
 STALE_AFTER_S: Final = 2.0  # book data older than this is drawn greyed out
@@ -124,11 +131,101 @@ class SymbolView:
     gaps: int
     resyncs: int
     msgs_total: int
+    # The grid and the position in the current mode, for order entry and the P&L panel.
+    price_decimals: int = 0
+    qty_decimals: int = 0
+    tick_units: int = 1
+    bid_units: int = -1  # best bid in price units; -1 when the side is empty
+    ask_units: int = -1
+    position_units: int = 0  # signed, qty units
+    position: str = "0"
+    entry: str = "-"  # "-" when flat
+    mark: str = "-"  # the venue's mark price; "-" before the first one
+    realized: float = 0.0  # USDT
+    unrealized: float = 0.0
+    fees: float = 0.0
+    funding: float = 0.0  # USDT: + received, - paid
+    open_orders: int = 0
 
     @property
     def stale(self) -> bool:
         """Nothing to trust on screen: not synced, never updated, or too old."""
         return not self.synced or self.age_s is None or self.age_s > STALE_AFTER_S
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """One open order, formatted with its symbol's decimals."""
+
+    client_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    price: str  # "" for a market order
+    price_units: int  # 0 for a market order
+    qty: str
+    filled: str
+    status: OrderStatus
+    post_only: bool
+    reduce_only: bool
+    strategy: str  # "" for the trader's own (shell or TUI)
+    created_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyRow:
+    """One strategy of the engine's strategy host (the snapshot's strategies block)."""
+
+    name: str
+    state: str  # running | paused | failed
+    why: str  # why it is paused or not loaded
+    last_alert: str
+    intents: int
+    held: int
+    open_orders: int
+    fills: int
+    errors: int
+    overruns: int
+    reloads: int
+    realized: float  # USDT, its own fills in the current mode
+    unrealized: float
+    fees: float
+    p50_ns: int  # on_book decision cost (upper bounds)
+    p99_ns: int
+    max_ns: int  # slowest hook call
+    calls: int
+    params: str  # "key=value ..."
+
+
+def strategy_rows(block: np.void) -> tuple[StrategyRow, ...]:
+    """The strategies of a strategies block (`SnapshotReader.strategies`)."""
+    out = []
+    for row in block["rows"][: int(block["count"])]:
+        state = int(row["state"])
+        out.append(
+            StrategyRow(
+                name=decode_text(row["name"]),
+                state=STRATEGY_STATES[state] if state < len(STRATEGY_STATES) else "?",
+                why=decode_text(row["why"]),
+                last_alert=decode_text(row["last_alert"]),
+                intents=int(row["intents"]),
+                held=int(row["held"]),
+                open_orders=int(row["open_orders"]),
+                fills=int(row["fills"]),
+                errors=int(row["errors"]),
+                overruns=int(row["overruns"]),
+                reloads=int(row["reloads"]),
+                realized=float(row["realized"]),
+                unrealized=float(row["unrealized"]),
+                fees=float(row["fees"]),
+                p50_ns=int(row["p50_ns"]),
+                p99_ns=int(row["p99_ns"]),
+                max_ns=int(row["max_ns"]),
+                calls=int(row["calls"]),
+                params=decode_text(row["params"]),
+            )
+        )
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +252,17 @@ class EngineView:
     symbols: tuple[SymbolView, ...]
     controller_pid: int = 0  # the TUI in control of the engine; 0: none
     read_only: bool = False  # set by the app: another TUI controls, this one watches
+    realized: float = 0.0  # USDT today, all symbols, this mode
+    unrealized: float = 0.0
+    fees: float = 0.0
+    daily_pnl: float = 0.0  # realized + unrealized - fees + funding (today, UTC)
+    funding: float = 0.0  # USDT today: + received, - paid
+    reconciled_age_s: float | None = None  # since the last check against the venue; None never
+    reconcile_mismatches: int = 0  # found since the engine started
+    orders: tuple[OrderRow, ...] = ()  # open orders, as many as the block holds
+    orders_total: int = 0  # open orders in all, shown or not
+    strategies: tuple[StrategyRow, ...] = ()  # the strategy host's, as many as the block holds
+    now_ns: int = 0  # the link's clock when this was read: ages are measured from it
 
 
 def age_text(seconds: float | None) -> str:
@@ -285,7 +393,50 @@ def symbol_view(
         gaps=int(record["gaps"]),
         resyncs=int(record["resyncs"]),
         msgs_total=int(record["msgs_total"]),
+        price_decimals=pd,
+        qty_decimals=qd,
+        tick_units=max(1, int(record["tick_units"])),
+        bid_units=bid if nb else -1,
+        ask_units=ask if na else -1,
+        position_units=int(record["position"]),
+        position=format_units(int(record["position"]), qd),
+        entry=format_units(int(record["entry_price"]), pd) if record["position"] else "-",
+        mark=f"{float(record['mark_price']):.{pd}f}" if record["mark_price"] > 0 else "-",
+        realized=float(record["realized"]),
+        unrealized=float(record["unrealized"]),
+        fees=float(record["fees"]),
+        funding=float(record["funding"]),
+        open_orders=int(record["open_orders"]),
     )
+
+
+def order_rows(block: np.void, symbols: tuple[SymbolView, ...]) -> tuple[OrderRow, ...]:
+    """The open orders of an orders block (`SnapshotReader.orders`), formatted."""
+    decimals = {s.symbol: (s.price_decimals, s.qty_decimals) for s in symbols}
+    rows = []
+    for row in block["rows"][: int(block["count"])]:
+        symbol = decode_text(row["symbol"])
+        pd, qd = decimals.get(symbol, (0, 0))
+        order_type = OrderType(int(row["order_type"]))
+        limit = order_type is OrderType.LIMIT
+        rows.append(
+            OrderRow(
+                client_id=decode_text(row["client_id"]),
+                symbol=symbol,
+                side=Side(int(row["side"])),
+                order_type=order_type,
+                price=format_units(int(row["price"]), pd) if limit else "",
+                price_units=int(row["price"]) if limit else 0,
+                qty=format_units(int(row["qty"]), qd),
+                filled=format_units(int(row["filled"]), qd),
+                status=OrderStatus(int(row["status"])),
+                post_only=int(row["tif"]) == TimeInForce.GTX,
+                reduce_only=bool(row["reduce_only"]),
+                strategy=decode_text(row["strategy"]),
+                created_ns=int(row["created_ns"]),
+            )
+        )
+    return tuple(rows)
 
 
 def _aged(view: SymbolView, now_ns: int, recv_ns: int) -> SymbolView:
@@ -308,6 +459,10 @@ class EngineLink:
         # Per block: the view built from it and its frame's receive time.
         self._cache: list[tuple[SymbolView, int] | None] = [None] * MAX_SYMBOLS
         self._last: EngineView | None = None
+        # The orders block as last formatted, keyed by its sequence number and the decimals
+        # it was formatted with (symbols may publish their grid after the first orders).
+        self._orders: tuple[object, tuple[OrderRow, ...], int] = (None, (), 0)
+        self._strategies: tuple[int, tuple[StrategyRow, ...]] = (-1, ())
 
     @classmethod
     def open(cls, info: InstanceInfo) -> EngineLink:
@@ -342,6 +497,8 @@ class EngineLink:
             now = self.clock_ns()
             n_symbols = min(int(header["n_symbols"]), MAX_SYMBOLS)
             symbols = tuple(self._symbol(i, now) for i in range(n_symbols))
+            orders, orders_total = self._open_orders(symbols)
+            strategies = self._strategy_rows()
         except (TornReadError, RegionError):
             return self._last if self._last is not None else self._waiting()
         heartbeat_ns = int(header["heartbeat_ns"])
@@ -381,8 +538,40 @@ class EngineLink:
             uptime=age_text((now - started) / 1e9) if started else "",
             symbols=symbols,
             controller_pid=int(header["tui_pid"]),
+            realized=float(header["realized"]),
+            unrealized=float(header["unrealized"]),
+            fees=float(header["fees"]),
+            funding=float(header["funding"]),
+            daily_pnl=float(header["daily_pnl"]),
+            reconciled_age_s=(now - int(header["reconciled_ns"])) / 1e9
+            if header["reconciled_ns"]
+            else None,
+            reconcile_mismatches=int(header["reconcile_mismatches"]),
+            orders=orders,
+            orders_total=orders_total,
+            strategies=strategies,
+            now_ns=now,
         )
         return self._last
+
+    def _open_orders(self, symbols: tuple[SymbolView, ...]) -> tuple[tuple[OrderRow, ...], int]:
+        seq = self.reader.orders_seq()
+        key = (seq, tuple((s.symbol, s.price_decimals, s.qty_decimals) for s in symbols))
+        cached, rows, total = self._orders
+        if key == cached and not seq & 1:
+            return rows, total
+        block = self.reader.orders()
+        rows, total = order_rows(block, symbols), int(block["total"])
+        self._orders = (key, rows, total)
+        return rows, total
+
+    def _strategy_rows(self) -> tuple[StrategyRow, ...]:
+        seq = self.reader.strategies_seq()
+        if seq == self._strategies[0] and not seq & 1:
+            return self._strategies[1]
+        rows = strategy_rows(self.reader.strategies())
+        self._strategies = (seq, rows)
+        return rows
 
     def _waiting(self) -> EngineView:
         return EngineView(
@@ -432,6 +621,9 @@ class Notice:
     # mode change a kill causes, before the kill's own answer): the notice line shows it,
     # a notification would only repeat it.
     toast: bool = True
+    # The request a "sent" notice or an answer is about (0: none), so a dialog that sent it
+    # can show its own answer.
+    request_id: int = 0
 
     @property
     def line(self) -> str:
@@ -482,9 +674,12 @@ class CommandLink:
         *,
         pending: bool = False,
         toast: bool = True,
+        request_id: int = 0,
     ) -> Notice:
         """A notice stamped with the time now."""
-        return Notice(_utc_seconds(self.clock_ns()), severity, title, text, pending, toast)
+        return Notice(
+            _utc_seconds(self.clock_ns()), severity, title, text, pending, toast, request_id
+        )
 
     def send(self, command: Command, title: str) -> Notice:
         """Queue `command` for the engine; never blocks for long.
@@ -505,7 +700,13 @@ class CommandLink:
         except (RingError, ValueError, OSError) as exc:
             return self.notice("error", title, f"not sent: {exc}")
         self.pending[request_id] = (title, self.monotonic())
-        return self.notice("information", title, "sent; waiting for the engine…", pending=True)
+        return self.notice(
+            "information",
+            title,
+            "sent; waiting for the engine…",
+            pending=True,
+            request_id=request_id,
+        )
 
     def heartbeat(self, claim: bool) -> None:
         """Tell the engine this TUI is alive (its dead-man's switch); `claim` takes control
@@ -555,7 +756,12 @@ class CommandLink:
             if now - sent >= self.answer_timeout_s:
                 del self.pending[request_id]
                 notices.append(
-                    self.notice("warning", title, f"no answer after {self.answer_timeout_s:.0f}s")
+                    self.notice(
+                        "warning",
+                        title,
+                        f"no answer after {self.answer_timeout_s:.0f}s",
+                        request_id=request_id,
+                    )
                 )
         return notices
 
@@ -565,10 +771,11 @@ class CommandLink:
                 sent = self.pending.pop(event.request_id, None)
                 if sent is None:
                     return None  # another client's request
+                rid = event.request_id
                 if event.ok:
-                    return self.notice("information", sent[0], event.text)
+                    return self.notice("information", sent[0], event.text, request_id=rid)
                 text = f"refused, {event.reason.name}: {event.text or event.reason.text}"
-                return self.notice("error", sent[0], text)
+                return self.notice("error", sent[0], text, request_id=rid)
             case ModeChanged():
                 state = f"{event.mode.label}, killed" if event.killed else event.mode.label
                 severity: Severity = "error" if event.killed else "warning"

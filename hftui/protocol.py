@@ -33,6 +33,10 @@ __all__ = [
     "ORDER_DTYPE",
     "ORDER_SLOTS",
     "RECENT_SLOTS",
+    "STRATEGIES_DTYPE",
+    "STRATEGY_DTYPE",
+    "STRATEGY_SLOTS",
+    "STRATEGY_STATES",
     "SYMBOL_DTYPE",
     "TRADE_SLOTS",
     "VENUES",
@@ -58,9 +62,11 @@ __all__ = [
     "Rearm",
     "Reason",
     "ReloadRisk",
+    "ReloadStrategy",
     "ReplaceOrder",
     "ResumeStrategy",
     "SetMode",
+    "SetStrategyParams",
     "Side",
     "TakeControl",
     "TimeInForce",
@@ -69,13 +75,15 @@ __all__ = [
     "format_units",
 ]
 
-LAYOUT_VERSION: Final = 5
+LAYOUT_VERSION: Final = 7
 MAGIC: Final = 0x504E5349_55544648  # b"HFTUISNP" little-endian: marks a valid region
 MAX_SYMBOLS: Final = 8
 BOOK_DEPTH: Final = 20
 TRADE_SLOTS: Final = 64
 ORDER_SLOTS: Final = 64  # open orders shown; more are counted in `open_orders`
 RECENT_SLOTS: Final = 16  # finished orders kept on show, with how they ended
+STRATEGY_SLOTS: Final = 8  # strategies shown; more are counted in `total`
+STRATEGY_STATES: Final = ("running", "paused", "failed")  # STRATEGY_DTYPE.state
 
 VENUES: Final = ("local", "binance-testnet", "binance")
 
@@ -259,10 +267,13 @@ HEADER_DTYPE: Final = np.dtype(
         ("orders_sent", "<u8"),
         ("refusals", "<u8"),
         ("would_send", "<u8"),  # observe: intents that passed risk and were not sent
-        ("realized", "<f8"),  # USDT today, all symbols, this mode
+        # USDT, all symbols, this mode (observe: the live account); realized, fees and
+        # funding of today (UTC), unrealized at the mark now
+        ("realized", "<f8"),
         ("unrealized", "<f8"),
         ("fees", "<f8"),
-        ("daily_pnl", "<f8"),  # realized + unrealized - fees
+        ("daily_pnl", "<f8"),  # realized + unrealized - fees + funding
+        ("funding", "<f8"),  # + received, - paid
         ("weight_used", "<f8"),  # fraction of the venue's request-weight budget in use
         ("kill_reason", "S64"),
         # The last kill, in ns from the sender's key press (COMMAND_DTYPE.sent_ns): when every
@@ -276,6 +287,11 @@ HEADER_DTYPE: Final = np.dtype(
         ("tui_heartbeat_ns", "<i8"),
         ("dead_man_cancel", "u1"),  # 1: cancel all and drop to observe; 0: keep trading
         ("dead_man_after_ms", "<u4"),
+        # Reconciliation with the venue: when the last check completed (wall clock; 0 never),
+        # checks run and mismatches found since the engine started.
+        ("reconciled_ns", "<i8"),
+        ("reconcile_runs", "<u4"),
+        ("reconcile_mismatches", "<u4"),
     ],
     align=True,
 )
@@ -308,12 +324,13 @@ SYMBOL_DTYPE: Final = np.dtype(
         ("trade_qty", "<i8", (TRADE_SLOTS,)),
         ("trade_time_ms", "<i8", (TRADE_SLOTS,)),
         ("trade_buyer_maker", "u1", (TRADE_SLOTS,)),
-        # the position in the current mode (paper or live)
+        # the position in the current mode (paper or live; observe shows the live account)
         ("position", "<i8"),  # qty units, signed
         ("entry_price", "<i8"),  # price units; 0 when flat
-        ("realized", "<f8"),  # USDT
-        ("unrealized", "<f8"),
+        ("realized", "<f8"),  # USDT, since the engine started
+        ("unrealized", "<f8"),  # at the mark price (the book's mid before the first mark)
         ("fees", "<f8"),
+        ("funding", "<f8"),  # + received, - paid
         ("open_orders", "<u4"),
         # markPrice stream: the venue's mark (unrealized P&L is valued at it) and funding
         ("mark_price", "<f8"),  # USDT; 0 until the first markPriceUpdate
@@ -353,6 +370,41 @@ ORDERS_DTYPE: Final = np.dtype(
         ("rows", ORDER_DTYPE, (ORDER_SLOTS,)),
         ("n_recent", "<u4"),
         ("recent", ORDER_DTYPE, (RECENT_SLOTS,)),  # the last finished orders, newest first
+    ],
+    align=True,
+)
+
+
+# One strategy of the strategy host, in the strategies block.
+STRATEGY_DTYPE: Final = np.dtype(
+    [
+        ("name", "S32"),
+        ("state", "u1"),  # index into STRATEGY_STATES
+        ("why", "S120"),  # why it is paused or not loaded; "" while running
+        ("last_alert", "S120"),  # the host's last alert about it
+        ("intents", "<u8"),  # intents that reached risk
+        ("held", "<u8"),  # intents held back by [strategies] max_mode
+        ("open_orders", "<u4"),
+        ("fills", "<u8"),
+        ("errors", "<u4"),
+        ("overruns", "<u4"),
+        ("reloads", "<u4"),
+        ("realized", "<f8"),  # USDT from its own fills in the current mode
+        ("unrealized", "<f8"),
+        ("fees", "<f8"),
+        ("p50_ns", "<i8"),  # on_book decision cost (histogram bucket upper bounds)
+        ("p99_ns", "<i8"),
+        ("max_ns", "<i8"),  # slowest hook call of any kind
+        ("calls", "<u8"),  # on_book calls measured
+        ("params", "S256"),  # "k=v k=v", the parameters in force
+    ],
+    align=True,
+)
+STRATEGIES_DTYPE: Final = np.dtype(
+    [
+        ("count", "<u4"),
+        ("total", "<u4"),
+        ("rows", STRATEGY_DTYPE, (STRATEGY_SLOTS,)),
     ],
     align=True,
 )
@@ -468,6 +520,24 @@ class ResumeStrategy:
 
 
 @dataclass(frozen=True, slots=True)
+class ReloadStrategy:
+    """Load the strategy's file afresh now, as a saved file would (state and orders carry)."""
+
+    name: str
+    tag: Literal["reload_strategy"] = "reload_strategy"
+
+
+@dataclass(frozen=True, slots=True)
+class SetStrategyParams:
+    """Change a strategy's parameters while it runs: `params` is "key=value ..." text, each
+    key one of its parameters; the rest keep their values. A bad key or value is refused."""
+
+    name: str
+    params: str
+    tag: Literal["set_params"] = "set_params"
+
+
+@dataclass(frozen=True, slots=True)
 class Heartbeat:
     """A TUI is alive (every 0.5 s; never answered). `claim`: take control if no TUI has it;
     a TUI that has seen another one in control watches and stops claiming."""
@@ -505,6 +575,8 @@ Command = (
     | SetMode
     | PauseStrategy
     | ResumeStrategy
+    | ReloadStrategy
+    | SetStrategyParams
     | Heartbeat
     | TakeControl
     | WatchSymbol
@@ -525,6 +597,8 @@ COMMAND_TAGS: Final[dict[str, int]] = {
     "heartbeat": 12,
     "take_control": 13,
     "watch": 14,
+    "reload_strategy": 15,
+    "set_params": 16,
 }
 
 COMMAND_DTYPE: Final = np.dtype(
@@ -544,6 +618,7 @@ COMMAND_DTYPE: Final = np.dtype(
         ("qty", "S32"),
         ("price", "S32"),
         ("text", "S64"),  # client id, strategy name or confirmation
+        ("params", "S256"),  # SetStrategyParams: "key=value ..."
     ],
     align=True,
 )

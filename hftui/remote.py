@@ -12,7 +12,7 @@ import os
 import signal
 import time
 
-from hftui.instance import InstanceInfo, command_lock_path
+from hftui.instance import InstanceInfo, command_lock_path, pid_alive
 from hftui.protocol import Command, CommandAnswered, Event
 from hftui.rings import (
     EVENT_CAPACITY,
@@ -27,21 +27,6 @@ __all__ = ["EngineControl", "RingError"]
 
 # How often a waiting client checks that the engine still lives (a kill -9 sends no goodbye).
 _ALIVE_CHECK_S = 0.1
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child (the engine started by this process and not yet reaped) is dead too.
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
-    except OSError:
-        return True
 
 
 class EngineControl:
@@ -102,7 +87,7 @@ class EngineControl:
                 return None
             if now - checked >= _ALIVE_CHECK_S:
                 checked = now
-                if not _alive(self.info.pid):
+                if not pid_alive(self.info.pid):
                     raise RingError(f"the engine (pid {self.info.pid}) stopped before answering")
             events, _ = self.events.poll()
             if events:

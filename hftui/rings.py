@@ -61,9 +61,11 @@ from hftui.protocol import (
     Rearm,
     Reason,
     ReloadRisk,
+    ReloadStrategy,
     ReplaceOrder,
     ResumeStrategy,
     SetMode,
+    SetStrategyParams,
     Side,
     TakeControl,
     WatchSymbol,
@@ -230,6 +232,7 @@ def encode_command(command: Command, out: np.ndarray) -> None:
     out["qty"] = b""
     out["price"] = b""
     out["text"] = b""
+    out["params"] = b""
     match command:
         case PlaceOrder():
             out["symbol"] = _text(command.symbol, "symbol", 16)
@@ -253,8 +256,11 @@ def encode_command(command: Command, out: np.ndarray) -> None:
         case SetMode():
             out["mode"] = int(command.mode)
             out["text"] = _text(command.confirm, "confirmation", 64)
-        case PauseStrategy() | ResumeStrategy():
+        case PauseStrategy() | ResumeStrategy() | ReloadStrategy():
             out["text"] = _text(command.name, "strategy name", 64)
+        case SetStrategyParams():
+            out["text"] = _text(command.name, "strategy name", 64)
+            out["params"] = _text(command.params, "params", 256)
         case Heartbeat():
             out["flags"] = _FLAG_CLAIM if command.claim else 0
         case WatchSymbol():
@@ -294,6 +300,8 @@ def decode_command(record: np.void) -> Command:
             COMMAND_TAGS["reload_risk"]: ReloadRisk(),
             COMMAND_TAGS["pause"]: PauseStrategy(text),
             COMMAND_TAGS["resume"]: ResumeStrategy(text),
+            COMMAND_TAGS["reload_strategy"]: ReloadStrategy(text),
+            COMMAND_TAGS["set_params"]: SetStrategyParams(text, decode_text(record["params"])),
             COMMAND_TAGS["heartbeat"]: Heartbeat(bool(flags & _FLAG_CLAIM)),
             COMMAND_TAGS["take_control"]: TakeControl(),
             COMMAND_TAGS["watch"]: WatchSymbol(symbol, bool(flags & _FLAG_WATCH)),

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from hftui.config import Config, ConfigError
+from hftui.config import Config, ConfigError, differences
 from hftui.engine.binance.client import Credentials
 from hftui.engine.binance.rest import VenueError
 from hftui.engine.deadman import DeadMansSwitch
@@ -31,6 +31,7 @@ from hftui.engine.journal import Journal
 from hftui.engine.kill_switch import KillLatchError, KillSwitch
 from hftui.engine.orders import Order
 from hftui.keys import KeyringUnusableError, load_keys
+from hftui.logs import request_id as current_request
 from hftui.protocol import (
     AlertRaised,
     CancelAll,
@@ -49,9 +50,11 @@ from hftui.protocol import (
     Rearm,
     Reason,
     ReloadRisk,
+    ReloadStrategy,
     ReplaceOrder,
     ResumeStrategy,
     SetMode,
+    SetStrategyParams,
     Side,
     TimeInForce,
     WatchSymbol,
@@ -65,6 +68,8 @@ log = logging.getLogger(__name__)
 _POLL_S: Final = 0.02  # between command polls; senders also nudge with SIGUSR1
 _VERIFY_ROUNDS: Final = 5
 _REPLACE_WAIT_S: Final = 10.0  # for the venue to confirm the cancel of a replaced order
+
+_StrategyCommand = PauseStrategy | ResumeStrategy | ReloadStrategy | SetStrategyParams
 
 
 @dataclass(slots=True)
@@ -103,8 +108,8 @@ class Controller:
         self.journal: Journal | None = None  # the audit log, when the engine keeps one
         self._kill_lock = asyncio.Lock()
         self.dead_man: DeadMansSwitch | None = None  # which TUI may trade; set by the engine
-        # Answers PauseStrategy/ResumeStrategy; set by the engine once its strategy host runs.
-        self.strategy_command: Callable[[PauseStrategy | ResumeStrategy], Outcome] | None = None
+        # Answers the strategy commands; set by the engine once its strategy host runs.
+        self.strategy_command: Callable[[_StrategyCommand], Outcome] | None = None
         # Follows or drops a symbol's market data (WatchSymbol); set by the engine.
         self.watch_symbol: Callable[[str, bool], Awaitable[Outcome]] | None = None
         self.execution.exposure.killed = kill.killed
@@ -120,21 +125,31 @@ class Controller:
         self.receiver = receiver
         while True:
             for request_id, sender, sent_ns, command in receiver.poll_stamped():
-                if isinstance(command, RingError):
-                    self.answer(request_id, Outcome(Reason.BAD_COMMAND, str(command)))
-                    continue
-                if self.dead_man is not None:
-                    # Heartbeats stop here; a watching TUI's trading command is refused.
-                    screening = self.dead_man.screen(sender, command)
-                    if screening.answer is not None:
-                        self.answer(request_id, screening.answer)
-                    if not screening.forward:
-                        continue
-                log.info("command", extra={"command": command.tag, "sender_pid": sender})
-                self.handle(request_id, command, sent_ns)
+                # Every log line this command causes (in tasks it starts too) carries its id.
+                token = current_request.set(request_id)
+                try:
+                    self._take(request_id, sender, sent_ns, command)
+                finally:
+                    current_request.reset(token)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), _POLL_S)
+
+    def _take(
+        self, request_id: int, sender: int, sent_ns: int, command: Command | RingError
+    ) -> None:
+        if isinstance(command, RingError):
+            self.answer(request_id, Outcome(Reason.BAD_COMMAND, str(command)))
+            return
+        if self.dead_man is not None:
+            # Heartbeats stop here; a watching TUI's trading command is refused.
+            screening = self.dead_man.screen(sender, command)
+            if screening.answer is not None:
+                self.answer(request_id, screening.answer)
+            if not screening.forward:
+                return
+        log.info("command", extra={"command": command.tag, "sender_pid": sender})
+        self.handle(request_id, command, sent_ns)
 
     def answer(self, request_id: int, outcome: Outcome) -> None:
         if request_id:
@@ -142,7 +157,8 @@ class Controller:
                 CommandAnswered(request_id, outcome.ok, outcome.reason, outcome.text[:120])
             )
         level = logging.INFO if outcome.ok else logging.WARNING
-        log.log(level, "answer", extra={"reason": outcome.reason.name, "text": outcome.text})
+        extra = {"reason": outcome.reason.name, "text": outcome.text, "request_id": request_id}
+        log.log(level, "answer", extra=extra)
 
     def _later(self, request_id: int) -> Callable[[Outcome], None]:
         return lambda outcome: self.answer(request_id, outcome)
@@ -184,12 +200,16 @@ class Controller:
                 self.answer(request_id, self._reload_risk())
             case SetMode():
                 ex.spawn(self._set_mode(request_id, command), "mode")
-            case PauseStrategy() | ResumeStrategy() | WatchSymbol():
+            case (
+                PauseStrategy()
+                | ResumeStrategy()
+                | ReloadStrategy()
+                | SetStrategyParams()
+                | WatchSymbol()
+            ):
                 self._for_others(request_id, command)
 
-    def _for_others(
-        self, request_id: int, command: PauseStrategy | ResumeStrategy | WatchSymbol
-    ) -> None:
+    def _for_others(self, request_id: int, command: _StrategyCommand | WatchSymbol) -> None:
         # Commands another engine part answers: the strategy host, the market data.
         if isinstance(command, WatchSymbol):
             self.execution.spawn(self._watch(request_id, command), f"watch {command.symbol}")
@@ -202,7 +222,7 @@ class Controller:
             return
         self.answer(request_id, await self.watch_symbol(command.symbol, command.watch))
 
-    def _strategy(self, command: PauseStrategy | ResumeStrategy) -> Outcome:
+    def _strategy(self, command: _StrategyCommand) -> Outcome:
         if self.strategy_command is not None:
             return self.strategy_command(command)
         return Outcome(Reason.NOT_FOUND, f"no strategy named {command.name!r} is loaded")
@@ -684,16 +704,6 @@ def _kill_text(r: KillReport) -> str:
     return "; ".join(parts)
 
 
-def _differences(old: object, new: object, prefix: str = "") -> list[str]:
+def _differences(old: object, new: object) -> list[str]:
     """`field old -> new` for every field of two config dataclasses that differs."""
-    if not dataclasses.is_dataclass(old) or not dataclasses.is_dataclass(new):
-        return [] if old == new else [f"{prefix or 'value'} {old} -> {new}"]
-    out: list[str] = []
-    for f in dataclasses.fields(old):
-        a, b = getattr(old, f.name), getattr(new, f.name)
-        name = f"{prefix}.{f.name}" if prefix else f.name
-        if dataclasses.is_dataclass(a):
-            out += _differences(a, b, name)
-        elif a != b:
-            out.append(f"{name} {a} -> {b}")
-    return out
+    return [f"{name} {a} -> {b}" for name, a, b in differences(old, new)]

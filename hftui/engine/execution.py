@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -173,7 +174,7 @@ class Execution:
         self.clock_ns = clock_ns
         self.mode = Mode.OBSERVE
         self.tracker = OrderTracker(clock_ns)
-        self.account = Account(self.instruments)
+        self.account = Account(self.instruments, clock_ns)
         self.exposure = Exposure()
         for symbol in self.instruments:
             self.exposure.symbols[symbol] = SymbolExposure()
@@ -210,6 +211,7 @@ class Execution:
         self.mids: dict[str, float] = {}
         self.on_daily_loss: Callable[[], None] | None = None
         self.touch: Callable[[str], tuple[int, int]] | None = None  # best bid/ask in ticks
+        self.mark_price: Callable[[str], float] | None = None  # the venue's mark, USDT; 0: none
         self.on_fill: Callable[[Fill], None] = _no_fill_hook  # the strategy host's hook
         self.journal: Journal | None = None  # orders, events and fills go here when set
         self.on_stream_reconnect: Callable[[], None] | None = None  # reconciliation's hook
@@ -552,7 +554,6 @@ class Execution:
         order = self.tracker.get(cid)
         if order is None or self.client is None:
             return
-        inst = self.instruments[order.intent.symbol]
         try:
             payload = await self.client.cancel_order(order.intent.symbol, cid)
         except VenueError as exc:
@@ -568,7 +569,11 @@ class Execution:
             status = order.status.label if order is not None else "unknown"
             self._done(on_done, Outcome(Reason.NOT_FOUND, f"{cid} is {status}", cid))
             return
-        self._apply_updates([update_from_rest(payload, inst)])
+        if not self._apply_payload(cid, payload):
+            # Accepted, but the answer is unreadable: the user stream settles the order.
+            text = f"cancel of {cid} accepted; the venue's answer was unreadable"
+            self._done(on_done, Outcome(Reason.OK, text, cid))
+            return
         self._done(on_done, Outcome(Reason.OK, f"{cid} canceled", cid))
 
     def _acknowledged(self, cid: ClientId, order: Order) -> None:
@@ -700,6 +705,9 @@ class Execution:
 
     def on_user_event(self, payload: dict[str, object]) -> None:
         """A user-data stream event (live)."""
+        if payload.get("e") == "ACCOUNT_UPDATE":
+            self._on_account_update(payload)
+            return
         if payload.get("e") != "ORDER_TRADE_UPDATE":
             return
         o = payload.get("o")
@@ -714,6 +722,44 @@ class Execution:
             log.warning("malformed order update dropped", extra={"error": str(exc)})
             return
         self._apply_updates([update])
+
+    def _on_account_update(self, payload: dict[str, object]) -> None:
+        # Only funding changes our figures: fills come with their orders, and balances are
+        # not kept here. Binance names the symbol of a FUNDING_FEE update in `S`.
+        a = payload.get("a")
+        if not isinstance(a, dict) or a.get("m") != "FUNDING_FEE":
+            return
+        symbol = str(a.get("S", ""))
+        balances = a.get("B")
+        if symbol not in self.instruments or not isinstance(balances, list):
+            log.warning("funding update without a known symbol dropped", extra={"symbol": symbol})
+            return
+        try:
+            usdt = [b for b in balances if isinstance(b, dict) and b.get("a") == "USDT"]
+            amount = sum(float(str(b["bc"])) for b in usdt)
+            if not math.isfinite(amount):  # "nan" and "inf" parse, and would poison P&L
+                raise ValueError(amount)
+        except (KeyError, ValueError):
+            log.warning("malformed funding update dropped", extra={"symbol": symbol})
+            return
+        self.account.on_funding(Mode.LIVE, symbol, amount)
+        if self.journal is not None:
+            self.journal.daily_pnl(self.clock_ns(), Mode.LIVE.label, 0.0, 0.0, amount)
+        log.info("funding", extra={"symbol": symbol, "amount": amount})
+        self.version += 1
+
+    def valuations(self) -> dict[str, float]:
+        """Each symbol's valuation price in ticks: the venue's mark, else the book's mid
+        (0: none yet). Unrealized P&L and the daily loss limit are judged at it."""
+        prices: dict[str, float] = {}
+        for symbol, inst in self.instruments.items():
+            mark = self.mark_price(symbol) if self.mark_price is not None else 0.0
+            if mark > 0:
+                prices[symbol] = mark * 10**inst.price_decimals / inst.tick_units
+                continue
+            bid, ask = self.touch(symbol) if self.touch is not None else (-1, -1)
+            prices[symbol] = (bid + ask) / 2 if bid > 0 and ask > 0 else self.mids.get(symbol, 0)
+        return prices
 
     def _apply_updates(self, updates: list[VenueUpdate]) -> None:
         for update in updates:
@@ -731,7 +777,9 @@ class Execution:
             fill = event.fill
             if fill is not None:
                 realized_before = self.account.book(mode, fill.symbol).realized
-                self.account.on_fill(mode, fill.symbol, fill.side, fill.qty, fill.price, fill.fee)
+                self.account.on_fill(
+                    mode, fill.symbol, fill.side, fill.qty, fill.price, fill.fee, intent.strategy
+                )
                 key = (intent.strategy, intent.symbol)
                 signed = fill.qty if fill.side == Side.BUY else -fill.qty
                 self._strategy_lots[key] = self._strategy_lots.get(key, 0) + signed
@@ -978,8 +1026,7 @@ class Execution:
         self.exposure.strategy_exposure[strategy] = total
 
     def _check_daily_loss(self) -> None:
-        realized, unrealized, fees = self.account.totals(self.mode, self.mids)
-        self.exposure.daily_pnl = realized + unrealized - fees
+        self.exposure.daily_pnl = self.account.pnl(self.mode, self.valuations()).daily
         breached = self.risk.daily_loss_breached(self.exposure)
         if breached and not self.exposure.killed and self.on_daily_loss is not None:
             self.on_daily_loss()

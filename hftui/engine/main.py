@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -22,14 +23,17 @@ from hftui.config import Config, load_config
 from hftui.engine.binance.client import Credentials
 from hftui.engine.binance.constants import VENUE_URLS, ws_base_from_http
 from hftui.engine.binance.rest import PublicRest
+from hftui.engine.config_watch import ConfigWatcher
 from hftui.engine.control import Controller
 from hftui.engine.deadman import DeadMansSwitch, Lapse
-from hftui.engine.execution import Execution, Outcome
+from hftui.engine.execution import Execution, Outcome, risk_limits
 from hftui.engine.instrument import Instrument
 from hftui.engine.journal import DurablePublisher, Journal, JournalError, journal_path
 from hftui.engine.kill_switch import KillLatchError, KillSwitch, latch_path
 from hftui.engine.local_venue import LocalExchange, LocalExchangeError
 from hftui.engine.market_data import MarketData, NotListedError, SubscriptionError
+from hftui.engine.metrics import EventTally
+from hftui.engine.metrics_exporter import MetricsExporter
 from hftui.engine.publisher import Publisher
 from hftui.engine.reconcile import Reconciler
 from hftui.engine.recovery import recover
@@ -37,6 +41,7 @@ from hftui.engine.strategy_host import StrategyHost
 from hftui.engine.warmup import warm_kernels
 from hftui.instance import find_running, remove_instance, write_instance
 from hftui.ipc import SnapshotWriter, segment_name
+from hftui.paths import config_path as default_config_path
 from hftui.protocol import (
     AlertRaised,
     CommandAnswered,
@@ -118,6 +123,8 @@ class Engine:
         self.journal: Journal | None = None
         self.reconciler: Reconciler | None = None
         self._durable: DurablePublisher | None = None  # publishes under the journal's rule
+        self.tally = EventTally()  # events published and refusals, for the exporter
+        self.exporter: MetricsExporter | None = None
 
     def request_stop(self, reason: str) -> None:
         if not self.stop_requested.is_set():
@@ -167,6 +174,7 @@ class Engine:
             self.started_ns,
             self.config.venue.name,
             configured_url,
+            self._start_exporter(),
         )
         status = 0
         try:
@@ -194,8 +202,26 @@ class Engine:
         self.journal.bind_loop(asyncio.get_running_loop().call_soon_threadsafe)
         self._durable = DurablePublisher(self.journal, self._ring_publish)
 
+    def _start_exporter(self) -> str | None:
+        """Serve /metrics on loopback; its URL, or None when off or the port is taken
+        (monitoring never keeps the engine from trading)."""
+        if not self.config.metrics.enabled:
+            return None
+        exporter = MetricsExporter(self, self.config.metrics.port)
+        try:
+            url = exporter.start()
+        except OSError as exc:
+            log.warning(
+                "metrics exporter not started",
+                extra={"port": self.config.metrics.port, "error": str(exc)},
+            )
+            return None
+        self.exporter = exporter
+        return url
+
     def _ring_publish(self, event: Event) -> None:
         if self.events is not None:
+            self.tally.see(event)
             self.events.publish(event)
 
     def publish_event(self, event: Event) -> None:
@@ -224,6 +250,8 @@ class Engine:
             self.journal,
         )
         self.reconciler = reconciler
+        if self.publisher is not None:
+            self.publisher.reconciler = reconciler
         self.execution.on_stream_reconnect = reconciler.after_reconnect
         self.execution.spawn(reconciler.run(), "reconcile")
 
@@ -275,11 +303,16 @@ class Engine:
             return
         execution = Execution(self.config, instruments, self.publish_event)
         execution.journal = self.journal
+        if self.journal is not None:  # today's P&L as the journal had it
+            for mode in (Mode.PAPER, Mode.LIVE):
+                if mode.label in self.journal.state.today:
+                    execution.account.seed_today(mode, *self.journal.state.today[mode.label])
         execution.rest_url = self.endpoints.rest_url
         execution.stream_url = self.endpoints.stream_url
         market = self.market
         if market is not None:
             execution.touch = market.touch
+            execution.mark_price = market.mark_price
             market.on_book = execution.on_book
             market.on_trade = execution.on_trade
             # The books live as long as the feeds: the paper matcher holds them from now on,
@@ -300,11 +333,12 @@ class Engine:
         self.publisher.execution = execution
         self.publisher.controller = self.controller
         # Strategies see books and trades after execution's paper matcher, fills from
-        # execution, and answer the pause/resume commands.
+        # execution, answer the strategy commands, and show in the snapshot.
         strategies = StrategyHost(self.config.strategies, execution, self.publish_event)
         self.strategies = strategies
         execution.on_fill = strategies.on_fill
         self.controller.strategy_command = strategies.command
+        self.publisher.strategies = strategies
         strategies.start()
         if market is not None:
             strategies.attach(market)
@@ -314,11 +348,82 @@ class Engine:
             execution.spawn(self.controller.serve(self.commands), "commands")
         execution.spawn(self.controller.refresh_keys(), "keys")
         execution.spawn(self._recover(self.controller), "recover")
+        watched = self.config_path or default_config_path()
+        watcher = ConfigWatcher(
+            watched,
+            lambda: load_config(self.config_path),
+            lambda: self.config,
+            self._apply_config,
+            lambda level, text: self.publish_event(AlertRaised(level, text[:120])),
+            lambda text: self.journal.audit("config", text) if self.journal else None,
+        )
+        execution.spawn(watcher.run(), "config watch")
         if self._early_kill is not None:
             flatten = self._early_kill.flatten
             execution.spawn(
                 self.controller.kill(0, "kill switch (engine starting)", flatten), "kill"
             )
+
+    def _apply_config(self, fresh: Config, keys: list[str]) -> list[str]:
+        """Put the live-safe `keys` of `fresh` in force (see config_watch); returns the keys
+        that could not be applied."""
+        ex, cfg, failed = self.execution, self.config, []
+        if ex is None:
+            return keys
+        if any(k.startswith("risk.") for k in keys):
+            try:
+                ex.risk.set_limits(risk_limits(fresh))
+                cfg = dataclasses.replace(cfg, risk=fresh.risk)
+            except ValueError as exc:
+                log.warning("risk limits refused", extra={"error": str(exc)})
+                failed += [k for k in keys if k.startswith("risk.")]
+        if "logging.level" in keys:
+            logging.getLogger().setLevel(fresh.logging.level)
+            cfg = dataclasses.replace(
+                cfg, logging=dataclasses.replace(cfg.logging, level=fresh.logging.level)
+            )
+        if {"live.on_mismatch", "live.reconcile_interval_s"} & set(keys):
+            live = dataclasses.replace(
+                cfg.live,
+                on_mismatch=fresh.live.on_mismatch,
+                reconcile_interval_s=fresh.live.reconcile_interval_s,
+            )
+            cfg = dataclasses.replace(cfg, live=live)
+            if self.reconciler is not None:
+                self.reconciler.settings = live
+        if any(k.startswith("strategies.") for k in keys):
+            cfg, refused = self._apply_strategies(cfg, fresh)
+            failed += refused
+        self.config = cfg
+        ex.config = cfg
+        if self.controller is not None:
+            self.controller.config = cfg
+        return failed
+
+    def _apply_strategies(self, cfg: Config, fresh: Config) -> tuple[Config, list[str]]:
+        # New parameters go through the host as a trader's edit would; one it refuses keeps
+        # the old values (and the old config says so).
+        host = self.strategies
+        if host is None:
+            return cfg, ["strategies.params", "strategies.callback_budget_ms"]
+        host.budget_ns = int(fresh.strategies.callback_budget_ms * 1e6)
+        old = dict(cfg.strategies.params)
+        for name, params in fresh.strategies.params:
+            if dict(old.get(name, ())) == dict(params):
+                continue
+            outcome = host.set_params(name, " ".join(f"{k}={v}" for k, v in params))
+            if not outcome.ok:
+                log.warning("strategy parameters refused", extra={"text": outcome.text})
+                keep = dataclasses.replace(
+                    cfg.strategies, callback_budget_ms=fresh.strategies.callback_budget_ms
+                )
+                return dataclasses.replace(cfg, strategies=keep), ["strategies.params"]
+        live = dataclasses.replace(
+            cfg.strategies,
+            params=fresh.strategies.params,
+            callback_budget_ms=fresh.strategies.callback_budget_ms,
+        )
+        return dataclasses.replace(cfg, strategies=live), []
 
     async def _watch_symbol(self, symbol: str, watch: bool) -> Outcome:
         """Follow a symbol from now on (and trade it), or stop following one that has no
@@ -447,6 +552,8 @@ class Engine:
             self.execution.spawn(self.controller.stand_down(), "dead man")
 
     async def _shutdown(self) -> None:
+        if self.exporter is not None:  # first: nothing is scraped while parts close
+            await asyncio.to_thread(self.exporter.stop)
         if self.publisher is not None:
             self.publisher.set_stopping()
         if self.rest is not None:

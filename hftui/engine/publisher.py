@@ -16,8 +16,18 @@ from hftui.engine.execution import Execution
 from hftui.engine.kill_switch import KillSwitch
 from hftui.engine.market_data import MarketData
 from hftui.engine.orders import Order
+from hftui.engine.reconcile import Reconciler
+from hftui.engine.strategy_host import StrategyHost
 from hftui.ipc import SnapshotWriter
-from hftui.protocol import BOOK_DEPTH, MAX_SYMBOLS, ORDER_SLOTS, SYMBOL_DTYPE, Mode
+from hftui.protocol import (
+    BOOK_DEPTH,
+    MAX_SYMBOLS,
+    ORDER_SLOTS,
+    STRATEGY_SLOTS,
+    STRATEGY_STATES,
+    SYMBOL_DTYPE,
+    Mode,
+)
 
 __all__ = ["Publisher"]
 
@@ -42,9 +52,12 @@ class Publisher:
         self.kill_switch: KillSwitch | None = None
         self.execution: Execution | None = None
         self.controller: Controller | None = None  # for the last kill's timings
+        self.strategies: StrategyHost | None = None
+        self.reconciler: Reconciler | None = None
         self._execution_version = -1
         self._layout = -1  # the market's symbol layout last written (see MarketData.layout)
         self._blank = np.zeros((), SYMBOL_DTYPE)
+        self._marks: dict[str, float] = {}  # valuation prices in ticks (Execution.valuations)
 
     def publish_identity(
         self, pid: int, started_ns: int, venue: str, venue_url: str, stream_url: str, mode: Mode
@@ -122,6 +135,8 @@ class Publisher:
             self._execution_version = ex.version
             self._write_orders(ex)
             self._versions = [-1] * len(self._versions)  # positions live in the symbol blocks
+        if self.strategies is not None and ex is not None:
+            self._write_strategies(self.strategies, ex)
         if market is None:
             return
         if market.layout != self._layout:
@@ -141,6 +156,10 @@ class Publisher:
             h["killed_ns"] = kill.state.at_ns
             h["kill_flatten"] = 1 if kill.state.flatten else 0
             h["kill_reason"] = kill.state.reason.encode()[:64]
+        if self.reconciler is not None:
+            h["reconciled_ns"] = self.reconciler.last_run_ns
+            h["reconcile_runs"] = self.reconciler.runs
+            h["reconcile_mismatches"] = self.reconciler.mismatches_total
         if self.controller is not None:
             h["has_keys"] = 1 if self.controller.has_keys else 0
             report = self.controller.last_kill
@@ -155,11 +174,13 @@ class Publisher:
         h["orders_sent"] = ex.orders_sent
         h["refusals"] = ex.refusals
         h["would_send"] = ex.would_send
-        realized, unrealized, fees = ex.account.totals(ex.mode, ex.mids)
-        h["realized"] = realized
-        h["unrealized"] = unrealized
-        h["fees"] = fees
-        h["daily_pnl"] = realized + unrealized - fees
+        self._marks = ex.valuations()  # once per publish, for the header and every symbol
+        pnl = ex.account.pnl(ex.mode, self._marks)
+        h["realized"] = pnl.realized
+        h["unrealized"] = pnl.unrealized
+        h["fees"] = pnl.fees
+        h["funding"] = pnl.funding
+        h["daily_pnl"] = pnl.daily
         if ex.client is not None:
             usage = ex.client.budget.usage()
             h["weight_used"] = max(usage.values(), default=0.0)
@@ -180,6 +201,38 @@ class Publisher:
             self._write_order(ex, order, block["recent"][i])
         block["n_recent"] = len(finished)
         w.end_orders()
+
+    def _write_strategies(self, host: StrategyHost, ex: Execution) -> None:
+        # Every publish: decision costs and state move without an execution version bump.
+        mode, marks = ex.mode, self._marks
+        figures = host.figures(marks, lambda name: ex.account.strategy_pnl(mode, name, marks))
+        w = self.writer
+        w.begin_strategies()
+        block = w.strategies
+        block["total"] = len(figures)
+        shown = figures[:STRATEGY_SLOTS]
+        for f, row in zip(shown, block["rows"], strict=False):
+            row["name"] = f.name.encode()[:32]
+            row["state"] = STRATEGY_STATES.index(f.state)
+            row["why"] = f.why.encode()[:120]
+            row["last_alert"] = f.last_alert.encode()[:120]
+            row["intents"] = f.intents
+            row["held"] = f.held
+            row["open_orders"] = f.open_orders
+            row["fills"] = f.fills
+            row["errors"] = f.errors
+            row["overruns"] = f.overruns
+            row["reloads"] = f.reloads
+            row["realized"] = f.realized
+            row["unrealized"] = f.unrealized
+            row["fees"] = f.fees
+            row["p50_ns"] = f.p50_ns
+            row["p99_ns"] = f.p99_ns
+            row["max_ns"] = f.max_ns
+            row["calls"] = f.calls
+            row["params"] = f.params.encode()[:256]
+        block["count"] = len(shown)
+        w.end_strategies()
 
     @staticmethod
     def _write_order(ex: Execution, order: Order, row: np.ndarray) -> None:
@@ -247,17 +300,21 @@ class Publisher:
         s["trade_buyer_maker"] = feed.trade_buyer_maker
         ex = self.execution
         inst = ex.instruments.get(feed.symbol) if ex is not None else None
-        if ex is not None and inst is not None and ex.mode != Mode.OBSERVE:
-            pos = ex.account.book(ex.mode, feed.symbol)
+        if ex is not None and inst is not None:
+            # Observe trades nothing of its own: the live account's position stays in view
+            # (after a kill, what is still held is what matters).
+            mode = Mode.PAPER if ex.mode == Mode.PAPER else Mode.LIVE
+            pos = ex.account.book(mode, feed.symbol)
             s["position"] = pos.lots * inst.lot_units
             s["entry_price"] = round(pos.entry_ticks() * inst.tick_units)
             s["realized"] = pos.realized
             s["fees"] = pos.fees
+            s["funding"] = pos.funding
             s["unrealized"] = ex.account.unrealized(
-                ex.mode, feed.symbol, ex.mids.get(feed.symbol, 0)
+                mode, feed.symbol, self._marks.get(feed.symbol, 0.0)
             )
             s["open_orders"] = ex.exposure.symbols[feed.symbol].open_orders
         else:
             s["position"] = s["entry_price"] = s["open_orders"] = 0
-            s["realized"] = s["fees"] = s["unrealized"] = 0.0
+            s["realized"] = s["fees"] = s["unrealized"] = s["funding"] = 0.0
         w.end_symbol(index)
