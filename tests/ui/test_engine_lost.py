@@ -56,10 +56,11 @@ async def test_an_engine_running_elsewhere_is_reattached(desk: Desk, tmp_path: P
     # Another engine of the instance runs now (this process stands in for it).
     run = tmp_path / "hftui" / "run"
     run.mkdir(parents=True, exist_ok=True)
-    (run / "default.json").write_bytes(
+    instance = desk.control.info.instance
+    (run / f"{instance}.json").write_bytes(
         orjson.dumps(
             {
-                "instance": "default",
+                "instance": instance,
                 "pid": os.getpid(),
                 "shm": desk.region.name,
                 "started_ns": 1,
