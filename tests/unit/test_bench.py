@@ -99,6 +99,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
     return orjson.loads(out.getvalue()), results
 
 
+@pytest.mark.slow  # runs every benchmark: make soak, not make test
 def test_quick_suite_has_every_benchmark_and_figure(
     quick_run: tuple[dict[str, Any], Path],
 ) -> None:
@@ -146,6 +147,7 @@ def test_quick_suite_has_every_benchmark_and_figure(
     assert {n for n, _ in missing} == {"tick-to-order"}
 
 
+@pytest.mark.slow  # reads the full quick run above
 def test_each_run_is_appended_and_compare_reads_them(
     quick_run: tuple[dict[str, Any], Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
