@@ -282,7 +282,7 @@ class HftuiApp(App[str]):
 
     def _watch_engine(self) -> None:
         # An engine that stopped, or went silent and whose process is gone, is lost: offer
-        # to restart it or to reattach (once per loss, after a moment, over the dashboard).
+        # to restart it or to reattach (once per loss, after a moment).
         status, now = self.view.status, time.monotonic()
         gone = status is EngineStatus.STOPPED or (
             status is EngineStatus.NOT_RESPONDING and not pid_alive(self.link.engine_pid)
@@ -294,8 +294,9 @@ class HftuiApp(App[str]):
             self._lost_since = now
         if self._lost_offered or now - self._lost_since < _LOST_AFTER_S:
             return
-        if self.screen is not self.dashboard:
-            return  # not over a dialog the trader is in; asked once it is closed
+        if isinstance(self.screen, EngineLostScreen | QuitScreen):
+            return  # already asked, or the trader is leaving
+        # Over any other dialog too: with the engine gone, nothing it would send can go.
         self._lost_offered = True
         other = find_running(self.instance)
         elsewhere = other is not None and other.pid != self.link.engine_pid
