@@ -55,7 +55,7 @@ FUZZ_SECONDS ?= 60
 # atheris ships wheels for Linux only (elsewhere it needs clang with libFuzzer), so it is
 # installed here on demand rather than being a dev dependency.
 fuzz: $(DEV_STAMP)  ## the fuzz tests, then the frame parser under atheris for FUZZ_SECONDS
-	$(BIN)/python -m pytest -q tests/fuzz
+	HFTUI_FUZZ_SCALE=1 $(BIN)/python -m pytest -q tests/fuzz
 	@$(BIN)/python -m pip install -q 'atheris>=2.3,<4' || \
 	  { echo "atheris does not install here (no wheel, no clang): coverage-guided run skipped"; exit 0; }; \
 	$(BIN)/python tests/fuzz/atheris_frames.py -max_total_time=$(FUZZ_SECONDS)

@@ -552,8 +552,10 @@ class Engine:
             self.execution.spawn(self.controller.stand_down(), "dead man")
 
     async def _shutdown(self) -> None:
-        if self.exporter is not None:  # first: nothing is scraped while parts close
-            await asyncio.to_thread(self.exporter.stop)
+        # The exporter's serving loop takes up to half a second to notice: it stops beside
+        # the rest (a scrape meanwhile only reads), and is waited for at the end.
+        exporter = self.exporter
+        stopping = asyncio.create_task(asyncio.to_thread(exporter.stop)) if exporter else None
         if self.publisher is not None:
             self.publisher.set_stopping()
         if self.rest is not None:
@@ -572,6 +574,8 @@ class Engine:
         for ring in (self.commands, self.events):
             if ring is not None:
                 ring.close(unlink=True)
+        if stopping is not None:
+            await stopping
         log.info("engine stopped")
 
 

@@ -371,6 +371,7 @@ def test_roll_never_leaves_the_book_dark(roll: Roll) -> None:
 # ---- the planned rollover ------------------------------------------------------------------
 
 
+@pytest.mark.slow  # waits out two connection lifetimes: make soak (the roll is tested above)
 def test_planned_rollover_replaces_the_connections_without_the_book_going_dark(
     tmp_path: Path, xdg: dict[str, str]
 ) -> None:

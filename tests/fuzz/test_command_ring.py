@@ -37,6 +37,7 @@ from hftui.rings import (
     _attach,
     decode_command,
 )
+from tests.fuzz import examples
 
 SIZE = COMMAND_DTYPE.itemsize
 assert COMMAND_DTYPE.fields is not None
@@ -89,7 +90,7 @@ def write(header: np.ndarray, slots: np.ndarray, raw: bytes) -> int:
     return int(slot["request_id"][0])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(junk=records)
 @example(junk=[b"\xff" * SIZE])
 @example(junk=[b"\x00" * SIZE])
@@ -119,7 +120,7 @@ def test_the_receiver_takes_any_record_and_then_an_honest_one(
         assert honest.command == CancelAll("BTCUSDT")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(raw=st.binary(min_size=SIZE, max_size=SIZE), commit=st.integers(0, 2**64 - 1))
 def test_a_record_not_committed_in_turn_is_not_taken(raw: bytes, commit: int) -> None:
     # A client that died mid-write (or lies in `commit`) leaves a slot the engine waits on.
@@ -183,7 +184,9 @@ async def _serve(junk: list[bytes], state: Path) -> None:
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(junk=records)
 def test_the_engine_answers_junk_and_keeps_serving(

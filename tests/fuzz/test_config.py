@@ -17,8 +17,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from hftui.config import Config, ConfigError, load_config
+from tests.fuzz import examples
 
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 KEYS: dict[str, tuple[str, ...]] = {
     "venue": ("name", "url"),

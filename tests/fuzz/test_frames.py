@@ -18,10 +18,13 @@ from hypothesis import strategies as st
 
 from hftui.engine.book import OrderBook
 from hftui.engine.market_data import _MAX_FRAME, MarketData
+from tests.fuzz import examples
 from tests.fuzz.strategies import json_value
 from tests.unit.engine.test_market_data import NAMES, Venue, engine, heal, sync_all, wire
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 # Keys a parser could take for the event's own, to hide inside nested junk.
 event_keys = st.sampled_from(["e", "s", "U", "u", "pu", "b", "a", "E", "data", "stream"])
@@ -294,7 +297,7 @@ def mutated(draw: st.DrawFn) -> bytes:
     return bytes(frame)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(frame=mutated() | st.binary(max_size=200))
 @example(frame=VALID[:-1])
 @example(frame=b"[" + VALID + b"]")

@@ -29,9 +29,12 @@ from hftui.engine.instrument import parse_instruments
 from hftui.engine.intents import Lots, OrderIntent, Ticks
 from hftui.exchange.symbols import exchange_info
 from hftui.protocol import Event, Mode, OrderType, Side
+from tests.fuzz import examples
 from tests.fuzz.strategies import json_value
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 ORDER = {
     "orderId": 7,
@@ -241,7 +244,7 @@ async def _public(answer: Answer, name: str) -> None:
         assert "exchangeInfo" in str(error) or "depth" in str(error), str(error)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(answer=answers, name=st.sampled_from(["exchange_info", "depth"]))
 @example(Answer(503, b'{"code":"busy","msg":"later"}', "application/json", None), "depth")
 @example(Answer(500, b'{"code":[1],"msg":null}', "application/json", None), "exchange_info")
@@ -313,7 +316,7 @@ class _Catch(logging.Handler):
 OK_ORDER = Answer(200, orjson.dumps(ORDER), "application/json", None)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     place=answers | st.just(OK_ORDER),
     cancel=answers,

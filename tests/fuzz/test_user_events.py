@@ -16,6 +16,7 @@ from hftui.engine.instrument import parse_instruments
 from hftui.engine.intents import Lots, OrderIntent, Ticks
 from hftui.exchange.symbols import exchange_info
 from hftui.protocol import Event, Mode, Side
+from tests.fuzz import examples
 from tests.fuzz.strategies import json_object, json_value
 
 INSTRUMENTS = parse_instruments(exchange_info(("BTCUSDT",), 0), ["BTCUSDT"])
@@ -111,7 +112,7 @@ values = (
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(payload=json_object)
 @example(payload={"e": "ORDER_TRADE_UPDATE", "E": "x", "o": {"s": "BTCUSDT"}})
 def test_any_object_is_taken_or_dropped(payload: dict[str, object]) -> None:
@@ -120,7 +121,7 @@ def test_any_object_is_taken_or_dropped(payload: dict[str, object]) -> None:
     sound(ex)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(base=mutations, value=values, more=st.lists(st.tuples(mutations, values), max_size=3))
 @example(base=(ACCOUNT_UPDATE, ["a", "B"]), value=[{"a": "USDT", "bc": "nan"}], more=[])
 @example(base=(ACCOUNT_UPDATE, ["a", "B"]), value=[{"a": "USDT", "bc": "inf"}], more=[])
