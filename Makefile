@@ -31,8 +31,11 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)  ## start the engine and the local exchange and open the TUI (mode observe)
 	$(BIN)/hftui
 
+# Unit, fuzz and UI tests share nothing on the machine: two workers. The end-to-end tests run
+# engines and exchanges as processes and wait on them (timing checks included): one at a time.
 test: $(DEV_STAMP)  ## run the whole test suite (soak tests excluded)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --ignore=tests/e2e
+	$(BIN)/python -m pytest -q tests/e2e
 
 lint: $(DEV_STAMP)  ## ruff format check, ruff, mypy and the import contracts
 	$(BIN)/ruff format --check .
