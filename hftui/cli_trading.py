@@ -48,6 +48,8 @@ from hftui.protocol import (
 if TYPE_CHECKING:
     import numpy as np
 
+    from hftui.ipc import SnapshotReader
+
 __all__ = ["add_trading_parsers", "run_trading_command"]
 
 REFUSED: Final = 3
@@ -290,15 +292,22 @@ def _order_document(
     }
 
 
-def orders_document(config: Config) -> dict[str, object] | None:
+def _snapshot(config: Config) -> SnapshotReader | None:
+    """The running engine's snapshot region, or None when no engine (or region) is there."""
     from hftui.ipc import RegionError, SnapshotReader
 
     info = find_running(config.engine.instance)
     if info is None:
         return None
     try:
-        reader = SnapshotReader(info.shm)
+        return SnapshotReader(info.shm)
     except RegionError:
+        return None
+
+
+def orders_document(config: Config) -> dict[str, object] | None:
+    reader = _snapshot(config)
+    if reader is None:
         return None
     try:
         header = reader.header()
@@ -364,15 +373,10 @@ def strategies_document(config: Config) -> dict[str, object] | None:
     """The strategies block of the running engine, or None when no engine runs."""
     import dataclasses
 
-    from hftui.ipc import RegionError, SnapshotReader
     from hftui.link import strategy_rows
 
-    info = find_running(config.engine.instance)
-    if info is None:
-        return None
-    try:
-        reader = SnapshotReader(info.shm)
-    except RegionError:
+    reader = _snapshot(config)
+    if reader is None:
         return None
     try:
         header = reader.header()
