@@ -1,0 +1,150 @@
+"""End to end: what happened at the venue while the engine was dead is recovered at restart.
+
+The engine trades live on the local exchange with two resting bids and is killed with
+`kill -9`. While it is down, another account sells into one of the bids (the engine's own
+order fills and ends) and a third-party client on the engine's account buys at market (a
+fill of an order the engine never knew). At restart the engine must show the order still
+open, the order that ended, both fills (the venue's trade ids, journaled), and the venue's
+position; nothing acknowledged before the crash is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+
+import orjson
+import pytest
+
+from hftui.demo_account import DEMO_API_KEY, DEMO_API_SECRET
+from hftui.engine.binance.client import Credentials, VenueClient
+from tests.e2e.test_crash import _kill9, _start
+from tests.e2e.test_trading import _answer, _bid, _engine_config, _ready
+from tests.support.processes import cli_json, eventually, isolated_env, local_exchange, stop
+
+pytestmark = pytest.mark.e2e
+
+OTHER_KEY = "otherKEYaaaabbbbccccddddeeeeffffgggghhhhiiiijjjjkkkkllllmmmmnnnnoo"
+OTHER_SECRET = "otherSECRETppppqqqqrrrrssssttttuuuuvvvvwwwwxxxxyyyyzzzz0123456789"
+QTY = "0.010"
+
+
+def _post(url: str) -> None:
+    request = urllib.request.Request(url, method="POST", data=b"")  # noqa: S310 - loopback
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback URL
+        assert response.status == 200
+
+
+def _top_bid(url: str) -> tuple[str, str]:
+    """The venue's best bid: price and the quantity resting there (ours included)."""
+    with urllib.request.urlopen(f"{url}/fapi/v1/depth?symbol=BTCUSDT&limit=5", timeout=5) as r:  # noqa: S310
+        price, qty = orjson.loads(r.read())["bids"][0]
+    return str(price), str(qty)
+
+
+def _while_down(url: str, sweep: str) -> tuple[Decimal, set[int]]:
+    """Another account sells `sweep` at market, the whole top bid level (the engine's bid is
+    last in its queue); a third party on the engine's account buys QTY at market. Returns the
+    engine account's position and its trade ids afterwards."""
+
+    async def act() -> tuple[Decimal, set[int]]:
+        other = VenueClient(url, Credentials(OTHER_KEY, OTHER_SECRET))
+        ours = VenueClient(url, Credentials(DEMO_API_KEY, DEMO_API_SECRET))
+        try:
+            sell = {"symbol": "BTCUSDT", "side": "SELL", "type": "MARKET", "quantity": sweep}
+            await other.new_order(sell)
+            buy = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": QTY}
+            await ours.new_order(buy | {"newClientOrderId": "thirdparty-while-down"})
+            rows = await ours.position_risk()
+            position = next(
+                Decimal(str(p["positionAmt"])) for p in rows if p["symbol"] == "BTCUSDT"
+            )
+            trades = await ours.request(
+                "GET", "/fapi/v1/userTrades", {"symbol": "BTCUSDT"}, signed=True, weight=5
+            )
+            assert isinstance(trades, list)
+            return position, {int(t["id"]) for t in trades}
+        finally:
+            await other.close()
+            await ours.close()
+
+    return asyncio.run(act())
+
+
+def _journal(env: dict[str, str]) -> tuple[set[int], list[str], dict[str, str]]:
+    """The journal's live trade ids, recovery audit texts and live order statuses."""
+    path = Path(env["XDG_DATA_HOME"]) / "hftui" / "journal" / "default.sqlite3"
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
+    try:
+        trades = {int(r[0]) for r in conn.execute("SELECT trade_id FROM fills WHERE mode='live'")}
+        audits = [str(r[0]) for r in conn.execute("SELECT detail FROM audit WHERE kind='recovery'")]
+        statuses = {
+            str(cid): str(status)
+            for cid, status in conn.execute(
+                "SELECT client_id, status FROM orders WHERE mode='live'"
+            )
+        }
+        return trades, audits, statuses
+    finally:
+        conn.close()
+
+
+def test_fills_and_ends_while_the_engine_was_down_are_recovered(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    log = tmp_path / "engine.log"
+    accounts = [f"{DEMO_API_KEY}:{DEMO_API_SECRET}", f"{OTHER_KEY}:{OTHER_SECRET}"]
+    with local_exchange(env, tmp_path, accounts=accounts) as url:
+        _engine_config(env, url, "[live]\ncountdown_s = 0\n")
+        engine = _start(env, log)
+        try:
+            _ready(env)
+            far = _bid(env, "BTCUSDT")
+            assert _answer(["mode", "paper"], env)[0] == 0
+            assert _answer(["mode", "live", "--confirm", "LIVE"], env)[0] == 0
+            _post(f"{url}/admin/market/pause")  # the synthetic flow must not touch the bids
+            code, doc = _answer(["order", "place", "BTCUSDT", "buy", QTY, "--price", far], env)
+            assert code == 0, doc
+            resting = str(doc["text"]).split()[0]
+            top, _ = _top_bid(url)
+            code, doc = _answer(["order", "place", "BTCUSDT", "buy", QTY, "--price", top], env)
+            assert code == 0, doc
+            filled = str(doc["text"]).split()[0]
+            eventually(lambda: cli_json(["orders", "--json"], env)["total"] == 2)
+            price, sweep = _top_bid(url)
+            assert price == top
+            _kill9(engine)
+
+            position, venue_trades = _while_down(url, sweep)
+            assert position == Decimal(QTY) * 2  # our bid filled, the third party bought
+            assert _journal(env)[0] == set()  # nothing filled while the engine lived
+
+            engine = _start(env, log)
+            _ready(env)
+
+            def recovered() -> list[str] | None:
+                audits = _journal(env)[1]
+                return audits if len(audits) == 2 else None
+
+            text = eventually(recovered, 20, 0.2)[-1]
+            assert "1 order(s) still open" in text, text
+            assert f"{len(venue_trades)} fill(s) while down" in text, text
+            assert "1 ended while down" in text, text
+            trades, _, statuses = _journal(env)
+            assert trades == venue_trades
+            assert statuses[resting] == "NEW"
+            assert statuses[filled] == "FILLED"
+            orders = cli_json(["orders", "--json"], env)
+            assert orders["total"] == 1, orders
+            # Live mode ended with the crash (the engine starts in observe), which shows the
+            # live account: the venue's position.
+            status = cli_json(["status", "--json"], env)
+            symbols = status["symbols"]
+            assert isinstance(symbols, dict)
+            assert Decimal(str(symbols["BTCUSDT"]["position"])) == position
+        except BaseException:
+            print(log.read_text()[-3000:])  # noqa: T201 - the engine's last words
+            raise
+        finally:
+            stop(engine)
