@@ -33,14 +33,14 @@ from typing import Final, NamedTuple
 import numpy as np
 
 from hftui.engine.book import (
-    APPLIED,
+    ANY_SYMBOL,
     APPLY_NEVER,
     CROSSED_BOOK,
-    DECLINED,
     INVALID,
     OrderBook,
     RawDiff,
 )
+from hftui.engine.kernels.book import PARSED
 
 __all__ = ["DepthSync", "DiffResult", "SnapshotResult", "SyncResult", "SyncState"]
 
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 Levels = Sequence[Sequence[str]]
 
 _DEFAULT_BUFFER: Final = 10_000
+_MAX_ID: Final = (1 << 63) - 1
 
 
 class SyncState(enum.IntEnum):
@@ -79,6 +80,10 @@ class SyncResult(enum.IntEnum):
 DiffResult = SyncResult
 SnapshotResult = SyncResult
 
+# Module constants for the per-frame path: an enum member's class lookup costs more.
+_SYNCED: Final = SyncState.SYNCED
+_APPLIED: Final = SyncResult.APPLIED
+
 
 class _Snapshot(NamedTuple):
     last_update_id: int
@@ -97,6 +102,7 @@ class DepthSync:
         self.state = SyncState.WAITING_SNAPSHOT
         self.last_update_id = 0  # u of the last applied event, or the snapshot's id
         self.needs_snapshot = True
+        self.event_time_ms = 0  # E of the last frame `on_frame` read (0: none)
         self._buffer: deque[RawDiff] = deque()
         self._pending: _Snapshot | None = None
         # Counters (plain ints: the engine's collector reads them).
@@ -176,25 +182,31 @@ class DepthSync:
             return self._corrupt(final_id)
         return self.on_raw(diff)
 
-    def on_frame(self, frame: bytes) -> SyncResult | None:
+    def on_frame(self, frame: bytes, symbol_at: int = ANY_SYMBOL) -> SyncResult | None:
         """One diff-depth frame as received (raw or combined stream bytes): parsed and, when
-        it continues the synced chain, applied in a single numba call.
+        it continues the synced chain, applied in a single numba call. `symbol_at` is where
+        the caller found the symbol that chose this book (see `OrderBook.read_frame`).
 
         Returns None if the fast path cannot read the frame (malformed, off the grid,
-        unusual); the caller then decodes it and uses `on_diff`, which explains the problem.
+        unusual, or not this book's); the caller then decodes it and uses `on_diff`, which
+        explains the problem. `event_time_ms` is the frame's E (0 if it had none).
         """
-        book = self.book
-        synced = self.state == SyncState.SYNCED
-        outcome = book.apply_raw(frame, self.last_update_id if synced else APPLY_NEVER)
-        if outcome == APPLIED:
-            self.last_update_id = book.raw_final_id()
-            return SyncResult.APPLIED
-        if outcome == DECLINED:
+        if type(frame) is not bytes:  # the kernel's entry point takes bytes and nothing else
+            frame = bytes(frame)
+        flags, final, self.event_time_ms = self.book.read_frame(
+            frame, self.last_update_id if self.state is _SYNCED else APPLY_NEVER, symbol_at
+        )
+        if flags == 0:  # the steady state: the next event of the chain, applied
+            self.last_update_id = final
+            return _APPLIED
+        if flags < 0:
             return None
-        if outcome == CROSSED_BOOK:
-            self.last_update_id = book.raw_final_id()
-            return self._crossed(self.last_update_id)
-        return self.on_raw(book.raw_diff())  # NOT_APPLIED: the general rules decide
+        if flags == PARSED:
+            return self.on_raw(self.book.raw_diff())  # the general rules decide
+        self.last_update_id = final  # applied, with something for the book to settle
+        if self.book.settle(flags) == CROSSED_BOOK:
+            return self._crossed(final)
+        return _APPLIED
 
     def on_raw(self, diff: RawDiff) -> SyncResult:
         """One diff-depth event already parsed into ticks (`OrderBook.parse_raw` or
@@ -266,6 +278,9 @@ class DepthSync:
             return SyncResult.IGNORED
         self.needs_snapshot = False
         try:
+            # The id becomes the next frame's expected pu in the kernel, as an int64.
+            if type(last_update_id) is not int or not 0 <= last_update_id <= _MAX_ID:
+                raise ValueError(f"lastUpdateId {last_update_id!r} is not an update id")
             arrays = self.book.parse_levels(bids, asks)
         except ValueError as exc:
             self.corrupt += 1

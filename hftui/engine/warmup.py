@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hftui.engine.book import OrderBook
+from hftui.engine.book import ANY_SYMBOL, OrderBook
 
 __all__ = ["warm_kernels"]
 
@@ -24,6 +24,8 @@ def warm_kernels() -> None:
     book = OrderBook("WARMUP", "0.10", "0.001")
     book.load_snapshot([["100.00", "1.000"]], [["100.10", "1.000"]])
     book.apply([["100.00", "0"], ["99.90", "2.000"]], [["100.20", "0.500"]])
+    if book.read_frame(_FRAME, 1, ANY_SYMBOL)[0] < 0:  # the receive path's kernel
+        raise RuntimeError("the depth kernel rejected its own warm-up frame")
     diff = book.parse_raw(_FRAME)
     if diff is None:
         raise RuntimeError("the depth parser rejected its own warm-up frame")

@@ -18,20 +18,25 @@ from hftui.engine.kernels.decimal import level_sides_
 from hftui.engine.kernels.parse import (
     META_ASKS,
     META_BIDS,
+    META_DEPTH,
+    META_EVENT_TIME,
     META_FINAL,
     META_FIRST,
     META_PREV,
     META_SIZE,
+    META_SYMBOL,
     parse_depth_,
 )
 
 __all__ = [
+    "ANY_SYMBOL",
     "APPLY_ALWAYS",
     "APPLY_NEVER",
     "ASKS",
     "ATTENTION",
     "BIDS",
     "CROSSED",
+    "MISMATCH",
     "PARSED",
     "R_ASK_LOTS",
     "R_ASK_TICKS",
@@ -47,6 +52,7 @@ __all__ = [
     "S_ASK",
     "S_BASE",
     "S_BID",
+    "S_IRREGULAR",
     "S_LOT",
     "S_META",
     "S_NA",
@@ -57,6 +63,7 @@ __all__ = [
     "S_SPILL_B",
     "S_TICK",
     "apply_",
+    "depth_frame_",
     "ingest_",
     "ingest_frame_",
     "parse_",
@@ -81,6 +88,7 @@ S_NB = 7  # bid levels in scratch after a parse
 S_NA = 8  # ask levels in scratch after a parse
 S_SPILL_B = 9  # bid levels spilled by the last apply
 S_SPILL_A = 10
+S_IRREGULAR = 11  # 1 while the overflow holds a best level: every apply needs the caller
 S_META = 16  # a raw frame's header (kernels.parse META_* offsets from here)
 STATE_SIZE = S_META + META_SIZE
 
@@ -100,6 +108,9 @@ SPILLED = 1  # some levels fell outside the window: see S_SPILL_B / S_SPILL_A
 ATTENTION = 2  # a side is empty in the window, or the touch drifted a quarter window off centre
 CROSSED = 4  # the window's best bid >= its best ask
 PARSED = 8  # ingest_frame_: parsed into scratch and the header, not applied
+
+ANY_SYMBOL = -2  # depth_frame_'s `symbol_at` when the caller did not look for the symbol
+MISMATCH = -16  # depth_frame_: not a depth event, or its symbol is not where the caller saw it
 
 # ingest_frame_'s `expect_prev`: apply only if the frame's pu equals it (and u is newer), or:
 APPLY_ALWAYS = -2
@@ -361,3 +372,52 @@ def sum_between_(row: np.ndarray, low: int, high: int) -> int:
     for i in range(low, high + 1):
         total += row[i]
     return total
+
+
+@njit(cache=True, nogil=True)
+def depth_frame_(
+    qty: np.ndarray,
+    state: np.ndarray,
+    scratch: np.ndarray,
+    frame: bytes,
+    expect_prev: int,
+    symbol_at: int,
+) -> tuple[int, int, int]:
+    """The receive path's one call per diff-depth frame: as `ingest_frame_`, for a frame whose
+    event is a "depthUpdate" with its own "s" value at `symbol_at` (where the caller found
+    the symbol that chose this book; ANY_SYMBOL: not checked); any other frame is declined
+    (MISMATCH) with the book unchanged. `expect_prev` < 0 only parses.
+    The state's S_IRREGULAR adds ATTENTION to an apply's flags, so 0 means done.
+
+    Returns:
+        (flags or status as `ingest_frame_`'s, u, E) with u and E 0 when declined.
+    """
+    meta = state[S_META : S_META + META_SIZE]
+    status = parse_depth_(
+        frame,
+        state[S_PDEC],
+        state[S_QDEC],
+        state[S_TICK],
+        state[S_LOT],
+        meta,
+        scratch[R_BID_TICKS],
+        scratch[R_BID_LOTS],
+        scratch[R_ASK_TICKS],
+        scratch[R_ASK_LOTS],
+    )
+    if status != 0:
+        return status, 0, 0
+    if (symbol_at != ANY_SYMBOL and meta[META_SYMBOL] != symbol_at) or meta[META_DEPTH] != 1:
+        return MISMATCH, 0, 0
+    final = meta[META_FINAL]
+    if (
+        expect_prev < 0
+        or meta[META_PREV] != expect_prev
+        or meta[META_FIRST] > final
+        or final <= expect_prev
+    ):
+        return PARSED, final, meta[META_EVENT_TIME]
+    flags = apply_(qty, state, scratch, meta[META_BIDS], meta[META_ASKS])
+    if state[S_IRREGULAR]:
+        flags |= ATTENTION
+    return flags, final, meta[META_EVENT_TIME]

@@ -106,17 +106,55 @@ def _skip_ws(buf: bytes, i: int, n: int) -> int:
 def _quoted(buf: bytes, i: int, n: int, decimals: int) -> tuple[int, int]:
     # A JSON string at i holding a decimal: (index after the closing quote, units or a
     # negative value status), or (MALFORMED, 0) when it is not a plain string. A decimal never
-    # needs an escape, so a backslash is malformed.
+    # needs an escape, so a backslash is malformed. `decimal_units_` in one pass with the
+    # scan for the closing quote: the same grammar, limit and precedence of errors.
     if i >= n or buf[i] != _QUOTE:
         return MALFORMED, 0
-    j = i + 1
-    while j < n and buf[j] != _QUOTE:
-        if buf[j] == _BACKSLASH:
+    i += 1
+    start = i
+    value = 0
+    big = False
+    bad = False  # a character that is neither a digit nor the one point
+    dot = -1  # where the point is
+    frac = 0  # fraction digits taken into value
+    finer = False
+    while i < n:
+        c = buf[i]
+        if _ZERO <= c <= _NINE:
+            if dot < 0 or frac < decimals:
+                if value >= _DIGIT_LIMIT:
+                    big = True
+                else:
+                    value = value * 10 + (c - _ZERO)
+                if dot >= 0:
+                    frac += 1
+            elif c != _ZERO:
+                finer = True
+        elif c == _QUOTE:
+            break
+        elif c == _DOT and dot < 0:
+            dot = i
+        elif c == _BACKSLASH:
             return MALFORMED, 0
-        j += 1
-    if j >= n:
+        else:
+            bad = True
+        i += 1
+    if i >= n:
         return MALFORMED, 0
-    return j + 1, decimal_units_(buf, i + 1, j, decimals)
+    # Empty, no integer digits (".5"), no fraction digits ("5."), or a stray character.
+    if bad or i == start or dot == start or dot == i - 1:
+        return i + 1, MALFORMED
+    if finer:
+        return i + 1, OFF_GRID
+    while frac < decimals:
+        if value >= _DIGIT_LIMIT:
+            big = True
+        else:
+            value *= 10
+        frac += 1
+    if big:
+        return i + 1, TOO_LARGE
+    return i + 1, value
 
 
 @njit(cache=True, nogil=True)

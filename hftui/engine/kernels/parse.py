@@ -16,11 +16,13 @@ from hftui.engine.kernels.decimal import level_pairs_  # one number grammar for 
 __all__ = [
     "META_ASKS",
     "META_BIDS",
+    "META_DEPTH",
     "META_EVENT_TIME",
     "META_FINAL",
     "META_FIRST",
     "META_PREV",
     "META_SIZE",
+    "META_SYMBOL",
     "parse_depth_",
 ]
 
@@ -30,7 +32,12 @@ META_PREV = 2  # pu
 META_BIDS = 3  # levels parsed into the bid arrays
 META_ASKS = 4
 META_EVENT_TIME = 5  # E, 0 if absent
-META_SIZE = 8
+# Where the event's own "s" value starts (after its quote): -1 if absent, not a plain string,
+# or given twice. The caller picked the book by a byte search; this says whether it found
+# the event's symbol and not a nested or envelope one.
+META_SYMBOL = 6
+META_DEPTH = 7  # 1 if the event's own "e" is "depthUpdate"
+META_SIZE = 10  # the last slot is the parser's scratch
 
 _QUOTE = 34  # "
 _COLON = 58
@@ -67,6 +74,30 @@ def _skip_string(frame: bytes, i: int, n: int) -> int:
             return i + 1
         i += 1
     return -1
+
+
+@njit(cache=True, nogil=True)
+def _plain(frame: bytes, start: int, end: int) -> bool:
+    # A string's content frame[start:end] has no escape (end < start: it was not closed).
+    if end < start:
+        return False
+    for i in range(start, end):  # noqa: SIM110 (numba compiles no generator)
+        if frame[i] == _BACKSLASH:
+            return False
+    return True
+
+
+_DEPTH_UPDATE = np.frombuffer(b"depthUpdate", np.uint8)
+
+
+@njit(cache=True, nogil=True)
+def _is_depth_update(frame: bytes, start: int, end: int) -> bool:
+    if end - start != len(_DEPTH_UPDATE):
+        return False
+    for k in range(len(_DEPTH_UPDATE)):  # noqa: SIM110 (numba compiles no generator)
+        if frame[start + k] != _DEPTH_UPDATE[k]:
+            return False
+    return True
 
 
 @njit(cache=True, nogil=True)
@@ -129,6 +160,9 @@ def parse_depth_(
     seen = 0  # bits: U, u, pu, b, a
     stepped_in = False  # into the combined stream's "data" object, the only one entered
     meta[META_EVENT_TIME] = 0
+    meta[META_SYMBOL] = -1
+    meta[META_DEPTH] = 0
+    symbols = 0  # "s" keys seen in the event
     # One object, closed, and nothing after it: a frame cut short or wrapped in anything
     # else is left to the JSON path, which refuses it as every reader would.
     i = _skip_ws(frame, 0, n)
@@ -205,6 +239,15 @@ def parse_depth_(
                 )
                 meta[META_ASKS] = count
                 seen |= 16
+        elif key_len == 1 and k0 == 115 and frame[j] == _QUOTE:  # "s"
+            end = _skip_string(frame, j, n)
+            symbols += 1
+            meta[META_SYMBOL] = j + 1 if symbols == 1 and _plain(frame, j + 1, end - 1) else -1
+            j = end
+        elif key_len == 1 and k0 == 101 and frame[j] == _QUOTE:  # "e"
+            end = _skip_string(frame, j, n)
+            meta[META_DEPTH] = 1 if _is_depth_update(frame, j + 1, end - 1) else 0
+            j = end
         elif frame[j] == _QUOTE:
             j = _skip_string(frame, j, n)
         elif (
@@ -220,6 +263,9 @@ def parse_depth_(
             depth += 1
             seen = 0  # only the event's own fields count, not the envelope's before it
             meta[META_EVENT_TIME] = 0
+            meta[META_SYMBOL] = -1
+            meta[META_DEPTH] = 0
+            symbols = 0
             j += 1  # the combined stream's event: its keys are scanned next
         elif frame[j] == _LBRACE or frame[j] == _LBRACKET:
             # Skipped whole: keys inside would be taken for the event's own (a nested "b"

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hftui.engine.book import (
+    ANY_SYMBOL,
     APPLIED,
     CROSSED_BOOK,
     DECLINED,
@@ -18,6 +19,7 @@ from hftui.engine.book import (
     NOT_APPLIED,
     OrderBook,
 )
+from hftui.engine.kernels.book import ATTENTION, MISMATCH, PARSED
 
 Level = tuple[int, int]
 Side = dict[int, int]
@@ -291,3 +293,48 @@ def test_queries() -> None:
     assert not book.is_crossed()
     book.apply([["100.20", "1.000"]], [])
     assert book.is_crossed()
+
+
+def _depth(**fields: object) -> bytes:
+    event: dict[str, object] = {"e": "depthUpdate", "E": 9, "s": "T", "U": 5, "u": 6, "pu": 4}
+    event.update(fields)
+    event.update({"b": [["1.00", "1"]], "a": [["1.10", "2"]]})
+    return orjson.dumps(event)
+
+
+def test_read_frame_applies_the_next_event_of_its_own_symbol_only() -> None:
+    book = OrderBook("T", "0.10", "0.001", window_ticks=64)
+    frame = _depth()
+    at = frame.find(b'"s":"') + 5
+    assert book.read_frame(frame, 3, at) == (PARSED, 6, 9)  # does not follow u 3
+    assert book.levels() == ([], [])
+    assert book.read_frame(frame, 4, at - 1) == (MISMATCH, 0, 0)  # not where the caller saw it
+    flags, final, event_time = book.read_frame(frame, 4, at)
+    assert flags >= 0
+    assert (final, event_time) == (6, 9)
+    book.settle(flags)  # the window recentres on the new touch
+    assert book.levels() == ([(10, 1000)], [(11, 2000)])
+    assert book.read_frame(frame, 4, ANY_SYMBOL)[0] == 0  # not looked for: not checked
+    # The symbol the caller found inside a nested object, or one given twice, is not the
+    # event's own; an event that is not a depthUpdate is not read, whatever fields it has.
+    nested = orjson.dumps({"x": {"s": "T"}, **orjson.loads(frame)})
+    assert book.read_frame(nested, 4, nested.find(b'"s":"') + 5)[0] == MISMATCH
+    twice = frame.replace(b'"s":"T"', b'"s":"T","s":"T"')
+    assert book.read_frame(twice, 4, twice.find(b'"s":"') + 5)[0] == MISMATCH
+    trade = frame.replace(b'"depthUpdate"', b'"aggTrade","x":"depthUpdate"')
+    assert book.read_frame(trade, 4, trade.find(b'"s":"') + 5)[0] == MISMATCH
+    assert book.levels() == ([(10, 1000)], [(11, 2000)])
+
+
+def test_read_frame_leaves_spills_and_an_irregular_book_to_settle() -> None:
+    book = OrderBook("T", "0.10", "0.001", window_ticks=64)
+    book.settle(book.read_frame(_depth(), 4, ANY_SYMBOL)[0])
+    far = _depth(U=7, u=7, pu=6).replace(b'["1.10","2"]', b'["1.10","2"],["90.00","3"]')
+    flags, final, _ = book.read_frame(far, 6, ANY_SYMBOL)
+    assert flags != 0  # applied; the far ask is for the book to keep
+    assert final == 7
+    assert book.settle(flags) == APPLIED
+    assert book.levels() == ([(10, 1000)], [(11, 2000), (900, 3000)])
+    book._set_irregular(True)  # the overflow holds a best level: every apply must settle
+    flags, _, _ = book.read_frame(_depth(U=8, u=8, pu=7), 7, ANY_SYMBOL)
+    assert flags & ATTENTION

@@ -15,6 +15,7 @@ from hftui.engine.kernels.decimal import (
     TOO_LARGE,
     TOO_MANY,
     UNIT_LIMIT,
+    _quoted,
     decimal_units_,
     level_sides_,
 )
@@ -178,3 +179,27 @@ def test_level_lists_tolerate_whitespace() -> None:
     assert rows[:2, 0].tolist() == [10, 2000]
     bad = b'[[["1.00","2.000"]],[]] x'
     assert level_sides_(bad, 2, 3, 10, 1, rows[0], rows[1], rows[2], rows[3])[0] == MALFORMED
+
+
+def _quoted_reference(raw: bytes, decimals: int) -> tuple[int, int]:
+    # What a quoted value reads as: the closing quote found first, then the digits between
+    # read by `decimal_units_` (the list reader does both in one pass).
+    if not raw.startswith(b'"'):
+        return MALFORMED, 0
+    end = raw.find(b'"', 1)
+    if end < 0 or b"\\" in raw[1:end]:
+        return MALFORMED, 0
+    return end + 1, int(decimal_units_(raw, 1, end, decimals))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.text(alphabet='0123456789."\\a-', max_size=30),
+    quoted=st.booleans(),
+    decimals=st.integers(0, 17),
+)
+def test_quoted_values_read_as_the_value_reader_reads_them(
+    text: str, quoted: bool, decimals: int
+) -> None:
+    raw = (b'"' if quoted else b"") + text.encode() + b'",1'
+    assert _quoted(raw, 0, len(raw), decimals) == _quoted_reference(raw, decimals)

@@ -191,6 +191,16 @@ def test_malformed_snapshot_keeps_the_buffer() -> None:
     assert sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS) == R.SYNCED
 
 
+def test_a_snapshot_id_that_is_not_an_update_id_is_malformed() -> None:
+    sync = new_sync()
+    sync.on_diff(99, 101, 98, [], [])
+    for bad in ("100", 100.0, True, -1, 1 << 63):
+        assert sync.on_snapshot(bad, SNAP_BIDS, SNAP_ASKS) == R.CORRUPT  # type: ignore[arg-type]
+        assert sync.needs_snapshot
+    assert sync.buffered == 1
+    assert sync.on_snapshot(100, SNAP_BIDS, SNAP_ASKS) == R.SYNCED
+
+
 def test_snapshot_while_synced_is_ignored() -> None:
     sync = synced_at(100)
     assert sync.on_snapshot(50, [], []) == R.IGNORED
