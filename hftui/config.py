@@ -65,6 +65,8 @@ class MarketConfig:
     connection_lifetime_s: float = 23.5 * 3600
     # A book whose top disagrees with bookTicker for this long is rebuilt from a snapshot.
     top_tolerance_s: float = 1.0
+    # Each book is checked level by level against a REST snapshot this often; 0: never.
+    verify_interval_s: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +297,17 @@ def _path(table: _Table, key: str) -> Path | None:
         raise table._bad(key, text, "expected a directory path (~ names no known user)") from None
 
 
+def _verify_interval(table: _Table) -> float:
+    key, allowed = "verify_interval_s", "expected 0 (off) or a number of seconds from 1 to 86400"
+    try:
+        seconds = table.number(key, 300.0, 0.0, 86_400.0)
+    except ConfigError:
+        raise table._bad(key, table.raw.get(key), allowed) from None
+    if 0 < seconds < 1:  # a snapshot every few hundred ms per symbol is a weight storm
+        raise table._bad(key, seconds, allowed)
+    return seconds
+
+
 def _url(table: _Table) -> str | None:
     url = table.text("url", re.compile(r"^(https?|wss?)://[^\s/]+"), "expected an http(s) URL")
     return url.rstrip("/") if url else None
@@ -328,6 +341,7 @@ def parse_config(raw: Mapping[str, object], source: Path | None = None) -> Confi
         record_dir=_path(t, "record_dir"),
         connection_lifetime_s=t.number("connection_lifetime_s", 23.5 * 3600, 10.0, 86_000.0),
         top_tolerance_s=t.number("top_tolerance_s", 1.0, 0.2, 60.0),
+        verify_interval_s=_verify_interval(t),
     )
     t.finish()
 

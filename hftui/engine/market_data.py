@@ -32,7 +32,8 @@ from yarl import URL
 from hftui.engine.binance.constants import DEPTH_SNAPSHOT_LIMIT, depth_stream
 from hftui.engine.binance.rest import PublicRest, VenueError
 from hftui.engine.book import ASKS, BIDS, OrderBook
-from hftui.engine.depth_sync import DepthSync, DiffResult, SyncState
+from hftui.engine.book_verify import DEFAULT_VERIFY_INTERVAL_S, BookVerifier
+from hftui.engine.depth_sync import DepthSync, DiffResult, SyncResult, SyncState
 from hftui.engine.instrument import Instrument, parse_instruments
 from hftui.engine.metrics import LatencyHistogram
 from hftui.protocol import MAX_SYMBOLS, TRADE_SLOTS, FeedState
@@ -55,6 +56,9 @@ _MAX_FRAME: Final = 4 << 20  # a 1000-level snapshot is ~40 KB; anything near th
 # Update ids go to the numba kernels as int64: a larger one (JSON allows it) would raise
 # OverflowError on the next frame, and a negative one can never be a venue's.
 _MAX_ID: Final = (1 << 63) - 1
+# Module constants for the per-frame path: an enum member's class lookup costs more.
+_APPLIED: Final = SyncResult.APPLIED
+_SYNCED: Final = SyncState.SYNCED
 
 
 # Binance closes every stream connection after 24 h; rolling over to a new one well before
@@ -260,6 +264,7 @@ class MarketData:
         clock_ns: Callable[[], int] = time.time_ns,
         connection_lifetime_s: float = DEFAULT_CONNECTION_LIFETIME_S,
         top_tolerance_s: float = DEFAULT_TOP_TOLERANCE_S,
+        verify_interval_s: float = DEFAULT_VERIFY_INTERVAL_S,
     ) -> None:
         self.rest = rest
         self.stream_url = stream_url.rstrip("/")
@@ -304,6 +309,8 @@ class MarketData:
             for name in ("depth", "trades")
         }
         self._stopping = asyncio.Event()
+        # Checks each book against a REST snapshot now and then (see book_verify).
+        self.verifier = BookVerifier(self, verify_interval_s, self._stopping)
         self.recorder: Recorder | None = None
         self.fetch_snapshots = True  # off in replay, where snapshots come from the recording
         self._sockets: set[aiohttp.ClientWebSocketResponse] = set()
@@ -473,6 +480,7 @@ class MarketData:
                 self._connection(session, "depth"),
                 self._connection(session, "trades"),
                 self._watchdog(),
+                self.verifier.run(),
             )
         finally:
             for feed in self.feeds:
@@ -719,6 +727,8 @@ class MarketData:
                 if recorder is not None:
                     recorder.write(recv_ns, channel, raw)  # a queue put; a thread writes
                 self.on_frame(raw, recv_ns)
+                if self.verifier.check is not None:  # a book check in progress sees it too
+                    self.verifier.check.on_frame(raw)
             elif message.type == aiohttp.WSMsgType.ERROR:
                 # aiohttp puts protocol errors (a frame over max_msg_size among them) in the
                 # message, not in ws.exception(), and has already closed the socket.
@@ -838,14 +848,50 @@ class MarketData:
 
     def on_frame(self, frame: str | bytes, recv_ns: int) -> None:
         """Handle one stream frame. Never raises: bad input is counted and dropped."""
+        size = len(frame)
         self.msgs_total += 1
-        self.bytes_total += len(frame)
-        if len(frame) > _MAX_FRAME:  # a replayed or injected frame the socket would refuse
+        self.bytes_total += size
+        if size > _MAX_FRAME:  # a replayed or injected frame the socket would refuse
             self._bad("oversized frame", frame)
             return
         raw = frame.encode() if isinstance(frame, str) else frame
-        if raw.find(b'"depthUpdate"') >= 0 and self._depth_fast(raw, recv_ns):
-            return
+        # Diff-depth frames skip orjson, inline here (a call is a good part of a frame's
+        # cost): the symbol found by a byte search picks the book, and one numba call checks
+        # that it is the event's own symbol, parses and, when the frame continues the chain,
+        # applies it. Whatever that call declines takes the general path, which explains
+        # any problem. (find, not `in`: the method is the faster of the two on bytes.)
+        if raw.find(b'"depthUpdate"') >= 0:
+            start = raw.find(b'"s":"') + 5
+            feed = self._by_symbol_bytes.get(raw[start : raw.find(b'"', start)])
+            sync = feed.sync if feed is not None and start >= 5 else None
+            result = sync.on_frame(raw, start) if sync is not None else None
+            if result is not None and feed is not None and sync is not None:
+                feed.recv_ns = feed.depth_ns = recv_ns
+                feed.msgs += 1
+                feed.ingest.observe(self.clock_ns() - recv_ns)
+                event_time = sync.event_time_ms
+                if event_time:
+                    feed.event_time_ms = event_time
+                    feed.feed_delay.observe(recv_ns - event_time * 1_000_000)
+                if result is not _APPLIED:
+                    if result == DiffResult.CORRUPT:  # read, but impossible (U > u)
+                        self._bad("malformed depth event", raw)
+                    self._after_diff(feed, result)
+                    return
+                # The steady state's share of `_after_diff`: the next event of a synced book.
+                feed.version += 1
+                if (
+                    feed.ticker_u > feed.checked_u or feed.disagree_ns
+                ) and sync.last_update_id >= feed.ticker_u:
+                    self._check_top(feed)
+                if self.on_book is not None and sync.state is _SYNCED:
+                    self.on_book(feed.symbol, sync.book, recv_ns)
+                if sync.needs_snapshot:  # the bookTicker check above reset it
+                    self._want_snapshot(feed, result)
+                return
+        self._on_json(frame, recv_ns)
+
+    def _on_json(self, frame: str | bytes, recv_ns: int) -> None:
         try:
             message = orjson.loads(frame)
         except orjson.JSONDecodeError:
@@ -875,50 +921,24 @@ class MarketData:
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             self._bad(f"{type(exc).__name__}: {exc}", frame)
 
-    def _depth_fast(self, raw: bytes, recv_ns: int) -> bool:
-        # Diff-depth frames skip orjson: the symbol by a byte search, the rest parsed in numba.
-        # False sends the frame down the general path, which explains any problem.
-        start = raw.find(b'"s":"')
-        if start < 0 or raw.find(b'"s":"', start + 5) >= 0:
-            return False  # a second "s" (in a nested field) could name another book
-        start += 5
-        feed = self._by_symbol_bytes.get(raw[start : raw.find(b'"', start)])
-        if feed is None or feed.sync is None:
-            return False
-        result = feed.sync.on_frame(raw)  # parsed and, when it chains, applied in one call
-        if result is None:
-            return False
-        if result == DiffResult.CORRUPT:  # read, but impossible (U > u): as the JSON path
-            self._bad("malformed depth event", raw)
-        feed.recv_ns = recv_ns
-        feed.depth_ns = recv_ns
-        feed.msgs += 1
-        feed.ingest.observe(self.clock_ns() - recv_ns)
-        event_time = feed.sync.book.raw_event_time_ms()
-        if event_time:
-            feed.event_time_ms = event_time
-            feed.feed_delay.observe(recv_ns - event_time * 1_000_000)
-        self._after_diff(feed, result)
-        return True
-
     def _after_diff(self, feed: SymbolFeed, result: DiffResult) -> None:
         feed.version += 1
         sync = feed.sync
+        if sync is None:
+            return
         if (
-            sync is not None
-            and (feed.ticker_u > feed.checked_u or feed.disagree_ns)
+            (feed.ticker_u > feed.checked_u or feed.disagree_ns)
             and sync.last_update_id >= feed.ticker_u
             and sync.synced
         ):
             self._check_top(feed)
-        if self.on_book is not None and feed.sync is not None and feed.sync.synced:
-            self.on_book(feed.symbol, feed.sync.book, feed.recv_ns)
-        if (
-            self.fetch_snapshots
-            and feed.sync is not None
-            and feed.sync.needs_snapshot
-            and feed.snapshot_task is None
-        ):
+        if self.on_book is not None and sync.synced:
+            self.on_book(feed.symbol, sync.book, feed.recv_ns)
+        if sync.needs_snapshot:
+            self._want_snapshot(feed, result)
+
+    def _want_snapshot(self, feed: SymbolFeed, result: DiffResult) -> None:
+        if self.fetch_snapshots and feed.snapshot_task is None:
             log.info("fetching snapshot", extra={"symbol": feed.symbol, "after": result.name})
             feed.snapshot_task = asyncio.get_running_loop().create_task(self._snapshot(feed))
 
@@ -1096,6 +1116,7 @@ class MarketData:
                         snap["bids"],  # type: ignore[arg-type]
                         snap["asks"],  # type: ignore[arg-type]
                     )
+                    self.verifier.note_sync_snapshot(feed.sync.book, snap, DEPTH_SNAPSHOT_LIMIT)
                     feed.version += 1
                     log.info(
                         "snapshot applied",

@@ -16,6 +16,7 @@ from typing import Final
 import orjson
 from aiohttp import WSCloseCode, web
 
+from hftui.exchange.book import BUY
 from hftui.exchange.faults import Faults
 from hftui.exchange.venue import Venue
 
@@ -132,6 +133,43 @@ async def _corrupt(request: web.Request, faults: Faults) -> object:
     return faults.describe()
 
 
+# The top five bids are in bookTicker and the partial-depth streams, which would give it away.
+_MIN_WRONG_RANK: Final = 5
+
+
+async def _wrong_qty(request: web.Request, faults: Faults) -> object:
+    # One diff event that says the bid `rank` levels below the best holds more than it does,
+    # while the venue's book keeps the right quantity. The event carries a fresh update id
+    # (a change the book never made), so the U/u/pu chain stays intact and nothing but a
+    # level-by-level comparison with a snapshot can tell. A real change of that level in the
+    # same diff window would overwrite it with the truth: pause the market for a sure effect.
+    venue = request.app[ADMIN_VENUE_KEY].symbols[_symbol(request)]
+    rank = int(_number(request, "rank", 10))
+    book, spec = venue.book, venue.spec
+    if rank < _MIN_WRONG_RANK:
+        raise ValueError(f"rank must be {_MIN_WRONG_RANK} or more: the top is visible elsewhere")
+    if rank >= book.level_count(BUY):
+        raise ValueError(f"rank {rank} is past the book's {book.level_count(BUY)} bid levels")
+    tick = book.tick_at(BUY, rank)
+    true_lots = book.total(BUY, tick)
+    sent_lots = true_lots + max(1, true_lots // 2)
+    if book.listener is None:
+        raise ValueError("the book has no stream listener")
+    book.update_id += 1
+    book.listener(BUY, tick, sent_lots, book.update_id)
+    level: dict[str, object] = {
+        "symbol": spec.symbol,
+        "side": "bid",
+        "rank": rank,
+        "price": spec.format_price(tick),
+        "qty_sent": spec.format_qty(sent_lots),
+        "qty_true": spec.format_qty(true_lots),
+        "update_id": book.update_id,
+    }
+    faults.wrong_levels.append(level)
+    return level
+
+
 async def _http(request: web.Request, faults: Faults) -> object:
     status = int(_number(request, "status", 0))
     if status and not 400 <= status <= 599:
@@ -218,6 +256,7 @@ def add_admin_routes(
     r.add_post("/admin/faults/depth-gap", _admin(_gap))
     r.add_post("/admin/faults/depth-duplicate", _admin(_duplicate))
     r.add_post("/admin/faults/depth-corrupt", _admin(_corrupt))
+    r.add_post("/admin/faults/depth-wrong-qty", _admin(_wrong_qty))
     r.add_post("/admin/faults/http", _admin(_http))
     r.add_post("/admin/faults/expire-listen-keys", _admin(_expire))
     r.add_post("/admin/symbols/filters", _admin(_filters))

@@ -27,6 +27,9 @@ class Faults:
     # symbol -> events that also say the best bid level is gone while the venue keeps it: the
     # update-id chain stays intact, so only a cross-check against bookTicker can notice.
     corrupt_depth: dict[str, int] = field(default_factory=dict)
+    # Levels the diff stream was told a wrong quantity for, once each, while the venue's book
+    # kept the right one (see admin's depth-wrong-qty): newest last, for the test to read.
+    wrong_levels: list[dict[str, object]] = field(default_factory=list)
     http_status: int = 0  # answer the next `http_count` REST requests with this status
     http_count: int = 0
     http_delay_s: float = 0.0  # hold the next `http_count` REST requests this long
@@ -88,6 +91,7 @@ class Faults:
         self.skip_depth.clear()
         self.duplicate_depth.clear()
         self.corrupt_depth.clear()
+        self.wrong_levels.clear()
         self.http_status = self.http_count = self.http_code = self.http_retry_after_s = 0
         self.http_delay_s = 0.0
         self.http_path = self.http_method = ""
@@ -99,6 +103,7 @@ class Faults:
             "skip_depth": dict(self.skip_depth),
             "duplicate_depth": dict(self.duplicate_depth),
             "corrupt_depth": dict(self.corrupt_depth),
+            "wrong_levels": list(self.wrong_levels),
             "http_status": self.http_status,
             "http_count": self.http_count,
             "http_delay_s": self.http_delay_s,

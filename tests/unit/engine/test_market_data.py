@@ -384,6 +384,25 @@ def test_values_a_parser_could_take_for_others_are_read_exactly() -> None:
     assert levels(market, "BTCUSDT") == venue.levels()
 
 
+def test_a_depth_event_goes_to_its_own_symbols_book_whatever_else_the_frame_names() -> None:
+    # The receive path picks a book by the first symbol in the bytes; the kernel reads the
+    # event's own, and a frame where they differ is decided by the JSON path instead.
+    market, venues, _ = engine()
+    sync_all(market, venues)
+    btc = venues["BTCUSDT"]
+    eth_before = levels(market, "ETHUSDT")
+    event = btc.event()
+    market.on_frame(orjson.dumps({"stream": "x", "data": {"x": {"s": "ETHUSDT"}, **event}}), 0)
+    assert levels(market, "BTCUSDT") == btc.levels()
+    assert levels(market, "ETHUSDT") == eth_before
+    # A trade that mentions "depthUpdate" and carries depth-like fields is not a diff.
+    trade = {**btc.event(), "e": "aggTrade", "note": "depthUpdate"}
+    btc_before = levels(market, "BTCUSDT")
+    market.on_frame(wire(trade), 0)
+    assert levels(market, "BTCUSDT") == btc_before
+    assert market.bad_frames == 1  # a trade without a price: counted and dropped
+
+
 def test_duplicated_events_are_counted_and_change_nothing() -> None:
     market, venues, _ = engine()
     sync_all(market, venues)
