@@ -21,9 +21,10 @@ Quotes are post-only (GTX): a bid is kept below the best ask and an ask above th
 so neither can take. The spread is at least `min_spread_ticks`. At `max_inventory` the side
 that would add to it is not quoted (and its working quote is cancelled).
 
-Requoting follows the book, within a rate limit: when a target price moves `requote_ticks`
-or more from the working quote (or the quote is older than `max_quote_age_s`), the quote is
-replaced, but never sooner than `min_requote_ms` after the last requote. A fill requotes at
+Requoting follows the book, within a rate limit: when a side's target price moves
+`requote_ticks` or more from its working quote, that side is replaced (a side whose target
+holds keeps its place in the queue); when the quotes are older than `max_quote_age_s`, both
+are. Never sooner than `min_requote_ms` after the last requote. A fill requotes at
 the next book update. In observe nothing rests, so the targets last shown count as the
 working quotes: the "would send" intents appear at the requote pace, not on every update.
 
@@ -97,7 +98,7 @@ class MarketMaker(Strategy[MarketMakerParams]):
         self.symbol = p.symbol
         self.clip = self.ctx.lots(p.symbol, p.qty)
         self.max_inventory = self.ctx.lots(p.symbol, p.max_inventory)
-        self.spread_term = (2.0 / p.gamma) * math.log1p(p.gamma / p.kappa)
+        self.halflife_ns = p.vol_halflife_s * 1e9  # of the volatility average
         self.variance = p.sigma_ticks**2
         self.vol_sample_ns = p.vol_sample_ms * 1_000_000
         self.min_requote_ns = p.min_requote_ms * 1_000_000
@@ -113,6 +114,7 @@ class MarketMaker(Strategy[MarketMakerParams]):
         self.requotes = 0
 
     def on_book(self, symbol: str, book: OrderBook, now_ns: int) -> None:
+        # The hot path: nearly every call ends at the rate limit, before any quote math.
         if symbol != self.symbol:
             return
         best_bid = book.best_bid()
@@ -120,64 +122,74 @@ class MarketMaker(Strategy[MarketMakerParams]):
         if best_bid < 0 or best_ask < 0:
             return
         mid = (best_bid + best_ask) * 0.5
-        self._sample_volatility(mid, now_ns)
+        if now_ns - self.last_sample_ns >= self.vol_sample_ns:
+            self._sample_volatility(mid, now_ns)
         if now_ns < self.next_quote_ns:
             return
+        self._requote(symbol, best_bid, best_ask, mid, now_ns)
+
+    def _requote(self, symbol: str, best_bid: int, best_ask: int, mid: float, now_ns: int) -> None:
         p = self.params
         position = self.ctx.position(symbol)
+        clip = self.clip
         bid, ask = quotes(
             mid,
-            position / self.clip,
+            position / clip,
             self.variance,
             p.gamma,
             p.kappa,
             p.horizon_s,
             p.min_spread_ticks,
         )
-        bid = min(bid, best_ask - 1)  # post-only: never at or through the other side
-        ask = max(ask, best_bid + 1)
-        want_bid = position + self.clip <= self.max_inventory
-        want_ask = position - self.clip >= -self.max_inventory
-        stale = now_ns - self.quoted_ns > self.max_age_ns
+        if bid >= best_ask:  # post-only: never at or through the other side
+            bid = best_ask - 1
+        if ask <= best_bid:
+            ask = best_bid + 1
+        if position + clip > self.max_inventory:
+            bid = -1  # at the limit: the side that would add to it is not quoted
+        if position - clip < -self.max_inventory:
+            ask = -1
+        # A side moves when its target is requote_ticks away, goes or comes back, or when the
+        # quotes are stale; a side whose price holds is left alone (its place in the queue).
         move = p.requote_ticks
-        if not (
-            stale
-            or (want_bid and abs(bid - self.bid_px) >= move)
-            or (want_ask and abs(ask - self.ask_px) >= move)
-            or (not want_bid and self.bid_px >= 0)
-            or (not want_ask and self.ask_px >= 0)
-        ):
+        stale = now_ns - self.quoted_ns > self.max_age_ns
+        bid_px, ask_px = self.bid_px, self.ask_px
+        move_bid = stale or (bid != bid_px and (bid < 0 or bid_px < 0 or abs(bid - bid_px) >= move))
+        move_ask = stale or (ask != ask_px and (ask < 0 or ask_px < 0 or abs(ask - ask_px) >= move))
+        if not (move_bid or move_ask):
             return
         self.next_quote_ns = now_ns + self.min_requote_ns
         self.quoted_ns = now_ns
         self.requotes += 1
-        self.bid_id, self.bid_px = self._quote(Side.BUY, self.bid_id, bid if want_bid else -1)
-        self.ask_id, self.ask_px = self._quote(Side.SELL, self.ask_id, ask if want_ask else -1)
+        if move_bid:
+            self.bid_id = self._quote(Side.BUY, self.bid_id, bid)
+            self.bid_px = bid
+        if move_ask:
+            self.ask_id = self._quote(Side.SELL, self.ask_id, ask)
+            self.ask_px = ask
 
     def _sample_volatility(self, mid: float, now_ns: int) -> None:
         dt = now_ns - self.last_sample_ns
-        if dt < self.vol_sample_ns:
-            return
         if self.last_sample_ns and self.last_mid:
             step = mid - self.last_mid
             per_s = step * step * 1e9 / dt
             # Half-life in samples: weight = 1 - 2 ** (-dt / half-life).
-            weight = 1.0 - 0.5 ** (dt / (self.params.vol_halflife_s * 1e9))
+            weight = 1.0 - 0.5 ** (dt / self.halflife_ns)
             self.variance += (per_s - self.variance) * weight
         self.last_mid = mid
         self.last_sample_ns = now_ns
 
-    def _quote(self, side: Side, cid: str, price: int) -> tuple[str, int]:
+    def _quote(self, side: Side, cid: str, price: int) -> str:
         # One side: cancel (price -1), move the working order, or place a new one.
         ctx = self.ctx
         working = bool(cid) and ctx.is_open(cid)
         if price < 0:
             if working:
                 ctx.cancel(cid)
-            return "", -1
+            return ""
         if working:
-            return ctx.replace(cid, price), price
-        return ctx.place(self.symbol, side, self.clip, price, TimeInForce.GTX), price
+            return ctx.replace(cid, price)
+        return ctx.place(self.symbol, side, self.clip, price, TimeInForce.GTX)
 
     def on_fill(self, fill: Fill) -> None:
         self.next_quote_ns = 0  # inventory changed: requote at the next book update

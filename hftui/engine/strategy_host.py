@@ -18,6 +18,9 @@ remembers which client ids are its strategy's.
   does, with state carried, except attributes `on_start` derives from the parameters: those
   are taken from the new start (found by comparing a dry start with the old parameters).
   Values set live stay over the config's through later hot reloads.
+- `[strategies] enabled` changes live (`set_enabled`, from a config reload): a strategy
+  newly listed is loaded and started; one no longer listed gets its on_stop, its open orders
+  cancelled through execution, and leaves the host (the account keeps its P&L books).
 - `[strategies] max_mode`: above that mode intents are held (HALTED), so an example strategy
   enabled for a demo never trades paper or live unless the config says so.
 """
@@ -35,6 +38,7 @@ from typing import Final
 from hftui.config import StrategiesConfig
 from hftui.engine.book import OrderBook
 from hftui.engine.execution import Execution, Outcome
+from hftui.engine.instrument import Instrument
 from hftui.engine.intents import Lots, OrderIntent, Ticks
 from hftui.engine.market_data import MarketData
 from hftui.engine.metrics import LatencyHistogram
@@ -170,10 +174,17 @@ class StrategyContext:
         return self._execution.clock_ns()
 
     def ticks(self, symbol: str, price: str) -> int:
-        return self._execution.instruments[symbol].price_ticks(price)
+        return self._instrument(symbol).price_ticks(price)
 
     def lots(self, symbol: str, qty: str) -> int:
-        return self._execution.instruments[symbol].qty_lots(qty)
+        return self._instrument(symbol).qty_lots(qty)
+
+    def _instrument(self, symbol: str) -> Instrument:
+        inst = self._execution.instruments.get(symbol)
+        if inst is None:  # a strategy's params naming a symbol the engine does not trade
+            known = ", ".join(self._execution.instruments) or "none yet"
+            raise ValueError(f"{symbol} is not one of the engine's symbols ({known})")
+        return inst
 
     def position(self, symbol: str) -> int:
         return self._positions.get(symbol, 0)
@@ -203,20 +214,21 @@ class StrategyContext:
         tif: TimeInForce = TimeInForce.GTC,
         reduce_only: bool = False,
     ) -> str:
-        ex = self._execution
-        if self._dry or self._host.paused(self._name):
+        ex, host = self._execution, self._host
+        slot = host.slots.get(self._name)
+        if self._dry or slot is None or slot.paused:  # paused, unloaded, or a dry start
             self.last_reason = Reason.HALTED
             return ""
-        if ex.mode > self._host.config.max_mode:
+        if ex.mode > host.config.max_mode:
             self.last_reason = Reason.HALTED  # see [strategies] max_mode
-            self._host.held += 1
+            host.held += 1
             self.held += 1
             return ""
         if ex.exposure.killed:
             # The latch refuses every order anyway: a strategy asking again on each book
             # change would only repeat that refusal to the trader many times a second.
             self.last_reason = Reason.KILLED
-            self._host.held += 1
+            host.held += 1
             self.held += 1
             return ""
         intent = OrderIntent(
@@ -231,7 +243,7 @@ class StrategyContext:
         )
         outcome: Outcome = ex.place(intent)
         self.last_reason = outcome.reason
-        self._host.intents += 1
+        host.intents += 1
         self.intents += 1
         if outcome.client_id:
             self._orders[outcome.client_id] = symbol
@@ -264,7 +276,14 @@ class StrategyContext:
         self._positions[fill.symbol] = self._positions.get(fill.symbol, 0) + signed
 
     def cancel_all(self) -> int:
-        return sum(1 for cid in self.open_orders() if self._execution.cancel(cid).ok)
+        """Cancel every working order; returns how many are on their way out (an order
+        whose cancel is already pending, e.g. from on_stop, is not asked again)."""
+        ex, count = self._execution, 0
+        for cid in self.open_orders():
+            order = ex.tracker.get(cid)
+            if (order is not None and order.cancel_requested) or ex.cancel(cid).ok:
+                count += 1
+        return count
 
 
 class StrategySlot:
@@ -316,6 +335,9 @@ class StrategyHost:
         self.intents = 0  # intents that reached risk
         self.held = 0  # intents held back by max_mode
         self._stopped = False
+        # The contexts of strategies disabled live: one enabled again takes its own back, so
+        # it sees the position its earlier fills left (and its counts go on).
+        self._retired: dict[str, StrategyContext] = {}
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -323,15 +345,56 @@ class StrategyHost:
         """Load and start every enabled strategy; one that fails is reported, not fatal."""
         found = discover(self.config.path)
         for name in self.config.enabled:
-            slot = StrategySlot(name, found.get(name))
-            self.slots[name] = slot
-            if slot.path is None:
-                where = f"strategies/ or {self.config.path}" if self.config.path else "strategies/"
-                slot.why = f"strategy {name}: no file {name}.py in {where}"
-                self._alert(logging.ERROR, f"strategy not loaded: {slot.why}", slot)
-                continue
-            self.reload(name)
+            self._load(name, found)
         self._rebuild()
+
+    def _load(self, name: str, found: Mapping[str, Path]) -> StrategySlot:
+        slot = StrategySlot(name, found.get(name))
+        self.slots[name] = slot
+        if slot.path is None:
+            where = f"strategies/ or {self.config.path}" if self.config.path else "strategies/"
+            slot.why = f"strategy {name}: no file {name}.py in {where}"
+            self._alert(logging.ERROR, f"strategy not loaded: {slot.why}", slot)
+        else:
+            self.reload(name)
+        return slot
+
+    def set_enabled(self, config: StrategiesConfig) -> list[str]:
+        """Put `config`'s enabled list in force under the running engine (with its parameters,
+        which a newly enabled strategy starts with): a strategy no longer listed is stopped
+        and unloaded, one newly listed is loaded and started. Returns one sentence for each.
+        `path` and `max_mode` stay as they are (they need a restart)."""
+        self.config = dataclasses.replace(
+            self.config,
+            enabled=config.enabled,
+            params=config.params,
+            callback_budget_ms=config.callback_budget_ms,
+        )
+        done = [self.unload(name) for name in list(self.slots) if name not in config.enabled]
+        new = [name for name in config.enabled if name not in self.slots]
+        found = discover(self.config.path) if new else {}
+        for name in new:
+            slot = self._load(name, found)
+            done.append(slot.last_alert)
+        self._rebuild()
+        return done
+
+    def unload(self, name: str) -> str:
+        """Stop `name`: its on_stop, then its open orders cancelled (through execution, as
+        any cancel), and it leaves the host. Its fills stay in the account's books and its
+        context is kept, so enabled again it has its P&L and its position back."""
+        slot = self.slots[name]
+        if slot.strategy is not None and not self._stopped:
+            self._guard(slot, "stop", slot.strategy.on_stop, pause=False)
+        cancelled = slot.context.cancel_all() if slot.context is not None else 0
+        del self.slots[name]
+        if slot.context is not None:
+            self._retired[name] = slot.context
+        self._rebuild()
+        tail = f"; {cancelled} open orders cancelled" if cancelled else ""
+        text = f"strategy {name} stopped and unloaded{tail}"
+        self._alert(logging.INFO, text)
+        return text
 
     def stop(self) -> None:
         """Call every strategy's on_stop (the engine is stopping)."""
@@ -651,7 +714,11 @@ class StrategyHost:
         except StrategyLoadError as exc:
             self._reload_failed(slot, str(exc))
             return False
-        context = slot.context or StrategyContext(name, self.execution, self)
+        context = (
+            slot.context
+            or self._retired.pop(name, None)
+            or StrategyContext(name, self.execution, self)
+        )
         old = slot.strategy
         try:
             new = plugin.cls(context, params)

@@ -15,6 +15,7 @@ import pytest
 
 from hftui.protocol import AlertRaised, OrderChanged, OrderStatus, Reason
 from hftui.rings import EventReader, event_segment_name
+from tests.e2e.test_config_reload import _audit
 from tests.e2e.test_trading import _ready
 from tests.support.processes import cli, cli_json, eventually, isolated_env, local_exchange, process
 
@@ -301,3 +302,66 @@ def test_strategy_commands_from_the_shell_and_a_crash_that_pauses_only_its_strat
 def _int(value: object) -> int:
     assert isinstance(value, int)
     return value
+
+
+def test_enabling_and_disabling_a_strategy_in_the_config_file_of_a_running_engine(
+    tmp_path: Path,
+) -> None:
+    env = isolated_env(tmp_path)
+    extra = tmp_path / "my_strategies"
+    extra.mkdir()
+    (extra / "counter.py").write_text(COUNTER.replace("VERSION", "v1"))
+    with local_exchange(env, tmp_path) as url:
+        _config(env, url, extra, "")
+        with process(["engine"], env) as engine:
+            _ready(env)
+            pid = cli_json(["status", "--json"], env)["engine_pid"]
+            assert cli(["mode", "paper"], env).returncode == 0
+            assert cli_json(["strategy", "list", "--json"], env)["strategies"] == []
+
+            # Enabled in the file: loaded and started with its parameters, no restart.
+            _config(env, url, extra, '"counter"', '[strategies.params.counter]\nqty = "0.003"\n')
+
+            def working() -> dict[str, object] | None:
+                row = _strategy(env, "counter")
+                return row if row["open_orders"] == 1 else None
+
+            row = eventually(working, 30, 0.2)
+            assert row["state"] == "running"
+            assert "qty=0.003" in str(row["params"])
+            assert str(row["last_alert"]).startswith("strategy counter started from")
+            mine = _counter_orders(env, "orders")
+            assert [(o["qty"], o["status"]) for o in mine] == [("0.003", "new")]
+            cid = mine[0]["client_id"]
+            # The shell's strategy commands reach it.
+            done = cli(["strategy", "reload", "counter", "--json"], env)
+            assert done.returncode == 0, done.stdout
+            assert [o["client_id"] for o in _counter_orders(env, "orders")] == [cid]
+
+            # Disabled in the file: stopped, its order cancelled, gone from the list.
+            _config(env, url, extra, "")
+            eventually(
+                lambda: cli_json(["strategy", "list", "--json"], env)["strategies"] == [], 20, 0.2
+            )
+            eventually(lambda: not _counter_orders(env, "orders"), 10, 0.2)
+            ended = [o for o in _counter_orders(env, "recent") if o["client_id"] == cid]
+            assert [o["status"] for o in ended] == ["canceled"]
+            done = cli(["strategy", "pause", "counter", "--json"], env)
+            assert (done.returncode, orjson.loads(done.stdout)["reason"]) == (3, "not_found")
+
+            def unloaded() -> list[str] | None:
+                rows = _audit(env)
+                return rows if any("unloaded" in t for t in rows) else None
+
+            audit = eventually(unloaded, 10, 0.2)
+            assert any(t.startswith("config: strategies.enabled () -> ('counter',)") for t in audit)
+            assert any(t.startswith("config: strategies.enabled ('counter',) -> ()") for t in audit)
+            assert "strategy counter stopped and unloaded; 1 open orders cancelled" in audit
+            assert cli_json(["status", "--json"], env)["engine_pid"] == pid
+            assert engine.poll() is None
+
+
+def _counter_orders(env: dict[str, str], key: str) -> list[dict[str, str]]:
+    rows = cli_json(["orders", "--json"], env)[key]
+    assert isinstance(rows, list)
+    return [o for o in rows if o["strategy"] == "counter"]

@@ -180,3 +180,33 @@ def test_market_maker_stops_adding_at_its_inventory_limit() -> None:
         assert [o.intent.side for o in orders(rig)] == [Side.SELL]
 
     asyncio.run(run())
+
+
+def test_market_maker_moves_only_the_side_whose_target_moved() -> None:
+    async def run() -> None:
+        # A tiny gamma: three clips of inventory shift the quotes by well under a tick.
+        params = (("market_maker", (("gamma", 0.001),)),)
+        rig = make_rig(("market_maker",), mode=Mode.PAPER, params=params)
+        slot = rig.host.slots["market_maker"]
+        book = ladder("ETHUSDT", ETH_MID, 100, 100)
+        rig.feed(book, SECOND)
+        first = {o.intent.side: o for o in orders(rig)}
+        assert set(first) == {Side.BUY, Side.SELL}
+        context = slot.context
+        assert context is not None
+        context._positions["ETHUSDT"] = 50  # at max_inventory: no more bids
+        rig.feed(book, 2 * SECOND)
+        assert getattr(slot.strategy, "requotes") == 2  # noqa: B009
+        assert first[Side.BUY].cancel_requested
+        ask = rig.execution.tracker.get(first[Side.SELL].client_id)
+        assert ask is not None
+        assert ask.open
+        assert not ask.cancel_requested  # same price: kept, with its place in the queue
+        assert [o.client_id for o in orders(rig) if not o.cancel_requested] == [ask.client_id]
+        # Stale quotes are sent afresh even at the same price.
+        rig.feed(book, 40 * SECOND)
+        assert ask.cancel_requested
+        fresh = [o for o in orders(rig) if not o.cancel_requested]
+        assert [(o.intent.side, o.intent.price) for o in fresh] == [(Side.SELL, ask.intent.price)]
+
+    asyncio.run(run())

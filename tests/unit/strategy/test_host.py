@@ -102,6 +102,13 @@ def test_unknown_or_mistyped_parameters_are_named(tmp_path: Path) -> None:
     assert "expected a int like the default 1" in str(rig.host.status()[0]["why"])
 
 
+def test_a_strategy_on_a_symbol_the_engine_does_not_trade_is_told_so() -> None:
+    rig = make_rig(("market_maker",), params=(("market_maker", (("symbol", "XRPUSDT"),)),))
+    row = rig.host.status()[0]
+    assert row["state"] == "failed"
+    assert "XRPUSDT is not one of the engine's symbols (BTCUSDT, ETHUSDT)" in str(row["why"])
+
+
 def test_a_missing_strategy_file_is_reported() -> None:
     rig = make_rig(("nowhere",))
     assert "no file nowhere.py" in str(rig.host.status()[0]["why"])
