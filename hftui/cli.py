@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from hftui.ipc import SnapshotReader
+    from hftui.status_components import Component
 
 __all__ = ["main"]
 
@@ -333,6 +334,8 @@ def status_document(config: Config) -> dict[str, object]:
                 "gaps": int(s["gaps"]),
                 "resyncs": int(s["resyncs"]),
                 "top_mismatches": int(s["top_mismatches"]),
+                "verify_runs": int(s["verify_runs"]),
+                "verify_mismatches": int(s["verify_mismatches"]),
                 "mark_price": float(s["mark_price"]) or None,
                 "funding_rate": float(s["funding_rate"]),
                 "next_funding_ms": int(s["next_funding_ms"]) or None,
@@ -347,6 +350,7 @@ def status_document(config: Config) -> dict[str, object]:
                 "open_orders": int(s["open_orders"]),
             }
         heartbeat_age = (now - int(header["heartbeat_ns"])) / 1e9
+        parts = _components(config, info, reader, header, now)
         return {
             "running": True,
             "instance": info.instance,
@@ -381,6 +385,11 @@ def status_document(config: Config) -> dict[str, object]:
             "refusals": int(header["refusals"]),
             "would_send": int(header["would_send"]),
             "weight_used": round(float(header["weight_used"]), 4),
+            "tick_to_order": {
+                "p50_us": round(int(header["t2o_p50_ns"]) / 1e3, 1),
+                "p99_us": round(int(header["t2o_p99_ns"]) / 1e3, 1),
+                "samples": int(header["t2o_samples"]),
+            },
             "pnl": {
                 "realized": round(float(header["realized"]), 8),
                 "unrealized": round(float(header["unrealized"]), 8),
@@ -388,10 +397,44 @@ def status_document(config: Config) -> dict[str, object]:
                 "funding": round(float(header["funding"]), 8),
                 "daily": round(float(header["daily_pnl"]), 8),
             },
+            "balance": _balance_document(header),
             "symbols": symbols,
+            "ready": all(part["ready"] for part in parts.values()),
+            "components": parts,
         }
     finally:
         reader.close()
+
+
+def _components(
+    config: Config, info: InstanceInfo, reader: SnapshotReader, header: np.void, now: int
+) -> dict[str, Component]:
+    from hftui.status_components import components
+
+    n = int(header["n_symbols"])
+    return components(
+        header,
+        [reader.symbol(i) for i in range(n)],
+        reader.strategies(),
+        now,
+        pid_alive=pid_alive(info.pid),
+        metrics_url=info.metrics_url,
+        metrics_enabled=config.metrics.enabled,
+    )
+
+
+def _balance_document(header: np.void) -> dict[str, object] | None:
+    # The live USDT wallet as the venue stated it; None before the engine has read it.
+    at_ms = int(header["balance_ms"])
+    if not at_ms:
+        return None
+    available = float(header["available_balance"])
+    return {
+        "asset": "USDT",
+        "wallet": round(float(header["wallet_balance"]), 8),
+        "available": round(available, 8) if available >= 0 else None,
+        "at": _iso(at_ms * 1_000_000),
+    }
 
 
 def _kill_document(header: np.void) -> dict[str, object]:
@@ -453,6 +496,13 @@ def _cmd_status(config: Config, as_json: bool) -> int:
             f"unrealized {pnl['unrealized']:+.2f}  fees {pnl['fees']:.2f}  "
             f"funding {pnl['funding']:+.2f} USDT"
         )
+    balance = doc["balance"]
+    if isinstance(balance, dict):
+        available = balance["available"]
+        print(
+            f"wallet   {balance['wallet']:,.2f} USDT  available "
+            f"{'-' if available is None else f'{available:,.2f}'}  (venue, {balance['at']})"
+        )
     print(
         f"feed     {doc['msgs_per_s']} msgs/s  bad frames {doc['bad_frames']}  "
         f"reconnects {doc['reconnects']}"
@@ -464,7 +514,21 @@ def _cmd_status(config: Config, as_json: bool) -> int:
             f"ask {s['best_ask'] or '-':>12}  id {s['last_update_id']}  "
             f"gaps {s['gaps']} resyncs {s['resyncs']}"
         )
+    _print_components(doc)
     return 0
+
+
+def _print_components(doc: dict[str, object]) -> None:
+    # One line each: ready, "-" (not in use), NOT READY (up but cannot serve), DOWN.
+    parts = doc["components"]
+    if not isinstance(parts, dict):
+        return
+    waiting = ", ".join(name for name, part in parts.items() if not part["ready"])
+    print(f"ready    {'yes' if doc['ready'] else f'NO ({waiting})'}")
+    for name, part in parts.items():
+        live, ready = part["live"], part["ready"]
+        word = ("ready" if live else "-") if ready else ("NOT READY" if live else "DOWN")
+        print(f"  {name:<12} {word:<9}  {part['detail']}")
 
 
 def book_document(config: Config, symbol: str, depth: int) -> dict[str, object] | str:

@@ -75,7 +75,7 @@ __all__ = [
     "format_units",
 ]
 
-LAYOUT_VERSION: Final = 7
+LAYOUT_VERSION: Final = 9
 MAGIC: Final = 0x504E5349_55544648  # b"HFTUISNP" little-endian: marks a valid region
 MAX_SYMBOLS: Final = 8
 BOOK_DEPTH: Final = 20
@@ -274,6 +274,12 @@ HEADER_DTYPE: Final = np.dtype(
         ("fees", "<f8"),
         ("daily_pnl", "<f8"),  # realized + unrealized - fees + funding
         ("funding", "<f8"),  # + received, - paid
+        # The live USDT wallet as the venue states it (stream, REST, reconciliation), known
+        # once balance_ms (the venue's time of it) is not 0. Available: from the last REST
+        # read, -1 before one.
+        ("wallet_balance", "<f8"),
+        ("available_balance", "<f8"),
+        ("balance_ms", "<i8"),
         ("weight_used", "<f8"),  # fraction of the venue's request-weight budget in use
         ("kill_reason", "S64"),
         # The last kill, in ns from the sender's key press (COMMAND_DTYPE.sent_ns): when every
@@ -292,6 +298,23 @@ HEADER_DTYPE: Final = np.dtype(
         ("reconciled_ns", "<i8"),
         ("reconcile_runs", "<u4"),
         ("reconcile_mismatches", "<u4"),
+        # Component health, for `hftui status` (see hftui/status_components.py). Wall clocks
+        # in ns, 0 never.
+        ("user_stream_up", "u1"),  # the user-data stream is connected (live keys only)
+        ("rest_breaker", "u1"),  # the venue's REST snapshot circuit: 0 closed, 1 half-open, 2 open
+        ("journal_failing", "u1"),  # the journal's last commit failed
+        ("metrics_port", "<u2"),  # the exporter's port while it serves; 0 off or stopped
+        ("journal_pending", "<u4"),  # records queued for the journal's writer
+        ("user_event_ns", "<i8"),  # the user-data stream's last message
+        ("venue_ban_until_ns", "<i8"),  # a 429/418 block lifts then; 0 not blocked
+        ("venue_error_ns", "<i8"),  # the venue's last failure (down, timeout, rate limit)
+        ("venue_error", "S96"),
+        ("journal_commit_ns", "<i8"),  # the journal's last successful commit
+        # Tick-to-order of the last strategy orders (frame received to order handed over):
+        # exact p50/p99 of up to RECENT_SAMPLES (hftui.engine.metrics) samples.
+        ("t2o_p50_ns", "<i8"),
+        ("t2o_p99_ns", "<i8"),
+        ("t2o_samples", "<u4"),
     ],
     align=True,
 )
@@ -337,6 +360,10 @@ SYMBOL_DTYPE: Final = np.dtype(
         ("funding_rate", "<f8"),  # the rate due at next_funding_ms, as a fraction
         ("next_funding_ms", "<i8"),
         ("top_mismatches", "<u4"),  # depth best vs bookTicker disagreements that forced a resync
+        # Level-by-level checks against a REST snapshot (see book_verify): made, and failed
+        # (each failure healed by a resync).
+        ("verify_runs", "<u4"),
+        ("verify_mismatches", "<u4"),
     ],
     align=True,
 )

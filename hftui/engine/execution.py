@@ -34,6 +34,7 @@ from typing import Final
 
 from hftui.config import Config, SymbolRisk
 from hftui.engine.account import Account
+from hftui.engine.balances import parse_balance_rows
 from hftui.engine.binance.client import Credentials, VenueClient, VenueTimeoutError
 from hftui.engine.binance.rest import VenueError
 from hftui.engine.book import OrderBook
@@ -49,6 +50,7 @@ from hftui.engine.intents import (
     new_client_id,
 )
 from hftui.engine.journal import Journal
+from hftui.engine.metrics import OrderTimings
 from hftui.engine.orders import (
     Fill,
     Order,
@@ -207,6 +209,9 @@ class Execution:
         self.orders_sent = 0
         self.refusals = 0
         self.would_send = 0
+        self.timings = OrderTimings()  # tick-to-order and round trips, for the exporter
+        self.venue_error = ""  # the venue's last failure (down, timeout, rate limit)
+        self.venue_error_ns = 0
         self.version = 0  # bumped whenever orders or positions change; the publisher compares
         self.mids: dict[str, float] = {}
         self.on_daily_loss: Callable[[], None] | None = None
@@ -300,10 +305,12 @@ class Execution:
             return Outcome(reason, text)
         if self.mode == Mode.OBSERVE:
             self.would_send += 1
-            text = f"observe: would send {self.describe(intent)}"
+            described = self.describe(intent)
+            text = f"observe: would send {described}"
             if intent.strategy != MANUAL:
                 text += f" [{intent.strategy}]"
-            log.info("would send", extra={"intent": self.describe(intent)})
+            if log.isEnabledFor(logging.INFO):  # a record costs microseconds: only if kept
+                log.info("would send", extra={"intent": described})
             self.publish(AlertRaised(logging.INFO, text))
             return Outcome(Reason.OK, text)
         self.risk.record_sent()
@@ -320,12 +327,14 @@ class Execution:
         self._journal_new(cid, intent, mode)
         self.orders_sent += 1
         self.version += 1
-        log.info(
-            "order submitted",
-            extra={"client_id": cid, "mode": mode.label, "order": self.describe(intent)},
-        )
+        described = self.describe(intent)
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "order submitted", extra={"client_id": cid, "mode": mode.label, "order": described}
+            )
         if mode == Mode.PAPER:
             self._track_open(cid)
+            now = self.clock_ns()
             self.paper.submit(
                 cid,
                 intent.symbol,
@@ -334,14 +343,16 @@ class Execution:
                 intent.tif,
                 intent.price,
                 intent.qty,
-                self.clock_ns(),
+                now,
             )
+            self.timings.handed(cid, now)
             self._schedule_paper()
-            return Outcome(Reason.OK, f"paper order {cid}: {self.describe(intent)}", cid)
+            return Outcome(Reason.OK, f"paper order {cid}: {described}", cid)
         self._track_open(cid)
         self._unacked.add(cid)
+        self.timings.defer(cid)
         self.spawn(self._send_live(cid, on_done), f"send {cid}")
-        return Outcome(Reason.OK, f"sent {cid}: {self.describe(intent)}", cid)
+        return Outcome(Reason.OK, f"sent {cid}: {described}", cid)
 
     async def _send_live(self, cid: ClientId, on_done: Callable[[Outcome], None] | None) -> None:
         order = self.tracker.get(cid)
@@ -364,6 +375,7 @@ class Execution:
         if intent.reduce_only:
             params["reduceOnly"] = "true"
         sent_ms = self._venue_now_ms(client)
+        self.timings.handed(cid, self.clock_ns())
         try:
             payload = await client.new_order(params)
         except VenueError as exc:
@@ -403,6 +415,8 @@ class Execution:
         """The venue refused (or never got) the order: REJECTED, with the reason shown."""
         text = f"{reason.text}: {detail}"
         self._refused[cid] = reason
+        if reason in (Reason.VENUE_DOWN, Reason.TIMEOUT, Reason.RATE_LIMITED):
+            self.venue_error, self.venue_error_ns = text, self.clock_ns()
         if foreign_order_id:
             events = self.tracker.reject_foreign(cid, foreign_order_id, text)
         else:
@@ -724,10 +738,20 @@ class Execution:
         self._apply_updates([update])
 
     def _on_account_update(self, payload: dict[str, object]) -> None:
-        # Only funding changes our figures: fills come with their orders, and balances are
-        # not kept here. Binance names the symbol of a FUNDING_FEE update in `S`.
+        # Every update states the wallet; of the P&L figures only funding comes from here
+        # (fills come with their orders). Binance names a FUNDING_FEE update's symbol in `S`.
         a = payload.get("a")
-        if not isinstance(a, dict) or a.get("m") != "FUNDING_FEE":
+        if not isinstance(a, dict):
+            return
+        rows = a.get("B")
+        if isinstance(rows, list):
+            try:
+                event_ms = int(str(payload.get("E", 0)))
+            except ValueError:
+                event_ms = 0
+            if self.account.balances.on_stream(rows, event_ms):
+                self.version += 1
+        if a.get("m") != "FUNDING_FEE":
             return
         symbol = str(a.get("S", ""))
         balances = a.get("B")
@@ -810,6 +834,8 @@ class Execution:
                 self.on_fill(fill)
             self._track_open(cid)
             self.version += 1
+            answered = order.venue_status != OrderStatus.PENDING_NEW
+            self.timings.settle(cid, answered, order.status.terminal, self.clock_ns())
             if cid in self._unacked and (
                 order.status.terminal or order.venue_status != OrderStatus.PENDING_NEW
             ):
@@ -1099,9 +1125,13 @@ class Execution:
             self.on_stream_reconnect()
 
     async def seed_live_positions(self) -> None:
-        """Start the live books from the venue's positions."""
+        """Start the live books from the venue's positions, and the wallet from its balances."""
         if self.client is None:
             return
+        try:
+            self.account.balances.take(parse_balance_rows(await self.client.balances()))
+        except VenueError as exc:
+            self._alert(logging.WARNING, f"could not read venue balances: {exc}")
         try:
             rows = await self.client.position_risk()
         except VenueError as exc:

@@ -282,7 +282,7 @@ _SQL: Final = {
 _HOLD: Final = -1  # a callback to run on the loop once everything before it is committed
 _STOP: Final = -2
 
-_Record = tuple[int, tuple[object, ...]]
+_Record = tuple[int, tuple[object, ...], int]  # kind, values, monotonic ns when queued
 _Callback = Callable[[], None]
 
 
@@ -307,6 +307,8 @@ class Journal:
         self.commit_s_max = 0.0
         self.commit_s_total = 0.0
         self.commit_latency = LatencyHistogram()  # per batch, for the metrics exporter
+        self.write_lag = LatencyHistogram()  # per record, queued to committed
+        self.committed_ns = 0  # wall clock of the last successful commit; 0 never
         self._queue: queue.SimpleQueue[_Record] = queue.SimpleQueue()
         self._loop_call: Callable[[Callable[[list[_Callback]], None], list[_Callback]], object]
         self._loop_call = lambda run, callbacks: run(callbacks)
@@ -378,7 +380,7 @@ class Journal:
         created_ns: int,
     ) -> None:
         """An order about to be sent (or submitted to paper), status PENDING_NEW."""
-        self._queue.put(
+        self._put(
             (
                 _ORDER_NEW,
                 (
@@ -399,7 +401,7 @@ class Journal:
         updated_ns: int,
     ) -> None:
         """An order's state after a change."""
-        self._queue.put(
+        self._put(
             (
                 _ORDER_STATE,
                 (status, filled, avg_price, reason, venue_order_id, updated_ns, client_id),
@@ -409,7 +411,7 @@ class Journal:
     def order_event(
         self, ts_ns: int, client_id: str, kind: str, status: str, filled: str, reason: str
     ) -> None:
-        self._queue.put((_EVENT, (ts_ns, client_id, kind, status, filled, reason)))
+        self._put((_EVENT, (ts_ns, client_id, kind, status, filled, reason)))
 
     def fill(
         self,
@@ -428,7 +430,7 @@ class Journal:
         source: str,
     ) -> None:
         """One venue (or paper) trade of one order; a trade id already journaled is ignored."""
-        self._queue.put(
+        self._put(
             (
                 _FILL,
                 (
@@ -449,24 +451,26 @@ class Journal:
         fees: float,
         source: str,
     ) -> None:
-        self._queue.put(
-            (_POSITION, (ts_ns, mode, symbol, qty, entry_price, realized, fees, source))
-        )
+        self._put((_POSITION, (ts_ns, mode, symbol, qty, entry_price, realized, fees, source)))
 
     def daily_pnl(
         self, ts_ns: int, mode: str, realized: float, fees: float, funding: float = 0.0
     ) -> None:
         """Add a fill's realized P&L and fee, or a funding payment, to its UTC day's totals."""
-        self._queue.put((_PNL, (utc_day(ts_ns), mode, realized, fees, funding, ts_ns)))
+        self._put((_PNL, (utc_day(ts_ns), mode, realized, fees, funding, ts_ns)))
 
     def audit(self, kind: str, detail: str) -> None:
         """A critical operation: mode, kill, rearm, manual orders, keys, config. `detail` is
         the caller's sentence and must never carry a secret."""
-        self._queue.put((_AUDIT, (time.time_ns(), kind, detail[:500])))
+        self._put((_AUDIT, (time.time_ns(), kind, detail[:500])))
 
     def after_commit(self, callback: _Callback) -> None:
         """Run `callback` on the loop once every record queued so far is committed."""
-        self._queue.put((_HOLD, (callback,)))
+        self._put((_HOLD, (callback,)))
+
+    def _put(self, record: tuple[int, tuple[object, ...]]) -> None:
+        # Stamped on the way in: the writer measures each record's wait until its commit.
+        self._queue.put((*record, time.monotonic_ns()))
 
     def pending(self) -> int:
         """Records queued and not yet taken by the writer (approximate)."""
@@ -481,14 +485,14 @@ class Journal:
             with contextlib.suppress(queue.Empty):
                 while len(batch) < _BATCH_MAX:
                     batch.append(self._queue.get_nowait())
-            stopping = any(kind == _STOP for kind, _ in batch)
+            stopping = any(kind == _STOP for kind, _, _ in batch)
             self._commit(batch)
         self._db.conn.close()
 
     def _commit(self, batch: list[_Record]) -> None:
         groups: dict[int, list[tuple[object, ...]]] = {}
         callbacks: list[_Callback] = []
-        for kind, values in batch:
+        for kind, values, _ in batch:
             if kind == _HOLD:
                 callbacks.append(values[0])  # type: ignore[arg-type]
             elif kind >= 0:
@@ -512,6 +516,12 @@ class Journal:
                 self.commit_s_total += spent
                 self.commit_s_max = max(self.commit_s_max, spent)
                 self.commit_latency.observe(int(spent * 1e9))
+                done = time.monotonic_ns()
+                lag = self.write_lag
+                for kind, _, queued in batch:
+                    if kind >= 0:
+                        lag.observe(done - queued)
+                self.committed_ns = time.time_ns()
                 self.error = ""
         if callbacks:
             self._loop_call(_run_all, callbacks)
@@ -530,7 +540,7 @@ class Journal:
         if self._closed:
             return
         self._closed = True
-        self._queue.put((_STOP, ()))
+        self._put((_STOP, ()))
         self._thread.join()
 
     def read(self, sql: str, params: Iterable[object] = ()) -> list[dict[str, object]]:

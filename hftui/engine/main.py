@@ -200,6 +200,8 @@ class Engine:
             on_error=lambda text: self._ring_publish(AlertRaised(logging.CRITICAL, text[:120])),
         )
         self.journal.bind_loop(asyncio.get_running_loop().call_soon_threadsafe)
+        if self.publisher is not None:
+            self.publisher.journal = self.journal
         self._durable = DurablePublisher(self.journal, self._ring_publish)
 
     def _start_exporter(self) -> str | None:
@@ -217,12 +219,17 @@ class Engine:
             )
             return None
         self.exporter = exporter
+        if self.publisher is not None:
+            self.publisher.exporter = exporter
         return url
 
     def _ring_publish(self, event: Event) -> None:
         if self.events is not None:
             self.tally.see(event)
             self.events.publish(event)
+
+    def _book_alert(self, level: int, text: str) -> None:
+        self.publish_event(AlertRaised(level, text[:120]))
 
     def publish_event(self, event: Event) -> None:
         if self._durable is not None:
@@ -342,6 +349,10 @@ class Engine:
         strategies.start()
         if market is not None:
             strategies.attach(market)
+            # Orders placed while a frame is handled carry its receive time (tick-to-order).
+            if market.on_book is not None and market.on_trade is not None:
+                market.on_book = execution.timings.wrap_book(market.on_book)
+                market.on_trade = execution.timings.wrap_trade(market.on_trade)
         execution.spawn(strategies.run(), "strategies")
         self.controller.dead_man = self.dead_man
         if self.commands is not None:
@@ -405,8 +416,14 @@ class Engine:
         # the old values (and the old config says so).
         host = self.strategies
         if host is None:
-            return cfg, ["strategies.params", "strategies.callback_budget_ms"]
+            return cfg, ["strategies.enabled", "strategies.params", "strategies.callback_budget_ms"]
         host.budget_ns = int(fresh.strategies.callback_budget_ms * 1e6)
+        enabled = fresh.strategies.enabled
+        if enabled != cfg.strategies.enabled:
+            # Started with the new parameters; stopped ones have their orders cancelled.
+            for text in host.set_enabled(fresh.strategies):
+                if self.journal is not None:
+                    self.journal.audit("config", text)
         old = dict(cfg.strategies.params)
         for name, params in fresh.strategies.params:
             if dict(old.get(name, ())) == dict(params):
@@ -415,11 +432,14 @@ class Engine:
             if not outcome.ok:
                 log.warning("strategy parameters refused", extra={"text": outcome.text})
                 keep = dataclasses.replace(
-                    cfg.strategies, callback_budget_ms=fresh.strategies.callback_budget_ms
+                    cfg.strategies,
+                    enabled=enabled,
+                    callback_budget_ms=fresh.strategies.callback_budget_ms,
                 )
                 return dataclasses.replace(cfg, strategies=keep), ["strategies.params"]
         live = dataclasses.replace(
             cfg.strategies,
+            enabled=enabled,
             params=fresh.strategies.params,
             callback_budget_ms=fresh.strategies.callback_budget_ms,
         )
@@ -487,7 +507,9 @@ class Engine:
                 self.config.market.stale_after_s,
                 connection_lifetime_s=self.config.market.connection_lifetime_s,
                 top_tolerance_s=self.config.market.top_tolerance_s,
+                verify_interval_s=self.config.market.verify_interval_s,
             )
+            market.verifier.alert = self._book_alert
             self.market = market
             market.on_info = self._on_info
             if self.config.market.record_dir is not None:

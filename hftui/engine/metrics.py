@@ -5,15 +5,29 @@ prometheus-client takes a lock on every update, so nothing on the receive path c
 histogram at scrape time (`buckets()` gives the cumulative `le` series, `sum_s` and `count`
 the rest). Buckets are powers of two nanoseconds, so `observe` is a `bit_length` and an
 increment, and allocates nothing for durations under a few seconds.
+
+`OrderTimings` follows an order from the frame that triggered it to the venue's answer:
+tick-to-order (the triggering frame's receive time to the order handed to the venue client or
+the paper matcher) and the round trip (handed over to the first answer, live or paper). It
+keeps the last `RECENT_SAMPLES` tick-to-order figures in a fixed array, whose median and 99th
+percentile the publisher puts in the snapshot for the TUI.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
 
 from hftui.protocol import CommandAnswered, Event, OrderChanged, OrderStatus
 
-__all__ = ["EventTally", "LatencyHistogram"]
+if TYPE_CHECKING:
+    from hftui.engine.book import OrderBook
+
+__all__ = ["RECENT_SAMPLES", "EventTally", "LatencyHistogram", "OrderTimings"]
+
+RECENT_SAMPLES: Final = 256  # tick-to-order figures behind the snapshot's p50/p99
 
 _FIRST_POW: Final = 8  # the first bucket holds up to 2**8 ns = 256 ns
 _BUCKETS: Final = 30  # the last bounded one up to 2**37 ns (about 137 s); then +Inf
@@ -92,3 +106,104 @@ class EventTally:
         elif isinstance(event, OrderChanged) and event.status == OrderStatus.REJECTED:
             key = event.reason.name.lower()
             self.rejects[key] = self.rejects.get(key, 0) + 1
+
+
+BookHook = Callable[[str, "OrderBook", int], None]
+TradeHook = Callable[[str, int, int, bool, int], None]
+
+
+class OrderTimings:
+    """Tick-to-order and order round trips, on the loop, in plain ints and fixed arrays.
+
+    `trigger_ns` is the receive time (wall clock) of the frame whose handlers run now, and 0
+    between frames: only an order placed while a frame is handled (a strategy reacting to a
+    book or a trade) has a tick-to-order; manual orders, timers and the kill switch's have not.
+    """
+
+    __slots__ = (
+        "_pending",
+        "_quantiles",
+        "_sent",
+        "recent",
+        "recent_count",
+        "round_trip",
+        "tick_to_order",
+        "trigger_ns",
+    )
+
+    def __init__(self) -> None:
+        self.trigger_ns = 0
+        self.tick_to_order = LatencyHistogram()
+        self.round_trip = LatencyHistogram()
+        self.recent = np.zeros(RECENT_SAMPLES, np.int64)  # a ring: sample k at k % size
+        self.recent_count = 0  # samples ever taken
+        self._sent: dict[str, int] = {}  # client id -> when handed over, until its answer
+        self._pending: dict[str, int] = {}  # live: client id -> trigger, until the send task
+        self._quantiles = (-1, 0, 0)  # (recent_count, p50, p99) last computed
+
+    # ---- the frame handlers ---------------------------------------------------------------
+
+    def wrap_book(self, inner: BookHook) -> BookHook:
+        """`inner` (the whole chain of book listeners) with `trigger_ns` set around it."""
+
+        def on_book(symbol: str, book: OrderBook, now_ns: int) -> None:
+            self.trigger_ns = now_ns
+            try:
+                inner(symbol, book, now_ns)
+            finally:
+                self.trigger_ns = 0
+
+        return on_book
+
+    def wrap_trade(self, inner: TradeHook) -> TradeHook:
+        def on_trade(symbol: str, price: int, qty: int, buyer_maker: bool, now_ns: int) -> None:
+            self.trigger_ns = now_ns
+            try:
+                inner(symbol, price, qty, buyer_maker, now_ns)
+            finally:
+                self.trigger_ns = 0
+
+        return on_trade
+
+    # ---- execution ------------------------------------------------------------------------
+
+    def defer(self, client_id: str) -> None:
+        """A live order goes out from its own task: keep its trigger until `handed`."""
+        if self.trigger_ns:
+            self._pending[client_id] = self.trigger_ns
+
+    def handed(self, client_id: str, now_ns: int) -> None:
+        """The order is with the venue client (about to be written) or the paper matcher."""
+        trigger = self._pending.pop(client_id, 0) or self.trigger_ns
+        if trigger:
+            spent = now_ns - trigger
+            self.tick_to_order.observe(spent)
+            self.recent[self.recent_count % RECENT_SAMPLES] = spent
+            self.recent_count += 1
+        self._sent[client_id] = now_ns
+
+    def settle(self, client_id: str, answered: bool, ended: bool, now_ns: int) -> None:
+        """After an order changed: `answered`, the venue (or the paper matcher) has said
+        something about it, which ends its round trip the first time; an order that `ended`
+        without an answer (refused before it left, or lost) is forgotten."""
+        if answered:
+            sent = self._sent.pop(client_id, 0)
+            if sent:
+                self.round_trip.observe(now_ns - sent)
+        elif ended:
+            self._sent.pop(client_id, None)
+            self._pending.pop(client_id, None)
+
+    def recent_quantiles(self) -> tuple[int, int, int]:
+        """(p50 ns, p99 ns, samples) of the last `RECENT_SAMPLES` tick-to-order figures;
+        computed again only after new samples."""
+        count = self.recent_count
+        if count != self._quantiles[0]:
+            if count:
+                window = self.recent[: min(count, RECENT_SAMPLES)]
+                p50, p99 = np.percentile(window, (50, 99), method="higher")
+                self._quantiles = (count, int(p50), int(p99))
+            else:
+                self._quantiles = (0, 0, 0)
+        _, p50, p99 = self._quantiles
+        return p50, p99, min(count, RECENT_SAMPLES)

@@ -133,7 +133,12 @@ class EngineCollector(Collector):
             "Events written to the event ring (its writer cannot see readers' overruns).",
             tally.published,
         )
-        yield _gauge("hftui_event_ring_capacity", "Slots in the event ring.", EVENT_CAPACITY)
+        yield _gauge(
+            "hftui_event_ring_capacity",
+            "Slots in the event ring. Its depth and overruns are per reader: readers map it "
+            "read-only and keep their cursors to themselves, so the engine cannot see them.",
+            EVENT_CAPACITY,
+        )
         for counter_name, doc, counts in (
             (
                 "hftui_order_rejects_total",
@@ -190,6 +195,11 @@ class EngineCollector(Collector):
         gaps = CounterMetricFamily(
             "hftui_book_gaps_total", "Breaks in a depth stream's update-id chain.", labels=labels
         )
+        verify = CounterMetricFamily(
+            "hftui_book_verify_mismatches_total",
+            "Books that differed from the venue's REST snapshot, level by level (each resynced).",
+            labels=labels,
+        )
         resyncs = CounterMetricFamily(
             "hftui_book_resyncs_total", "Synced books thrown away and rebuilt.", labels=labels
         )
@@ -213,10 +223,11 @@ class EngineCollector(Collector):
             sync = feed.sync
             if sync is not None:
                 gaps.add_metric(label, sync.gaps)
+                verify.add_metric(label, market.verifier.mismatches.get(feed.symbol, 0))
                 resyncs.add_metric(label, sync.resyncs)
             _observe(ingest, label, feed.ingest)
             _observe(delay, label, feed.feed_delay)
-        yield from (msgs, gaps, resyncs, mismatches, ingest, delay)
+        yield from (msgs, gaps, verify, resyncs, mismatches, ingest, delay)
 
     @staticmethod
     def _execution(execution: Execution) -> Iterator[Metric]:
@@ -233,6 +244,20 @@ class EngineCollector(Collector):
             "Orders that passed risk in observe (reported, not sent).",
             execution.would_send,
         )
+        timings = execution.timings
+        t2o = HistogramMetricFamily(
+            "hftui_tick_to_order_seconds",
+            "Strategy orders: the triggering frame received to the order handed to the venue "
+            "client or the paper matcher.",
+        )
+        _observe(t2o, [], timings.tick_to_order)
+        round_trip = HistogramMetricFamily(
+            "hftui_order_round_trip_seconds",
+            "Order handed over to the venue's (or the paper matcher's) first answer.",
+        )
+        _observe(round_trip, [], timings.round_trip)
+        yield t2o
+        yield round_trip
         client = execution.client
         if client is None:
             return
@@ -273,6 +298,11 @@ class EngineCollector(Collector):
         )
         _observe(commits, [], journal.commit_latency)
         yield commits
+        lag = HistogramMetricFamily(
+            "hftui_journal_write_lag_seconds", "A record queued for the journal to committed."
+        )
+        _observe(lag, [], journal.write_lag)
+        yield lag
 
     @staticmethod
     def _strategies(host: StrategyHost) -> Iterator[Metric]:
@@ -320,6 +350,12 @@ class MetricsExporter:
     def port(self) -> int:
         """The bound port (0 until started)."""
         return int(self._server.server_port) if self._server is not None else 0
+
+    @property
+    def serving(self) -> bool:
+        """Bound and its serving thread running."""
+        thread = self._thread
+        return self._server is not None and thread is not None and thread.is_alive()
 
     @property
     def url(self) -> str | None:

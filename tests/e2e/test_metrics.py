@@ -91,3 +91,83 @@ def test_metrics_can_be_turned_off(tmp_path: Path) -> None:
             doc = eventually(running, 30)
             assert doc["metrics_url"] is None
             assert "metrics  off" in cli(["status"], env).stdout
+
+
+def _count(families: dict[str, tuple[str, dict[str, float]]], name: str) -> float:
+    kind, samples = families[name]
+    assert kind == "histogram", (name, kind)
+    count = samples[f"{name}_count"]
+    assert samples[f"{name}_bucket,le=+Inf"] == count
+    return count
+
+
+def test_order_timings_and_the_journal_lag_after_paper_and_strategy_orders(
+    tmp_path: Path,
+) -> None:
+    env = isolated_env(tmp_path)
+    with local_exchange(env, tmp_path) as venue:
+        # The example market maker quotes ETHUSDT from on_book: in paper its quotes are
+        # strategy orders with a tick-to-order.
+        _config(
+            env,
+            venue,
+            'port = 0\n[strategies]\nenabled = ["market_maker"]\nmax_mode = "paper"\n',
+        )
+        with process(["engine"], env):
+
+            def metrics_url() -> str | None:
+                doc = cli_json(["status", "--json"], env)
+                url = doc.get("metrics_url") if doc["running"] else None
+                return url if isinstance(url, str) else None
+
+            url = eventually(metrics_url, 30)
+            eventually(lambda: cli(["mode", "paper"], env).returncode == 0 or None, 30, 0.2)
+            families = _scrape(url)
+            before = _count(families, "hftui_order_round_trip_seconds")
+            # A manual paper order at the best bid: a round trip, no tick-to-order of its own.
+            book = eventually(
+                lambda: (b := cli_json(["book", "BTCUSDT", "--json"], env)).get("bids") and b, 30
+            )
+            assert isinstance(book, dict)
+            bid = str(book["bids"][0][0])
+            placed = cli(["order", "place", "BTCUSDT", "buy", "0.010", "--price", bid], env)
+            assert placed.returncode == 0, placed.stdout + placed.stderr
+
+            def moved() -> dict[str, tuple[str, dict[str, float]]] | None:
+                now = _scrape(url)
+                ok = (
+                    _count(now, "hftui_tick_to_order_seconds") > 0
+                    and _count(now, "hftui_order_round_trip_seconds") > before
+                    and _count(now, "hftui_journal_write_lag_seconds") > 0
+                )
+                return now if ok else None
+
+            families = eventually(moved, 30, 0.2)
+            t2o = families["hftui_tick_to_order_seconds"][1]
+            # Frame received to order handed to the paper matcher: well under a second here.
+            assert t2o["hftui_tick_to_order_seconds_bucket,le=1.073741824"] == _count(
+                families, "hftui_tick_to_order_seconds"
+            )
+            # The paper matcher answers after [paper] latency_ms, never before it.
+            trip = families["hftui_order_round_trip_seconds"][1]
+            trips = _count(families, "hftui_order_round_trip_seconds")
+            assert trip["hftui_order_round_trip_seconds_sum"] >= 0.005 * trips  # 5 ms default
+            assert trip["hftui_order_round_trip_seconds_bucket,le=0.004194304"] == 0
+            lag = families["hftui_journal_write_lag_seconds"][1]
+            assert lag["hftui_journal_write_lag_seconds_sum"] > 0
+            assert "queued" in _help(url, "hftui_journal_write_lag_seconds")
+            assert "cannot see" in _help(url, "hftui_event_ring_capacity")
+
+            # The snapshot carries the recent tick-to-order for the TUI and `status`.
+            doc = cli_json(["status", "--json"], env)
+            assert doc["mode"] == "paper"
+            t2o_doc = doc["tick_to_order"]
+            assert isinstance(t2o_doc, dict)
+            assert t2o_doc["samples"] > 0
+            assert 0 < t2o_doc["p50_us"] <= t2o_doc["p99_us"] < 1e6
+
+
+def _help(url: str, name: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback URL
+        text: str = response.read().decode()
+    return next(line for line in text.splitlines() if line.startswith(f"# HELP {name} "))
