@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from hftui.engine.balances import Balances
 from hftui.engine.instrument import Instrument
 from hftui.engine.journal import utc_day
 from hftui.protocol import Mode, Side
@@ -106,6 +107,7 @@ class Account:
         self._today = {Mode.PAPER: Day(), Mode.LIVE: Day()}
         # (mode, strategy, symbol) -> that strategy's own position in the symbol
         self.strategy_books: dict[tuple[Mode, str, str], PositionBook] = {}
+        self.balances = Balances()  # the live wallet, as the venue states it
 
     def today(self, mode: Mode) -> Day:
         """The mode's figures of the current UTC day (a new day starts at zero)."""

@@ -1,4 +1,4 @@
-"""Reconciliation: the engine's live orders and positions checked against the venue's.
+"""Reconciliation: the engine's live orders, positions and balances checked against the venue's.
 
 Runs every `[live] reconcile_interval_s` and after each user-data stream reconnect, while a
 signed venue client exists. The user-data stream is how the engine learns of changes; this
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from hftui.config import LiveSettings
+from hftui.engine.balances import AssetBalance, parse_balance_rows
 from hftui.engine.binance.rest import VenueError
 from hftui.engine.execution import Execution
 from hftui.engine.intents import ClientId
@@ -46,8 +47,8 @@ _CONFIRM_S: Final = 1.0
 
 @dataclass(frozen=True, slots=True)
 class Mismatch:
-    kind: str  # "order", "fills", "unknown_order", "position"
-    symbol: str
+    kind: str  # "order", "fills", "unknown_order", "position", "balance"
+    symbol: str  # the asset, for a balance
     engine: str  # what the engine believed
     venue: str  # what the venue says
 
@@ -98,6 +99,7 @@ class Reconciler:
             found = await self._orders()
             found += await self._missing_fills()
             found += await self._positions()
+            found += await self._balances()
             self.runs += 1
             self.last_run_ns = time.time_ns()
             self.last_found = tuple(found)
@@ -244,6 +246,32 @@ class Reconciler:
                 )
             )
             ex.correct_position(symbol, lots, venue[symbol][1])
+        return found
+
+    # ---- balances -------------------------------------------------------------------------
+
+    async def _venue_balances(self) -> dict[str, AssetBalance]:
+        client = self.execution.client
+        return parse_balance_rows(await client.balances()) if client is not None else {}
+
+    async def _balances(self) -> list[Mismatch]:
+        # The wallet moves with every fill's fee and realized P&L, and its ACCOUNT_UPDATE can
+        # trail the venue's list: a difference counts only if a second read agrees.
+        balances = self.execution.account.balances
+        venue = await self._venue_balances()
+        first = balances.differing(venue)
+        if first:
+            await asyncio.sleep(_CONFIRM_S)
+            venue = await self._venue_balances()
+        found = []
+        for asset, wallet in balances.differing(venue).items():
+            if first.get(asset) != wallet:
+                continue  # still moving: the next check judges it
+            held = balances.get(asset)
+            mine = f"{held.wallet}" if held is not None else "none"
+            found.append(Mismatch("balance", asset, mine, f"{wallet}"))
+        balances.take(venue)  # the venue's figures, available balance included
+        self.execution.version += 1
         return found
 
     # ---- acting ---------------------------------------------------------------------------

@@ -547,6 +547,10 @@ class VenueClient:
         """`GET /fapi/v2/account` (weight 5): balances, margins and positions."""
         return await self._object("GET", "/fapi/v2/account", {}, 5)
 
+    async def balances(self) -> list[dict[str, object]]:
+        """`GET /fapi/v2/balance` (weight 5): each asset's wallet and available balance."""
+        return await self._rows("/fapi/v2/balance", {}, 5)
+
     async def position_risk(self) -> list[dict[str, object]]:
         """`GET /fapi/v2/positionRisk`, budgeted at 10 (Binance raised it from 5 in 2024)."""
         return await self._rows("/fapi/v2/positionRisk", {}, 10)
