@@ -54,6 +54,7 @@ from hftui.screens.mode import ModeScreen
 from hftui.screens.order_entry import OrderEntryScreen
 from hftui.screens.quit import QuitScreen
 from hftui.screens.strategies import StrategiesScreen
+from hftui.widgets.alerts import AlertsPanel
 from hftui.widgets.ladder import Ladder
 from hftui.widgets.orders import OrdersPanel
 
@@ -264,6 +265,8 @@ class HftuiApp(App[str]):
         self.view = self._judge_control(self.link.poll())
         self.engine_alive = self.view.alive
         notices = self.commands.poll()
+        # Every alert goes to the alerts panel, also those a burst keeps from the toasts.
+        self.dashboard.alerts.record(notices)
         # A burst (an alert storm, a backlog after a stall) must not bury the screen in
         # notifications: the newest few are shown, the rest are counted.
         skipped = len(notices) - _TOASTS_PER_FRAME
@@ -523,6 +526,15 @@ class HftuiApp(App[str]):
 
     # ---- screens --------------------------------------------------------------------------
 
+    def action_alerts(self) -> None:
+        # The panel lives on the dashboard; a screen over it may hold unsent work.
+        if self.screen is not self.dashboard:
+            text = "on the dashboard: close this first"
+            self.tell(self.commands.notice("warning", "alerts", text))
+            self.bell()
+        elif not self.dashboard.alerts.has_focus:
+            self.dashboard.action_toggle_alerts()
+
     def action_keys_screen(self) -> None:
         if not isinstance(self.screen, KeysScreen):
             self.push_screen(KeysScreen(self.view.venue or "local", self.view.venue_url))
@@ -567,6 +579,7 @@ class HftuiApp(App[str]):
             ("Dashboard", dashboard),
             ("Book ladder (focused)", _rows(Ladder.BINDINGS, self)),
             ("Open orders (o)", _rows(OrdersPanel.BINDINGS, self)),
+            ("Alerts (a)", _rows(AlertsPanel.BINDINGS, self)),
             ("Order ticket (b / s)", _rows(OrderEntryScreen.BINDINGS, self)),
             ("Mode dialog", _rows(ModeScreen.BINDINGS, self)),
             ("Confirmations", _rows(ConfirmScreen.BINDINGS, self)),
@@ -649,6 +662,11 @@ class HftuiApp(App[str]):
             "Strategies",
             "Each strategy's state and figures: pause, resume, reload, edit parameters",
             self.action_strategies_screen,
+        )
+        yield SystemCommand(
+            "Alerts",
+            "Recent engine alerts, newest first: focus the alerts panel (key a)",
+            self.action_alerts,
         )
         yield SystemCommand("Next symbol", "Show the next symbol", self.action_next_symbol)
         yield SystemCommand(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -257,12 +258,15 @@ class EngineView:
     fees: float = 0.0
     daily_pnl: float = 0.0  # realized + unrealized - fees + funding (today, UTC)
     funding: float = 0.0  # USDT today: + received, - paid
+    wallet: float | None = None  # the live USDT wallet as the venue states it; None unknown
     reconciled_age_s: float | None = None  # since the last check against the venue; None never
     reconcile_mismatches: int = 0  # found since the engine started
     orders: tuple[OrderRow, ...] = ()  # open orders, as many as the block holds
     orders_total: int = 0  # open orders in all, shown or not
     strategies: tuple[StrategyRow, ...] = ()  # the strategy host's, as many as the block holds
     now_ns: int = 0  # the link's clock when this was read: ages are measured from it
+    t2o_p50_ns: int = 0  # tick-to-order of the recent strategy orders; 0: none yet
+    t2o_p99_ns: int = 0
 
 
 def age_text(seconds: float | None) -> str:
@@ -287,7 +291,13 @@ def age_text(seconds: float | None) -> str:
 
 def _clock_text(ms: int) -> str:
     seconds, millis = divmod(ms, 1000)
-    return time.strftime("%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}"
+    return f"{_hms(seconds)}.{millis:03d}"
+
+
+@functools.lru_cache(maxsize=256)
+def _hms(seconds: int) -> str:
+    # Trades on the tape share their seconds: strftime once per second, not per trade.
+    return time.strftime("%H:%M:%S", time.gmtime(seconds))
 
 
 def _utc_seconds(ns: int) -> str:
@@ -299,36 +309,69 @@ def _killed_at(ns: int) -> str:
     return f"{_utc_seconds(ns)} UTC" if ns > 0 else ""
 
 
-def _levels(px: np.ndarray, qty: np.ndarray, n: int, pd: int, qd: int) -> tuple[LadderLevel, ...]:
-    levels = []
-    cumulative = 0
-    for k in range(n):
-        size = int(qty[k])
-        cumulative += size
-        levels.append(
-            LadderLevel(
-                format_units(int(px[k]), pd),
-                format_units(size, qd),
-                format_units(cumulative, qd),
-                cumulative,
-            )
-        )
-    return tuple(levels)
+class _Recent:
+    """One block's rows as formatted by its last build, by their raw values.
 
+    From one frame to the next most book levels and all but the newest trades are the same:
+    their rows are taken from here, and only what changed is formatted. It keeps the rows of
+    the last build only, so it never grows.
+    """
 
-def _trades(record: np.void, count: int, pd: int, qd: int) -> tuple[TradeRow, ...]:
-    rows = []
-    for k in range(count - 1, max(-1, count - 1 - TRADE_SLOTS), -1):
-        slot = k % TRADE_SLOTS
-        rows.append(
-            TradeRow(
-                _clock_text(int(record["trade_time_ms"][slot])),
-                "SELL" if record["trade_buyer_maker"][slot] else "BUY",  # the taker sold
-                format_units(int(record["trade_px"][slot]), pd),
-                format_units(int(record["trade_qty"][slot]), qd),
-            )
-        )
-    return tuple(rows)
+    def __init__(self) -> None:
+        self._levels: dict[tuple[int, int, int, int, int], LadderLevel] = {}
+        self._trades: dict[tuple[int, int, int, int, int, int], TradeRow] = {}
+        self._next_levels: dict[tuple[int, int, int, int, int], LadderLevel] = {}
+
+    def levels(
+        self, px: np.ndarray, qty: np.ndarray, n: int, pd: int, qd: int
+    ) -> tuple[LadderLevel, ...]:
+        # Python ints up front (`tolist`): indexing a numpy array per value costs more than
+        # formatting it.
+        old, new = self._levels, self._next_levels
+        levels = []
+        cumulative = 0
+        for price, size in zip(px[:n].tolist(), qty[:n].tolist(), strict=True):
+            cumulative += size
+            key = (price, size, cumulative, pd, qd)
+            level = old.get(key)
+            if level is None:
+                level = LadderLevel(
+                    format_units(price, pd),
+                    format_units(size, qd),
+                    format_units(cumulative, qd),
+                    cumulative,
+                )
+            new[key] = level
+            levels.append(level)
+        return tuple(levels)
+
+    def trades(self, record: np.void, count: int, pd: int, qd: int) -> tuple[TradeRow, ...]:
+        times = record["trade_time_ms"].tolist()
+        sold = record["trade_buyer_maker"].tolist()  # the taker sold
+        prices = record["trade_px"].tolist()
+        sizes = record["trade_qty"].tolist()
+        old: dict[tuple[int, int, int, int, int, int], TradeRow] = self._trades
+        new: dict[tuple[int, int, int, int, int, int], TradeRow] = {}
+        rows = []
+        for k in range(count - 1, max(-1, count - 1 - TRADE_SLOTS), -1):
+            slot = k % TRADE_SLOTS
+            key = (times[slot], sold[slot], prices[slot], sizes[slot], pd, qd)
+            row = old.get(key)
+            if row is None:
+                row = TradeRow(
+                    _clock_text(times[slot]),
+                    "SELL" if sold[slot] else "BUY",
+                    format_units(prices[slot], pd),
+                    format_units(sizes[slot], qd),
+                )
+            new[key] = row
+            rows.append(row)
+        self._trades = new
+        return tuple(rows)
+
+    def built(self) -> None:
+        """One build is over (both sides of the book): the next one looks up its levels."""
+        self._levels, self._next_levels = self._next_levels, {}
 
 
 def _mid(bid: int, ask: int, decimals: int) -> str:
@@ -342,7 +385,11 @@ def _widest(texts: list[str], floor: int) -> int:
 
 
 def symbol_view(
-    record: np.void, seq: int, now_ns: int, previous: SymbolView | None = None
+    record: np.void,
+    seq: int,
+    now_ns: int,
+    previous: SymbolView | None = None,
+    recent: _Recent | None = None,
 ) -> SymbolView:
     """Build the view model of one symbol block.
 
@@ -351,10 +398,12 @@ def symbol_view(
         seq: the block's sequence number read before the copy.
         now_ns: wall clock now, for the data age.
         previous: the last view of this symbol; its trades are reused if none arrived.
+        recent: this block's rows as last formatted, to reuse those that did not change.
 
     Returns:
         The view, with every number already formatted.
     """
+    recent = recent if recent is not None else _Recent()
     pd, qd = int(record["price_decimals"]), int(record["qty_decimals"])
     nb, na = int(record["n_bids"]), int(record["n_asks"])
     bid, ask = int(record["best_bid"]), int(record["best_ask"])
@@ -362,9 +411,10 @@ def symbol_view(
     if previous is not None and previous.trade_count == count and count:
         trades = previous.trades
     else:
-        trades = _trades(record, count, pd, qd)
-    bids = _levels(record["bid_px"], record["bid_qty"], nb, pd, qd)
-    asks = _levels(record["ask_px"], record["ask_qty"], na, pd, qd)
+        trades = recent.trades(record, count, pd, qd)
+    bids = recent.levels(record["bid_px"], record["bid_qty"], nb, pd, qd)
+    asks = recent.levels(record["ask_px"], record["ask_qty"], na, pd, qd)
+    recent.built()
     levels = bids + asks
     both = bid >= 0 and ask >= 0 and nb and na
     recv = int(record["recv_ns"])
@@ -458,6 +508,7 @@ class EngineLink:
         self.clock_ns = clock_ns
         # Per block: the view built from it and its frame's receive time.
         self._cache: list[tuple[SymbolView, int] | None] = [None] * MAX_SYMBOLS
+        self._recent = [_Recent() for _ in range(MAX_SYMBOLS)]
         self._last: EngineView | None = None
         # The orders block as last formatted, keyed by its sequence number and the decimals
         # it was formatted with (symbols may publish their grid after the first orders).
@@ -481,7 +532,7 @@ class EngineLink:
         # Keyed by the sequence number read *before* the copy: if the engine rewrote the
         # block in between, the copy is newer and the next poll simply reads it again.
         record = self.reader.symbol(index)
-        view = symbol_view(record, seq, now_ns, cached[0] if cached else None)
+        view = symbol_view(record, seq, now_ns, cached[0] if cached else None, self._recent[index])
         self._cache[index] = (view, int(record["recv_ns"]))
         return view
 
@@ -543,6 +594,7 @@ class EngineLink:
             fees=float(header["fees"]),
             funding=float(header["funding"]),
             daily_pnl=float(header["daily_pnl"]),
+            wallet=float(header["wallet_balance"]) if header["balance_ms"] else None,
             reconciled_age_s=(now - int(header["reconciled_ns"])) / 1e9
             if header["reconciled_ns"]
             else None,
@@ -551,6 +603,8 @@ class EngineLink:
             orders_total=orders_total,
             strategies=strategies,
             now_ns=now,
+            t2o_p50_ns=int(header["t2o_p50_ns"]),
+            t2o_p99_ns=int(header["t2o_p99_ns"]),
         )
         return self._last
 

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
 from hftui.link import EngineStatus, EngineView, Notice
 from hftui.protocol import OrderType, Side
+from hftui.widgets.alerts import AlertsPanel
+from hftui.widgets.chart import PriceChart
 from hftui.widgets.health_bar import HealthBar
 from hftui.widgets.ladder import Ladder
 from hftui.widgets.mode_banner import ModeBanner
@@ -28,12 +31,31 @@ from hftui.widgets.tape import Tape
 
 __all__ = ["DashboardScreen", "engine_note"]
 
+# Wide terminals get a third market column: the price chart over the alerts.
+_BREAKPOINTS: list[tuple[int, str]] = [(0, "-narrow"), (120, "-wide")]
+
+
+class _Row(Horizontal):
+    """A row its panels cover: painted as plain blank lines (as the screen, see BLANK)."""
+
+    BLANK = True
+
+
+class _Column(Vertical):
+    """A column its panels cover (see `_Row`)."""
+
+    BLANK = True
+
 
 class DashboardScreen(Screen[None]):
     """Arranges the widgets; the app pushes each new `EngineView` into `show`."""
 
     # On the screen so they replace Screen's own tab/shift+tab focus bindings.
     CSS_PATH = "dashboard.tcss"
+    HORIZONTAL_BREAKPOINTS = _BREAKPOINTS
+    # The widgets cover the whole screen: its own background is painted as plain blank
+    # lines, without the per-line styling pass (the same cells, a fraction of the work).
+    BLANK = True
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -84,6 +106,14 @@ class DashboardScreen(Screen[None]):
             show=False,  # the orders panel's own subtitle says it: the footer is full at 80
             tooltip="Open orders: pick one, x cancels it",
         ),
+        Binding(
+            "a",
+            "toggle_alerts",
+            "Alerts",
+            id="dashboard.alerts",
+            show=False,
+            tooltip="Alerts: focus the alerts panel (a again closes)",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -95,16 +125,21 @@ class DashboardScreen(Screen[None]):
         self.tape = Tape(id="tape")
         self.positions = PositionsPanel(id="positions")
         self.orders = OrdersPanel(id="orders")
+        self.chart = PriceChart(id="chart")
+        self.alerts = AlertsPanel(id="alerts")
         self.health = HealthBar(id="health-bar")
         self.notices = NoticeBar(id="notice-bar")
 
     def compose(self) -> ComposeResult:
         yield self.banner
         yield self.symbol_bar
-        with Horizontal(id="market"):
+        with _Row(id="market"):
             yield self.ladder
             yield self.tape
-        with Horizontal(id="trading"):
+            with _Column(id="side"):
+                yield self.chart
+                yield self.alerts
+        with _Row(id="trading"):
             yield self.positions
             yield self.orders
         yield self.health
@@ -140,6 +175,7 @@ class DashboardScreen(Screen[None]):
                     own[order.price_units] = order.side
         self.ladder.show(symbol, note, own)
         self.tape.show(symbol, stale=bool(note))
+        self.chart.show(view, selected, note)
         self.positions.show(view, symbol.symbol if symbol is not None else None)
         self.orders.show(view)
 
@@ -148,6 +184,21 @@ class DashboardScreen(Screen[None]):
 
     def action_focus_ladder(self) -> None:
         self.ladder.focus()
+
+    def action_toggle_alerts(self) -> None:
+        if self.alerts.has_focus:
+            self.ladder.focus()
+        else:
+            self.add_class("-alerts")  # shown first: a hidden widget cannot take the focus
+            self.alerts.focus()
+
+    # The alerts column shows on a narrow terminal exactly while the panel has the focus.
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self.set_class(event.widget is self.alerts, "-alerts")
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        if event.widget is self.alerts:
+            self.remove_class("-alerts")
 
 
 def engine_note(view: EngineView) -> str:

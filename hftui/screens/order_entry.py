@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import ClassVar, Final
 
 from rich.text import Text
@@ -33,6 +33,7 @@ from hftui.protocol import Mode, OrderType, PlaceOrder, Side, format_units
 __all__ = ["Choice", "OrderEntryScreen", "TicketCheck", "check_ticket"]
 
 _NUMBER: Final = re.compile(r"^(\d+)(?:\.(\d*))?$|^\.(\d+)$")
+_CENT: Final = Decimal("0.01")
 
 
 def _decimal(text: str) -> Decimal | None:
@@ -153,7 +154,9 @@ def _preview(
     parts = []
     if price is not None:
         approx = "≈ " if order_type is OrderType.MARKET else ""
-        parts.append(f"notional {approx}{qty * price:.2f} USDT")
+        # Rounded here, not by the thread's decimal context, which other code may change.
+        notional = (qty * price).quantize(_CENT, rounding=ROUND_HALF_EVEN)
+        parts.append(f"notional {approx}{notional} USDT")
     parts.append(f"position {_qty(position, qd)} → {_qty(after, qd)}")
     return " · ".join(parts), warning
 

@@ -1,8 +1,9 @@
-"""One line of feed health: per-symbol feed state, stream, rate, gaps, resyncs, bad frames.
+"""One line of feed health: per-symbol feed state, stream, rate, gaps, resyncs, bad frames,
+and the tick-to-order of the recent strategy orders.
 
 The line is made of pieces in order of importance; when the terminal is narrow the least
-important go first (venue and engine, which the mode banner also shows), and the per-symbol
-states fold into a count that still names every symbol that is not live.
+important go first (tick-to-order, then venue and engine, which the mode banner also shows),
+and the per-symbol states fold into a count that still names every symbol that is not live.
 """
 
 from __future__ import annotations
@@ -59,6 +60,21 @@ def _reconciled(view: EngineView) -> list[tuple[str, str]]:
     return [(text, "")]
 
 
+def _duration(ns: int) -> str:
+    if ns < 1_000_000:
+        return f"{ns / 1e3:.0f}µs"
+    if ns < 1_000_000_000:
+        return f"{ns / 1e6:.1f}ms"
+    return f"{ns / 1e9:.1f}s"
+
+
+def _tick_to_order(view: EngineView) -> list[tuple[str, str]]:
+    # Frame received to strategy order handed over: median and p99 of the recent orders.
+    if not view.t2o_p50_ns:
+        return []  # no strategy has traded (paper or live) since the engine started
+    return [(f"t2o {_duration(view.t2o_p50_ns)} p99 {_duration(view.t2o_p99_ns)}", "")]
+
+
 def _pieces(view: EngineView | None, compact: bool) -> list[_Piece]:
     if view is None or view.status is EngineStatus.WAITING:
         return [(9, [("waiting for the engine's first snapshot", "health-bar--warn")])]
@@ -91,6 +107,7 @@ def _pieces(view: EngineView | None, compact: bool) -> list[_Piece]:
         (5, _reconciled(view)),
         (3, [(f"engine {view.status} {view.uptime}".rstrip(), "")]),
         (2, [(view.venue, "")]),
+        (1, _tick_to_order(view)),
     ]
     return [piece for piece in pieces if piece[1]]
 
@@ -152,6 +169,7 @@ class HealthBar(Widget):
                 view.bad_frames,
                 view.reconnects,
                 tuple((s.symbol, s.feed_state, s.gaps, s.resyncs) for s in view.symbols),
+                _tick_to_order(view),
             )
         )
         if key == self._key:

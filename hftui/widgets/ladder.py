@@ -15,12 +15,13 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from rich.segment import Segment
+from rich.style import Style
 from textual.binding import Binding, BindingType
 from textual.strip import Strip
-from textual.widget import Widget
 
 from hftui.link import LadderLevel, SymbolView
 from hftui.protocol import Side, format_units
+from hftui.widgets.lines import DrawnLines
 
 __all__ = ["Ladder", "depth_bar", "level_units"]
 
@@ -57,7 +58,7 @@ def depth_bar(value: int, largest: int, width: int) -> str:
     return bar.ljust(width)
 
 
-class Ladder(Widget, can_focus=True):
+class Ladder(DrawnLines, can_focus=True):
     """Price ladder of one symbol."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -175,17 +176,15 @@ class Ladder(Widget, can_focus=True):
         self.message = message
         self.own = own
         if view is None:
-            self.border_title = "book"
-            self.border_subtitle = ""
+            self.set_borders("book", "")
         else:
-            self.border_title = f"{view.symbol} book"
             if not view.synced:
                 state = "syncing"
             elif view.stale:
                 state = f"STALE {view.age}"
             else:
                 state = f"age {view.age}"
-            self.border_subtitle = f"id {view.last_update_id} · {state}"
+            self.set_borders(f"{view.symbol} book", f"id {view.last_update_id} · {state}")
         self.set_class(stale, "-stale")
         self.refresh()
 
@@ -198,20 +197,24 @@ class Ladder(Widget, can_focus=True):
         used = fixed + (cum + _GAP if cum else 0)
         return price, size, cum, max(0, width - used - 1)
 
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        height = self.size.height
+    def draw_key(self) -> object:
+        return (self.view, self.message, self.own, self.cursor)
+
+    def draw(self, width: int, height: int) -> list[Strip]:
         view = self.view
         if view is None or (not view.bids and not view.asks):
             text = self.message or ("syncing…" if view is not None and not view.synced else "")
             if view is not None and view.synced and not text:
                 text = "empty book"
-            style = self.get_component_rich_style("ladder--message")
-            line = text.center(width) if y == height // 2 else ""
-            return Strip([Segment(line[:width].ljust(width), style)], width)
+            style = self.part_style("ladder--message")
+            blank = Strip([Segment(" " * width, style)], width)
+            lines = [blank] * height
+            if height:
+                lines[height // 2] = Strip(
+                    [Segment(text.center(width)[:width].ljust(width), style)], width
+                )
+            return lines
         stale = view.stale or bool(self.message)
-        if y == 0:
-            return self._header(view, width)
         rows = max(0, height - 2)  # all but the header and the spread line
         spread_row = 1 + rows // 2
         shown_asks, shown_bids = self._shown(view)
@@ -220,25 +223,37 @@ class Ladder(Widget, can_focus=True):
             view.asks[shown_asks - 1].cum_units if shown_asks else 0,
             view.bids[shown_bids - 1].cum_units if shown_bids else 0,
         )
-        if y < spread_row:
-            rank = spread_row - 1 - y  # best ask sits just above the spread line
-            level = view.asks[rank] if rank < shown_asks else None
-            return self._level(view, level, width, largest, "ask", stale)
-        if y == spread_row:
-            return self._spread(view, width, stale)
-        rank = y - spread_row - 1
-        level = view.bids[rank] if rank < shown_bids else None
-        return self._level(view, level, width, largest, "bid", stale)
+        columns = self._columns(view, width)
+        lines = [self._header(columns, width)]
+        paint = _Paint(self, stale)
+        blank = Strip.blank(width)
+        for y in range(1, height):
+            if y < spread_row:
+                rank = spread_row - 1 - y  # best ask sits just above the spread line
+                level = view.asks[rank] if rank < shown_asks else None
+                side = "ask"
+            elif y == spread_row:
+                lines.append(self._spread(view, width, stale))
+                continue
+            else:
+                rank = y - spread_row - 1
+                level = view.bids[rank] if rank < shown_bids else None
+                side = "bid"
+            if level is None:
+                lines.append(blank)
+            else:
+                lines.append(self._level(view, level, columns, width, largest, side, paint))
+        return lines[:height]
 
-    def _header(self, view: SymbolView, width: int) -> Strip:
-        price, size, cum, bar = self._columns(view, width)
+    def _header(self, columns: tuple[int, int, int, int], width: int) -> Strip:
+        price, size, cum, bar = columns
         gap = " " * _GAP
         text = f"{'':{_MARK}}{'price':>{price}}{gap}{'size':>{size}}{gap}"
         if cum:
             text += f"{'cum':>{cum}}{gap}"
         if bar:
             text += "depth"
-        style = self.get_component_rich_style("ladder--header")
+        style = self.part_style("ladder--header")
         return Strip([Segment(text[:width].ljust(width), style)], width)
 
     def _spread(self, view: SymbolView, width: int, stale: bool) -> Strip:
@@ -246,38 +261,59 @@ class Ladder(Widget, can_focus=True):
             text = f" {self.message} · last mid {view.mid}"
         else:
             text = f" mid {view.mid}  spread {view.spread}"
-        style = self.get_component_rich_style("ladder--stale" if stale else "ladder--spread")
+        style = self.part_style("ladder--stale" if stale else "ladder--spread")
         return Strip([Segment(text[:width].ljust(width), style)], width)
 
     def _level(
         self,
         view: SymbolView,
-        level: LadderLevel | None,
+        level: LadderLevel,
+        columns: tuple[int, int, int, int],
         width: int,
         largest: int,
         side: str,
-        stale: bool,
+        paint: _Paint,
     ) -> Strip:
-        if level is None:
-            return Strip.blank(width)
-        price, size, cum, bar = self._columns(view, width)
+        price, size, cum, bar = columns
         gap = " " * _GAP
-        units = level_units(level.price, view.price_decimals)
-        here = units == self.cursor
-        mine = self.own.get(units)
+        # The price back in units only to match the cursor and own orders, when there are any.
+        units = (
+            level_units(level.price, view.price_decimals)
+            if self.cursor is not None or self.own
+            else None
+        )
+        here = units is not None and units == self.cursor
+        mine = self.own.get(units) if units is not None else None
         marker = (">" if here else " ") + ("B" if mine is Side.BUY else "S" if mine else " ") + " "
         text = f"{level.price:>{price}}{gap}{level.qty:>{size}}{gap}"
         if cum:
             text += f"{level.cumulative:>{cum}}{gap}"
-        style = self.get_component_rich_style("ladder--stale" if stale else f"ladder--{side}")
-        bar_style = self.get_component_rich_style(
-            "ladder--stale" if stale else f"ladder--{side}-bar"
-        )
-        mark_style = style + self.get_component_rich_style("ladder--own") if mine else style
+        style, bar_style, own_style = paint.sides[side]
+        mark_style = own_style if mine else style
         if here:
-            cursor = self.get_component_rich_style("ladder--cursor")
-            style, mark_style = style + cursor, mark_style + cursor
+            style, mark_style = style + paint.cursor, mark_style + paint.cursor
         segments = [Segment(marker, mark_style), Segment(text, style)]
         if bar:
             segments.append(Segment(depth_bar(level.cum_units, largest, bar), bar_style))
-        return Strip(segments).extend_cell_length(width).crop(0, width)
+        # Every character here is one cell wide (digits, the marks, block elements): the
+        # length is known without measuring, and a row that fits is padded, not cropped.
+        length = len(marker) + len(text) + bar
+        if length <= width:
+            if length < width:
+                segments.append(Segment(" " * (width - length)))
+            return Strip(segments, width)
+        return Strip(segments).crop(0, width)
+
+
+class _Paint:
+    """The ladder's row styles for one drawing: looked up once, not once per row."""
+
+    def __init__(self, ladder: Ladder, stale: bool) -> None:
+        get = ladder.part_style
+        own = get("ladder--own")
+        self.cursor = get("ladder--cursor")
+        self.sides: dict[str, tuple[Style, Style, Style]] = {}
+        for side in ("ask", "bid"):
+            style = get("ladder--stale" if stale else f"ladder--{side}")
+            bar_style = get("ladder--stale" if stale else f"ladder--{side}-bar")
+            self.sides[side] = (style, bar_style, style + own)

@@ -13,9 +13,9 @@ from typing import ClassVar, Final, TypeAlias
 
 from rich.segment import Segment
 from textual.strip import Strip
-from textual.widget import Widget
 
 from hftui.link import EngineStatus, EngineView, Notice
+from hftui.widgets.lines import DrawnLines
 
 __all__ = ["NoticeBar", "fit_notice"]
 
@@ -87,7 +87,7 @@ def fit_notice(view: EngineView, notice: Notice | None, width: int) -> list[tupl
     return line
 
 
-class NoticeBar(Widget):
+class NoticeBar(DrawnLines):
     """The kill latch, order counters and the last notice, on one line."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -135,13 +135,16 @@ class NoticeBar(Widget):
             return ""
         return "".join(text for text, _ in fit_notice(self.view, self.notice, self.size.width))
 
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        if y or self.view is None:
-            return Strip.blank(width, self.rich_style)
+    def draw_key(self) -> object:
+        return self._key
+
+    def draw(self, width: int, height: int) -> list[Strip]:
         base = self.rich_style
-        segments = [
-            Segment(text, base + self.get_component_rich_style(cls) if cls else base)
-            for text, cls in fit_notice(self.view, self.notice, width)
-        ]
-        return Strip(segments).extend_cell_length(width, base).crop(0, width)
+        lines = [Strip.blank(width, base)] * height
+        if self.view is not None and height:
+            segments = [
+                Segment(text, base + self.part_style(cls) if cls else base)
+                for text, cls in fit_notice(self.view, self.notice, width)
+            ]
+            lines[0] = Strip(segments).extend_cell_length(width, base).crop(0, width)
+        return lines

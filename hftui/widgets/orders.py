@@ -13,10 +13,10 @@ from rich.segment import Segment
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.strip import Strip
-from textual.widget import Widget
 
 from hftui.link import EngineView, OrderRow, age_text
 from hftui.protocol import OrderStatus, OrderType, Side
+from hftui.widgets.lines import DrawnLines
 from hftui.widgets.positions import Column, fit_columns, join_cells
 
 __all__ = ["OrdersPanel", "order_type_text"]
@@ -40,7 +40,7 @@ def _status(order: OrderRow) -> str:
     return "partial" if order.status is OrderStatus.PARTIALLY_FILLED else "open"
 
 
-class OrdersPanel(Widget, can_focus=True):
+class OrdersPanel(DrawnLines, can_focus=True):
     """The engine's open orders, with a keyboard cursor."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -87,6 +87,7 @@ class OrdersPanel(Widget, can_focus=True):
         self.stale = True
         self.selected_id = ""  # client id under the cursor; "" before the first order
         self._key: object = None
+        self._ages: tuple[str, ...] = ()
         self.border_title = "orders"
 
     @property
@@ -127,8 +128,8 @@ class OrdersPanel(Widget, can_focus=True):
             if self.total > len(self.orders)
             else ""
         )
-        self.border_title = f"orders {self.total}{more}"
-        self.border_subtitle = self._hint()
+        self._ages = ages
+        self.set_borders(f"orders {self.total}{more}", self._hint())
         self.set_class(stale, "-stale")
         self.refresh()
 
@@ -155,11 +156,11 @@ class OrdersPanel(Widget, can_focus=True):
         return "x cancels · esc back" if self.has_focus else "o selects"
 
     def on_focus(self) -> None:
-        self.border_subtitle = self._hint()
+        self.set_borders(self._borders[0] or "orders", self._hint())
         self.refresh()
 
     def on_blur(self) -> None:
-        self.border_subtitle = self._hint()
+        self.set_borders(self._borders[0] or "orders", self._hint())
         self.refresh()
 
     def _columns(self, width: int) -> list[tuple[Column[OrderRow], int]]:
@@ -177,38 +178,45 @@ class OrdersPanel(Widget, can_focus=True):
         )
         return fit_columns(columns, self.orders, width)
 
-    def render_line(self, y: int) -> Strip:
-        width, height = self.size.width, self.size.height
+    def draw_key(self) -> object:
+        return (
+            self.orders,
+            self._ages,
+            self.stale,
+            self.selected_id,
+            self.has_focus,
+            self.rich_style,
+        )
+
+    def draw(self, width: int, height: int) -> list[Strip]:
         if not self.orders:
-            style = self.get_component_rich_style(
-                "orders--stale" if self.stale else "orders--message"
-            )
-            line = "no open orders".center(width) if y == (height - 1) // 2 else ""
-            return Strip([Segment(line[:width].ljust(width), style)], width)
+            style = self.part_style("orders--stale" if self.stale else "orders--message")
+            lines = [Strip([Segment(" " * width, style)], width)] * height
+            if height:
+                note = "no open orders".center(width)[:width].ljust(width)
+                lines[(height - 1) // 2] = Strip([Segment(note, style)], width)
+            return lines
         columns = self._columns(width)
-        if y == 0:
-            text = join_cells([(c.title, w, c.left) for c, w in columns])
-            style = self.get_component_rich_style(
-                "orders--stale" if self.stale else "orders--header"
-            )
-            return Strip([Segment(text[:width].ljust(width), style)], width)
+        text = join_cells([(c.title, w, c.left) for c, w in columns])
+        style = self.part_style("orders--stale" if self.stale else "orders--header")
+        lines = [Strip([Segment(text[:width].ljust(width), style)], width)]
         # Scroll so that the cursor row stays on screen.
         rows = max(1, height - 1)
         cursor = self.cursor
         top = max(0, cursor - rows + 1)
-        k = top + y - 1
-        if k >= len(self.orders):
-            return Strip.blank(width, self.rich_style)
-        order = self.orders[k]
-        text = join_cells([(c.text(order), w, c.left) for c, w in columns])
-        if self.stale:
-            name = "orders--stale"
-        else:
-            name = "orders--buy" if order.side is Side.BUY else "orders--sell"
-        style = self.get_component_rich_style(name)
-        if k == cursor:
-            # Marked even unfocused, so the trader sees what x would hit once focused.
-            text = ">" + text[1:]
-            if self.has_focus:
-                style = style + self.get_component_rich_style("orders--cursor")
-        return Strip([Segment(text[:width].ljust(width), style)], width)
+        for order in self.orders[top : top + max(0, height - 1)]:
+            k = top + len(lines) - 1
+            text = join_cells([(c.text(order), w, c.left) for c, w in columns])
+            if self.stale:
+                name = "orders--stale"
+            else:
+                name = "orders--buy" if order.side is Side.BUY else "orders--sell"
+            style = self.part_style(name)
+            if k == cursor:
+                # Marked even unfocused, so the trader sees what x would hit once focused.
+                text = ">" + text[1:]
+                if self.has_focus:
+                    style = style + self.part_style("orders--cursor")
+            lines.append(Strip([Segment(text[:width].ljust(width), style)], width))
+        lines += [Strip.blank(width, self.rich_style)] * (height - len(lines))
+        return lines[:height]

@@ -14,10 +14,10 @@ from typing import ClassVar, Generic, TypeVar
 
 from rich.segment import Segment
 from textual.strip import Strip
-from textual.widget import Widget
 
 from hftui.link import EngineView, SymbolView, age_text
 from hftui.protocol import Mode
+from hftui.widgets.lines import DrawnLines
 
 __all__ = ["Column", "PositionsPanel", "fit_columns", "signed"]
 
@@ -84,7 +84,17 @@ def _has_activity(symbol: SymbolView) -> bool:
     )
 
 
-class PositionsPanel(Widget):
+def _tone(symbol: SymbolView) -> str:
+    # Green in profit, red at a loss, after fees and funding.
+    net = symbol.unrealized + symbol.realized - symbol.fees + symbol.funding
+    if net > 0:
+        return "positions--up"
+    if net < 0:
+        return "positions--down"
+    return "positions--row"
+
+
+class PositionsPanel(DrawnLines):
     """Positions and P&L of every symbol: the shown one first, then those with any."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -101,6 +111,7 @@ class PositionsPanel(Widget):
         super().__init__(id=id)
         self.rows: tuple[SymbolView, ...] = ()
         self.totals = (0.0, 0.0, 0.0, 0.0, 0.0)  # today, realized, unrealized, fees, funding
+        self.wallet: float | None = None  # the live wallet, shown beside the live account
         self.message = "waiting for engine…"
         self.stale = True
         self._key: object = None
@@ -121,6 +132,8 @@ class PositionsPanel(Widget):
         ordered += [s for s in others if not _has_activity(s)]
         rows = tuple(ordered)
         totals = (view.daily_pnl, view.realized, view.unrealized, view.fees, view.funding)
+        # Paper figures are not the live account's: no live wallet beside them.
+        wallet = None if view.mode is Mode.PAPER else view.wallet
         if not view.symbols:
             message = "waiting for engine…" if not view.alive else "connecting…"
         elif view.mode is Mode.OBSERVE and not any(map(_has_activity, view.symbols)):
@@ -128,9 +141,12 @@ class PositionsPanel(Widget):
         else:
             message = ""
         age = age_text(view.heartbeat_age_s)
+        # Keyed by what the rows show, not by their blocks' sequence numbers: a book that
+        # moves every frame leaves its position line as it was, and the panel unpainted.
         key = (
-            tuple((s.symbol, s.seq) for s in rows),
+            tuple((tuple(c.text(s) for c in _COLUMNS), _tone(s)) for s in rows),
             totals,
+            wallet,
             message,
             stale,
             age,
@@ -140,44 +156,39 @@ class PositionsPanel(Widget):
             return
         self._key = key
         self.rows, self.totals, self.message, self.stale = rows, totals, message, stale
+        self.wallet = wallet
         # Observe trades nothing of its own: the engine shows the live account then.
         book = "live" if view.mode is Mode.OBSERVE else view.mode.label
-        self.border_title = f"positions · {book}"
-        self.border_subtitle = f"STALE {age}" if stale else f"age {age}"
+        self.set_borders(f"positions · {book}", f"STALE {age}" if stale else f"age {age}")
         self.set_class(stale, "-stale")
         self.refresh()
 
-    def render_line(self, y: int) -> Strip:
-        width, height = self.size.width, self.size.height
-        if y == height - 1 and height >= 2:
-            return self._totals(width)
+    def draw_key(self) -> object:
+        return self._key
+
+    def draw(self, width: int, height: int) -> list[Strip]:
+        blank = Strip.blank(width, self.rich_style)
         if self.message or not self.rows:
-            style = self.get_component_rich_style(
-                "positions--stale" if self.stale else "positions--message"
-            )
-            line = self.message.center(width) if y == (height - 1) // 2 else ""
-            return Strip([Segment(line[:width].ljust(width), style)], width)
-        columns = fit_columns(_COLUMNS, self.rows, width)
-        if y == 0:
-            text = join_cells([(c.title, w, c.left) for c, w in columns])
-            style = self.get_component_rich_style(
-                "positions--stale" if self.stale else "positions--header"
-            )
-            return Strip([Segment(text[:width].ljust(width), style)], width)
-        k = y - 1
-        if k >= len(self.rows) or y >= height - 1:
-            return Strip.blank(width, self.rich_style)
-        row = self.rows[k]
-        text = join_cells([(c.text(row), w, c.left) for c, w in columns])
-        net = row.unrealized + row.realized - row.fees + row.funding
-        if net > 0:
-            name = "positions--up"
-        elif net < 0:
-            name = "positions--down"
+            style = self.part_style("positions--stale" if self.stale else "positions--message")
+            empty = Strip([Segment(" " * width, style)], width)
+            lines = [empty] * height
+            if height:
+                note = self.message.center(width)[:width].ljust(width)
+                lines[(height - 1) // 2] = Strip([Segment(note, style)], width)
         else:
-            name = "positions--row"
-        style = self.get_component_rich_style("positions--stale" if self.stale else name)
-        return Strip([Segment(text[:width].ljust(width), style)], width)
+            columns = fit_columns(_COLUMNS, self.rows, width)
+            text = join_cells([(c.title, w, c.left) for c, w in columns])
+            style = self.part_style("positions--stale" if self.stale else "positions--header")
+            lines = [Strip([Segment(text[:width].ljust(width), style)], width)]
+            for row in self.rows[: max(0, height - 2)]:
+                text = join_cells([(c.text(row), w, c.left) for c, w in columns])
+                name = "positions--stale" if self.stale else _tone(row)
+                style = self.part_style(name)
+                lines.append(Strip([Segment(text[:width].ljust(width), style)], width))
+            lines += [blank] * (height - len(lines))
+        if height >= 2:
+            lines[height - 1] = self._totals(width)
+        return lines[:height]
 
     def _totals(self, width: int) -> Strip:
         today, realized, unrealized, fees, funding = self.totals
@@ -189,11 +200,10 @@ class PositionsPanel(Widget):
             f"unreal {signed(unrealized)}",
             f"fees {fees:.2f}",
             f"funding {signed(funding)}",
+            *([f"wallet {self.wallet:,.2f}"] if self.wallet is not None else []),
         ):
             if len(text) + 2 + len(piece) > width:
                 break
             text += f"  {piece}"
-        style = self.get_component_rich_style(
-            "positions--stale" if self.stale else "positions--total"
-        )
+        style = self.part_style("positions--stale" if self.stale else "positions--total")
         return Strip([Segment(text[:width].ljust(width), style)], width)

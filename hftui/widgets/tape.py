@@ -9,16 +9,16 @@ from typing import ClassVar
 
 from rich.segment import Segment
 from textual.strip import Strip
-from textual.widget import Widget
 
 from hftui.link import SymbolView, TradeRow
+from hftui.widgets.lines import DrawnLines
 
 __all__ = ["Tape"]
 
 _TIME = 12  # HH:MM:SS.mmm
 
 
-class Tape(Widget):
+class Tape(DrawnLines):
     """Recent trades of one symbol."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -49,34 +49,39 @@ class Tape(Widget):
             (view.trade_price_width, view.trade_qty_width) if view is not None else (5, 3)
         )
         self.stale = stale
-        self.border_title = f"{view.symbol} trades" if view is not None else "trades"
+        self.set_borders(f"{view.symbol} trades" if view is not None else "trades")
         self.set_class(stale, "-stale")
         self.refresh()
 
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
+    def draw_key(self) -> object:
+        return (self.trades, self._widths, self.stale)
+
+    def draw(self, width: int, height: int) -> list[Strip]:
         price, qty = self._widths
         # Full BUY/SELL where it fits, B/S on a narrow terminal.
         side = 4 if width >= _TIME + price + qty + 4 + 4 else 1
-        if y == 0:
-            text = f" {'time UTC':<{_TIME}} {'side' if side > 1 else '':<{side}} "
-            text += f"{'price':>{price}} {'qty':>{qty}}"
-            style = self.get_component_rich_style("tape--header")
-            return Strip([Segment(text[:width].ljust(width), style)], width)
+        text = f" {'time UTC':<{_TIME}} {'side' if side > 1 else '':<{side}} "
+        text += f"{'price':>{price}} {'qty':>{qty}}"
+        header = self.part_style("tape--header")
+        lines = [Strip([Segment(text[:width].ljust(width), header)], width)]
         if not self.trades:
-            style = self.get_component_rich_style("tape--message")
-            line = "no trades yet".center(width) if y == 2 else ""
-            return Strip([Segment(line[:width].ljust(width), style)], width)
-        k = y - 1
-        if k >= len(self.trades):
-            return Strip.blank(width)
-        trade = self.trades[k]
-        text = f" {trade.time:<{_TIME}} {trade.side[:side]:<{side}} "
-        text += f"{trade.price:>{price}} {trade.qty:>{qty}}"
+            style = self.part_style("tape--message")
+            blank = Strip([Segment(" " * width, style)], width)
+            lines += [blank] * (height - 1)
+            if height > 2:
+                note = "no trades yet".center(width)[:width].ljust(width)
+                lines[2] = Strip([Segment(note, style)], width)
+            return lines[:height]
         if self.stale:
-            style = self.get_component_rich_style("tape--stale")
+            buy = sell = self.part_style("tape--stale")
         else:
-            style = self.get_component_rich_style(
-                "tape--buy" if trade.side == "BUY" else "tape--sell"
-            )
-        return Strip([Segment(text[:width].ljust(width), style)], width)
+            buy = self.part_style("tape--buy")
+            sell = self.part_style("tape--sell")
+        for trade in self.trades[: max(0, height - 1)]:
+            text = f" {trade.time:<{_TIME}} {trade.side[:side]:<{side}} "
+            text += f"{trade.price:>{price}} {trade.qty:>{qty}}"
+            style = buy if trade.side == "BUY" else sell
+            lines.append(Strip([Segment(text[:width].ljust(width), style)], width))
+        blank = Strip.blank(width)
+        lines += [blank] * (height - len(lines))
+        return lines[:height]

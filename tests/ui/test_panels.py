@@ -113,6 +113,22 @@ async def test_observe_shows_the_live_account(desk: Desk) -> None:
         assert rendered(panel)[-1].startswith(" today 0.00")
 
 
+async def test_the_live_wallet_shows_beside_the_live_account_only(desk: Desk) -> None:
+    region = desk.region
+    region.begin_header()
+    region.header["wallet_balance"] = 10_234.5
+    region.header["balance_ms"] = 1_700_000_000_000
+    region.end_header()
+    app = desk.app()
+    async with app.run_test(size=(160, 48)) as pilot, desk.engine.running():
+        await pilot.pause(0.1)
+        panel = app.dashboard.positions
+        assert rendered(panel)[-1].rstrip().endswith("funding 0.00  wallet 10,234.50")
+        desk.engine.mode = Mode.PAPER  # paper's figures are not the live account's
+        desk.engine.publish_header()
+        await eventually(pilot, lambda: "wallet" not in rendered(panel)[-1])
+
+
 @pytest.mark.parametrize("size", SIZES)
 async def test_orders_panel_lists_and_cancels_the_selected(
     desk: Desk, size: tuple[int, int]

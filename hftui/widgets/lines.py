@@ -1,0 +1,108 @@
+"""A Line API widget that draws all its lines in one pass, and only when they would change.
+
+Textual asks for a widget's lines one at a time (`render_line`), and asks again for every
+line whenever the widget is repainted, whatever the reason. The dashboard's panels share
+most of the work between their lines (column widths, styles, the rows on screen), so
+`DrawnLines` draws the whole widget at once into a list of strips and keeps it until what
+the lines depend on changes: the subclass's `draw_key`, the size, or the styles (a refresh
+or a style update). A repaint with nothing new then costs a lookup per line.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from rich.style import Style
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+__all__ = ["DrawnLines"]
+
+
+class DrawnLines(Widget):
+    """Base of the dashboard's Line API panels: subclasses implement `draw_key` and `draw`."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._drawn_key: object = None
+        self._drawn: list[Strip] = []
+        self._painting: list[Strip] | None = None
+        self._borders: tuple[str | None, str | None] = (None, None)
+        self._styles: dict[str, tuple[object, Style]] = {}
+
+    def draw_key(self) -> object:
+        """Everything the lines show besides the size and the styles (equal: same lines)."""
+        raise NotImplementedError
+
+    def draw(self, width: int, height: int) -> list[Strip]:
+        """All the lines at this size, each exactly `width` cells."""
+        raise NotImplementedError
+
+    def part_style(self, name: str) -> Style:
+        """The Rich style of component class `name`, as `get_component_rich_style` gives it.
+
+        Textual forgets its copy at every refresh, and working one out walks the ancestors.
+        This one is kept while the component's styles are the same object: the stylesheet
+        makes new ones whenever it applies CSS to this widget (a class, focus or theme
+        change, or a change above it, which is applied to the descendants too).
+        """
+        source = self._component_styles.get(name)
+        kept = self._styles.get(name)
+        if kept is not None and kept[0] is source:
+            return kept[1]
+        style = self.get_component_rich_style(name)
+        self._styles[name] = (source, style)
+        return style
+
+    def set_borders(self, title: str, subtitle: str | None = None) -> None:
+        """Set the border title and subtitle, each only if it changed: setting one parses
+        its markup and repaints the whole widget, even when the text is the same."""
+        old_title, old_subtitle = self._borders
+        if title != old_title:
+            self.border_title = title
+        if subtitle is not None and subtitle != old_subtitle:
+            self.border_subtitle = subtitle
+        self._borders = (title, subtitle if subtitle is not None else old_subtitle)
+
+    def drawn_lines(self) -> list[Strip]:
+        """The lines as they show now, drawn again only if something they depend on moved."""
+        width, height = self.size
+        key = (self.draw_key(), width, height)
+        if key != self._drawn_key:
+            self._drawn = self.draw(width, height)
+            self._drawn_key = key
+        return self._drawn
+
+    def refresh(
+        self,
+        *regions: Region,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Self:
+        # The panels refresh when their data moved, and Textual refreshes a widget whose
+        # component styles changed: either way, draw again.
+        if repaint:
+            self._drawn_key = None
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def notify_style_update(self) -> None:
+        # New CSS, theme, class or focus state: the same content may be coloured otherwise.
+        self._drawn_key = None
+        self._styles.clear()
+        super().notify_style_update()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # One check of the key per repaint, not one per line.
+        self._painting = self.drawn_lines()
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._painting = None
+
+    def render_line(self, y: int) -> Strip:
+        lines = self._painting if self._painting is not None else self.drawn_lines()
+        if 0 <= y < len(lines):
+            return lines[y]
+        return Strip.blank(self.size.width)
