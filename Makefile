@@ -51,8 +51,12 @@ bench: $(STAMP)  ## run the benchmark suite (hftui bench), each figure beside it
 snapshots-update: $(DEV_STAMP)  ## rewrite the TUI's SVG snapshots (read the diff report first)
 	$(BIN)/python -m pytest -q tests/ui/test_snapshots.py --snapshot-update
 
+SOAK_SECONDS ?= 3600
+# The slow tests, then the soak (tests/soak/soak.py): the engine trading under random faults
+# and kill -9s for SOAK_SECONDS; `make soak SOAK_SECONDS=120` is a quick check.
 soak: $(DEV_STAMP)  ## long-running soak tests, not part of `make test`
-	$(BIN)/python -m pytest -q -m slow
+	SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m pytest -q -m slow --ignore=tests/soak
+	SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m pytest -q -m slow tests/soak
 
 FUZZ_SECONDS ?= 60
 # atheris ships wheels for Linux only (elsewhere it needs clang with libFuzzer), so it is

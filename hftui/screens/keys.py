@@ -24,7 +24,6 @@ from textual.widgets import Input, Label, Static
 
 from hftui.keys import (
     GUIDANCE,
-    MAX_LENGTH,
     KeyringUnusableError,
     KeyStatus,
     delete_keys,
@@ -146,6 +145,8 @@ class KeysScreen(ModalScreen[None]):
         self.typing = False
 
     def compose(self) -> ComposeResult:
+        # The fields take text of any length: a field capped at the keys' limit would drop an
+        # over-long paste whole and the store would call it empty; the store says how long.
         with Vertical(id="keys-box") as box:
             box.border_title = "API keys"
             yield Static("", id="keys-venue", markup=False)
@@ -158,7 +159,6 @@ class KeysScreen(ModalScreen[None]):
                     placeholder="press s, then paste the API key",
                     id="keys-key",
                     disabled=True,
-                    max_length=MAX_LENGTH,
                 )
             with Horizontal(classes="keys-field", id="keys-secret-row"):
                 yield Label("Secret", classes="keys-label")
@@ -167,7 +167,6 @@ class KeysScreen(ModalScreen[None]):
                     id="keys-secret",
                     password=True,
                     disabled=True,
-                    max_length=MAX_LENGTH,
                 )
             yield Static("", id="keys-result", markup=False)
             yield Static(

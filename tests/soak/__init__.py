@@ -1,0 +1,1 @@
+"""The soak run: `make soak`, see soak.py."""
