@@ -52,7 +52,7 @@ from hftui.screens.journal import JournalScreen
 from hftui.screens.keys import KeysScreen
 from hftui.screens.mode import ModeScreen
 from hftui.screens.order_entry import OrderEntryScreen
-from hftui.screens.quit import QuitScreen
+from hftui.screens.quit import QuitScreen, left_alone_text
 from hftui.screens.strategies import StrategiesScreen
 from hftui.widgets.alerts import AlertsPanel
 from hftui.widgets.ladder import Ladder
@@ -600,7 +600,10 @@ class HftuiApp(App[str]):
             if choice is not None:
                 self.exit(choice)
 
-        self.push_screen(QuitScreen(self.spawned, engine_alive=self.view.alive), chosen)
+        view = self.view
+        controls = view.controller_pid == os.getpid()
+        left_alone = left_alone_text(view.dead_man_cancel, view.dead_man_after_s, controls)
+        self.push_screen(QuitScreen(self.spawned, view.alive, left_alone), chosen)
 
     async def action_quit(self) -> None:
         # Textual's own quit (command palette) must ask about the engine like every other.

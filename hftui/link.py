@@ -252,6 +252,8 @@ class EngineView:
     uptime: str  # since the engine started, e.g. "1h02m"; "" if unknown
     symbols: tuple[SymbolView, ...]
     controller_pid: int = 0  # the TUI in control of the engine; 0: none
+    dead_man_cancel: bool = True  # without its TUI the engine cancels and observes (or keeps)
+    dead_man_after_s: float = 10.0  # after this long without the controller's heartbeat
     read_only: bool = False  # set by the app: another TUI controls, this one watches
     realized: float = 0.0  # USDT today, all symbols, this mode
     unrealized: float = 0.0
@@ -589,6 +591,8 @@ class EngineLink:
             uptime=age_text((now - started) / 1e9) if started else "",
             symbols=symbols,
             controller_pid=int(header["tui_pid"]),
+            dead_man_cancel=bool(header["dead_man_cancel"]),
+            dead_man_after_s=int(header["dead_man_after_ms"]) / 1000,
             realized=float(header["realized"]),
             unrealized=float(header["unrealized"]),
             fees=float(header["fees"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -10,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-__all__ = ["QuitScreen"]
+__all__ = ["QuitScreen", "left_alone_text"]
 
 
 class QuitScreen(ModalScreen[str | None]):
@@ -48,17 +49,20 @@ class QuitScreen(ModalScreen[str | None]):
         Binding("escape", "choose('')", "Cancel", id="quit.cancel", tooltip="Back to the app"),
     ]
 
-    def __init__(self, spawned: bool, engine_alive: bool = True) -> None:
+    def __init__(self, spawned: bool, engine_alive: bool = True, left_alone: str = "") -> None:
         """Ask how to quit.
 
         Args:
             spawned: this TUI started the engine, so stopping it is the default.
             engine_alive: False adds that the engine is not responding (stop then ends it
                 for good; leave keeps whatever is left of it).
+            left_alone: what the engine will do once left without its TUI (the dead-man
+                policy, see `left_alone_text`); "" says nothing.
         """
         super().__init__()
         self.spawned = spawned
         self.engine_alive = engine_alive
+        self.left_alone = left_alone
 
     def compose(self) -> ComposeResult:
         if self.spawned:
@@ -72,6 +76,9 @@ class QuitScreen(ModalScreen[str | None]):
         with Vertical(id="quit-box"):
             yield Static(question, id="quit-question", markup=False)
             yield Static(choices, id="quit-choices", markup=False)
+            if self.left_alone:  # wrapped to the choices' width, which sets the box's
+                note = textwrap.fill(self.left_alone, max(40, len(choices)), break_on_hyphens=False)
+                yield Static(note, id="quit-left-alone", markup=False)
             yield Static("enter takes the default, escape cancels", id="quit-hint")
 
     def action_choose(self, choice: str) -> None:
@@ -79,3 +86,19 @@ class QuitScreen(ModalScreen[str | None]):
 
     def action_default(self) -> None:
         self.dismiss("stop" if self.spawned else "leave")
+
+
+def left_alone_text(cancel: bool, after_s: float, controls: bool) -> str:
+    """What leaving the engine running means for a TUI in control of it: its dead-man's
+    switch fires once this TUI's heartbeats stop. A watching TUI's leaving changes nothing."""
+    if not controls:
+        return ""
+    if cancel:
+        return (
+            f"Left running, {after_s:g}s after this TUI quits the engine cancels every open "
+            "order and drops to observe (dead-man policy cancel); `hftui attach` to come back."
+        )
+    return (
+        "Left running, the engine keeps trading without a TUI (dead-man policy keep); "
+        "`hftui attach` to come back."
+    )

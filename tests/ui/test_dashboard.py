@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 from textual.strip import Strip
+from textual.widgets import Static
 
 from hftui.app import HftuiApp
 from hftui.ipc import SnapshotReader, SnapshotWriter
@@ -173,6 +175,35 @@ async def test_quit_can_be_cancelled_and_ctrl_c_works_from_a_modal(region: Snaps
         assert isinstance(app.screen, QuitScreen)
         await pilot.press("escape")
     assert app.return_value is None
+
+
+@pytest.mark.parametrize("cancel", [True, False])
+async def test_quit_says_what_the_dead_man_policy_does_to_an_engine_left_running(
+    region: SnapshotWriter, cancel: bool
+) -> None:
+    region.begin_header()
+    region.header["tui_pid"] = os.getpid()  # this TUI controls the engine
+    region.header["dead_man_cancel"] = int(cancel)
+    region.header["dead_man_after_ms"] = 7_500
+    region.end_header()
+    app = make_app(region)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitScreen)
+        text = " ".join(str(app.screen.query_one("#quit-left-alone", Static).render()).split())
+        if cancel:
+            assert text.startswith("Left running, 7.5s after this TUI quits the engine cancels")
+        else:
+            assert "keeps trading without a TUI (dead-man policy keep)" in text
+        await pilot.press("escape")
+        # A TUI that only watches leaves nothing behind when it goes: no such line.
+        region.begin_header()
+        region.header["tui_pid"] = os.getpid() + 1
+        region.end_header()
+        await pilot.pause(0.2)
+        await pilot.press("q")
+        assert not app.screen.query("#quit-left-alone")
 
 
 async def test_dead_engine_is_unmissable(region: SnapshotWriter) -> None:
