@@ -218,6 +218,7 @@ class JournalState:
 
     open_orders: list[dict[str, object]] = field(default_factory=list)  # rows of `orders`
     last_trade_ids: dict[str, int] = field(default_factory=dict)  # live, per symbol
+    last_paper_trade_id: int = 0  # the paper matcher's ids, all symbols: it goes on from here
     first_live_ms: int = 0  # the oldest live order's creation: trades before are not ours
     venue_ids: dict[int, str] = field(default_factory=dict)  # venue order id -> client id
     # mode -> (realized, fees, funding) of the current UTC day, so "today" survives a restart
@@ -239,6 +240,8 @@ def _load_state(conn: sqlite3.Connection) -> JournalState:
             "SELECT symbol, MAX(trade_id) AS last FROM fills WHERE mode = 'live' GROUP BY symbol"
         ):
             state.last_trade_ids[str(r["symbol"])] = int(r["last"])
+        paper = conn.execute("SELECT MAX(trade_id) FROM fills WHERE mode = 'paper'").fetchone()
+        state.last_paper_trade_id = int(paper[0] or 0)
         first = conn.execute("SELECT MIN(created_ns) FROM orders WHERE mode = 'live'").fetchone()
         state.first_live_ms = int(first[0] or 0) // 1_000_000
         for r in conn.execute(

@@ -314,6 +314,9 @@ class Engine:
             for mode in (Mode.PAPER, Mode.LIVE):
                 if mode.label in self.journal.state.today:
                     execution.account.seed_today(mode, *self.journal.state.today[mode.label])
+            # Paper trade ids go on from the last journaled one: the journal keys fills by
+            # trade id, and a reused id would be taken for a fill it already has.
+            execution.paper.resume_trade_ids(self.journal.state.last_paper_trade_id)
         execution.rest_url = self.endpoints.rest_url
         execution.stream_url = self.endpoints.stream_url
         market = self.market

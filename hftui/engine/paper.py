@@ -112,6 +112,10 @@ class PaperMatcher:
         self._due = math.inf  # earliest pending arrival or cancel
         self._now = 0  # time of the event being played, for update_ms
 
+    def resume_trade_ids(self, after: int) -> None:
+        """Number the next fills from `after` + 1 (the last trade id an earlier run used)."""
+        self._next_trade = max(self._next_trade, after + 1)
+
     # ---- requests -------------------------------------------------------------------------
 
     def submit(
