@@ -685,7 +685,10 @@ class Notice:
 
     @property
     def line(self) -> str:
-        """The notice as one line of text."""
+        """The notice as one line of text (the title once when the text only repeats it,
+        as the answer to a mode switch does)."""
+        if self.text == self.title:
+            return f"{self.time} {self.title}"
         return f"{self.time} {self.title}: {self.text}"
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from hftui.ipc import SnapshotReader, SnapshotWriter
-from hftui.link import EngineLink, EngineStatus, age_text
+from hftui.link import EngineLink, EngineStatus, Notice, age_text
 from hftui.protocol import FeedState, Mode
 from tests.support.region import FROZEN_NS, fill_header, fill_symbol, frozen_region
 
@@ -141,3 +141,12 @@ def test_age_is_brought_up_to_date_without_a_new_block(region: SnapshotWriter) -
 )
 def test_age_text(seconds: float | None, text: str) -> None:
     assert age_text(seconds) == text
+
+
+def test_a_notice_whose_text_repeats_its_title_says_it_once() -> None:
+    assert Notice("17:39:51", "information", "mode paper", "mode paper").line == (
+        "17:39:51 mode paper"
+    )
+    assert Notice("17:39:51", "warning", "kill", "killed: engine had it").line == (
+        "17:39:51 kill: killed: engine had it"
+    )
