@@ -774,8 +774,9 @@ class CommandLink:
         if no TUI has it. Not answered, and no nudge: the engine reads it at its next poll."""
         if self.control is None:
             return
+        events = self.control.events
         with contextlib.suppress(RingError, OSError):
-            self.control.sender.send(Heartbeat(claim))
+            self.control.sender.send(Heartbeat(claim, events.cursor, events.overruns))
 
     def unconnected(self, title: str) -> Notice:
         """The notice for a command that cannot be sent: there is no command ring."""

@@ -567,9 +567,13 @@ class SetStrategyParams:
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
     """A TUI is alive (every 0.5 s; never answered). `claim`: take control if no TUI has it;
-    a TUI that has seen another one in control watches and stops claiming."""
+    a TUI that has seen another one in control watches and stops claiming. `read` and
+    `overruns`: its event reader's cursor and the events it lost to falling behind (the
+    engine cannot see a reader's progress otherwise; it exports the controller's)."""
 
     claim: bool = True
+    read: int = 0
+    overruns: int = 0
     tag: Literal["heartbeat"] = "heartbeat"
 
 

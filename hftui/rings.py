@@ -263,6 +263,8 @@ def encode_command(command: Command, out: np.ndarray) -> None:
             out["params"] = _text(command.params, "params", 256)
         case Heartbeat():
             out["flags"] = _FLAG_CLAIM if command.claim else 0
+            out["qty"] = str(command.read).encode()  # counters as text: no numeric field fits
+            out["price"] = str(command.overruns).encode()
         case WatchSymbol():
             out["symbol"] = _text(command.symbol, "symbol", 16)
             out["flags"] = _FLAG_WATCH if command.watch else 0
@@ -291,6 +293,9 @@ def decode_command(record: np.void) -> Command:
                 post_only=bool(flags & FLAG_POST_ONLY),
                 reduce_only=bool(flags & FLAG_REDUCE_ONLY),
             )
+        if kind == COMMAND_TAGS["heartbeat"]:
+            read, overruns = _counter(record["qty"]), _counter(record["price"])
+            return Heartbeat(bool(flags & _FLAG_CLAIM), read, overruns)
         simple: dict[int, Command] = {
             COMMAND_TAGS["cancel"]: CancelOrder(text),
             COMMAND_TAGS["cancel_all"]: CancelAll(symbol),
@@ -302,7 +307,6 @@ def decode_command(record: np.void) -> Command:
             COMMAND_TAGS["resume"]: ResumeStrategy(text),
             COMMAND_TAGS["reload_strategy"]: ReloadStrategy(text),
             COMMAND_TAGS["set_params"]: SetStrategyParams(text, decode_text(record["params"])),
-            COMMAND_TAGS["heartbeat"]: Heartbeat(bool(flags & _FLAG_CLAIM)),
             COMMAND_TAGS["take_control"]: TakeControl(),
             COMMAND_TAGS["watch"]: WatchSymbol(symbol, bool(flags & _FLAG_WATCH)),
         }
@@ -313,6 +317,14 @@ def decode_command(record: np.void) -> Command:
         return simple[kind]
     except (KeyError, ValueError) as exc:
         raise RingError(f"malformed command record: {exc}") from None
+
+
+def _counter(field: bytes) -> int:
+    # A non-negative decimal counter in a text field ("" is 0); ValueError otherwise.
+    value = int(decode_text(field) or "0")
+    if not 0 <= value < 2**63:
+        raise ValueError(f"counter out of range: {value}")
+    return value
 
 
 class CommandSender:

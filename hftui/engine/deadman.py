@@ -90,6 +90,10 @@ class DeadMansSwitch:
         self.last_beat_ns = 0
         self.watchers: dict[int, float] = {}  # pid -> monotonic time of its last heartbeat
         self.lapses = 0
+        # The controller's event reader at its last heartbeat: events read (its cursor) and
+        # lost to overruns, as it reported them.
+        self.reader_read = 0
+        self.reader_overruns = 0
 
     # ---- commands -------------------------------------------------------------------------
 
@@ -99,6 +103,8 @@ class DeadMansSwitch:
         match command:
             case Heartbeat():
                 self.beat(sender, command.claim)
+                if sender == self.controller_pid:
+                    self.reader_read, self.reader_overruns = command.read, command.overruns
                 return _SWALLOW
             case TakeControl():
                 return Screening(forward=False, answer=self.take_control(sender))

@@ -29,6 +29,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from hftui.engine.deadman import DeadMansSwitch
 from hftui.engine.metrics import EventTally, LatencyHistogram
 from hftui.protocol import Mode
 from hftui.rings import EVENT_CAPACITY
@@ -69,6 +70,9 @@ class EngineParts(Protocol):
 
     @property
     def tally(self) -> EventTally: ...
+
+    @property
+    def dead_man(self) -> DeadMansSwitch: ...
 
 
 def _observe(family: HistogramMetricFamily, labels: list[str], h: LatencyHistogram) -> None:
@@ -130,14 +134,25 @@ class EngineCollector(Collector):
         tally = parts.tally
         yield _counter(
             "hftui_events_published_total",
-            "Events written to the event ring (its writer cannot see readers' overruns).",
+            "Events written to the event ring.",
             tally.published,
         )
+        yield _gauge("hftui_event_ring_capacity", "Slots in the event ring.", EVENT_CAPACITY)
+        # Readers map the ring read-only: the controlling TUI reports its reader in each
+        # heartbeat (0.5 s), and these are its figures as of the last one.
+        dead_man = parts.dead_man
+        controlled = dead_man.controller_pid != 0
         yield _gauge(
-            "hftui_event_ring_capacity",
-            "Slots in the event ring. Its depth and overruns are per reader: readers map it "
-            "read-only and keep their cursors to themselves, so the engine cannot see them.",
-            EVENT_CAPACITY,
+            "hftui_event_ring_depth",
+            "Events published and not yet read by the controlling TUI, as of its last "
+            "heartbeat (0 while no TUI controls the engine).",
+            max(0, tally.published - dead_man.reader_read) if controlled else 0,
+        )
+        yield _counter(
+            "hftui_event_ring_overruns_total",
+            "Events the controlling TUI lost to falling behind the ring (it then resyncs "
+            "from the snapshots), as it reported them; starts again with a new TUI.",
+            dead_man.reader_overruns if controlled else 0,
         )
         for counter_name, doc, counts in (
             (

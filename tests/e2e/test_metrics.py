@@ -156,7 +156,7 @@ def test_order_timings_and_the_journal_lag_after_paper_and_strategy_orders(
             lag = families["hftui_journal_write_lag_seconds"][1]
             assert lag["hftui_journal_write_lag_seconds_sum"] > 0
             assert "queued" in _help(url, "hftui_journal_write_lag_seconds")
-            assert "cannot see" in _help(url, "hftui_event_ring_capacity")
+            assert "controlling TUI" in _help(url, "hftui_event_ring_depth")
 
             # The snapshot carries the recent tick-to-order for the TUI and `status`.
             doc = cli_json(["status", "--json"], env)

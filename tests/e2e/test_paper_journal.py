@@ -4,6 +4,7 @@ would have its fills taken for ones the journal already holds, and lost."""
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from pathlib import Path
 
@@ -26,6 +27,10 @@ def _paper_fills(env: dict[str, str]) -> dict[str, int]:
         conn.close()
 
 
+def _journaled(env: dict[str, str], cid: str) -> bool:
+    return cid in _paper_fills(env)
+
+
 def test_paper_fills_of_a_restarted_engine_are_journaled(tmp_path: Path) -> None:
     env = isolated_env(tmp_path)
     with local_exchange(env, tmp_path) as url:
@@ -40,7 +45,7 @@ def test_paper_fills_of_a_restarted_engine_are_journaled(tmp_path: Path) -> None
                 assert code == 0, doc
                 cid = str(doc["text"]).split()[2].rstrip(":")  # "paper order CID: ..."
                 placed.append(cid)
-                eventually(lambda cid=cid: cid in _paper_fills(env), 10)
+                eventually(functools.partial(_journaled, env, cid), 10)
         fills = _paper_fills(env)
         assert set(placed) <= set(fills), (placed, fills)
         assert fills[placed[1]] > fills[placed[0]]  # numbered on from the first run

@@ -129,6 +129,7 @@ class StubEngine:
     refusals: int = 0
     received: list[Command] = field(default_factory=list)
     heartbeats: int = 0
+    last_heartbeat: Heartbeat | None = None
     published: list[Event] = field(default_factory=list)
     # Order entry: the orders resting in paper (observe only says "would send"), and the
     # engine's fat-finger band around mid, as `[risk] price_band_bps`.
@@ -162,6 +163,7 @@ class StubEngine:
                 continue
             if isinstance(command, Heartbeat):
                 self.heartbeats += 1  # the dead-man's switch is the real engine's business
+                self.last_heartbeat = command
                 continue
             self.received.append(command)
             self._handle(request_id, command)

@@ -7,7 +7,7 @@ import os
 
 from hftui.app import HftuiApp
 from hftui.ipc import SnapshotWriter
-from hftui.protocol import Kill, TakeControl
+from hftui.protocol import AlertRaised, Kill, TakeControl
 from tests.ui.conftest import Desk, eventually
 
 OTHER = 777
@@ -51,6 +51,15 @@ async def test_the_controlling_tui_is_not_read_only(desk: Desk) -> None:
         await pilot.press("T")
         assert "this TUI controls the engine" in notice_line(app)
         assert desk.engine.received == []
+        # Each heartbeat reports how far this TUI has read the event ring (for the metrics).
+        desk.engine.publish(AlertRaised(20, "one"))
+        desk.engine.publish(AlertRaised(20, "two"))
+
+        def reported_all() -> bool:
+            beat = desk.engine.last_heartbeat
+            return beat is not None and beat.read == len(desk.engine.published) > 0
+
+        await eventually(pilot, reported_all)
 
 
 async def test_a_watcher_takes_control_deliberately_once_the_other_has_gone(

@@ -27,6 +27,7 @@ from hftui.protocol import (
     CommandAnswered,
     Event,
     Flatten,
+    Heartbeat,
     Kill,
     Mode,
     ModeChanged,
@@ -74,6 +75,8 @@ COMMANDS: list[Command] = [
     SetMode(Mode.OBSERVE),
     PauseStrategy("momentum"),
     ResumeStrategy("maker"),
+    Heartbeat(),
+    Heartbeat(False, 123_456_789, 42),
 ]
 
 EVENTS: list[Event] = [
@@ -136,6 +139,12 @@ def test_garbage_records_are_ring_errors() -> None:
     records[0]["side"] = 5
     with pytest.raises(RingError):
         decode_command(records[0])
+    heartbeat = np.zeros((), COMMAND_DTYPE)
+    encode_command(Heartbeat(), heartbeat)
+    for read, overruns in ((b"-1", b"0"), (b"x", b"0"), (b"0", b"9" * 20)):
+        heartbeat["qty"], heartbeat["price"] = read, overruns
+        with pytest.raises(RingError):
+            decode_command(heartbeat.reshape(1)[0])
     events = np.zeros(1, EVENT_DTYPE)
     events[0]["kind"] = 42
     with pytest.raises(RingError):

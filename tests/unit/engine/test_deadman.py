@@ -145,3 +145,12 @@ def test_the_header_carries_policy_controller_and_heartbeat() -> None:
     assert int(header["tui_heartbeat_ns"]) == 5_000
     assert int(header["dead_man_cancel"]) == 0
     assert int(header["dead_man_after_ms"]) == 2500
+
+
+def test_the_controllers_event_reader_figures_are_kept_a_watchers_are_not() -> None:
+    dead_man, _ = switch()
+    dead_man.screen(TUI, Heartbeat(True, 500, 3))
+    dead_man.screen(OTHER, Heartbeat(True, 9_999, 77))  # a watcher: not the one exported
+    assert (dead_man.reader_read, dead_man.reader_overruns) == (500, 3)
+    dead_man.screen(TUI, Heartbeat(True, 640, 3))
+    assert dead_man.reader_read == 640

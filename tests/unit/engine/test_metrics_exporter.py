@@ -18,6 +18,7 @@ from prometheus_client.samples import Sample
 
 from hftui.config import Config, ConfigError, MetricsConfig, parse_config
 from hftui.engine.binance.client import DEFAULT_LIMITS, RateBudget, VenueClient
+from hftui.engine.deadman import DeadMansSwitch
 from hftui.engine.execution import Execution
 from hftui.engine.instrument import parse_instruments
 from hftui.engine.intents import Lots, OrderIntent, Ticks
@@ -28,7 +29,7 @@ from hftui.engine.metrics import EventTally
 from hftui.engine.metrics_exporter import EngineCollector, MetricsExporter
 from hftui.engine.strategy_host import StrategyHost
 from hftui.exchange.symbols import exchange_info
-from hftui.protocol import CommandAnswered, Mode, Reason, Side
+from hftui.protocol import CommandAnswered, Heartbeat, Mode, Reason, Side
 from tests.unit.engine.test_market_data import NAMES, engine, sync_all, wire
 
 WEIGHT = "x-mbx-used-weight-1m"
@@ -44,6 +45,7 @@ class Parts:
     journal: Journal | None = None
     strategies: StrategyHost | None = None
     tally: EventTally = field(default_factory=EventTally)
+    dead_man: DeadMansSwitch = field(default_factory=lambda: DeadMansSwitch("cancel", 3.0))
 
 
 @pytest.fixture
@@ -189,6 +191,17 @@ def test_execution_journal_and_refusals_are_exported(parts: Parts, tmp_path: Pat
     assert value(got["hftui_mode"], "hftui_mode", mode=Mode.LIVE.label) == 0
     assert value(got["hftui_killed"], "hftui_killed") == 0
     parts.journal = None
+
+
+def test_the_controlling_tuis_event_reader_is_exported(parts: Parts) -> None:
+    got = scrape(parts)  # no TUI in control: nothing behind
+    assert value(got["hftui_event_ring_depth"], "hftui_event_ring_depth") == 0
+    parts.tally.published = 1_000
+    parts.dead_man.screen(4242, Heartbeat(True, 960, 12))
+    got = scrape(parts)
+    assert value(got["hftui_event_ring_depth"], "hftui_event_ring_depth") == 40
+    overruns = got["hftui_event_ring_overruns"]
+    assert value(overruns, "hftui_event_ring_overruns_total") == 12
 
 
 def test_the_exporter_serves_on_loopback_only_and_a_taken_port_is_an_error(
