@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar
 
 from hftui.config import LiveSettings
 from hftui.engine.balances import AssetBalance, parse_balance_rows
@@ -37,6 +37,9 @@ from hftui.protocol import AlertRaised, Mode
 __all__ = ["Mismatch", "Reconciler"]
 
 log = logging.getLogger(__name__)
+
+_V = TypeVar("_V")
+_T = TypeVar("_T")
 
 # An order changed this recently may have an event in flight: judged at the next check.
 _GRACE_MS: Final = 2_000
@@ -226,15 +229,9 @@ class Reconciler:
 
     async def _positions(self) -> list[Mismatch]:
         ex = self.execution
-        first = self._differing(await self._venue_positions())
-        if not first:
-            return []
-        await asyncio.sleep(_CONFIRM_S)
-        venue = await self._venue_positions()
+        venue, differing = await _confirmed(self._venue_positions, self._differing)
         found = []
-        for symbol, lots in self._differing(venue).items():
-            if first.get(symbol) != lots:
-                continue  # still moving: the next check judges it
+        for symbol, lots in differing.items():
             inst = ex.instruments[symbol]
             mine = ex.account.book(Mode.LIVE, symbol).lots
             found.append(
@@ -256,17 +253,11 @@ class Reconciler:
 
     async def _balances(self) -> list[Mismatch]:
         # The wallet moves with every fill's fee and realized P&L, and its ACCOUNT_UPDATE can
-        # trail the venue's list: a difference counts only if a second read agrees.
+        # trail the venue's list as a fill's event trails the venue's position.
         balances = self.execution.account.balances
-        venue = await self._venue_balances()
-        first = balances.differing(venue)
-        if first:
-            await asyncio.sleep(_CONFIRM_S)
-            venue = await self._venue_balances()
+        venue, differing = await _confirmed(self._venue_balances, balances.differing)
         found = []
-        for asset, wallet in balances.differing(venue).items():
-            if first.get(asset) != wallet:
-                continue  # still moving: the next check judges it
+        for asset, wallet in differing.items():
             held = balances.get(asset)
             mine = f"{held.wallet}" if held is not None else "none"
             found.append(Mismatch("balance", asset, mine, f"{wallet}"))
@@ -291,6 +282,21 @@ class Reconciler:
             await stream.rebuild()
         if halt:
             await self.halt(f"reconciliation: {len(found)} mismatch(es) with the venue")
+
+
+async def _confirmed(
+    read: Callable[[], Awaitable[_V]], differing: Callable[[_V], dict[str, _T]]
+) -> tuple[_V, dict[str, _T]]:
+    """The venue's figures, and those that differ from ours in two reads `_CONFIRM_S` apart
+    with the same venue value (an event in flight can make one read differ for a moment;
+    a figure still moving is judged at the next check)."""
+    venue = await read()
+    first = differing(venue)
+    if not first:
+        return venue, {}
+    await asyncio.sleep(_CONFIRM_S)
+    venue = await read()
+    return venue, {k: v for k, v in differing(venue).items() if first.get(k) == v}
 
 
 def _signed(fmt: Callable[[int], str], lots: int) -> str:
