@@ -1,5 +1,5 @@
-"""The dashboard: mode banner, symbol bar, book ladder and trade tape, positions and open
-orders, health and notice bars.
+"""The dashboard: mode banner, symbol bar, book ladder and trade tape (and, wide, the price
+chart, strategies and alerts), positions and open orders, health and notice bars.
 
 The ladder has the focus (its cursor picks the price order entry starts at); `o` moves it to
 the orders panel (its cursor picks the order `x` cancels) and escape brings it back.
@@ -15,6 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
 
 from hftui.link import EngineStatus, EngineView, Notice
 from hftui.protocol import OrderType, Side
@@ -22,16 +23,18 @@ from hftui.widgets.alerts import AlertsPanel
 from hftui.widgets.chart import PriceChart
 from hftui.widgets.health_bar import HealthBar
 from hftui.widgets.ladder import Ladder
+from hftui.widgets.lines import KeptPaint
 from hftui.widgets.mode_banner import ModeBanner
 from hftui.widgets.notice_bar import NoticeBar
 from hftui.widgets.orders import OrdersPanel
 from hftui.widgets.positions import PositionsPanel
+from hftui.widgets.strategies_panel import StrategiesPanel
 from hftui.widgets.symbol_bar import SymbolBar
 from hftui.widgets.tape import Tape
 
 __all__ = ["DashboardScreen", "engine_note"]
 
-# Wide terminals get a third market column: the price chart over the alerts.
+# Wide terminals get a third market column: the price chart, the strategies, the alerts.
 _BREAKPOINTS: list[tuple[int, str]] = [(0, "-narrow"), (120, "-wide")]
 
 
@@ -45,6 +48,24 @@ class _Column(Vertical):
     """A column its panels cover (see `_Row`)."""
 
     BLANK = True
+
+
+class _KeptKey(FooterKey, KeptPaint):
+    """A footer key painted once: it changes only by a refresh, a style update (hover, a
+    disabled binding) or a new footer (the bindings changed). FooterKey comes first: Textual
+    takes a widget's CSS and component classes along the first bases."""
+
+
+class _Footer(Footer):
+    """Textual's footer, its keys painted once rather than at every full repaint."""
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            if type(widget) is FooterKey:
+                # The same key as built (its bindings to the footer's reactives included),
+                # only its painting kept: the class adds no state of its own.
+                widget.__class__ = _KeptKey
+            yield widget
 
 
 class DashboardScreen(Screen[None]):
@@ -126,6 +147,7 @@ class DashboardScreen(Screen[None]):
         self.positions = PositionsPanel(id="positions")
         self.orders = OrdersPanel(id="orders")
         self.chart = PriceChart(id="chart")
+        self.strategies = StrategiesPanel(id="strategies")
         self.alerts = AlertsPanel(id="alerts")
         self.health = HealthBar(id="health-bar")
         self.notices = NoticeBar(id="notice-bar")
@@ -138,13 +160,14 @@ class DashboardScreen(Screen[None]):
             yield self.tape
             with _Column(id="side"):
                 yield self.chart
+                yield self.strategies
                 yield self.alerts
         with _Row(id="trading"):
             yield self.positions
             yield self.orders
         yield self.health
         yield self.notices
-        yield Footer(compact=True)
+        yield _Footer(compact=True)
 
     def show(
         self,
@@ -176,6 +199,7 @@ class DashboardScreen(Screen[None]):
         self.ladder.show(symbol, note, own)
         self.tape.show(symbol, stale=bool(note))
         self.chart.show(view, selected, note)
+        self.strategies.show(view)
         self.positions.show(view, symbol.symbol if symbol is not None else None)
         self.orders.show(view)
 

@@ -3,7 +3,9 @@
 The app hands over every alert notice it reads from the event ring, before a burst is cut
 down to a few notifications, so the panel keeps what the toasts had to leave out. An alert
 that repeats the one before it is counted on that row rather than added again: a noisy
-strategy cannot push everything else out. Long texts wrap under their own start.
+strategy cannot push everything else out. Long texts wrap under their own start, once per
+new alert or width (not per frame), and the lines on screen are kept until they change
+(`DrawnLines`).
 
 Focused (`a` on the dashboard), up/down (k/j), page up/down, home and end scroll it;
 escape hands the focus back to the ladder.
@@ -20,9 +22,9 @@ from rich.segment import Segment
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.strip import Strip
-from textual.widget import Widget
 
 from hftui.link import Notice, Severity
+from hftui.widgets.lines import DrawnLines
 
 __all__ = ["ALERT_TITLE", "AlertRow", "AlertsPanel", "wrap_alert"]
 
@@ -75,7 +77,7 @@ def wrap_alert(row: AlertRow, width: int) -> list[str]:
     return [head + lines[0], *(" " * _INDENT + line for line in lines[1:])]
 
 
-class AlertsPanel(Widget, can_focus=True):
+class AlertsPanel(DrawnLines, can_focus=True):
     """The engine's recent alerts, newest first."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -192,25 +194,27 @@ class AlertsPanel(Widget, can_focus=True):
     def on_resize(self) -> None:
         self.top = self._clamp(self.top)
 
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
+    def draw_key(self) -> object:
+        return (self._version, self.top)
+
+    def draw(self, width: int, height: int) -> list[Strip]:
         lines = self._display()
         if not lines:
-            style = self.get_component_rich_style("alerts--message")
-            text = "no alerts yet" if y == 1 else ""
-            return Strip([Segment(text.center(width)[:width], style)]).adjust_cell_length(
-                width, self.rich_style
-            )
-        k = self.top + y
-        if k >= len(lines):
-            return Strip.blank(width, self.rich_style)
-        text, severity, first = lines[k]
-        style = self.get_component_rich_style(_CLASS[severity])
-        if first:
-            segments = [
-                Segment(text[:_TIME], self.get_component_rich_style("alerts--time")),
-                Segment(text[_TIME:], style),
-            ]
-        else:
-            segments = [Segment(text, style)]
-        return Strip(segments).adjust_cell_length(width, self.rich_style)
+            style = self.part_style("alerts--message")
+            blank = Strip.blank(width, self.rich_style)
+            drawn = [blank] * height
+            if height > 1:
+                text = "no alerts yet".center(width)[:width]
+                drawn[1] = Strip([Segment(text, style)]).adjust_cell_length(width, self.rich_style)
+            return drawn
+        time_style = self.part_style("alerts--time")
+        drawn = []
+        for text, severity, first in lines[self.top : self.top + height]:
+            style = self.part_style(_CLASS[severity])
+            if first:
+                segments = [Segment(text[:_TIME], time_style), Segment(text[_TIME:], style)]
+            else:
+                segments = [Segment(text, style)]
+            drawn.append(Strip(segments).adjust_cell_length(width, self.rich_style))
+        drawn += [Strip.blank(width, self.rich_style)] * (height - len(drawn))
+        return drawn

@@ -1,4 +1,5 @@
-"""The book ladder: asks above, the spread, bids below, with cumulative depth bars.
+"""The book ladder: asks above, the spread, bids below, with cumulative depth bars and, on
+a wide ladder, each level's distance from the mid in ticks.
 
 A Line API widget: each row is rendered on demand from a pre-formatted `SymbolView`, so a
 repaint formats no numbers and builds no tables. It repaints only when the book, its
@@ -23,12 +24,14 @@ from hftui.link import LadderLevel, SymbolView
 from hftui.protocol import Side, format_units
 from hftui.widgets.lines import DrawnLines
 
-__all__ = ["Ladder", "depth_bar", "level_units"]
+__all__ = ["Ladder", "depth_bar", "level_units", "mid_distances"]
 
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 _GAP = 2  # spaces between columns
 _MIN_BAR = 4  # below this the cumulative column makes way for the bar
 _MARK = 3  # the cursor and own-order marker column, then a space
+_DISTANCE_FROM = 60  # ladder width from which the distance column shows; it goes first
+_DISTANCE_TITLE = "ticks"
 
 
 def level_units(price: str, decimals: int) -> int:
@@ -37,6 +40,24 @@ def level_units(price: str, decimals: int) -> int:
     sign = -1 if whole.startswith("-") else 1
     scale: int = 10**decimals
     return sign * (abs(int(whole)) * scale + int(frac.ljust(decimals, "0")[:decimals] or "0"))
+
+
+def mid_distances(view: SymbolView, levels: list[LadderLevel]) -> list[str]:
+    """Each level's distance from the mid in ticks ("0.5", "3"), "" without a two-sided book.
+
+    Halves only when the mid sits between two ticks (an odd spread), so a column holds
+    either whole ticks or all halves.
+    """
+    tick = max(1, view.tick_units)
+    if view.bid_units < 0 or view.ask_units < 0:
+        return [""] * len(levels)
+    twice_mid = view.bid_units + view.ask_units  # in half units: no rounding
+    half = twice_mid % (2 * tick) != 0
+    out = []
+    for level in levels:
+        apart = abs(2 * level_units(level.price, view.price_decimals) - twice_mid)
+        out.append(f"{apart / (2 * tick):.1f}" if half else str(apart // (2 * tick)))
+    return out
 
 
 def depth_bar(value: int, largest: int, width: int) -> str:
@@ -188,14 +209,18 @@ class Ladder(DrawnLines, can_focus=True):
         self.set_class(stale, "-stale")
         self.refresh()
 
-    def _columns(self, view: SymbolView, width: int) -> tuple[int, int, int, int]:
-        # Columns as wide as the widest value; whatever is left draws the depth bar.
+    def _columns(self, view: SymbolView, width: int, distance: int) -> _Columns:
+        # Columns as wide as the widest value; whatever is left draws the depth bar. Narrow,
+        # the distance goes first (it is only on a ladder from 60 wide), then the cumulative.
         price, size, cum = view.price_width, view.qty_width, view.cum_width
         fixed = _MARK + price + _GAP + size + _GAP
-        if width - fixed - cum - _GAP < _MIN_BAR:
+        if width < _DISTANCE_FROM or width - fixed - cum - _GAP - distance - _GAP < _MIN_BAR:
+            distance = 0
+        after = distance + _GAP if distance else 0  # the distance sits right of the bar
+        if width - fixed - cum - _GAP - after < _MIN_BAR:
             cum = 0
-        used = fixed + (cum + _GAP if cum else 0)
-        return price, size, cum, max(0, width - used - 1)
+        used = fixed + (cum + _GAP if cum else 0) + after
+        return price, size, cum, max(0, width - used - 1), distance
 
     def draw_key(self) -> object:
         return (self.view, self.message, self.own, self.cursor)
@@ -223,7 +248,16 @@ class Ladder(DrawnLines, can_focus=True):
             view.asks[shown_asks - 1].cum_units if shown_asks else 0,
             view.bids[shown_bids - 1].cum_units if shown_bids else 0,
         )
-        columns = self._columns(view, width)
+        shown = [*view.asks[:shown_asks], *view.bids[:shown_bids]]
+        distances: dict[str, str] = {}  # price -> ticks from the mid
+        distance = 0
+        if width >= _DISTANCE_FROM:
+            prices = (level.price for level in shown)
+            distances = dict(zip(prices, mid_distances(view, shown), strict=True))
+            distance = max(len(_DISTANCE_TITLE), *map(len, distances.values()))
+        columns = self._columns(view, width, distance)
+        if not columns[4]:
+            distances = {}
         lines = [self._header(columns, width)]
         paint = _Paint(self, stale)
         blank = Strip.blank(width)
@@ -242,16 +276,19 @@ class Ladder(DrawnLines, can_focus=True):
             if level is None:
                 lines.append(blank)
             else:
-                lines.append(self._level(view, level, columns, width, largest, side, paint))
+                far = distances.get(level.price, "")
+                lines.append(self._level(view, level, columns, width, largest, side, paint, far))
         return lines[:height]
 
-    def _header(self, columns: tuple[int, int, int, int], width: int) -> Strip:
-        price, size, cum, bar = columns
+    def _header(self, columns: _Columns, width: int) -> Strip:
+        price, size, cum, bar, distance = columns
         gap = " " * _GAP
         text = f"{'':{_MARK}}{'price':>{price}}{gap}{'size':>{size}}{gap}"
         if cum:
             text += f"{'cum':>{cum}}{gap}"
-        if bar:
+        if distance:  # the bar's room is at least _MIN_BAR here, "depth" may be cut
+            text += f"{'depth'[:bar]:<{bar}}{gap}{_DISTANCE_TITLE:>{distance}}"
+        elif bar:
             text += "depth"
         style = self.part_style("ladder--header")
         return Strip([Segment(text[:width].ljust(width), style)], width)
@@ -268,13 +305,14 @@ class Ladder(DrawnLines, can_focus=True):
         self,
         view: SymbolView,
         level: LadderLevel,
-        columns: tuple[int, int, int, int],
+        columns: _Columns,
         width: int,
         largest: int,
         side: str,
         paint: _Paint,
+        far: str = "",
     ) -> Strip:
-        price, size, cum, bar = columns
+        price, size, cum, bar, distance = columns
         gap = " " * _GAP
         # The price back in units only to match the cursor and own orders, when there are any.
         units = (
@@ -295,14 +333,20 @@ class Ladder(DrawnLines, can_focus=True):
         segments = [Segment(marker, mark_style), Segment(text, style)]
         if bar:
             segments.append(Segment(depth_bar(level.cum_units, largest, bar), bar_style))
+        if distance:
+            segments.append(Segment(f"{gap}{far:>{distance}}", style))
         # Every character here is one cell wide (digits, the marks, block elements): the
         # length is known without measuring, and a row that fits is padded, not cropped.
-        length = len(marker) + len(text) + bar
+        length = len(marker) + len(text) + bar + (_GAP + distance if distance else 0)
         if length <= width:
             if length < width:
                 segments.append(Segment(" " * (width - length)))
             return Strip(segments, width)
         return Strip(segments).crop(0, width)
+
+
+# Widths of the price, size, cumulative, depth bar and distance columns (0: not shown).
+_Columns = tuple[int, int, int, int, int]
 
 
 class _Paint:

@@ -6,6 +6,10 @@ most of the work between their lines (column widths, styles, the rows on screen)
 `DrawnLines` draws the whole widget at once into a list of strips and keeps it until what
 the lines depend on changes: the subclass's `draw_key`, the size, or the styles (a refresh
 or a style update). A repaint with nothing new then costs a lookup per line.
+
+The lines as painted (with the border, its titles and the background) are kept the same way
+(`KeptPaint`): Textual drops its own copy of those whenever the screen is painted in full (a
+resize, a screen switch), and styling every line again is most of a panel's cost.
 """
 
 from __future__ import annotations
@@ -17,10 +21,62 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-__all__ = ["DrawnLines"]
+__all__ = ["DrawnLines", "KeptPaint"]
 
 
-class DrawnLines(Widget):
+class KeptPaint(Widget):
+    """A widget whose painted lines are kept until what they are painted from changes.
+
+    That is: `paint_key` (the content; None for a widget that refreshes when its content
+    changes), the crop and size, the border titles, the colours behind it, its opacity, the
+    app's line filters and ANSI theme. Its own styles and the ancestors' CSS reach it as a
+    style update, and a refresh is a new content: both drop what was kept.
+    """
+
+    _painted_key: object = None
+    _painted: tuple[Strip, ...] = ()
+
+    def paint_key(self) -> object:
+        """What the content lines show, besides the size and the styles."""
+        return None
+
+    def refresh(
+        self,
+        *regions: Region,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Self:
+        if repaint:
+            self._painted_key = None
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def notify_style_update(self) -> None:
+        self._painted_key = None
+        super().notify_style_update()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # All that Textual paints the lines with (`StylesCache.render_widget`).
+        app = self.app
+        key = (
+            self.paint_key(),
+            crop,
+            self.region.size,
+            self._border_title,
+            self._border_subtitle,
+            self.background_colors,
+            self.opacity,
+            self.hover_style,
+            tuple(map(id, app.get_line_filters())),
+            app.ansi_theme,
+        )
+        if key != self._painted_key:
+            self._painted = tuple(super().render_lines(crop))
+            self._painted_key = key
+        return list(self._painted)
+
+
+class DrawnLines(KeptPaint):
     """Base of the dashboard's Line API panels: subclasses implement `draw_key` and `draw`."""
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -100,6 +156,9 @@ class DrawnLines(Widget):
             return super().render_lines(crop)
         finally:
             self._painting = None
+
+    def paint_key(self) -> object:
+        return self._drawn_key  # set by `drawn_lines`, just before painting
 
     def render_line(self, y: int) -> Strip:
         lines = self._painting if self._painting is not None else self.drawn_lines()

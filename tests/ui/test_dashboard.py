@@ -94,7 +94,11 @@ async def test_ladder_has_asks_above_the_spread_and_bids_below(
         width = app.dashboard.ladder.size.width
         assert all(len(row) == width for row in rows)
         deepest_bid = [row for row in rows[mid + 1 :] if row.strip()[:1].isdigit()][-1]
-        assert deepest_bid.rstrip().endswith("█")  # the deepest level on screen fills the bar
+        # The deepest level on screen fills the bar (wide, up to the distance column).
+        bar = deepest_bid.rstrip()
+        if size != (80, 24):
+            bar = bar.rsplit(" ", 1)[0].rstrip()  # the distance from mid, in ticks
+        assert bar.endswith("█")
 
 
 async def test_tape_lists_newest_trades_first(region: SnapshotWriter) -> None:

@@ -50,7 +50,10 @@ def test_strategies_edit_refused_160x48(snap_compare: SnapCompare, desk: Desk) -
             return answer.has_class("-error")
 
         await eventually(pilot, refused)
-        pilot.app.clear_notifications()  # the toast's picture belongs to the app's tests
+        # The app learns of the answer at its next poll and shows a toast then: let it come,
+        # then clear it (the toast's picture belongs to the app's tests).
+        await pilot.pause(0.3)
+        pilot.app.clear_notifications()
         await pilot.pause()
 
     assert snap_compare(desk.app(), run_before=run_before, terminal_size=(160, 48))
