@@ -367,7 +367,7 @@ class HftuiApp(App[str]):
         timeout = 10.0 if notice.severity == "error" else None
         self.notify(
             notice.text,
-            title=notice.title,
+            title="" if notice.text == notice.title else notice.title,  # said once
             severity=notice.severity,
             timeout=timeout,
             markup=False,

@@ -94,6 +94,19 @@ def _tone(symbol: SymbolView) -> str:
     return "positions--row"
 
 
+def _title(book: str, wallet: float | None, width: int) -> str:
+    """The panel's title: the wallet in it (the totals line fills up first when narrow),
+    shortened rather than cut through the number when the panel is narrow."""
+    if wallet is None:
+        return f"positions · {book}"
+    figure = f"wallet {wallet:,.2f}"
+    room = width - 6  # the corners and the title's padding
+    for title in (f"positions · {book} · {figure}", f"{book} · {figure}"):
+        if len(title) <= room:
+            return title
+    return f"positions · {book}"
+
+
 class PositionsPanel(DrawnLines):
     """Positions and P&L of every symbol: the shown one first, then those with any."""
 
@@ -111,7 +124,6 @@ class PositionsPanel(DrawnLines):
         super().__init__(id=id)
         self.rows: tuple[SymbolView, ...] = ()
         self.totals = (0.0, 0.0, 0.0, 0.0, 0.0)  # today, realized, unrealized, fees, funding
-        self.wallet: float | None = None  # the live wallet, shown beside the live account
         self.message = "waiting for engine…"
         self.stale = True
         self._key: object = None
@@ -151,15 +163,17 @@ class PositionsPanel(DrawnLines):
             stale,
             age,
             view.mode,
+            self.size.width,  # the title is fitted to it
         )
         if key == self._key:
             return
         self._key = key
         self.rows, self.totals, self.message, self.stale = rows, totals, message, stale
-        self.wallet = wallet
         # Observe trades nothing of its own: the engine shows the live account then.
         book = "live" if view.mode is Mode.OBSERVE else view.mode.label
-        self.set_borders(f"positions · {book}", f"STALE {age}" if stale else f"age {age}")
+        self.set_borders(
+            _title(book, wallet, self.size.width), f"STALE {age}" if stale else f"age {age}"
+        )
         self.set_class(stale, "-stale")
         self.refresh()
 
@@ -200,7 +214,6 @@ class PositionsPanel(DrawnLines):
             f"unreal {signed(unrealized)}",
             f"fees {fees:.2f}",
             f"funding {signed(funding)}",
-            *([f"wallet {self.wallet:,.2f}"] if self.wallet is not None else []),
         ):
             if len(text) + 2 + len(piece) > width:
                 break

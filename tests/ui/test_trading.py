@@ -216,6 +216,10 @@ async def test_mode_up_a_step_then_live_with_the_word(desk: Desk) -> None:
         await pilot.press("m", "p")
         await eventually(pilot, lambda: answered(app, "mode paper") is not None)
         await eventually(pilot, lambda: app.view.mode is Mode.PAPER)
+        # The answer only repeats what was asked: its toast says it once, not as title too.
+        toasts = [(n.title, n.message) for n in app._notifications]
+        assert ("", "mode paper") in toasts
+        assert ("mode paper", "mode paper") not in toasts
         await pilot.press("m", "l")
         assert isinstance(app.screen, ModeScreen)
         await pilot.press("l", "i", "v", "e", "enter")  # not in capitals: not sent
