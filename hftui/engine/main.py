@@ -352,10 +352,6 @@ class Engine:
         strategies.start()
         if market is not None:
             strategies.attach(market)
-            # Orders placed while a frame is handled carry its receive time (tick-to-order).
-            if market.on_book is not None and market.on_trade is not None:
-                market.on_book = execution.timings.wrap_book(market.on_book)
-                market.on_trade = execution.timings.wrap_trade(market.on_trade)
         execution.spawn(strategies.run(), "strategies")
         self.controller.dead_man = self.dead_man
         if self.commands is not None:

@@ -15,15 +15,11 @@ percentile the publisher puts in the snapshot for the TUI.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import numpy as np
 
 from hftui.protocol import CommandAnswered, Event, OrderChanged, OrderStatus
-
-if TYPE_CHECKING:
-    from hftui.engine.book import OrderBook
 
 __all__ = ["RECENT_SAMPLES", "EventTally", "LatencyHistogram", "OrderTimings"]
 
@@ -108,16 +104,14 @@ class EventTally:
             self.rejects[key] = self.rejects.get(key, 0) + 1
 
 
-BookHook = Callable[[str, "OrderBook", int], None]
-TradeHook = Callable[[str, int, int, bool, int], None]
-
 
 class OrderTimings:
     """Tick-to-order and order round trips, on the loop, in plain ints and fixed arrays.
 
-    `trigger_ns` is the receive time (wall clock) of the frame whose handlers run now, and 0
-    between frames: only an order placed while a frame is handled (a strategy reacting to a
-    book or a trade) has a tick-to-order; manual orders, timers and the kill switch's have not.
+    `trigger_ns` is the receive time (wall clock) of the frame whose strategy callbacks run
+    now (the strategy host sets it around them), and 0 otherwise: only an order a strategy
+    places reacting to a book or a trade has a tick-to-order; manual orders, timers and the
+    kill switch's have not.
     """
 
     __slots__ = (
@@ -140,30 +134,6 @@ class OrderTimings:
         self._sent: dict[str, int] = {}  # client id -> when handed over, until its answer
         self._pending: dict[str, int] = {}  # live: client id -> trigger, until the send task
         self._quantiles = (-1, 0, 0)  # (recent_count, p50, p99) last computed
-
-    # ---- the frame handlers ---------------------------------------------------------------
-
-    def wrap_book(self, inner: BookHook) -> BookHook:
-        """`inner` (the whole chain of book listeners) with `trigger_ns` set around it."""
-
-        def on_book(symbol: str, book: OrderBook, now_ns: int) -> None:
-            self.trigger_ns = now_ns
-            try:
-                inner(symbol, book, now_ns)
-            finally:
-                self.trigger_ns = 0
-
-        return on_book
-
-    def wrap_trade(self, inner: TradeHook) -> TradeHook:
-        def on_trade(symbol: str, price: int, qty: int, buyer_maker: bool, now_ns: int) -> None:
-            self.trigger_ns = now_ns
-            try:
-                inner(symbol, price, qty, buyer_maker, now_ns)
-            finally:
-                self.trigger_ns = 0
-
-        return on_trade
 
     # ---- execution ------------------------------------------------------------------------
 

@@ -448,38 +448,48 @@ class StrategyHost:
     def on_book(self, symbol: str, book: OrderBook, now_ns: int) -> None:
         clock = time.perf_counter_ns
         budget = self.budget_ns
-        for slot in self._running:
-            strategy = slot.strategy
-            if strategy is None or slot.paused:
-                continue
-            t0 = clock()
-            try:
-                strategy.on_book(symbol, book, now_ns)
-            except Exception as exc:
-                self._failed(slot, "on_book", exc)
-                continue
-            spent = clock() - t0
-            slot.book_latency.observe(spent)
-            if spent > budget:
-                self._overrun(slot, "on_book", spent)
+        timings = self.execution.timings
+        timings.trigger_ns = now_ns  # orders placed now have this frame's tick-to-order
+        try:
+            for slot in self._running:
+                strategy = slot.strategy
+                if strategy is None or slot.paused:
+                    continue
+                t0 = clock()
+                try:
+                    strategy.on_book(symbol, book, now_ns)
+                except Exception as exc:
+                    self._failed(slot, "on_book", exc)
+                    continue
+                spent = clock() - t0
+                slot.book_latency.observe(spent)
+                if spent > budget:
+                    self._overrun(slot, "on_book", spent)
+        finally:
+            timings.trigger_ns = 0
 
     def on_trade(self, symbol: str, price: int, qty: int, buyer_maker: bool, now_ns: int) -> None:
         clock = time.perf_counter_ns
         budget = self.budget_ns
-        for slot in self._running:
-            strategy = slot.strategy
-            if strategy is None or slot.paused:
-                continue
-            t0 = clock()
-            try:
-                strategy.on_trade(symbol, price, qty, buyer_maker, now_ns)
-            except Exception as exc:
-                self._failed(slot, "on_trade", exc)
-                continue
-            spent = clock() - t0
-            slot.trade_latency.observe(spent)
-            if spent > budget:
-                self._overrun(slot, "on_trade", spent)
+        timings = self.execution.timings
+        timings.trigger_ns = now_ns
+        try:
+            for slot in self._running:
+                strategy = slot.strategy
+                if strategy is None or slot.paused:
+                    continue
+                t0 = clock()
+                try:
+                    strategy.on_trade(symbol, price, qty, buyer_maker, now_ns)
+                except Exception as exc:
+                    self._failed(slot, "on_trade", exc)
+                    continue
+                spent = clock() - t0
+                slot.trade_latency.observe(spent)
+                if spent > budget:
+                    self._overrun(slot, "on_trade", spent)
+        finally:
+            timings.trigger_ns = 0
 
     def on_fill(self, fill: Fill) -> None:
         """A fill from execution: delivered once execution has finished applying it, so a
