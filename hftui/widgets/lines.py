@@ -40,6 +40,10 @@ class KeptPaint(Widget):
         """What the content lines show, besides the size and the styles."""
         return None
 
+    def forget_painting(self) -> None:
+        """Paint again at the next repaint (subclasses drop their own kept lines too)."""
+        self._painted_key = None
+
     def refresh(
         self,
         *regions: Region,
@@ -48,11 +52,11 @@ class KeptPaint(Widget):
         recompose: bool = False,
     ) -> Self:
         if repaint:
-            self._painted_key = None
+            self.forget_painting()
         return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def notify_style_update(self) -> None:
-        self._painted_key = None
+        self.forget_painting()
         super().notify_style_update()
 
     def render_lines(self, crop: Region) -> list[Strip]:
@@ -130,22 +134,14 @@ class DrawnLines(KeptPaint):
             self._drawn_key = key
         return self._drawn
 
-    def refresh(
-        self,
-        *regions: Region,
-        repaint: bool = True,
-        layout: bool = False,
-        recompose: bool = False,
-    ) -> Self:
+    def forget_painting(self) -> None:
         # The panels refresh when their data moved, and Textual refreshes a widget whose
         # component styles changed: either way, draw again.
-        if repaint:
-            self._drawn_key = None
-        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+        self._drawn_key = None
+        super().forget_painting()
 
     def notify_style_update(self) -> None:
         # New CSS, theme, class or focus state: the same content may be coloured otherwise.
-        self._drawn_key = None
         self._styles.clear()
         super().notify_style_update()
 
