@@ -290,6 +290,23 @@ def ingest_(buf: bytes, qty: np.ndarray, state: np.ndarray, scratch: np.ndarray)
 
 
 @njit(cache=True, nogil=True)
+def _parse_frame(frame: bytes, state: np.ndarray, scratch: np.ndarray, meta: np.ndarray) -> int:
+    # A diff-depth frame into the scratch rows at the book's grid; ids and time into `meta`.
+    return parse_depth_(
+        frame,
+        state[S_PDEC],
+        state[S_QDEC],
+        state[S_TICK],
+        state[S_LOT],
+        meta,
+        scratch[R_BID_TICKS],
+        scratch[R_BID_LOTS],
+        scratch[R_ASK_TICKS],
+        scratch[R_ASK_LOTS],
+    )
+
+
+@njit(cache=True, nogil=True)
 def ingest_frame_(
     frame: bytes, qty: np.ndarray, state: np.ndarray, scratch: np.ndarray, expect_prev: int
 ) -> int:
@@ -302,18 +319,7 @@ def ingest_frame_(
         what this fast path reads (nothing changed).
     """
     meta = state[S_META : S_META + META_SIZE]
-    status = parse_depth_(
-        frame,
-        state[S_PDEC],
-        state[S_QDEC],
-        state[S_TICK],
-        state[S_LOT],
-        meta,
-        scratch[R_BID_TICKS],
-        scratch[R_BID_LOTS],
-        scratch[R_ASK_TICKS],
-        scratch[R_ASK_LOTS],
-    )
+    status = _parse_frame(frame, state, scratch, meta)
     if status != 0:
         return status
     first = meta[META_FIRST]
@@ -393,18 +399,7 @@ def depth_frame_(
         (flags or status as `ingest_frame_`'s, u, E) with u and E 0 when declined.
     """
     meta = state[S_META : S_META + META_SIZE]
-    status = parse_depth_(
-        frame,
-        state[S_PDEC],
-        state[S_QDEC],
-        state[S_TICK],
-        state[S_LOT],
-        meta,
-        scratch[R_BID_TICKS],
-        scratch[R_BID_LOTS],
-        scratch[R_ASK_TICKS],
-        scratch[R_ASK_LOTS],
-    )
+    status = _parse_frame(frame, state, scratch, meta)
     if status != 0:
         return status, 0, 0
     if (symbol_at != ANY_SYMBOL and meta[META_SYMBOL] != symbol_at) or meta[META_DEPTH] != 1:

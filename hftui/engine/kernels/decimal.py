@@ -84,15 +84,20 @@ def decimal_units_(buf: bytes, start: int, end: int, decimals: int) -> int:
             i += 1
     if finer:
         return OFF_GRID
+    return _scaled(value, frac, decimals, big)
+
+
+@njit(cache=True, nogil=True)
+def _scaled(value: int, frac: int, decimals: int, big: bool) -> int:
+    # The digits read, with `frac` of them after the point, in units of 10**-decimals;
+    # TOO_LARGE when they overflowed the digit limit, before or now.
     while frac < decimals:
         if value >= _DIGIT_LIMIT:
             big = True
         else:
             value *= 10
         frac += 1
-    if big:
-        return TOO_LARGE
-    return value
+    return TOO_LARGE if big else value
 
 
 @njit(cache=True, nogil=True)
@@ -146,15 +151,7 @@ def _quoted(buf: bytes, i: int, n: int, decimals: int) -> tuple[int, int]:
         return i + 1, MALFORMED
     if finer:
         return i + 1, OFF_GRID
-    while frac < decimals:
-        if value >= _DIGIT_LIMIT:
-            big = True
-        else:
-            value *= 10
-        frac += 1
-    if big:
-        return i + 1, TOO_LARGE
-    return i + 1, value
+    return i + 1, _scaled(value, frac, decimals, big)
 
 
 @njit(cache=True, nogil=True)
