@@ -28,6 +28,8 @@ async def test_a_stopped_engine_is_offered_a_restart(desk: Desk) -> None:
     app = desk.app()
     async with app.run_test(size=(80, 24)) as pilot:
         await eventually(pilot, lambda: isinstance(app.screen, EngineLostScreen), 6.0)
+        # Pushed is not yet composed: its text comes with its first refresh.
+        await eventually(pilot, lambda: "ENGINE LOST" in _text(app))
         text = _text(app)
         assert "ENGINE LOST: the engine (pid 4242) stopped" in text
         assert "[r] restart the engine" in text
