@@ -13,8 +13,10 @@ and its frozen `Params`, then calls its hooks on the engine's loop:
 - `on_timer(now_ns)` every `timer_interval_s` seconds,
 - `on_stop()` when the engine stops or the strategy is unloaded.
 
-Intents (place, cancel, replace) go through the context, which routes them through risk and
-execution in the engine's current mode: in `observe` they are only risk-checked and shown as
+Intents (place, cancel, replace) go through the context. They are routed through risk and
+execution, in the engine's current mode and in the order they were made, as soon as the hook
+that made them returns: the hook's time is its own decision's, and a hook that raises or
+overruns its budget sends none of them. In `observe` they are only risk-checked and shown as
 "would send". A strategy never sees keys or the venue client. Prices are integer ticks and
 quantities integer lots of the symbol's grid; `Context.ticks`/`Context.lots` convert the
 trader's decimal strings once, in `on_start`.
@@ -49,7 +51,9 @@ __all__ = [
     "param_fields",
 ]
 
-API_VERSION: Final = 1  # bumped when a hook or the context changes incompatibly
+# Bumped when a hook or the context changes incompatibly. 2: intents are routed when the hook
+# returns, so `place` gives a client id before risk has seen the order.
+API_VERSION: Final = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,9 @@ class Context(Protocol):
 
     @property
     def last_reason(self) -> Reason:
-        """Why the last `place` or `replace` placed nothing (OK when it did, or in observe)."""
+        """What became of the last routed `place` or `replace`: OK, or why nothing was placed.
+        Routing happens when the hook returns, so a hook sees its previous hooks' outcome;
+        the refusals decided at once (HALTED, KILLED, NOT_FOUND, BAD_QTY) are set at once."""
         ...
 
     def now_ns(self) -> int:
@@ -117,15 +123,19 @@ class Context(Protocol):
         tif: TimeInForce = TimeInForce.GTC,
         reduce_only: bool = False,
     ) -> str:
-        """Ask for a limit order (a market order when `price` is 0).
+        """Ask for a limit order (a market order when `price` is 0), sent when the hook
+        returns.
 
-        Returns the client id of the order, or "" when nothing was placed: refused by risk
-        (see `last_reason`), or `observe` (risk-checked and shown as "would send").
+        Returns the order's client id, or "" when nothing will be placed: held (paused,
+        above `max_mode`, killed; see `last_reason`) or `observe` (risk-checked and shown as
+        "would send"). An order risk refuses when it is routed never opens: `is_open` turns
+        False and `last_reason` says why.
         """
         ...
 
     def cancel(self, client_id: str) -> bool:
-        """Ask to cancel one of this strategy's orders; False if it is not working."""
+        """Ask to cancel one of this strategy's orders (sent when the hook returns; one placed
+        in the same hook is simply never sent); False if it is not working."""
         ...
 
     def replace(self, client_id: str, price: int, qty: int = 0) -> str:

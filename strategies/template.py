@@ -12,10 +12,12 @@ Parameters (`[strategies.params.template]`):
 Rules of the house: prices are ticks and quantities lots (convert decimal strings once, in
 `on_start`, with `self.ctx.ticks`/`self.ctx.lots`); hooks are on the hot path, so read the
 book in place and keep per-update work small; an exception or a hook slower than the budget
-pauses the strategy and cancels its orders. Orders: `self.ctx.place(symbol, side, lots,
-ticks, tif, reduce_only)` returns a client id ("" when refused, see `self.ctx.last_reason`,
-or in observe); `self.ctx.cancel(cid)`, `self.ctx.replace(cid, ticks)`;
-`self.ctx.position(symbol)` is this strategy's own net position in lots.
+pauses the strategy, cancels its orders and drops the intents it made. Orders:
+`self.ctx.place(symbol, side, lots, ticks, tif, reduce_only)` returns a client id ("" when
+held, see `self.ctx.last_reason`, or in observe); `self.ctx.cancel(cid)`,
+`self.ctx.replace(cid, ticks)`. Intents go to risk when the hook returns: one risk refuses
+is never open (`self.ctx.is_open(cid)`). `self.ctx.position(symbol)` is this strategy's own
+net position in lots.
 """
 
 from __future__ import annotations

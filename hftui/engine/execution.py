@@ -205,6 +205,7 @@ class Execution:
         self._tasks: set[asyncio.Task[object]] = set()
         self._tag = base36(time.time_ns() // 1_000_000)[-7:]
         self._sequence = 0
+        self._prefixes: dict[str, str] = {}  # order owner -> its client ids' prefix
         self._paper_timer: asyncio.TimerHandle | None = None
         self.orders_sent = 0
         self.refusals = 0
@@ -238,7 +239,10 @@ class Execution:
 
     def next_client_id(self, strategy: str) -> ClientId:
         self._sequence += 1
-        prefix = "m" if strategy == "manual" else strategy[:8].replace("-", "_")
+        prefix = self._prefixes.get(strategy)
+        if prefix is None:  # once per owner: a strategy asks for one on every quote
+            prefix = "m" if strategy == "manual" else strategy[:8].replace("-", "_")
+            self._prefixes[strategy] = prefix
         return new_client_id(prefix, self._tag, self._sequence)
 
     def _alert(self, level: int, text: str) -> None:
@@ -283,12 +287,17 @@ class Execution:
         return f"{intent.side.name} {qty} {intent.symbol} {where}{flags}"
 
     def place(
-        self, intent: OrderIntent, on_done: Callable[[Outcome], None] | None = None
+        self,
+        intent: OrderIntent,
+        on_done: Callable[[Outcome], None] | None = None,
+        client_id: ClientId | None = None,
     ) -> Outcome:
         """Risk-check `intent` and act on it in the current mode.
 
         Returns the immediate outcome. In live the venue's answer comes later, through
-        `on_done` (called once, with the accepted or refused order).
+        `on_done` (called once, with the accepted or refused order). `client_id` is one
+        `next_client_id` gave out earlier (a strategy's intent, routed after its hook); a
+        refused order never uses it.
         """
         if self.touch is not None:
             self.set_mid(intent.symbol, *self.touch(intent.symbol))
@@ -314,14 +323,18 @@ class Execution:
             self.publish(AlertRaised(logging.INFO, text))
             return Outcome(Reason.OK, text)
         self.risk.record_sent()
-        return self.submit(intent, self.mode, on_done)
+        return self.submit(intent, self.mode, on_done, client_id)
 
     def submit(
-        self, intent: OrderIntent, mode: Mode, on_done: Callable[[Outcome], None] | None = None
+        self,
+        intent: OrderIntent,
+        mode: Mode,
+        on_done: Callable[[Outcome], None] | None = None,
+        client_id: ClientId | None = None,
     ) -> Outcome:
         """Send an order in `mode` without the risk gate: only for `place` (after risk) and
         the kill switch's reduce-only flatten, which must work while killed."""
-        cid = self.next_client_id(intent.strategy)
+        cid = client_id or self.next_client_id(intent.strategy)
         self.tracker.submit(cid, intent)
         self._order_mode[cid] = mode
         self._journal_new(cid, intent, mode)

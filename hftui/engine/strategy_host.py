@@ -7,6 +7,10 @@ remembers which client ids are its strategy's.
 
 - Every hook runs under one guard: an exception, or a call longer than the budget, pauses the
   strategy with an alert and cancels its working orders; nothing escapes to the engine.
+- Intents are queued by the context and routed (risk, execution) in order when the hooks of
+  the event have returned: a hook's time and budget are its decision's alone, and a hook
+  that fails or overruns sends none of its intents. Client ids are given out at once, so a
+  strategy can track and cancel an order in the same hook.
 - Hot reload: file mtimes are polled; a changed file is executed afresh, a new instance is
   started and the old one's `snapshot_state()` is restored into it. The context (and with it
   the orders and the position) carries over, so working orders stay managed. A file that no
@@ -39,7 +43,7 @@ from hftui.config import StrategiesConfig
 from hftui.engine.book import OrderBook
 from hftui.engine.execution import Execution, Outcome
 from hftui.engine.instrument import Instrument
-from hftui.engine.intents import Lots, OrderIntent, Ticks
+from hftui.engine.intents import ClientId, Lots, OrderIntent, Ticks
 from hftui.engine.market_data import MarketData
 from hftui.engine.metrics import LatencyHistogram
 from hftui.engine.orders import Fill
@@ -127,6 +131,13 @@ def parse_params_text(params_type: type[Params], text: str) -> dict[str, object]
     return out
 
 
+# A strategy's intent waiting for its hook to return: (context, client id or "" in observe,
+# symbol, side, lots, ticks, time in force, reduce-only), or a cancel: (context, client id).
+# Plain tuples: a hook that requotes makes several, and each costs tens of nanoseconds.
+_Queued = tuple["StrategyContext", str, str, Side, int, int, TimeInForce, bool]
+_Cancel = tuple["StrategyContext", str]
+
+
 class StrategyContext:
     """The `hftui.strategy.Context` a strategy acts through; one per strategy, kept across
     reloads."""
@@ -138,6 +149,7 @@ class StrategyContext:
         "_name",
         "_orders",
         "_positions",
+        "_queued",
         "fills",
         "held",
         "intents",
@@ -153,6 +165,7 @@ class StrategyContext:
         self._dry = dry  # a throwaway start's context: intents do nothing
         self._orders: dict[str, str] = {}  # client id -> symbol, this strategy's orders
         self._positions: dict[str, int] = {}  # symbol -> net lots from own fills
+        self._queued: dict[str, _Queued] = {}  # client id -> a place not routed yet
         self.last_reason = Reason.OK
         self.intents = 0  # this strategy's intents that reached risk
         self.held = 0  # ... held back by max_mode
@@ -192,6 +205,8 @@ class StrategyContext:
     def is_open(self, client_id: str) -> bool:
         if client_id not in self._orders:
             return False
+        if client_id in self._queued:
+            return True  # placed in this hook; routed when it returns
         order = self._execution.tracker.get(client_id)
         if order is None or not order.open:
             del self._orders[client_id]
@@ -214,12 +229,15 @@ class StrategyContext:
         tif: TimeInForce = TimeInForce.GTC,
         reduce_only: bool = False,
     ) -> str:
+        # Only the cheap refusals happen here; risk and execution see the intent when the
+        # hook returns (`StrategyHost.route`), so a hook's cost is its own decision's.
         ex, host = self._execution, self._host
         slot = host.slots.get(self._name)
         if self._dry or slot is None or slot.paused:  # paused, unloaded, or a dry start
             self.last_reason = Reason.HALTED
             return ""
-        if ex.mode > host.config.max_mode:
+        mode = ex.mode
+        if mode > host.config.max_mode:
             self.last_reason = Reason.HALTED  # see [strategies] max_mode
             host.held += 1
             self.held += 1
@@ -231,6 +249,52 @@ class StrategyContext:
             host.held += 1
             self.held += 1
             return ""
+        cid = "" if mode == Mode.OBSERVE else ex.next_client_id(self._name)
+        entry = (self, cid, symbol, side, qty, price, tif, reduce_only)
+        host.queue.append(entry)
+        if cid:
+            self._queued[cid] = entry
+            self._orders[cid] = symbol
+        return cid
+
+    def cancel(self, client_id: str) -> bool:
+        if self._dry or not self.is_open(client_id):
+            return False
+        entry = self._queued.pop(client_id, None)
+        if entry is not None:  # placed in this same hook: it never goes out
+            self._host.queue.remove(entry)
+            del self._orders[client_id]
+            return True
+        self._host.queue.append((self, client_id))
+        return True
+
+    def replace(self, client_id: str, price: int, qty: int = 0) -> str:
+        queued = self._queued.get(client_id)
+        if queued is not None:  # placed in this same hook: place it anew instead
+            _, _, symbol, side, old_qty, _, tif, reduce_only = queued
+            self.cancel(client_id)
+            return self.place(symbol, side, qty or old_qty, price, tif, reduce_only)
+        order = self._execution.tracker.get(client_id)
+        if order is None or client_id not in self._orders or not order.open:
+            self.last_reason = Reason.NOT_FOUND
+            return ""
+        old = order.intent
+        left = (qty or old.qty) - order.filled
+        if left <= 0:
+            self.last_reason = Reason.BAD_QTY
+            return ""
+        self.cancel(client_id)
+        return self.place(old.symbol, old.side, left, price, old.tif, old.reduce_only)
+
+    def route(self, entry: _Queued | _Cancel) -> None:
+        """Put one queued intent through risk and execution (`StrategyHost.route`)."""
+        ex = self._execution
+        if len(entry) == 2:
+            ex.cancel(entry[1])
+            return
+        _, cid, symbol, side, qty, price, tif, reduce_only = entry
+        if cid:
+            del self._queued[cid]
         intent = OrderIntent(
             symbol,
             side,
@@ -241,31 +305,24 @@ class StrategyContext:
             reduce_only,
             self._name,
         )
-        outcome: Outcome = ex.place(intent)
+        outcome = ex.place(intent, None, ClientId(cid) if cid else None)
         self.last_reason = outcome.reason
-        host.intents += 1
+        self._host.intents += 1
         self.intents += 1
-        if outcome.client_id:
-            self._orders[outcome.client_id] = symbol
-        return outcome.client_id
+        if cid and not outcome.client_id:  # refused: it never became an order
+            self._orders.pop(cid, None)
 
-    def cancel(self, client_id: str) -> bool:
-        if self._dry or not self.is_open(client_id):
-            return False
-        return self._execution.cancel(client_id).ok
-
-    def replace(self, client_id: str, price: int, qty: int = 0) -> str:
-        order = self._execution.tracker.get(client_id)
-        if order is None or client_id not in self._orders or not order.open:
-            self.last_reason = Reason.NOT_FOUND
-            return ""
-        old = order.intent
-        self.cancel(client_id)
-        left = (qty or old.qty) - order.filled
-        if left <= 0:
-            self.last_reason = Reason.BAD_QTY
-            return ""
-        return self.place(old.symbol, old.side, left, price, old.tif, old.reduce_only)
+    def drop_queued(self) -> int:
+        """Forget this strategy's intents not routed yet (it failed or was paused in the
+        hook that made them: half a decision never goes out)."""
+        queue = self._host.queue
+        mine = [entry for entry in queue if entry[0] is self]
+        for entry in mine:
+            queue.remove(entry)
+        for cid in self._queued:
+            self._orders.pop(cid, None)
+        self._queued.clear()
+        return len(mine)
 
     def log(self, text: str) -> None:
         log.info(text, extra={"strategy": self._name})
@@ -277,7 +334,9 @@ class StrategyContext:
 
     def cancel_all(self) -> int:
         """Cancel every working order; returns how many are on their way out (an order
-        whose cancel is already pending, e.g. from on_stop, is not asked again)."""
+        whose cancel is already pending, e.g. from on_stop, is not asked again). Intents
+        not routed yet are dropped."""
+        self.drop_queued()
         ex, count = self._execution, 0
         for cid in self.open_orders():
             order = ex.tracker.get(cid)
@@ -332,6 +391,8 @@ class StrategyHost:
         self._running: list[StrategySlot] = []  # loaded and not paused: the hot path's list
         self._fills: list[Fill] = []  # delivered after execution has finished the event
         self._fill_pending = False
+        # Intents made by the hook running now, routed in order when it returns.
+        self.queue: list[_Queued | _Cancel] = []
         self.intents = 0  # intents that reached risk
         self.held = 0  # intents held back by max_mode
         self._stopped = False
@@ -465,6 +526,8 @@ class StrategyHost:
                 slot.book_latency.observe(spent)
                 if spent > budget:
                     self._overrun(slot, "on_book", spent)
+            if self.queue:
+                self.route()
         finally:
             timings.trigger_ns = 0
 
@@ -488,8 +551,18 @@ class StrategyHost:
                 slot.trade_latency.observe(spent)
                 if spent > budget:
                     self._overrun(slot, "on_trade", spent)
+            if self.queue:
+                self.route()
         finally:
             timings.trigger_ns = 0
+
+    def route(self) -> None:
+        """Route the intents the hooks just made, in the order they made them. Entries are
+        taken one at a time: routing can call a hook (a fill), which may queue more."""
+        queue = self.queue
+        while queue:
+            entry = queue.pop(0)
+            entry[0].route(entry)
 
     def on_fill(self, fill: Fill) -> None:
         """A fill from execution: delivered once execution has finished applying it, so a
@@ -550,6 +623,7 @@ class StrategyHost:
         if pause and hook not in ("start", "stop") and spent > self.budget_ns:
             self._overrun(slot, f"on_{hook}", spent)
             return False
+        self.route()
         return True
 
     def _failed(self, slot: StrategySlot, hook: str, exc: Exception) -> None:
@@ -654,6 +728,8 @@ class StrategyHost:
         try:
             new = self._restart(old, plugin.cls, params)
         except Exception as exc:
+            if slot.context is not None:
+                slot.context.drop_queued()
             log.exception("strategy restart failed", extra={"strategy": name})
             return Outcome(
                 Reason.BAD_COMMAND,
@@ -662,6 +738,7 @@ class StrategyHost:
         slot.strategy = new
         slot.overrides.update(values)
         self._rebuild()
+        self.route()
         text = f"strategy {name} parameters: " + ", ".join(changes)
         self._alert(logging.INFO, text, slot)
         return Outcome(Reason.OK, text)
@@ -736,10 +813,12 @@ class StrategyHost:
             if old is not None:
                 new.restore_state(old.snapshot_state())
         except Exception as exc:
+            context.drop_queued()
             log.exception("strategy start failed", extra={"strategy": name})
             self._reload_failed(slot, f"strategy {name}: on_start raised {exc!r}")
             return False
         slot.plugin, slot.context, slot.strategy = plugin, context, new
+        self.route()  # anything on_start asked for
         slot.reloads += old is not None
         slot.failed_mtime_ns = 0
         if old is None:

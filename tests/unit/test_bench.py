@@ -113,8 +113,9 @@ def test_quick_suite_has_every_benchmark_and_figure(
     expected = {
         "ingest": {"throughput", "p50 per message", "p99 per message"},
         "tick-to-order": {
-            "book -> strategy -> risk p50",
-            "book -> strategy -> risk p99",
+            "strategy decision p50",
+            "strategy decision p99",
+            "routing its intents p50",
             "signed order round trip",
         },
         "risk": {"pass p50", "pass p99", "refuse p50"},
