@@ -21,7 +21,9 @@ Checked, and printed at the end:
 - the counters: messages, gaps, resyncs, reconnects, orders, fills, faults by kind.
 
 Run it alone with `python -m tests.soak.soak --seconds 120` (`--json` for the figures as
-JSON); `make soak` runs it through `tests/soak/test_soak.py` for `SOAK_SECONDS`.
+JSON); `make soak` runs it through `tests/soak/test_soak.py` for `SOAK_SECONDS`. The kills
+come one every `--kill-every` seconds (900); `--kill-every 0` kills nothing, so the whole run
+is one engine life: the way to tell a slow leak from warm-up over hours.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ GROWTH_BOUND_MIB = 48.0
 GROWTH_BOUND_FRACTION = 0.25
 SLOPE_BOUND_MIB_PER_H = 40.0
 SLOPE_MIN_LIFE_S = 900.0
+KILL_EVERY_S = 900.0  # one engine (live) or exchange (paper) kill -9 per quarter hour
 LIVE_SHARE = 0.75  # of the run; the rest is the paper phase with exchange restarts
 SAMPLE_EVERY_S = 2.0
 ORDER_EVERY_S = 6.0  # a market order from the shell, so fills happen whatever the strategies do
@@ -390,8 +393,16 @@ class Report:
 class Soak:
     """Owns the processes of one run: the exchange on a fixed port and the engine."""
 
-    def __init__(self, root: Path, seconds: float, seed: int, log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        seconds: float,
+        seed: int,
+        log: Callable[[str], None],
+        kill_every_s: float = KILL_EVERY_S,
+    ) -> None:
         self.seconds = seconds
+        self.kill_every_s = kill_every_s  # 0: no kills, one engine life
         self.rng = random.Random(seed)
         self.log = log
         self.env = isolated_env(root)
@@ -517,9 +528,11 @@ class Soak:
             time.sleep(SAMPLE_EVERY_S)
 
     def moments(self, start: float, span: float) -> list[float]:
-        """When to kill: one a quarter of an hour, at least one, each at a random moment of
-        its share of the phase."""
-        n = max(1, round(span / 900))
+        """When to kill: one per `kill_every_s` (at least one; none when it is 0), each at a
+        random moment of its share of the phase."""
+        if self.kill_every_s <= 0:
+            return []
+        n = max(1, round(span / self.kill_every_s))
         return [start + span * (i + self.rng.uniform(0.3, 0.7)) / n for i in range(n)]
 
     def restart_engine(self) -> None:
@@ -596,8 +609,14 @@ class Soak:
 
 
 @contextlib.contextmanager
-def soak(root: Path, seconds: float, seed: int, log: Callable[[str], None]) -> Iterator[Soak]:
-    run = Soak(root, seconds, seed, log)
+def soak(
+    root: Path,
+    seconds: float,
+    seed: int,
+    log: Callable[[str], None],
+    kill_every_s: float = KILL_EVERY_S,
+) -> Iterator[Soak]:
+    run = Soak(root, seconds, seed, log, kill_every_s)
     try:
         yield run
     except BaseException:
@@ -608,10 +627,15 @@ def soak(root: Path, seconds: float, seed: int, log: Callable[[str], None]) -> I
         run.close()
 
 
-def run_soak(seconds: float, seed: int = 1, log: Callable[[str], None] = print) -> Report:
+def run_soak(
+    seconds: float,
+    seed: int = 1,
+    log: Callable[[str], None] = print,
+    kill_every_s: float = KILL_EVERY_S,
+) -> Report:
     with (
         tempfile.TemporaryDirectory(prefix="hftui-soak-") as tmp,
-        soak(Path(tmp), seconds, seed, log) as run,
+        soak(Path(tmp), seconds, seed, log, kill_every_s) as run,
     ):
         return run.run()
 
@@ -622,11 +646,22 @@ def main(argv: list[str] | None = None) -> int:
         "--seconds", type=float, default=float(os.environ.get("SOAK_SECONDS", 3600))
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--kill-every",
+        type=float,
+        default=KILL_EVERY_S,
+        help="seconds between kill -9s of the engine (live) and exchange (paper); 0: none",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.seconds < 40:
         parser.error("--seconds must be at least 40 (warm-up, an engine and an exchange restart)")
-    report = run_soak(args.seconds, args.seed, log=lambda s: print(s, file=sys.stderr))  # noqa: T201
+    report = run_soak(
+        args.seconds,
+        args.seed,
+        log=lambda s: print(s, file=sys.stderr),  # noqa: T201
+        kill_every_s=args.kill_every,
+    )
     print(orjson.dumps(asdict(report)).decode() if args.json else report.table())  # noqa: T201
     return 1 if report.failures else 0
 
