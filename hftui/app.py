@@ -26,6 +26,7 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from hftui.heap import freeze_startup_heap
 from hftui.instance import find_running, pid_alive
 from hftui.link import CommandLink, EngineLink, EngineStatus, EngineView, Notice
 from hftui.paths import data_dir, journal_file
@@ -238,6 +239,10 @@ class HftuiApp(App[str]):
         # A fixed redraw rate, whatever the feed rate: the link is read once per frame.
         self.set_interval(1.0 / self.refresh_hz, self.poll_engine)
         self.set_interval(_HEARTBEAT_S, self.heartbeat)
+        if not self.is_headless:
+            # Once the dashboard is up: the widgets, styles and modules live as long as the
+            # app, and a full collection walking them would stall a frame.
+            self.call_after_refresh(freeze_startup_heap)
 
     def heartbeat(self) -> None:
         """Feed the engine's dead-man's switch."""

@@ -39,6 +39,7 @@ from hftui.engine.reconcile import Reconciler
 from hftui.engine.recovery import recover
 from hftui.engine.strategy_host import StrategyHost
 from hftui.engine.warmup import warm_kernels
+from hftui.heap import freeze_startup_heap
 from hftui.instance import find_running, remove_instance, write_instance
 from hftui.ipc import SnapshotWriter, segment_name
 from hftui.paths import config_path as default_config_path
@@ -373,6 +374,7 @@ class Engine:
             execution.spawn(
                 self.controller.kill(0, "kill switch (engine starting)", flatten), "kill"
             )
+        log.info("startup heap frozen", extra={"objects": freeze_startup_heap()})
 
     def _apply_config(self, fresh: Config, keys: list[str]) -> list[str]:
         """Put the live-safe `keys` of `fresh` in force (see config_watch); returns the keys

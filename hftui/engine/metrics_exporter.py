@@ -14,13 +14,19 @@ alternative, a lock on the hot path, is what this module exists to avoid.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Final, Protocol
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, ProcessCollector, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    ProcessCollector,
+    start_http_server,
+)
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -138,6 +144,11 @@ class EngineCollector(Collector):
             tally.published,
         )
         yield _gauge("hftui_event_ring_capacity", "Slots in the event ring.", EVENT_CAPACITY)
+        yield _gauge(
+            "hftui_gc_frozen_objects",
+            "Objects moved out of the garbage collector's full passes after start-up.",
+            gc.get_freeze_count(),
+        )
         # Readers map the ring read-only: the controlling TUI reports its reader in each
         # heartbeat (0.5 s), and these are its figures as of the last one.
         dead_man = parts.dead_man
@@ -357,6 +368,7 @@ class MetricsExporter:
         self.registry = CollectorRegistry()
         self.registry.register(EngineCollector(parts))
         ProcessCollector(registry=self.registry)  # cpu, memory, open fds of this process
+        GCCollector(registry=self.registry)  # collections and what they found, per generation
         self.requested_port = port  # 0: any free port
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None

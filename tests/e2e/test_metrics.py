@@ -76,6 +76,10 @@ def test_status_names_the_exporter_and_its_counters_move(tmp_path: Path) -> None
             assert families["hftui_mode"][1]["hftui_mode,mode=observe"] == 1
             assert families["hftui_journal_queue_depth"][0] == "gauge"
             assert "process_resident_memory_bytes" in families
+            # The start-up heap is out of the collector's full passes (tens of thousands of
+            # objects: modules, numba, the engine's parts).
+            assert families["hftui_gc_frozen_objects"][1]["hftui_gc_frozen_objects"] > 20_000
+            assert families["python_gc_collections"][0] == "counter"
 
 
 def test_metrics_can_be_turned_off(tmp_path: Path) -> None:
