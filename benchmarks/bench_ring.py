@@ -2,9 +2,10 @@
 
 Run: `python benchmarks/bench_ring.py [--events N] [--gap-us US] [--json]`.
 
-A writer process (the engine's side) stamps each event with CLOCK_MONOTONIC just before it
-publishes it; a reader process (the TUI's side) polls and, for every event it gets, takes
-the difference to its own CLOCK_MONOTONIC (one clock for the whole machine on Linux). Events
+A writer process (the engine's side) builds each event, as the engine has it when it
+publishes, then stamps CLOCK_MONOTONIC into a shared array and publishes it; a reader
+process (the TUI's side) polls and, for every event it gets, takes the difference between
+its own CLOCK_MONOTONIC (one clock for the whole machine on Linux) and that event's stamp. Events
 go out one at a time: the writer waits for the reader's acknowledgement (a shared counter),
 then `--gap-us`, so the figure is the latency of one event, not of a queue draining. The two
 processes are pinned to different CPUs when there are two. Three paths, in the same run
@@ -28,7 +29,7 @@ import os
 import time
 import uuid
 from multiprocessing.connection import Connection
-from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
 from multiprocessing.synchronize import Event as SyncEvent
 from typing import Final
 
@@ -60,8 +61,8 @@ def _await_ack(ack: Synchronized[int], n: int) -> None:
         pass
 
 
-def _event(stamp_ns: int) -> CommandAnswered:
-    return CommandAnswered(stamp_ns, True, Reason.OK, "x" * 100)  # a typical answer's text
+def _event(k: int) -> CommandAnswered:
+    return CommandAnswered(k, True, Reason.OK, "x" * 100)  # a typical answer's text
 
 
 # ---- ring -----------------------------------------------------------------------------------
@@ -74,6 +75,7 @@ def _ring_writer(
     ready: SyncEvent,
     done: SyncEvent,
     ack: Synchronized[int],
+    stamps: SynchronizedArray[int],
 ) -> None:
     _pin(0)
     writer = EventWriter(name)
@@ -82,7 +84,9 @@ def _ring_writer(
         while ack.value < 0:  # until the reader has attached
             time.sleep(0.001)
         for k in range(events + _WARMUP):
-            writer.publish(_event(time.monotonic_ns()))
+            event = _event(k)
+            stamps[k] = time.monotonic_ns()
+            writer.publish(event)
             _await_ack(ack, k + 1)
             _spin_until(time.monotonic_ns() + gap_ns)
         done.wait(30)
@@ -97,6 +101,7 @@ def _ring_reader(
     out: Connection,
     ready: SyncEvent,
     ack: Synchronized[int],
+    stamps: SynchronizedArray[int],
 ) -> None:
     _pin(1)
     ready.wait(30)
@@ -109,23 +114,26 @@ def _ring_reader(
             batch, _ = reader.poll()
             if batch:
                 now = time.monotonic_ns()
-                got.extend(now - e.request_id for e in batch if isinstance(e, CommandAnswered))
+                got.extend(
+                    now - stamps[e.request_id] for e in batch if isinstance(e, CommandAnswered)
+                )
                 ack.value = len(got)
     else:
-        # The seqlock alone: wait for slot n's "done" value, then read the stamp.
+        # The seqlock alone: wait for slot n's "done" value, then read its event's stamp.
         capacity = EVENT_CAPACITY
         slots = np.ndarray((capacity,), EVENT_DTYPE, buffer=reader._map, offset=_RING_HEADER)
-        seq, stamps = slots["seq"], slots["request_id"]
+        seq, ids = slots["seq"], slots["request_id"]
         n = reader.cursor
         while len(got) < total:
             i = n % capacity
             want = 2 * n + 2
             while seq[i] != want:
                 pass
-            got.append(time.monotonic_ns() - int(stamps[i]))
+            now = time.monotonic_ns()
+            got.append(now - stamps[int(ids[i])])
             n += 1
             ack.value = len(got)
-        del slots, seq, stamps
+        del slots, seq, ids
     out.send(got[_WARMUP:])
     reader.close()
 
@@ -135,9 +143,12 @@ def _run_ring(events: int, gap_ns: int, decode: bool) -> np.ndarray:
     name = f"hftui_bench_{uuid.uuid4().hex[:10]}_evt"
     ready, done = ctx.Event(), ctx.Event()
     ack = ctx.Value("q", -1, lock=False)
+    stamps = ctx.Array("q", events + _WARMUP, lock=False)
     recv_end, send_end = ctx.Pipe(duplex=False)
-    reader = ctx.Process(target=_ring_reader, args=(name, events, decode, send_end, ready, ack))
-    writer = ctx.Process(target=_ring_writer, args=(name, events, gap_ns, ready, done, ack))
+    reader = ctx.Process(
+        target=_ring_reader, args=(name, events, decode, send_end, ready, ack, stamps)
+    )
+    writer = ctx.Process(target=_ring_writer, args=(name, events, gap_ns, ready, done, ack, stamps))
     reader.start()
     writer.start()
     result = np.array(recv_end.recv(), dtype=np.int64)
@@ -151,21 +162,32 @@ def _run_ring(events: int, gap_ns: int, decode: bool) -> np.ndarray:
 
 
 def _pipe_writer(
-    conn: Connection, events: int, gap_ns: int, ready: SyncEvent, ack: Synchronized[int]
+    conn: Connection,
+    events: int,
+    gap_ns: int,
+    ready: SyncEvent,
+    ack: Synchronized[int],
+    stamps: SynchronizedArray[int],
 ) -> None:
     _pin(0)
     record = np.zeros((), EVENT_DTYPE)
     ready.wait(30)
     for k in range(events + _WARMUP):
-        stamp = time.monotonic_ns()
-        encode_event(_event(stamp), record)
+        event = _event(k)
+        stamps[k] = time.monotonic_ns()
+        encode_event(event, record)
         conn.send_bytes(record.tobytes())
         _await_ack(ack, k + 1)
         _spin_until(time.monotonic_ns() + gap_ns)
 
 
 def _pipe_reader(
-    conn: Connection, events: int, out: Connection, ready: SyncEvent, ack: Synchronized[int]
+    conn: Connection,
+    events: int,
+    out: Connection,
+    ready: SyncEvent,
+    ack: Synchronized[int],
+    stamps: SynchronizedArray[int],
 ) -> None:
     _pin(1)
     ready.set()
@@ -173,7 +195,7 @@ def _pipe_reader(
     for _ in range(events + _WARMUP):
         raw = conn.recv_bytes()
         now = time.monotonic_ns()
-        got.append(now - int(np.frombuffer(raw, EVENT_DTYPE)[0]["request_id"]))
+        got.append(now - stamps[int(np.frombuffer(raw, EVENT_DTYPE)[0]["request_id"])])
         ack.value = len(got)
     out.send(got[_WARMUP:])
 
@@ -182,10 +204,13 @@ def _run_pipe(events: int, gap_ns: int) -> np.ndarray:
     ctx = mp.get_context("spawn")
     ready = ctx.Event()
     ack = ctx.Value("q", 0, lock=False)
+    stamps = ctx.Array("q", events + _WARMUP, lock=False)
     recv_end, send_end = ctx.Pipe(duplex=False)
     result_recv, result_send = ctx.Pipe(duplex=False)
-    reader = ctx.Process(target=_pipe_reader, args=(recv_end, events, result_send, ready, ack))
-    writer = ctx.Process(target=_pipe_writer, args=(send_end, events, gap_ns, ready, ack))
+    reader = ctx.Process(
+        target=_pipe_reader, args=(recv_end, events, result_send, ready, ack, stamps)
+    )
+    writer = ctx.Process(target=_pipe_writer, args=(send_end, events, gap_ns, ready, ack, stamps))
     reader.start()
     writer.start()
     result = np.array(result_recv.recv(), dtype=np.int64)

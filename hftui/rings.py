@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import _posixshmem
 import contextlib
+import dataclasses
 import fcntl
 import mmap
 import os
 import struct
 import time
+from collections.abc import Callable
 from multiprocessing import shared_memory
 from pathlib import Path
-from typing import Any, Final, NamedTuple, cast
+from typing import Any, Final, NamedTuple, TypeVar, cast
 
 import numpy as np
 
@@ -471,11 +473,48 @@ def decode_event(record: np.void) -> Event:
     return decode_event_body(fields[1:])
 
 
+_E = TypeVar("_E")
+_KIND_ANSWER: Final = int(EventKind.ANSWER)  # plain ints: compared once per record
+_KIND_ORDER: Final = int(EventKind.ORDER)
+_KIND_FILL: Final = int(EventKind.FILL)
+_KIND_ALERT: Final = int(EventKind.ALERT)
+_KIND_MODE: Final = int(EventKind.MODE)
+
 # Enum members by value: a dict lookup is ~10x cheaper than calling the enum class.
 _REASONS: Final = {m.value: m for m in Reason}
 _SIDES: Final = {m.value: m for m in Side}
 _STATUSES: Final = {m.value: m for m in OrderStatus}
 _MODES: Final = {m.value: m for m in Mode}
+
+
+def _builder(cls: type[_E]) -> Callable[..., _E]:
+    # A constructor of the frozen, slotted event class `cls` that sets its slots directly,
+    # in field order (the tag last, from its default): the dataclass __init__ of a frozen
+    # class calls object.__setattr__ per field and costs about twice as much, and the
+    # reader builds one event per record.
+    new = object.__new__
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    setters = tuple(getattr(cls, f.name).__set__ for f in fields)
+    tag = fields[-1].default
+
+    def build(*values: object) -> _E:
+        event = new(cls)
+        for setter, value in zip(setters, (*values, tag), strict=True):
+            setter(event, value)
+        return event
+
+    return build
+
+
+_ANSWER: Final = _builder(CommandAnswered)
+_ORDER: Final = _builder(OrderChanged)
+_FILL: Final = _builder(OrderFilled)
+_ALERT: Final = _builder(AlertRaised)
+_MODE: Final = _builder(ModeChanged)
+
+
+def _text_of(raw: bytes) -> str:
+    return raw.rstrip(b"\0").decode("utf-8", "replace")  # decode_text, one call less
 
 
 def decode_event_body(body: tuple[Any, ...]) -> Event:
@@ -485,38 +524,35 @@ def decode_event_body(body: tuple[Any, ...]) -> Event:
     Raises:
         RingError: an unknown kind or an out-of-range enum value.
     """
-    _, request_id, kind, ok, side, status, mode, reason = body[:8]
-    text = decode_text(body[13])
+    kind = body[2]
     try:
-        if kind == EventKind.ANSWER:
-            return CommandAnswered(request_id, ok != 0, _REASONS[reason], text)
-        if kind == EventKind.ORDER:
-            symbol, client_id, qty, price, filled = body[8:13]
-            return OrderChanged(
-                decode_text(client_id),
-                decode_text(symbol),
-                _SIDES[side],
-                _STATUSES[status],
-                decode_text(qty),
-                decode_text(price),
-                decode_text(filled),
-                _REASONS[reason],
-                text,
+        if kind == _KIND_ANSWER:
+            return _ANSWER(body[1], body[3] != 0, _REASONS[body[7]], _text_of(body[13]))
+        if kind == _KIND_ORDER:
+            return _ORDER(
+                _text_of(body[9]),
+                _text_of(body[8]),
+                _SIDES[body[4]],
+                _STATUSES[body[5]],
+                _text_of(body[10]),
+                _text_of(body[11]),
+                _text_of(body[12]),
+                _REASONS[body[7]],
+                _text_of(body[13]),
             )
-        if kind == EventKind.FILL:
-            symbol, client_id, qty, price = body[8:12]
-            return OrderFilled(
-                decode_text(client_id),
-                decode_text(symbol),
-                _SIDES[side],
-                decode_text(qty),
-                decode_text(price),
-                text,
+        if kind == _KIND_FILL:
+            return _FILL(
+                _text_of(body[9]),
+                _text_of(body[8]),
+                _SIDES[body[4]],
+                _text_of(body[10]),
+                _text_of(body[11]),
+                _text_of(body[13]),
             )
-        if kind == EventKind.ALERT:
-            return AlertRaised(reason, text)
-        if kind == EventKind.MODE:
-            return ModeChanged(_MODES[mode], ok != 0, text)
+        if kind == _KIND_ALERT:
+            return _ALERT(body[7], _text_of(body[13]))
+        if kind == _KIND_MODE:
+            return _MODE(_MODES[body[6]], body[3] != 0, _text_of(body[13]))
     except KeyError as exc:
         raise RingError(f"malformed event record: no such value {exc}") from None
     raise RingError(f"malformed event record: unknown event kind {kind}")
@@ -537,33 +573,84 @@ def _body_struct(record: np.dtype[np.void]) -> struct.Struct:
 
 _EVENT_BODY: Final = _body_struct(EVENT_DTYPE)
 _U64: Final = struct.Struct("<Q")
+_SLOTS_AT: Final = _RING_HEADER.itemsize  # the first slot's offset in the segment
+_EVENT_SIZE: Final = EVENT_DTYPE.itemsize
 _HEAD_OFFSET: Final = _RING_HEADER.fields["head"][1] if _RING_HEADER.fields else 64
 
 
-def _event_body(event: Event) -> tuple[int | bytes, ...]:
-    # The fields `encode_event` writes, in EVENT_DTYPE order after `seq` (time_ns first).
-    kind, request_id, ok, side, status, mode, reason = 0, 0, 0, 0, 0, 0, 0
-    symbol = client_id = qty = price = filled = b""
-    match event:
-        case CommandAnswered():
-            kind, request_id = EventKind.ANSWER, event.request_id
-            ok, reason = (1 if event.ok else 0), int(event.reason)
-        case OrderChanged():
-            kind, side, status = EventKind.ORDER, int(event.side), int(event.status)
-            client_id, symbol = event.client_id.encode()[:40], event.symbol.encode()[:16]
-            qty, price = event.qty.encode()[:24], event.price.encode()[:24]
-            filled, reason = event.filled.encode()[:24], int(event.reason)
-        case OrderFilled():
-            kind, side = EventKind.FILL, int(event.side)
-            client_id, symbol = event.client_id.encode()[:40], event.symbol.encode()[:16]
-            qty, price = event.qty.encode()[:24], event.price.encode()[:24]
-        case AlertRaised():
-            kind, reason = EventKind.ALERT, event.level
-        case ModeChanged():
-            kind, mode, ok = EventKind.MODE, int(event.mode), (1 if event.killed else 0)
-    text = event.text.encode()[:120]
-    head = (time.time_ns(), request_id, kind, ok, side, status, mode, reason)
-    return (*head, symbol, client_id, qty, price, filled, text)
+# The record's fields after `seq` for each kind of event, in EVENT_DTYPE order: time_ns,
+# request_id, kind, ok, side, status, mode, reason, symbol, client_id, qty, price, filled,
+# text. Text that does not fit is cut, as `encode_event` does. One function per kind,
+# chosen by type: a `match` over the classes and a tuple built in two steps cost twice this.
+_Body = tuple[int | bytes, ...]
+_NONE: Final = b""
+
+
+def _answer_body(e: CommandAnswered) -> _Body:
+    t = e.text.encode()[:120]
+    return (time.time_ns(), e.request_id, _KIND_ANSWER, e.ok, 0, 0, 0, e.reason, *_NO_TEXT, t)
+
+
+def _order_body(e: OrderChanged) -> _Body:
+    return (
+        time.time_ns(),
+        0,
+        _KIND_ORDER,
+        0,
+        e.side,
+        e.status,
+        0,
+        e.reason,
+        e.symbol.encode()[:16],
+        e.client_id.encode()[:40],
+        e.qty.encode()[:24],
+        e.price.encode()[:24],
+        e.filled.encode()[:24],
+        e.text.encode()[:120],
+    )
+
+
+def _fill_body(e: OrderFilled) -> _Body:
+    return (
+        time.time_ns(),
+        0,
+        _KIND_FILL,
+        0,
+        e.side,
+        0,
+        0,
+        0,
+        e.symbol.encode()[:16],
+        e.client_id.encode()[:40],
+        e.qty.encode()[:24],
+        e.price.encode()[:24],
+        _NONE,
+        e.text.encode()[:120],
+    )
+
+
+def _alert_body(e: AlertRaised) -> _Body:
+    t = e.text.encode()[:120]
+    return (time.time_ns(), 0, _KIND_ALERT, 0, 0, 0, 0, e.level, *_NO_TEXT, t)
+
+
+def _mode_body(e: ModeChanged) -> _Body:
+    t = e.text.encode()[:120]
+    return (time.time_ns(), 0, _KIND_MODE, e.killed, 0, 0, e.mode, 0, *_NO_TEXT, t)
+
+
+_NO_TEXT: Final = (_NONE,) * 5  # symbol, client_id, qty, price, filled
+_BODIES: Final[dict[type, Callable[[Any], _Body]]] = {
+    CommandAnswered: _answer_body,
+    OrderChanged: _order_body,
+    OrderFilled: _fill_body,
+    AlertRaised: _alert_body,
+    ModeChanged: _mode_body,
+}
+
+
+def _event_body(event: Event) -> _Body:
+    return _BODIES[type(event)](event)
 
 
 class EventWriter(_OwnedRing):
@@ -576,14 +663,14 @@ class EventWriter(_OwnedRing):
 
     def publish(self, event: Event) -> int:
         """Append `event`; returns its sequence number."""
-        n = self._head
-        at = _RING_HEADER.itemsize + (n % self._capacity) * EVENT_DTYPE.itemsize
-        body = _event_body(event)
-        _U64.pack_into(self._buf, at, 2 * n + 1)
-        _EVENT_BODY.pack_into(self._buf, at + 8, *body)
-        _U64.pack_into(self._buf, at, 2 * n + 2)
+        n, buf = self._head, self._buf
+        at = _SLOTS_AT + (n % self._capacity) * _EVENT_SIZE
+        body = _BODIES[type(event)](event)
+        _U64.pack_into(buf, at, 2 * n + 1)
+        _EVENT_BODY.pack_into(buf, at + 8, *body)
+        _U64.pack_into(buf, at, 2 * n + 2)
         self._head = n + 1
-        _U64.pack_into(self._buf, _HEAD_OFFSET, n + 1)
+        _U64.pack_into(buf, _HEAD_OFFSET, n + 1)
         return n
 
     def close(self, unlink: bool = True) -> None:
@@ -622,14 +709,15 @@ class EventReader:
         # about 10 us per event, this about 1 us (benchmarks/bench_ring.py).
         events: list[Event] = []
         overrun = False
-        buf, capacity, size = self._map, self._capacity, EVENT_DTYPE.itemsize
+        buf, capacity = self._map, self._capacity
+        seq_at, body_at = _U64.unpack_from, _EVENT_BODY.unpack_from
         while len(events) < limit:
             n = self.cursor
-            at = _RING_HEADER.itemsize + (n % capacity) * size
-            (seq,) = _U64.unpack_from(buf, at)
+            at = _SLOTS_AT + (n % capacity) * _EVENT_SIZE
+            (seq,) = seq_at(buf, at)
             if seq == 2 * n + 2:
-                body = _EVENT_BODY.unpack_from(buf, at + 8)
-                if _U64.unpack_from(buf, at)[0] != seq:
+                body = body_at(buf, at + 8)
+                if seq_at(buf, at)[0] != seq:
                     continue  # rewritten while copying: look again
                 self.cursor = n + 1
                 try:  # noqa: SIM105 - suppress() costs a context manager per event

@@ -257,6 +257,54 @@ def test_events_broadcast_to_every_reader(names: tuple[str, str]) -> None:
         writer.close()
 
 
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=30)
+_ASCII = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=16)
+_ANY_EVENT = st.one_of(
+    st.builds(
+        CommandAnswered, st.integers(0, 2**63), st.booleans(), st.sampled_from(Reason), _TEXT
+    ),
+    st.builds(
+        OrderChanged,
+        _ASCII,
+        _ASCII,
+        st.sampled_from(Side),
+        st.sampled_from(OrderStatus),
+        _ASCII,
+        _ASCII,
+        _ASCII,
+        st.sampled_from(Reason),
+        _TEXT,
+    ),
+    st.builds(OrderFilled, _ASCII, _ASCII, st.sampled_from(Side), _ASCII, _ASCII, _TEXT),
+    st.builds(AlertRaised, st.sampled_from((10, 20, 30, 40, 50)), _TEXT),
+    st.builds(ModeChanged, st.sampled_from(Mode), st.booleans(), _TEXT),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(event=_ANY_EVENT)
+def test_the_writer_and_reader_fast_paths_agree_with_the_record_codec(event: Event) -> None:
+    # publish() packs with struct and poll() unpacks with it; encode_event/decode_event are
+    # the numpy codec: the same bytes, the same event back.
+    name = f"hftui_test_{uuid.uuid4().hex[:10]}_evt"
+    writer = EventWriter(name, capacity=4)
+    try:
+        reader = EventReader(name)
+        writer.publish(event)
+        assert reader.poll() == ([event], False)
+        reader.close()
+        slots = np.ndarray((4,), EVENT_DTYPE, buffer=writer._shm.buf, offset=192)
+        expected = np.zeros((), EVENT_DTYPE)
+        encode_event(event, expected)
+        written = slots[0].copy()
+        written["seq"] = written["time_ns"] = 0
+        assert written.tobytes() == expected.tobytes()
+        assert decode_event(slots[0]) == event
+        del slots
+    finally:
+        writer.close()
+
+
 @settings(max_examples=30, deadline=None)
 @given(written=st.integers(0, 200), read_every=st.integers(1, 50))
 def test_a_slow_reader_detects_overrun_and_never_sees_a_torn_or_reordered_event(
