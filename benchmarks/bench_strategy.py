@@ -34,15 +34,19 @@ TARGET_P99_NS = 10_000
 
 
 def books(
-    symbol: str, mid: int, steps: int, seed: int = 7
+    symbol: str, mid: int, steps: int, seed: int = 7, trend_every: int = 0
 ) -> list[tuple[list[list[str]], list[list[str]]]]:
+    """`trend_every` > 0: the walk drifts one way, then the other, switching every that many
+    steps (so a trend follower enters and exits); 0: no drift."""
     rng = random.Random(seed)
     inst = INSTRUMENTS[symbol]
     scratch = OrderBook(symbol, inst.tick_size, inst.step_size)
     out = []
     bid = mid
-    for _ in range(steps):
+    for step in range(steps):
         bid += rng.choice((-1, 0, 0, 0, 1))
+        if trend_every and rng.random() < 0.3:
+            bid += 1 if (step // trend_every) % 2 == 0 else -1
         bids = [
             [scratch.format_price(bid - k), scratch.format_qty(rng.randint(1, 400))]
             for k in range(20)
@@ -55,14 +59,16 @@ def books(
     return out
 
 
-def measure(name: str, symbol: str, mid: int, steps: int = STEPS) -> dict[str, float]:
+def measure(
+    name: str, symbol: str, mid: int, steps: int = STEPS, trend_every: int = 0
+) -> dict[str, float]:
     rig = make_rig((name,))
     inst = INSTRUMENTS[symbol]
     book = OrderBook(symbol, inst.tick_size, inst.step_size)
     rig.books[symbol] = book
     strategy = rig.host.slots[name].strategy
     assert strategy is not None
-    frames = books(symbol, mid, steps)
+    frames = books(symbol, mid, steps, trend_every=trend_every)
     times = []
     emitted = []  # whether each call sent an intent to risk
     routes = []  # routing those intents, after the call
@@ -120,7 +126,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results = {
-        "momentum": measure("momentum", "BTCUSDT", BTC_MID),
+        # Trends of 30 s (books 10 ms apart): the momentum strategy enters and exits.
+        "momentum": measure("momentum", "BTCUSDT", BTC_MID, trend_every=3_000),
         "market_maker": measure("market_maker", "ETHUSDT", ETH_MID),
     }
     if args.json:
