@@ -71,8 +71,14 @@ def _build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY:SECRET",
-        help="an API key and secret the exchange accepts (repeatable); "
-        "default: the built-in demo account",
+        help="an API key and secret the exchange accepts (repeatable; shows in the process "
+        "list); default: the built-in demo account",
+    )
+    ex.add_argument(
+        "--accounts-file",
+        type=Path,
+        metavar="PATH",
+        help="accounts to accept, one KEY:SECRET a line, from a file only its owner can read",
     )
     ex.add_argument("--ready-file", type=Path, help="write {host, port, url, pid} here when up")
     ex.add_argument(
@@ -197,11 +203,19 @@ def _main(argv: list[str] | None) -> int:
 
 
 def _cmd_exchange(args: argparse.Namespace) -> int:
-    from hftui.exchange.main import ExchangeConfig, MarketParams, parse_account, run
+    from hftui.exchange.main import (
+        ExchangeConfig,
+        MarketParams,
+        parse_account,
+        read_accounts_file,
+        run,
+    )
     from hftui.logs import setup_logging
 
     try:
         accounts = tuple(parse_account(a) for a in args.account)
+        if args.accounts_file is not None:
+            accounts += read_accounts_file(args.accounts_file)
         symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
         config = ExchangeConfig(
             host=args.host,

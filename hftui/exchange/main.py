@@ -45,6 +45,7 @@ __all__ = [
     "MarketParams",
     "RunningExchange",
     "parse_account",
+    "read_accounts_file",
     "run",
     "start",
 ]
@@ -58,6 +59,38 @@ def parse_account(text: str) -> tuple[str, str]:
     if not sep or not key or not secret:
         raise ValueError("--account must be KEY:SECRET with both parts non-empty")
     return key, secret
+
+
+def read_accounts_file(path: Path) -> tuple[tuple[str, str], ...]:
+    """The accounts in `path`: one KEY:SECRET a line, blank lines and `#` comments skipped.
+    Unlike `--account`, nothing shows in the process list. The file must be readable by its
+    owner only, as a key file should be.
+
+    Raises:
+        ValueError: the file is missing, open to others, or has a line that is not an
+            account (its number is given, never its text: it may hold a secret).
+    """
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text()
+    except OSError as exc:
+        raise ValueError(f"--accounts-file {path}: {exc.strerror or exc}") from None
+    if mode & 0o077:
+        raise ValueError(
+            f"--accounts-file {path} is open to others (mode {mode & 0o777:o}); chmod 600 it"
+        )
+    accounts = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, secret = line.partition(":")
+        if not sep or not key or not secret:
+            raise ValueError(f"--accounts-file {path}, line {number}: expected KEY:SECRET")
+        accounts.append((key, secret))
+    if not accounts:
+        raise ValueError(f"--accounts-file {path}: no KEY:SECRET line in it")
+    return tuple(accounts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,6 +87,19 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: fl
     return proc.returncode
 
 
+ACCOUNTS_FILE = "exchange-accounts"
+
+
+def accounts_file(directory: Path, accounts: list[str]) -> Path:
+    """`accounts` (KEY:SECRET each) in a file only its owner reads, for `--accounts-file`:
+    secrets in argv would show in the process list."""
+    path = directory / ACCOUNTS_FILE
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text("".join(f"{account}\n" for account in accounts))
+    return path
+
+
 @contextmanager
 def local_exchange(
     env: dict[str, str],
@@ -102,8 +115,8 @@ def local_exchange(
     args = ["exchange", "--port", "0", "--seed", str(seed), "--ready-file", str(ready), *extra]
     if symbols:
         args += ["--symbols", symbols]
-    for account in accounts or []:
-        args += ["--account", account]
+    if accounts:
+        args += ["--accounts-file", str(accounts_file(tmp, accounts))]
     with process(args, env) as proc:
         info = eventually(lambda: orjson.loads(ready.read_bytes()) if ready.exists() else None)
         assert proc.poll() is None
@@ -175,8 +188,8 @@ class FixedPortExchange:
             "--ready-file",
             str(self.ready_file),
         ]
-        for account in self.accounts:
-            args += ["--account", account]
+        if self.accounts:
+            args += ["--accounts-file", str(accounts_file(self.ready_file.parent, self.accounts))]
         with self.log_file.open("ab") as log:  # a file, not a pipe nobody drains
             self.proc = subprocess.Popen(
                 [*HFTUI, *args],
