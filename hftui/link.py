@@ -40,6 +40,7 @@ from hftui.protocol import (
     OrderStatus,
     OrderType,
     Side,
+    StrategyFigures,
     TimeInForce,
     decode_text,
     format_units,
@@ -64,7 +65,6 @@ __all__ = [
     "Notice",
     "OrderRow",
     "Severity",
-    "StrategyRow",
     "SymbolView",
     "TradeRow",
     "age_text",
@@ -173,38 +173,13 @@ class OrderRow:
     created_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class StrategyRow:
-    """One strategy of the engine's strategy host (the snapshot's strategies block)."""
-
-    name: str
-    state: str  # running | paused | failed
-    why: str  # why it is paused or not loaded
-    last_alert: str
-    intents: int
-    held: int
-    open_orders: int
-    fills: int
-    errors: int
-    overruns: int
-    reloads: int
-    realized: float  # USDT, its own fills in the current mode
-    unrealized: float
-    fees: float
-    p50_ns: int  # on_book decision cost (upper bounds)
-    p99_ns: int
-    max_ns: int  # slowest hook call
-    calls: int
-    params: str  # "key=value ..."
-
-
-def strategy_rows(block: np.void) -> tuple[StrategyRow, ...]:
+def strategy_rows(block: np.void) -> tuple[StrategyFigures, ...]:
     """The strategies of a strategies block (`SnapshotReader.strategies`)."""
     out = []
     for row in block["rows"][: int(block["count"])]:
         state = int(row["state"])
         out.append(
-            StrategyRow(
+            StrategyFigures(
                 name=decode_text(row["name"]),
                 state=STRATEGY_STATES[state] if state < len(STRATEGY_STATES) else "?",
                 why=decode_text(row["why"]),
@@ -265,7 +240,7 @@ class EngineView:
     reconcile_mismatches: int = 0  # found since the engine started
     orders: tuple[OrderRow, ...] = ()  # open orders, as many as the block holds
     orders_total: int = 0  # open orders in all, shown or not
-    strategies: tuple[StrategyRow, ...] = ()  # the strategy host's, as many as the block holds
+    strategies: tuple[StrategyFigures, ...] = ()  # the strategy host's, as many as the block holds
     now_ns: int = 0  # the link's clock when this was read: ages are measured from it
     t2o_p50_ns: int = 0  # tick-to-order of the recent strategy orders; 0: none yet
     t2o_p99_ns: int = 0
@@ -515,7 +490,7 @@ class EngineLink:
         # The orders block as last formatted, keyed by its sequence number and the decimals
         # it was formatted with (symbols may publish their grid after the first orders).
         self._orders: tuple[object, tuple[OrderRow, ...], int] = (None, (), 0)
-        self._strategies: tuple[int, tuple[StrategyRow, ...]] = (-1, ())
+        self._strategies: tuple[int, tuple[StrategyFigures, ...]] = (-1, ())
 
     @classmethod
     def open(cls, info: InstanceInfo) -> EngineLink:
@@ -623,7 +598,7 @@ class EngineLink:
         self._orders = (key, rows, total)
         return rows, total
 
-    def _strategy_rows(self) -> tuple[StrategyRow, ...]:
+    def _strategy_rows(self) -> tuple[StrategyFigures, ...]:
         seq = self.reader.strategies_seq()
         if seq == self._strategies[0] and not seq & 1:
             return self._strategies[1]

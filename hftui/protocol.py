@@ -68,6 +68,7 @@ __all__ = [
     "SetMode",
     "SetStrategyParams",
     "Side",
+    "StrategyFigures",
     "TakeControl",
     "TimeInForce",
     "WatchSymbol",
@@ -435,6 +436,32 @@ STRATEGIES_DTYPE: Final = np.dtype(
     ],
     align=True,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyFigures:
+    """One strategy as a STRATEGY_DTYPE row carries it: the engine's host fills it in, the
+    TUI reads it back (see the dtype for each field)."""
+
+    name: str
+    state: str  # one of STRATEGY_STATES ("?" for a value this build does not know)
+    why: str
+    last_alert: str
+    intents: int
+    held: int
+    open_orders: int
+    fills: int
+    errors: int
+    overruns: int
+    reloads: int
+    realized: float
+    unrealized: float
+    fees: float
+    p50_ns: int
+    p99_ns: int
+    max_ns: int
+    calls: int
+    params: str
 
 
 def format_units(units: int, decimals: int) -> str:

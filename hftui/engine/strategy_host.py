@@ -65,6 +65,7 @@ from hftui.protocol import (
     ResumeStrategy,
     SetStrategyParams,
     Side,
+    StrategyFigures,
     TimeInForce,
 )
 from hftui.strategy import Params, Strategy, param_fields
@@ -72,7 +73,6 @@ from hftui.strategy import Params, Strategy, param_fields
 __all__ = [
     "StrategyCommand",
     "StrategyContext",
-    "StrategyFigures",
     "StrategyHost",
     "StrategySlot",
     "params_text",
@@ -898,31 +898,6 @@ class StrategyHost:
                 )
             )
         return out
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class StrategyFigures:
-    """One strategy as the snapshot shows it (see STRATEGY_DTYPE)."""
-
-    name: str
-    state: str
-    why: str
-    last_alert: str
-    intents: int
-    held: int
-    open_orders: int
-    fills: int
-    errors: int
-    overruns: int
-    reloads: int
-    realized: float
-    unrealized: float
-    fees: float
-    p50_ns: int
-    p99_ns: int
-    max_ns: int
-    calls: int
-    params: str
 
 
 def _differs(a: object, b: object) -> bool:

@@ -20,13 +20,14 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
-from hftui.link import Notice, StrategyRow
+from hftui.link import Notice
 from hftui.protocol import (
     Command,
     PauseStrategy,
     ReloadStrategy,
     ResumeStrategy,
     SetStrategyParams,
+    StrategyFigures,
 )
 
 __all__ = ["StrategiesScreen", "format_us"]
@@ -60,7 +61,7 @@ def _num(text: str, style: str = "") -> Text:
     return Text(text, style=style, justify="right")
 
 
-def _cells(row: StrategyRow) -> tuple[Text | str, ...]:
+def _cells(row: StrategyFigures) -> tuple[Text | str, ...]:
     # Net of its own fills: realized + unrealized - fees (the detail line splits it up).
     net = row.realized + row.unrealized - row.fees
     return (
@@ -109,12 +110,12 @@ class StrategiesScreen(ModalScreen[None]):
         ),
     ]
 
-    def __init__(self, rows: Callable[[], tuple[StrategyRow, ...]], send: Send) -> None:
+    def __init__(self, rows: Callable[[], tuple[StrategyFigures, ...]], send: Send) -> None:
         """`rows()` gives the engine's strategies now; `send` sends a command for them."""
         super().__init__()
         self._rows_of = rows
         self._send = send
-        self.rows: tuple[StrategyRow, ...] = ()
+        self.rows: tuple[StrategyFigures, ...] = ()
         self.pending = 0  # request id of the command whose answer goes on the answer line
         self.editing = ""  # the strategy whose parameters the input holds
 
@@ -143,7 +144,7 @@ class StrategiesScreen(ModalScreen[None]):
     # ---- showing ----------------------------------------------------------------------------
 
     @property
-    def selected(self) -> StrategyRow | None:
+    def selected(self) -> StrategyFigures | None:
         table = self.query_one("#strategies-table", DataTable)
         if not self.rows or table.cursor_row < 0:
             return None

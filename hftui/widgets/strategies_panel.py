@@ -13,7 +13,8 @@ from typing import ClassVar, Final
 from rich.segment import Segment
 from textual.strip import Strip
 
-from hftui.link import EngineView, StrategyRow, age_text
+from hftui.link import EngineView, age_text
+from hftui.protocol import StrategyFigures
 from hftui.widgets.lines import DrawnLines
 from hftui.widgets.positions import Column, fit_columns, signed
 
@@ -27,12 +28,12 @@ _STATE: Final = {
 }
 
 
-def strategy_net(row: StrategyRow) -> float:
+def strategy_net(row: StrategyFigures) -> float:
     """Its P&L net of fees, from its own fills (as the strategies screen shows it)."""
     return row.realized + row.unrealized - row.fees
 
 
-_COLUMNS: Final[tuple[Column[StrategyRow], ...]] = (
+_COLUMNS: Final[tuple[Column[StrategyFigures], ...]] = (
     Column("strategy", lambda r: r.name, 9, left=True),
     Column("state", lambda r: r.state, 8, left=True),
     Column("P&L", lambda r: signed(strategy_net(r)), 7),
@@ -60,7 +61,7 @@ class StrategiesPanel(DrawnLines):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.rows: tuple[StrategyRow, ...] = ()
+        self.rows: tuple[StrategyFigures, ...] = ()
         self.message = "waiting for engine…"
         self.stale = True
         self._key: object = None
@@ -122,7 +123,7 @@ class StrategiesPanel(DrawnLines):
         return lines[:height]
 
     def _row(
-        self, row: StrategyRow, columns: list[tuple[Column[StrategyRow], int]], width: int
+        self, row: StrategyFigures, columns: list[tuple[Column[StrategyFigures], int]], width: int
     ) -> Strip:
         # The state and the P&L in their colours, the rest plain (all grey when stale).
         plain = self.part_style("strategies--stale" if self.stale else "strategies--row")
