@@ -136,6 +136,8 @@ def parse_params_text(params_type: type[Params], text: str) -> dict[str, object]
 # Plain tuples: a hook that requotes makes several, and each costs tens of nanoseconds.
 _Queued = tuple["StrategyContext", str, str, Side, int, int, TimeInForce, bool]
 _Cancel = tuple["StrategyContext", str]
+_SIDES: Final = frozenset(Side)
+_TIFS: Final = frozenset(TimeInForce)
 
 
 class StrategyContext:
@@ -229,8 +231,20 @@ class StrategyContext:
         tif: TimeInForce = TimeInForce.GTC,
         reduce_only: bool = False,
     ) -> str:
-        # Only the cheap refusals happen here; risk and execution see the intent when the
+        # Only the cheap checks happen here; risk and execution see the intent when the
         # hook returns (`StrategyHost.route`), so a hook's cost is its own decision's.
+        if (
+            type(qty) is not int
+            or type(price) is not int
+            or side not in _SIDES
+            or tif not in _TIFS
+            or type(reduce_only) is not bool
+        ):
+            raise TypeError(
+                f"place({symbol!r}, {side!r}, {qty!r}, {price!r}, {tif!r}, {reduce_only!r}): "
+                "side is a Side, qty and price are int lots and ticks (int(...) a float or a "
+                "numpy number), tif a TimeInForce, reduce_only a bool"
+            )
         ex, host = self._execution, self._host
         slot = host.slots.get(self._name)
         if self._dry or slot is None or slot.paused:  # paused, unloaded, or a dry start
@@ -562,7 +576,15 @@ class StrategyHost:
         queue = self.queue
         while queue:
             entry = queue.pop(0)
-            entry[0].route(entry)
+            context = entry[0]
+            try:
+                context.route(entry)
+            except Exception as exc:  # never into the feed that called the hook
+                slot = self.slots.get(context.name)
+                if slot is None:
+                    log.exception("intent not routed", extra={"strategy": context.name})
+                else:
+                    self._failed(slot, "an intent's routing", exc)
 
     def on_fill(self, fill: Fill) -> None:
         """A fill from execution: delivered once execution has finished applying it, so a

@@ -36,6 +36,9 @@ class Scripted(Strategy[ScriptParams]):
             return
         self.done = True
         ctx, script, bid = self.ctx, self.params.script, book.best_bid()
+        if script == "float":  # lots as a float: a bug in the strategy, said at the call
+            ctx.place(symbol, Side.BUY, 2, bid - 50)
+            ctx.place(symbol, Side.BUY, self.params.qty / 2, bid - 50)
         first = ctx.place(symbol, Side.BUY, self.params.qty, bid - 50)
         self.ids.append(first)
         self.seen_open.append(ctx.is_open(first))
@@ -178,5 +181,42 @@ def test_the_budget_times_the_decision_not_the_routing(tmp_path: Path) -> None:
         assert slot.overruns == 0
         assert rig.execution.orders_sent == 2
         assert slot.book_latency.quantile_ns(1.0) < 5_000_000
+
+    asyncio.run(run())
+
+
+def test_lots_that_are_not_an_int_pause_the_strategy_at_the_call(tmp_path: Path) -> None:
+    async def run() -> None:
+        rig = scripted_rig(tmp_path, "float")
+        rig.feed(ladder("BTCUSDT", BTC_MID, 50, 50), 1)
+        slot = rig.host.slots["scripted"]
+        assert slot.paused
+        assert "on_book raised TypeError: place('BTCUSDT', <Side.BUY: 1>, 1.0" in slot.why
+        assert "int lots and ticks" in slot.why
+        assert rig.execution.orders_sent == 0  # not even the good intent before it
+
+    asyncio.run(run())
+
+
+def test_an_intent_execution_cannot_route_pauses_its_strategy_not_the_feed(
+    tmp_path: Path,
+) -> None:
+    async def run() -> None:
+        rig = scripted_rig(tmp_path, "two")
+
+        def broken(
+            intent: OrderIntent, on_done: object = None, client_id: ClientId | None = None
+        ) -> Outcome:
+            raise RuntimeError("execution fault")
+
+        rig.execution.place = broken  # type: ignore[method-assign]
+        rig.feed(ladder("BTCUSDT", BTC_MID, 50, 50), 1)  # returns: nothing escapes
+        slot = rig.host.slots["scripted"]
+        assert slot.paused
+        assert slot.why == "an intent's routing raised RuntimeError: execution fault"
+        assert slot.errors == 1
+        assert rig.host.queue == []  # its second intent was dropped with the pause
+        assert slot.context is not None
+        assert slot.context.open_orders() == []
 
     asyncio.run(run())
