@@ -75,7 +75,7 @@ async def test_an_engine_running_elsewhere_is_reattached(desk: Desk, tmp_path: P
     app = desk.app()
     async with app.run_test(size=(80, 24)) as pilot:
         await eventually(pilot, lambda: isinstance(app.screen, EngineLostScreen), 6.0)
-        assert "[a] reattach" in _text(app)
+        await eventually(pilot, lambda: "[a] reattach" in _text(app))  # pushed, then composed
         await pilot.press("r")  # a restart beside a running engine reattaches instead
         await pilot.pause()
     assert app.return_value == "reattach"
