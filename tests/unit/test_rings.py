@@ -293,16 +293,18 @@ def test_the_writer_and_reader_fast_paths_agree_with_the_record_codec(event: Eve
         writer.publish(event)
         assert reader.poll() == ([event], False)
         reader.close()
-        slots = np.ndarray((4,), EVENT_DTYPE, buffer=writer._shm.buf, offset=192)
+        shm = writer._shm.buf
+        assert shm is not None
+        slots = np.ndarray((4,), EVENT_DTYPE, buffer=shm, offset=192)
         expected = np.zeros((), EVENT_DTYPE)
         encode_event(event, expected)
         # The slot's raw bytes, padding included (a record's copy leaves its padding
         # uninitialised), less the seqlock and the timestamp, which the codec does not set.
         size = EVENT_DTYPE.itemsize
-        written = bytes(16) + bytes(writer._shm.buf[192 + 16 : 192 + size])
+        written = bytes(16) + bytes(shm[192 + 16 : 192 + size])
         assert written == expected.tobytes()
         assert decode_event(slots[0]) == event
-        del slots
+        del slots, shm
     finally:
         writer.close()
 
