@@ -207,6 +207,7 @@ def engine_path(snapshot: bytes) -> Path:
     market = MarketData(None, "ws://127.0.0.1:9", [SYMBOL], "100ms", 5.0)
     feed = market.feeds[0]
     feed.sync = sync
+    sync.time_frames(feed.ingest, feed.feed_delay)  # as the engine does on the wall clock
     ours = sync.book
     on_frame = market.on_frame
 

@@ -11,11 +11,17 @@ units, never through float. Level lists as orjson decodes them are written back 
 orjson in one call and read by one numba kernel that parses and applies them; single values
 (a trade's price) go through the pure-Python reader, which is the faster of the two for one
 value.
+
+The receive path's frames take one numba call each (`take_frame`): the book's arrays are views
+of a single buffer that also holds the diff-depth chain (the u to follow, which `DepthSync`
+sets) and, once `time_frames` attached them, the frame latency histograms, so a frame that
+continues the chain is parsed, applied, chained and timed with no Python in between.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Final, NamedTuple
@@ -32,7 +38,11 @@ from hftui.engine.kernels.book import (
     ATTENTION,
     BIDS,
     CROSSED,
+    FLAG_MASK,
+    HIST_DELAY_AT,
+    HIST_INGEST_AT,
     PARSED,
+    QTY_AT,
     R_ASK_LOTS,
     R_ASK_TICKS,
     R_BID_LOTS,
@@ -44,21 +54,28 @@ from hftui.engine.kernels.book import (
     S_ASK,
     S_BASE,
     S_BID,
+    S_CAPACITY,
+    S_EXPECT,
     S_IRREGULAR,
+    S_LAST_U,
     S_LOT,
     S_META,
     S_NA,
     S_NB,
     S_PDEC,
     S_QDEC,
+    S_QTY_AT,
+    S_SCRATCH_AT,
     S_SPILL_A,
     S_SPILL_B,
     S_TICK,
+    S_TIMED,
+    S_WINDOW,
     SCRATCH_ROWS,
     SPILLED,
     STATE_SIZE,
     apply_,
-    depth_frame_,
+    frame_,
     ingest_,
     ingest_frame_,
     parse_,
@@ -66,6 +83,7 @@ from hftui.engine.kernels.book import (
     top_,
 )
 from hftui.engine.kernels.decimal import MALFORMED, OFF_GRID, TOO_MANY, UNIT_LIMIT
+from hftui.engine.kernels.hist import HIST_SIZE
 from hftui.engine.kernels.parse import (
     META_ASKS,
     META_BIDS,
@@ -75,6 +93,7 @@ from hftui.engine.kernels.parse import (
     META_PREV,
     META_SIZE,
 )
+from hftui.engine.metrics import LatencyHistogram, observe_kernel
 from hftui.protocol import format_units
 
 __all__ = [
@@ -108,17 +127,17 @@ _POW10: Final[tuple[int, ...]] = tuple(10**k for k in range(40))
 _STATUS_TEXT: Final = {MALFORMED: "malformed", OFF_GRID: "off the grid"}
 
 
-# kernels.book.depth_frame_'s entry point, found on first use (see `_entry_point`).
-_depth_frame: Callable[..., tuple[int, int, int]] | None = None
+# kernels.book.frame_'s entry point, found on first use (see `_entry_point`).
+_frame: Callable[[np.ndarray, bytes, int, int], int] | None = None
 
 
 def _entry_point(kernel: Any, *args: object) -> Callable[..., Any]:
     """The compiled function behind a numba kernel for these arguments' types.
 
-    numba's dispatcher works out the types of every argument on every call: for the six
-    arguments of `depth_frame_`, about 0.2 us of a 1.2 us call here. The compiled
-    function's own entry point skips that and checks nothing, so it is only ever given
-    arguments of exactly these types (a book's own int64 arrays, a bytes frame, two ints).
+    numba's dispatcher works out the types of every argument on every call, about 0.2 us
+    for `frame_`'s. The compiled function's own entry point skips that and checks nothing,
+    so it is only ever given arguments of exactly these types (a book's own int64 buffer,
+    a bytes frame, two ints).
     """
     kernel(*args)  # compiled for these types, or loaded from numba's cache
     compiled = kernel.overloads.get(tuple(kernel.typeof_pyval(a) for a in args))
@@ -126,14 +145,13 @@ def _entry_point(kernel: Any, *args: object) -> Callable[..., Any]:
     return entry
 
 
-def _depth_frame_kernel() -> Callable[..., tuple[int, int, int]]:
-    global _depth_frame
-    if _depth_frame is None:
-        state = np.zeros(STATE_SIZE, np.int64)
-        scratch = np.zeros((SCRATCH_ROWS, 1), np.int64)
-        qty = np.zeros((2, 16), np.int64)
-        _depth_frame = _entry_point(depth_frame_, qty, state, scratch, b"{}", -1, ANY_SYMBOL)
-    return _depth_frame
+def _frame_kernel() -> Callable[[np.ndarray, bytes, int, int], int]:
+    global _frame
+    if _frame is None:
+        observe_kernel()  # the receive path's other kernel: ready before the first frame
+        probe = OrderBook("PROBE", "1", "1", 16)  # a real layout: the probe call reads it
+        _frame = _entry_point(frame_, probe._buf, b"{}", ANY_SYMBOL, 0)
+    return _frame
 
 
 class RawDiff(NamedTuple):
@@ -218,10 +236,10 @@ class OrderBook:
         if self.tick_units <= 0 or self.lot_units <= 0:
             raise ValueError(f"{symbol}: tick {tick_size!r} and step {step_size!r} must be > 0")
         self.window = window_ticks
-        self._qty = np.zeros((2, window_ticks), np.int64)
-        self._bids = self._qty[BIDS]
-        self._asks = self._qty[ASKS]
-        self._state = np.zeros(STATE_SIZE, np.int64)
+        self._latency: tuple[LatencyHistogram, LatencyHistogram] | None = None
+        self._layout(_SCRATCH)
+        self._state[S_LAST_U] = 0
+        self._state[S_EXPECT] = APPLY_NEVER
         self._state[S_PDEC] = self.price_decimals
         self._state[S_QDEC] = self.qty_decimals
         self._state[S_TICK] = self.tick_units
@@ -232,18 +250,82 @@ class OrderBook:
         # The overflow holds a level better than the window's best (a bid above the window or
         # an ask below it). Recomputed whenever the overflow or the base changes.
         self._irregular = False
-        self._grow(_SCRATCH)
         self._out = [np.zeros(1, np.int64) for _ in range(4)]  # for the single-level queries
         self.clear()
 
-    def _grow(self, capacity: int) -> None:
-        self._scratch = np.zeros((SCRATCH_ROWS, capacity), np.int64)
+    def _layout(self, capacity: int) -> None:
+        # Every array of the book is a view of one buffer (kernels.book's BUFFER LAYOUT), so
+        # the receive path's kernel takes one array. A bigger scratch means a new buffer,
+        # with the state, the histograms and the levels carried over.
+        window = self.window
+        scratch_at = QTY_AT + 2 * window
+        buf = np.zeros(scratch_at + SCRATCH_ROWS * capacity, np.int64)
+        old: np.ndarray | None = self.__dict__.get("_buf")
+        if old is not None:
+            buf[:scratch_at] = old[:scratch_at]
+        self._buf = buf
+        self._state = buf[:STATE_SIZE]
+        # Single slots are read through a memoryview: half the cost of ndarray.item.
+        self._slots = self._state.data
+        self._state[S_WINDOW] = window
+        self._state[S_CAPACITY] = capacity
+        self._state[S_QTY_AT] = QTY_AT
+        self._state[S_SCRATCH_AT] = scratch_at
+        self._qty = buf[QTY_AT:scratch_at].reshape(2, window)
+        self._bids = self._qty[BIDS]
+        self._asks = self._qty[ASKS]
+        self._scratch = buf[scratch_at:].reshape(SCRATCH_ROWS, capacity)
         self._rows = [self._scratch[r] for r in range(SCRATCH_ROWS)]
-        self.__dict__.pop("read_frame", None)  # bound to the old scratch: bound again on use
+        if self._latency is not None:
+            self._attach(*self._latency)
+        self.__dict__.pop("take_frame", None)  # bound to the old buffer: bound again on use
+
+    def _grow(self, capacity: int) -> None:
+        self._layout(capacity)
+
+    def _attach(self, ingest: LatencyHistogram, feed_delay: LatencyHistogram) -> None:
+        ingest.attach(self._buf[HIST_INGEST_AT : HIST_INGEST_AT + HIST_SIZE])
+        feed_delay.attach(self._buf[HIST_DELAY_AT : HIST_DELAY_AT + HIST_SIZE])
+
+    def time_frames(self, ingest: LatencyHistogram, feed_delay: LatencyHistogram) -> None:
+        """Have `take_frame` observe each frame it applies outright into these histograms:
+        `ingest` from the receive time to now (the wall clock, as `time.time_ns`), and
+        `feed_delay` from the event time E to the receive time. They keep their figures."""
+        self._latency = (ingest, feed_delay)
+        self._attach(ingest, feed_delay)
+        self._state[S_TIMED] = 1
+
+    def observe_frame(self, recv_ns: int) -> None:
+        """Observe the last frame read, received at `recv_ns`, as `take_frame` does for the
+        frames it applies outright (for the others, once the caller has dealt with them)."""
+        if self._latency is None:
+            return
+        ingest, feed_delay = self._latency
+        ingest.observe(time.time_ns() - recv_ns)
+        event_time = self.raw_event_time_ms()
+        if event_time:
+            feed_delay.observe(recv_ns - event_time * 1_000_000)
+
+    @property
+    def timed(self) -> bool:
+        """`take_frame` observes the latencies of the frames it applies outright."""
+        return self._latency is not None
+
+    @property
+    def update_id(self) -> int:
+        """u of the last event applied by a frame read here, or as set by the caller."""
+        return self._slots[S_LAST_U]
+
+    def follow(self, update_id: int, live: bool) -> None:
+        """Set the chain: `take_frame` applies the frame whose pu is `update_id` if `live`,
+        and only parses otherwise."""
+        state = self._state
+        state[S_LAST_U] = update_id
+        state[S_EXPECT] = update_id if live else APPLY_NEVER
 
     def _set_irregular(self, irregular: bool) -> None:
         self._irregular = irregular
-        self._state[S_IRREGULAR] = irregular  # depth_frame_ reads it
+        self._state[S_IRREGULAR] = irregular  # frame_ reads it
 
     # ---- numbers --------------------------------------------------------------------------
 
@@ -404,20 +486,45 @@ class OrderBook:
 
     def read_frame(self, frame: bytes, expect_prev: int, symbol_at: int) -> tuple[int, int, int]:
         """Parse a diff-depth frame's bytes and, if it continues the chain `expect_prev`
-        (< 0: never), apply it, in one numba call (`kernels.book.depth_frame_`): `frame`
-        must be `bytes`. The frame must be a "depthUpdate" whose own symbol starts at byte
-        `symbol_at` (ANY_SYMBOL: anywhere).
+        (< 0: never), apply it, in one numba call (`kernels.book.frame_`): `frame` must be
+        `bytes`. The frame must be a "depthUpdate" whose own symbol starts at byte
+        `symbol_at` (ANY_SYMBOL: anywhere). The chain `take_frame` follows is left as it was.
 
         Returns:
             (flags, u, E): flags 0 applied, other flags >= 0 applied and for `settle`,
             PARSED left in the scratch for `raw_diff()`, negative declined (nothing
             changed; u and E are 0 then).
         """
-        # The first call binds the kernel's entry point to this book's arrays, as an
+        state = self._state
+        chain = state.item(S_LAST_U), state.item(S_EXPECT), state.item(S_TIMED)
+        state[S_EXPECT] = expect_prev if expect_prev >= 0 else APPLY_NEVER
+        state[S_TIMED] = 0
+        try:
+            packed = self.take_frame(frame, symbol_at, 0)
+        finally:
+            state[S_LAST_U], state[S_EXPECT], state[S_TIMED] = chain
+        if packed < 0:
+            return packed, 0, 0
+        return packed & FLAG_MASK, self.raw_final_id(), self.raw_event_time_ms()
+
+    def take_frame(self, frame: bytes, symbol_at: int, recv_ns: int) -> int:
+        """The receive path's one call per diff-depth frame (`kernels.book.frame_`): parse
+        `frame` (which must be `bytes`), and apply it if it continues the chain set by
+        `follow` (advancing it), observing its latencies if `time_frames` asked for it. The
+        frame must be a "depthUpdate" whose own symbol starts at byte `symbol_at`
+        (ANY_SYMBOL: anywhere).
+
+        Returns:
+            Negative: declined (nothing changed). Else the flags in the low FLAG_BITS bits
+            (`& FLAG_MASK`) and the frame's E (ms, 0 if none) above them (`>> FLAG_BITS`):
+            flags 0 applied (and timed); other flags applied and for `settle`; PARSED left
+            in the scratch for `raw_diff()`.
+        """
+        # The first call binds the kernel's entry point to this book's buffer, as an
         # instance attribute that shadows this method: later calls go straight to numba.
-        bound = partial(_depth_frame_kernel(), self._qty, self._state, self._scratch)
-        self.read_frame = bound  # type: ignore[method-assign]
-        return bound(frame, expect_prev, symbol_at)
+        bound = partial(_frame_kernel(), self._buf)
+        self.take_frame = bound  # type: ignore[method-assign]
+        return bound(frame, symbol_at, recv_ns)
 
     def settle(self, flags: int) -> int:
         """APPLIED or CROSSED_BOOK after an apply whose kernel flags were not 0."""
@@ -425,11 +532,11 @@ class OrderBook:
 
     def raw_final_id(self) -> int:
         """u of the last frame read by `apply_raw` / `parse_raw`."""
-        return self._state.item(S_META + META_FINAL)
+        return self._slots[S_META + META_FINAL]
 
     def raw_event_time_ms(self) -> int:
         """E of the last frame read by `apply_raw` / `parse_raw` (0 if it had none)."""
-        return self._state.item(S_META + META_EVENT_TIME)
+        return self._slots[S_META + META_EVENT_TIME]
 
     def raw_diff(self) -> RawDiff:
         """The last frame read by `apply_raw` / `parse_raw`, over this book's scratch."""
@@ -628,20 +735,20 @@ class OrderBook:
 
     def best_bid(self) -> int:
         """Best bid in ticks, -1 if the side is empty."""
-        i = self._state.item(S_BID)  # item(): a Python int without a numpy scalar between
+        i = self._slots[S_BID]  # a Python int without a numpy scalar between
+        if not self._over_bids:
+            return self._base + i if i >= 0 else -1
         best = self._base + i if i >= 0 else -1
-        if self._over_bids:
-            best = max(best, self._over_bids.peekitem(-1)[0])
-        return best
+        return max(best, self._over_bids.peekitem(-1)[0])  # type: ignore[no-any-return]
 
     def best_ask(self) -> int:
         """Best ask in ticks, -1 if the side is empty."""
-        i = self._state.item(S_ASK)
+        i = self._slots[S_ASK]
+        if not self._over_asks:
+            return self._base + i if i < self.window else -1
         best = self._base + i if i < self.window else -1
-        if self._over_asks:
-            far = self._over_asks.peekitem(0)[0]
-            best = far if best < 0 else min(best, far)
-        return best
+        far = self._over_asks.peekitem(0)[0]
+        return far if best < 0 else min(best, far)  # type: ignore[no-any-return]
 
     def qty_at(self, side: int, ticks: int) -> int:
         """Lots resting at `ticks` on `side` (BIDS or ASKS); 0 for an empty level."""

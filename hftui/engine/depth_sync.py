@@ -34,13 +34,13 @@ import numpy as np
 
 from hftui.engine.book import (
     ANY_SYMBOL,
-    APPLY_NEVER,
     CROSSED_BOOK,
     INVALID,
     OrderBook,
     RawDiff,
 )
-from hftui.engine.kernels.book import PARSED
+from hftui.engine.kernels.book import FLAG_BITS, FLAG_MASK, PARSED
+from hftui.engine.metrics import LatencyHistogram
 
 __all__ = ["DepthSync", "DiffResult", "SnapshotResult", "SyncResult", "SyncState"]
 
@@ -99,10 +99,11 @@ class DepthSync:
     def __init__(self, book: OrderBook, max_buffer: int = _DEFAULT_BUFFER) -> None:
         self.book = book
         self.max_buffer = max_buffer
-        self.state = SyncState.WAITING_SNAPSHOT
+        self._state = SyncState.WAITING_SNAPSHOT
         self.last_update_id = 0  # u of the last applied event, or the snapshot's id
         self.needs_snapshot = True
-        self.event_time_ms = 0  # E of the last frame `on_frame` read (0: none)
+        self.timed = False  # on_frame observes latencies (see `time_frames`)
+        self.event_time_ms = 0  # E of the last frame `on_frame` took (0: none)
         self._buffer: deque[RawDiff] = deque()
         self._pending: _Snapshot | None = None
         # Counters (plain ints: the engine's collector reads them).
@@ -114,6 +115,33 @@ class DepthSync:
         self.crossed = 0
         self.corrupt = 0  # malformed events and snapshots
         self.buffered_overflow = 0
+
+    # The chain (the last applied u, and whether the next frame may be applied to it) lives
+    # in the book's state array, where the receive path's kernel checks and advances it.
+    @property
+    def state(self) -> SyncState:
+        return self._state
+
+    @state.setter
+    def state(self, state: SyncState) -> None:
+        self._state = state
+        self.book.follow(self.book.update_id, state is _SYNCED)
+
+    @property
+    def last_update_id(self) -> int:
+        """u of the last applied event, or the snapshot's id."""
+        return self.book.update_id
+
+    @last_update_id.setter
+    def last_update_id(self, update_id: int) -> None:
+        self.book.follow(update_id, self._state is _SYNCED)
+
+    def time_frames(self, ingest: LatencyHistogram, feed_delay: LatencyHistogram) -> None:
+        """Have `on_frame` observe every frame it takes into these histograms: `ingest` from
+        its receive time to the book applied (the wall clock, as `time.time_ns`), and
+        `feed_delay` from its event time E to its receive time."""
+        self.book.time_frames(ingest, feed_delay)
+        self.timed = True
 
     @property
     def synced(self) -> bool:
@@ -182,10 +210,14 @@ class DepthSync:
             return self._corrupt(final_id)
         return self.on_raw(diff)
 
-    def on_frame(self, frame: bytes, symbol_at: int = ANY_SYMBOL) -> SyncResult | None:
-        """One diff-depth frame as received (raw or combined stream bytes): parsed and, when
-        it continues the synced chain, applied in a single numba call. `symbol_at` is where
-        the caller found the symbol that chose this book (see `OrderBook.read_frame`).
+    def on_frame(
+        self, frame: bytes, symbol_at: int = ANY_SYMBOL, recv_ns: int = 0
+    ) -> SyncResult | None:
+        """One diff-depth frame as received at `recv_ns` (raw or combined stream bytes):
+        parsed and, when it continues the synced chain, applied in a single numba call, which
+        also observes its latencies when `time_frames` asked for them (the other outcomes
+        are observed here). `symbol_at` is where the caller found the symbol that chose this
+        book (see `OrderBook.take_frame`).
 
         Returns None if the fast path cannot read the frame (malformed, off the grid,
         unusual, or not this book's); the caller then decodes it and uses `on_diff`, which
@@ -193,20 +225,23 @@ class DepthSync:
         """
         if type(frame) is not bytes:  # the kernel's entry point takes bytes and nothing else
             frame = bytes(frame)
-        flags, final, self.event_time_ms = self.book.read_frame(
-            frame, self.last_update_id if self.state is _SYNCED else APPLY_NEVER, symbol_at
-        )
-        if flags == 0:  # the steady state: the next event of the chain, applied
-            self.last_update_id = final
-            return _APPLIED
-        if flags < 0:
+        book = self.book
+        packed = book.take_frame(frame, symbol_at, recv_ns)
+        if packed < 0:
             return None
+        self.event_time_ms = packed >> FLAG_BITS
+        flags = packed & FLAG_MASK
+        if flags == 0:  # the steady state: the next event of the chain, applied and timed
+            return _APPLIED
         if flags == PARSED:
-            return self.on_raw(self.book.raw_diff())  # the general rules decide
-        self.last_update_id = final  # applied, with something for the book to settle
-        if self.book.settle(flags) == CROSSED_BOOK:
-            return self._crossed(final)
-        return _APPLIED
+            result = self.on_raw(book.raw_diff())  # the general rules decide
+        else:  # applied (the chain advanced), with something for the book to settle
+            result = _APPLIED
+            if book.settle(flags) == CROSSED_BOOK:
+                result = self._crossed(book.raw_final_id())
+        if self.timed:
+            book.observe_frame(recv_ns)
+        return result
 
     def on_raw(self, diff: RawDiff) -> SyncResult:
         """One diff-depth event already parsed into ticks (`OrderBook.parse_raw` or

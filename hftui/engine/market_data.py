@@ -58,7 +58,6 @@ _MAX_FRAME: Final = 4 << 20  # a 1000-level snapshot is ~40 KB; anything near th
 _MAX_ID: Final = (1 << 63) - 1
 # Module constants for the per-frame path: an enum member's class lookup costs more.
 _APPLIED: Final = SyncResult.APPLIED
-_SYNCED: Final = SyncState.SYNCED
 
 
 # Binance closes every stream connection after 24 h; rolling over to a new one well before
@@ -362,7 +361,15 @@ class MarketData:
                 continue
             book = OrderBook(spec.symbol, spec.tick_size, spec.step_size)
             feed.sync = DepthSync(book)
+            self._time_frames(feed)
             feed.version += 1
+
+    def _time_frames(self, feed: SymbolFeed) -> None:
+        # On the wall clock, the depth kernel times the frames it applies itself (one clock
+        # read in numba instead of two Python observes); another clock (a replay's) keeps
+        # the Python observes below, on its own time.
+        if self.clock_ns is time.time_ns and feed.sync is not None:
+            feed.sync.time_frames(feed.ingest, feed.feed_delay)
 
     # ---- symbols at run time --------------------------------------------------------------
 
@@ -386,6 +393,7 @@ class MarketData:
         self._check_room(symbol)  # again: another subscribe may have run meanwhile
         feed = SymbolFeed(len(self.feeds), symbol)
         feed.sync = DepthSync(OrderBook(symbol, inst.tick_size, inst.step_size))
+        self._time_frames(feed)
         feed.depth_ns = feed.ticker_ns = feed.trade_ns = self.clock_ns()
         self.feeds.append(feed)
         self._by_symbol[symbol] = feed
@@ -864,32 +872,39 @@ class MarketData:
             start = raw.find(b'"s":"') + 5
             feed = self._by_symbol_bytes.get(raw[start : raw.find(b'"', start)])
             sync = feed.sync if feed is not None and start >= 5 else None
-            result = sync.on_frame(raw, start) if sync is not None else None
+            result = sync.on_frame(raw, start, recv_ns) if sync is not None else None
             if result is not None and feed is not None and sync is not None:
                 feed.recv_ns = feed.depth_ns = recv_ns
                 feed.msgs += 1
-                feed.ingest.observe(self.clock_ns() - recv_ns)
                 event_time = sync.event_time_ms
+                if not sync.timed:  # else observed by on_frame, most in its kernel
+                    self._observe_depth(feed, recv_ns, event_time)
                 if event_time:
                     feed.event_time_ms = event_time
-                    feed.feed_delay.observe(recv_ns - event_time * 1_000_000)
                 if result is not _APPLIED:
                     if result == DiffResult.CORRUPT:  # read, but impossible (U > u)
                         self._bad("malformed depth event", raw)
                     self._after_diff(feed, result)
                     return
-                # The steady state's share of `_after_diff`: the next event of a synced book.
+                # The steady state's share of `_after_diff`: the next event of a synced book
+                # (APPLIED always leaves it synced; only the bookTicker check can reset it).
                 feed.version += 1
                 if (
                     feed.ticker_u > feed.checked_u or feed.disagree_ns
                 ) and sync.last_update_id >= feed.ticker_u:
                     self._check_top(feed)
-                if self.on_book is not None and sync.state is _SYNCED:
+                    if sync.needs_snapshot:  # the check reset it
+                        self._want_snapshot(feed, result)
+                        return
+                if self.on_book is not None:
                     self.on_book(feed.symbol, sync.book, recv_ns)
-                if sync.needs_snapshot:  # the bookTicker check above reset it
-                    self._want_snapshot(feed, result)
                 return
         self._on_json(frame, recv_ns)
+
+    def _observe_depth(self, feed: SymbolFeed, recv_ns: int, event_time: int) -> None:
+        feed.ingest.observe(self.clock_ns() - recv_ns)
+        if event_time:
+            feed.feed_delay.observe(recv_ns - event_time * 1_000_000)
 
     def _on_json(self, frame: str | bytes, recv_ns: int) -> None:
         try:

@@ -1,10 +1,11 @@
 """Hot-path metrics: plain counters bumped where things happen, read by a collector later.
 
 prometheus-client takes a lock on every update, so nothing on the receive path calls it: a
-`LatencyHistogram` is a list of plain integer counts that an exporter turns into a Prometheus
+`LatencyHistogram` is an int64 array of counts that an exporter turns into a Prometheus
 histogram at scrape time (`buckets()` gives the cumulative `le` series, `sum_s` and `count`
-the rest). Buckets are powers of two nanoseconds, so `observe` is a `bit_length` and an
-increment, and allocates nothing for durations under a few seconds.
+the rest). Buckets are powers of two nanoseconds, so observing is a leading-zero count and an
+increment, done in numba (the receive path's kernel observes straight into an attached array)
+and allocating nothing.
 
 `OrderTimings` follows an order from the frame that triggered it to the venue's answer:
 tick-to-order (the triggering frame's receive time to the order handed to the venue client or
@@ -15,39 +16,97 @@ percentile the publisher puts in the snapshot for the TUI.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 import numpy as np
 
+from hftui.engine.kernels.hist import (
+    H_BUCKETS,
+    H_COUNT,
+    H_FIRST_POW,
+    H_NEGATIVE,
+    H_SUM,
+    HIST_SIZE,
+    observe_,
+)
 from hftui.protocol import CommandAnswered, Event, OrderChanged, OrderStatus
 
-__all__ = ["RECENT_SAMPLES", "EventTally", "LatencyHistogram", "OrderTimings"]
+__all__ = [
+    "RECENT_SAMPLES",
+    "EventTally",
+    "LatencyHistogram",
+    "OrderTimings",
+    "observe_kernel",
+]
 
 RECENT_SAMPLES: Final = 256  # tick-to-order figures behind the snapshot's p50/p99
 
-_FIRST_POW: Final = 8  # the first bucket holds up to 2**8 ns = 256 ns
-_BUCKETS: Final = 30  # the last bounded one up to 2**37 ns (about 137 s); then +Inf
+_FIRST_POW: Final = H_FIRST_POW  # the first bucket holds up to 2**8 ns = 256 ns
+_BUCKETS: Final = H_BUCKETS  # the last bounded one up to 2**37 ns (about 137 s); then +Inf
+
+# kernels.hist.observe_'s compiled entry point, found on first use (see `observe_kernel`).
+_observe: Callable[[np.ndarray, int, int], None] | None = None
+
+
+def observe_kernel() -> Callable[[np.ndarray, int, int], None]:
+    """`observe_`'s compiled entry point (loaded or compiled now, not at a first order):
+    the dispatcher's type checks would cost more than the observation. Only ever given an
+    int64 array and two ints."""
+    global _observe
+    if _observe is None:
+        probe = np.zeros(HIST_SIZE, np.int64)
+        observe_(probe, 0, 0)
+        compiled = observe_.overloads.get(tuple(observe_.typeof_pyval(a) for a in (probe, 0, 0)))
+        _observe = getattr(compiled, "entry_point", None) or observe_
+    return _observe
 
 
 class LatencyHistogram:
-    """Durations in nanoseconds, in buckets (<= 256 ns, <= 512 ns, ... <= 137 s, +Inf)."""
+    """Durations in nanoseconds, in buckets (<= 256 ns, <= 512 ns, ... <= 137 s, +Inf).
 
-    __slots__ = ("count", "counts", "negative", "sum_ns")
+    The figures live in an int64 array in `kernels.hist`'s layout, so a numba kernel can
+    observe into it directly; `attach` moves them into an array the receive path's kernel
+    writes (an order book's).
+    """
+
+    __slots__ = ("_data",)
 
     def __init__(self) -> None:
-        self.counts = [0] * (_BUCKETS + 1)  # the last one: beyond every bound (+Inf only)
-        self.count = 0
-        self.sum_ns = 0
-        self.negative = 0  # impossible durations (clocks apart), counted, not bucketed
+        self._data = np.zeros(HIST_SIZE, np.int64)
+
+    def attach(self, storage: np.ndarray) -> None:
+        """Keep the figures in `storage` (HIST_SIZE int64 slots) from now on, carrying over
+        those counted so far."""
+        if storage is self._data:
+            return
+        storage[:] = self._data
+        self._data = storage
+
+    @property
+    def storage(self) -> np.ndarray:
+        return self._data
+
+    @property
+    def counts(self) -> list[int]:
+        """Per-bucket counts, the last one beyond every bound (+Inf only)."""
+        return self._data[:H_COUNT].tolist()  # type: ignore[no-any-return]
+
+    @property
+    def count(self) -> int:
+        return self._data.item(H_COUNT)
+
+    @property
+    def sum_ns(self) -> int:
+        return self._data.item(H_SUM)
+
+    @property
+    def negative(self) -> int:
+        """Impossible durations (clocks apart), counted, not bucketed."""
+        return self._data.item(H_NEGATIVE)
 
     def observe(self, ns: int) -> None:
-        if ns < 0:
-            self.negative += 1
-            return
-        index = (ns - 1).bit_length() - _FIRST_POW if ns > 1 else 0
-        self.counts[index if 0 <= index < _BUCKETS else (0 if index < 0 else _BUCKETS)] += 1
-        self.count += 1
-        self.sum_ns += ns
+        (_observe or observe_kernel())(self._data, 0, ns)
 
     @staticmethod
     def bounds_s() -> list[float]:
@@ -58,10 +117,11 @@ class LatencyHistogram:
         """Cumulative (le seconds, count) pairs, ending with (+Inf, count)."""
         out: list[tuple[float, int]] = []
         running = 0
-        for bound, n in zip(self.bounds_s(), self.counts, strict=False):
+        counts = self.counts
+        for bound, n in zip(self.bounds_s(), counts, strict=False):
             running += n
             out.append((bound, running))
-        out.append((float("inf"), running + self.counts[_BUCKETS]))
+        out.append((float("inf"), running + counts[_BUCKETS]))
         return out
 
     @property
@@ -70,9 +130,10 @@ class LatencyHistogram:
 
     def quantile_ns(self, q: float) -> int:
         """An upper bound of the `q` quantile: the edge of the bucket it falls in."""
-        if not self.count:
+        count = self.count
+        if not count:
             return 0
-        rank = q * self.count
+        rank = q * count
         running = 0
         for k, n in enumerate(self.counts[:_BUCKETS]):
             running += n
@@ -102,7 +163,6 @@ class EventTally:
         elif isinstance(event, OrderChanged) and event.status == OrderStatus.REJECTED:
             key = event.reason.name.lower()
             self.rejects[key] = self.rejects.get(key, 0) + 1
-
 
 
 class OrderTimings:

@@ -3,9 +3,12 @@
 The book is `qty`, an int64 array of shape (2, window): row BIDS and row ASKS hold the lots at
 tick `base + index`. `state` (int64, STATE_SIZE) holds the base, the cached best index of each
 side (bids: highest non-zero index or -1; asks: lowest or window), the grid and the level
-counts of the last parse. `scratch` (int64, (SCRATCH_ROWS, capacity)) holds parsed levels and
-the levels that fell outside the window ("spill") for the caller to keep elsewhere.
-The kernels maintain the cached bests and scan only when a best level itself is removed.
+counts of the last parse, and the diff-depth chain. `scratch` (int64, (SCRATCH_ROWS,
+capacity)) holds parsed levels and the levels that fell outside the window ("spill") for the
+caller to keep elsewhere. All three are views of one buffer (BUFFER LAYOUT below), which also
+holds the frame latency histograms, so that `frame_`, the receive path's one call per frame,
+takes a single array. The kernels maintain the cached bests and scan only when a best level
+itself is removed.
 Only numpy, numba and the sibling kernel modules here.
 """
 
@@ -15,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from hftui.engine.kernels.decimal import level_sides_
+from hftui.engine.kernels.hist import HIST_SIZE, observe_, wall_ns_
 from hftui.engine.kernels.parse import (
     META_ASKS,
     META_BIDS,
@@ -36,8 +40,14 @@ __all__ = [
     "ATTENTION",
     "BIDS",
     "CROSSED",
+    "E_LIMIT",
+    "FLAG_BITS",
+    "FLAG_MASK",
+    "HIST_DELAY_AT",
+    "HIST_INGEST_AT",
     "MISMATCH",
     "PARSED",
+    "QTY_AT",
     "R_ASK_LOTS",
     "R_ASK_TICKS",
     "R_BID_LOTS",
@@ -52,18 +62,25 @@ __all__ = [
     "S_ASK",
     "S_BASE",
     "S_BID",
+    "S_CAPACITY",
+    "S_EXPECT",
     "S_IRREGULAR",
+    "S_LAST_U",
     "S_LOT",
     "S_META",
     "S_NA",
     "S_NB",
     "S_PDEC",
     "S_QDEC",
+    "S_QTY_AT",
+    "S_SCRATCH_AT",
     "S_SPILL_A",
     "S_SPILL_B",
     "S_TICK",
+    "S_TIMED",
+    "S_WINDOW",
     "apply_",
-    "depth_frame_",
+    "frame_",
     "ingest_",
     "ingest_frame_",
     "parse_",
@@ -90,7 +107,23 @@ S_SPILL_B = 9  # bid levels spilled by the last apply
 S_SPILL_A = 10
 S_IRREGULAR = 11  # 1 while the overflow holds a best level: every apply needs the caller
 S_META = 16  # a raw frame's header (kernels.parse META_* offsets from here)
-STATE_SIZE = S_META + META_SIZE
+# The diff-depth chain, kept here so the receive path's kernel checks and advances it alone:
+S_LAST_U = S_META + META_SIZE  # u of the last applied event, or the snapshot's id
+S_EXPECT = S_LAST_U + 1  # the pu the next event must carry to be applied; < 0: parse only
+S_TIMED = S_LAST_U + 2  # 1: frame_ observes ingest latency and feed delay (wall clock)
+# Where `frame_` finds the book's arrays in its one buffer (see BUFFER LAYOUT below).
+S_WINDOW = S_LAST_U + 3
+S_CAPACITY = S_LAST_U + 4  # scratch columns
+S_QTY_AT = S_LAST_U + 5
+S_SCRATCH_AT = S_LAST_U + 6
+STATE_SIZE = S_LAST_U + 7
+
+# BUFFER LAYOUT: a book's arrays are views of one int64 buffer, so the receive path's kernel
+# takes a single array (each array argument costs its own unboxing on every call):
+# state, then two latency histograms (kernels.hist layout), then qty, then scratch.
+HIST_INGEST_AT = STATE_SIZE  # frame received -> book applied
+HIST_DELAY_AT = STATE_SIZE + HIST_SIZE  # venue event time -> frame received
+QTY_AT = STATE_SIZE + 2 * HIST_SIZE
 
 # scratch rows
 R_BID_TICKS = 0
@@ -109,8 +142,14 @@ ATTENTION = 2  # a side is empty in the window, or the touch drifted a quarter w
 CROSSED = 4  # the window's best bid >= its best ask
 PARSED = 8  # ingest_frame_: parsed into scratch and the header, not applied
 
-ANY_SYMBOL = -2  # depth_frame_'s `symbol_at` when the caller did not look for the symbol
-MISMATCH = -16  # depth_frame_: not a depth event, or its symbol is not where the caller saw it
+ANY_SYMBOL = -2  # frame_'s `symbol_at` when the caller did not look for the symbol
+MISMATCH = -16  # frame_: not a depth event, or its symbol is not where the caller saw it
+
+# frame_ returns its flags in the low FLAG_BITS bits and the frame's E (ms; 0 if absent or
+# not below E_LIMIT) above them: one int for the caller to unbox, not a tuple.
+FLAG_BITS = 8
+FLAG_MASK = (1 << FLAG_BITS) - 1
+E_LIMIT = 1 << 54
 
 # ingest_frame_'s `expect_prev`: apply only if the frame's pu equals it (and u is newer), or:
 APPLY_ALWAYS = -2
@@ -381,38 +420,49 @@ def sum_between_(row: np.ndarray, low: int, high: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def depth_frame_(
-    qty: np.ndarray,
-    state: np.ndarray,
-    scratch: np.ndarray,
-    frame: bytes,
-    expect_prev: int,
-    symbol_at: int,
-) -> tuple[int, int, int]:
-    """The receive path's one call per diff-depth frame: as `ingest_frame_`, for a frame whose
-    event is a "depthUpdate" with its own "s" value at `symbol_at` (where the caller found
-    the symbol that chose this book; ANY_SYMBOL: not checked); any other frame is declined
-    (MISMATCH) with the book unchanged. `expect_prev` < 0 only parses.
-    The state's S_IRREGULAR adds ATTENTION to an apply's flags, so 0 means done.
+def frame_(buf: np.ndarray, frame: bytes, symbol_at: int, recv_ns: int) -> int:
+    """The receive path's one call per diff-depth frame, over a book's whole buffer (see
+    BUFFER LAYOUT): parse the frame's bytes (raw or combined); decline it (MISMATCH, book
+    unchanged) unless its event is a "depthUpdate" whose own "s" value starts at `symbol_at`
+    (where the caller found the symbol that chose this book; ANY_SYMBOL: not checked); and
+    apply it if it continues the chain in S_EXPECT (pu == S_EXPECT, U <= u, u > S_EXPECT),
+    advancing S_EXPECT and S_LAST_U to its u. The state's S_IRREGULAR adds ATTENTION to an
+    apply's flags, so 0 means done: then, with S_TIMED set, the frame's ingest latency (now
+    less `recv_ns`) and feed delay (`recv_ns` less E) are observed here too.
 
     Returns:
-        (flags or status as `ingest_frame_`'s, u, E) with u and E 0 when declined.
+        A negative status when declined; else apply_'s flags when applied, or PARSED when
+        parsed but not applied (levels in scratch, U/u/pu/E in the header), with the frame's
+        E above FLAG_BITS.
     """
+    state = buf[:STATE_SIZE]
+    window = state[S_WINDOW]
+    qty_at = state[S_QTY_AT]
+    qty = buf[qty_at : qty_at + 2 * window].reshape((2, window))
+    capacity = state[S_CAPACITY]
+    scratch_at = state[S_SCRATCH_AT]
+    scratch = buf[scratch_at : scratch_at + SCRATCH_ROWS * capacity].reshape(
+        (SCRATCH_ROWS, capacity)
+    )
     meta = state[S_META : S_META + META_SIZE]
     status = _parse_frame(frame, state, scratch, meta)
     if status != 0:
-        return status, 0, 0
+        return status
     if (symbol_at != ANY_SYMBOL and meta[META_SYMBOL] != symbol_at) or meta[META_DEPTH] != 1:
-        return MISMATCH, 0, 0
+        return MISMATCH
     final = meta[META_FINAL]
-    if (
-        expect_prev < 0
-        or meta[META_PREV] != expect_prev
-        or meta[META_FIRST] > final
-        or final <= expect_prev
-    ):
-        return PARSED, final, meta[META_EVENT_TIME]
+    expect = state[S_EXPECT]
+    event_time = meta[META_EVENT_TIME]
+    packed_time = event_time << FLAG_BITS if 0 <= event_time < E_LIMIT else 0
+    if expect < 0 or meta[META_PREV] != expect or meta[META_FIRST] > final or final <= expect:
+        return PARSED | packed_time
     flags = apply_(qty, state, scratch, meta[META_BIDS], meta[META_ASKS])
+    state[S_EXPECT] = final
+    state[S_LAST_U] = final
     if state[S_IRREGULAR]:
         flags |= ATTENTION
-    return flags, final, meta[META_EVENT_TIME]
+    if flags == 0 and state[S_TIMED]:
+        observe_(buf, HIST_INGEST_AT, wall_ns_() - recv_ns)
+        if event_time:
+            observe_(buf, HIST_DELAY_AT, recv_ns - event_time * 1_000_000)
+    return flags | packed_time

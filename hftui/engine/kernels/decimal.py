@@ -87,7 +87,7 @@ def decimal_units_(buf: bytes, start: int, end: int, decimals: int) -> int:
     return _scaled(value, frac, decimals, big)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _scaled(value: int, frac: int, decimals: int, big: bool) -> int:
     # The digits read, with `frac` of them after the point, in units of 10**-decimals;
     # TOO_LARGE when they overflowed the digit limit, before or now.
@@ -100,15 +100,63 @@ def _scaled(value: int, frac: int, decimals: int, big: bool) -> int:
     return TOO_LARGE if big else value
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _skip_ws(buf: bytes, i: int, n: int) -> int:
     while i < n and (buf[i] == 32 or buf[i] == 9 or buf[i] == 10 or buf[i] == 13):
         i += 1
     return i
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _quoted(buf: bytes, i: int, n: int, decimals: int) -> tuple[int, int]:
+    # The common case, "digits" or "digits.digits", in two tight loops; anything else is
+    # read again by `_quoted_general`, which decides what is wrong with it.
+    if i >= n or buf[i] != _QUOTE:
+        return MALFORMED, 0
+    j = i + 1
+    start = j
+    value = 0
+    big = False
+    while j < n:
+        d = buf[j] - _ZERO
+        if d < 0 or d > 9:
+            break
+        if value >= _DIGIT_LIMIT:
+            big = True
+        else:
+            value = value * 10 + d
+        j += 1
+    if j == start or j >= n:
+        return _quoted_general(buf, i, n, decimals)
+    frac = 0
+    finer = False
+    if buf[j] == _DOT:
+        j += 1
+        point = j
+        while j < n:
+            d = buf[j] - _ZERO
+            if d < 0 or d > 9:
+                break
+            if frac < decimals:
+                if value >= _DIGIT_LIMIT:
+                    big = True
+                else:
+                    value = value * 10 + d
+                frac += 1
+            elif d != 0:
+                finer = True
+            j += 1
+        if j == point or j >= n:
+            return _quoted_general(buf, i, n, decimals)
+    if buf[j] != _QUOTE:
+        return _quoted_general(buf, i, n, decimals)
+    if finer:
+        return j + 1, OFF_GRID
+    return j + 1, _scaled(value, frac, decimals, big)
+
+
+@njit(cache=True, nogil=True)
+def _quoted_general(buf: bytes, i: int, n: int, decimals: int) -> tuple[int, int]:
     # A JSON string at i holding a decimal: (index after the closing quote, units or a
     # negative value status), or (MALFORMED, 0) when it is not a plain string. A decimal never
     # needs an escape, so a backslash is malformed. `decimal_units_` in one pass with the

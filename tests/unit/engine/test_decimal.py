@@ -203,3 +203,15 @@ def test_quoted_values_read_as_the_value_reader_reads_them(
 ) -> None:
     raw = (b'"' if quoted else b"") + text.encode() + b'",1'
     assert _quoted(raw, 0, len(raw), decimals) == _quoted_reference(raw, decimals)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.text(alphabet="0123456789.", max_size=40),
+    decimals=st.integers(0, 17),
+)
+def test_plain_decimals_read_as_the_value_reader_reads_them(text: str, decimals: int) -> None:
+    # Digits and points only: the common case `_quoted` reads in its fast loops, including
+    # values past the unit limit and finer than the grid.
+    raw = b'"' + text.encode() + b'"]'
+    assert _quoted(raw, 0, len(raw), decimals) == _quoted_reference(raw, decimals)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import orjson
 from hypothesis import given, settings
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from hftui.engine.book import OrderBook
 from hftui.engine.depth_sync import DepthSync, SyncResult, SyncState
+from hftui.engine.metrics import LatencyHistogram
 
 R = SyncResult
 
@@ -278,6 +280,49 @@ def test_frame_exposing_a_gap_is_kept() -> None:
     assert sync.buffered == 1
     assert sync.on_snapshot(106, SNAP_BIDS, SNAP_ASKS) == R.SYNCED
     assert sync.book.levels()[0] == [(1000, 3000)]
+
+
+def test_timed_frames_are_observed_once_whatever_their_outcome() -> None:
+    sync = synced_at(100)
+    ingest, delay = LatencyHistogram(), LatencyHistogram()
+    ingest.observe(1_000)  # figures from before the attach are kept
+    sync.time_frames(ingest, delay)
+    received = time.time_ns()
+    # Applied outright: observed inside the kernel.
+    assert sync.on_frame(frame(102, 103, 101, [["99.90", "2.000"]], []), recv_ns=received) == (
+        R.APPLIED
+    )
+    assert (ingest.count, delay.count) == (2, 1)
+    assert 0 <= ingest.sum_ns - 1_000 < time.time_ns() - received + 1
+    assert delay.sum_ns == received - 7 * 1_000_000  # E is 7 ms
+    assert sync.event_time_ms == 7
+    # A duplicate and a gap go through the general rules, and are observed all the same.
+    assert sync.on_frame(frame(102, 103, 101, [], []), recv_ns=received) == R.DROPPED_OLD
+    assert sync.on_frame(frame(105, 107, 104, [], []), recv_ns=received) == R.GAP
+    assert (ingest.count, delay.count) == (4, 3)
+    # Declined: left to the caller's JSON path, which observes it itself.
+    assert sync.on_frame(b'{"e":"depthUpdate"}', recv_ns=received) is None
+    assert ingest.count == 4
+
+
+def test_the_chain_lives_in_the_book_and_survives_a_bigger_scratch() -> None:
+    sync = synced_at(100)
+    ingest, delay = LatencyHistogram(), LatencyHistogram()
+    sync.time_frames(ingest, delay)
+    assert sync.on_frame(frame(102, 103, 101, [["99.90", "2.000"]], []), recv_ns=1) == R.APPLIED
+    # More levels than the scratch holds: the book moves to a bigger buffer.
+    many = [[sync.book.format_price(1002 + k), "1.000"] for k in range(1500)]
+    assert sync.on_diff(104, 105, 103, [], many) == R.APPLIED
+    assert sync.book._scratch.shape[1] >= len(many)  # it did move
+    assert sync.last_update_id == 105
+    assert sync.on_frame(frame(106, 107, 105, [["99.90", "3.000"]], []), recv_ns=1) == R.APPLIED
+    assert sync.last_update_id == 107
+    assert sync.book.qty_at(0, 999) == 3000
+    assert ingest.count == 2  # both timed frames, the second in the new buffer
+    # Out of sync, the kernel only parses: nothing is applied behind the procedure's back.
+    sync.reset("test")
+    assert sync.on_frame(frame(108, 109, 107, [["99.90", "4.000"]], [])) == R.BUFFERED
+    assert sync.book.levels() == ([], [])
 
 
 # A generated venue: random changes, each with an id; ids skip between events (updates this

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -31,3 +32,14 @@ def test_negative_durations_are_counted_apart_and_quantiles_are_bucket_edges() -
     assert h.quantile_ns(0.5) == 512  # 300 ns falls under the 512 ns edge
     assert h.quantile_ns(1.0) == 8192
     assert LatencyHistogram().quantile_ns(0.99) == 0
+
+
+def test_attached_histogram_keeps_its_figures_and_reads_the_new_storage() -> None:
+    h = LatencyHistogram()
+    h.observe(300)
+    storage = np.zeros(h.storage.shape[0], np.int64)
+    h.attach(storage)
+    h.observe(5_000)
+    assert (h.count, h.sum_ns) == (2, 5_300)
+    assert storage[: len(h.counts)].sum() == 2  # written where the kernel writes
+    assert h.quantile_ns(0.5) == 512
