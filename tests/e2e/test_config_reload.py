@@ -3,24 +3,14 @@ without a command, and a broken file is refused while the limits in force stay."
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.test_trading import _answer, _bid, _engine_config, _ready
-from tests.support.processes import eventually, isolated_env, local_exchange, process
+from tests.support.processes import eventually, isolated_env, journal_audit, local_exchange, process
 
 pytestmark = pytest.mark.e2e
-
-
-def _audit(env: dict[str, str]) -> list[str]:
-    path = Path(env["XDG_DATA_HOME"]) / "hftui" / "journal" / "default.sqlite3"
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
-    try:
-        return [str(r[0]) for r in conn.execute("SELECT detail FROM audit WHERE kind='config'")]
-    finally:
-        conn.close()
 
 
 def test_an_edited_config_file_changes_the_risk_limits_live(tmp_path: Path) -> None:
@@ -34,13 +24,15 @@ def test_an_edited_config_file_changes_the_risk_limits_live(tmp_path: Path) -> N
 
             _engine_config(env, url, "[risk]\nmax_order_notional = 150\n")
             eventually(lambda: _answer(order, env)[1]["reason"] == "max_notional", 10, 0.2)
-            assert any("max_order_notional 50000.0 -> 150.0" in t for t in _audit(env))
+            assert any(
+                "max_order_notional 50000.0 -> 150.0" in t for t in journal_audit(env, "config")
+            )
 
             # The engine's file breaks; this CLI reads a good copy (it needs the instance).
             path = Path(env["XDG_CONFIG_HOME"]) / "hftui" / "config.toml"
             good = tmp_path / "good.toml"
             good.write_text(path.read_text())
             path.write_text(path.read_text() + "[risk\n")
-            eventually(lambda: any("refused" in t for t in _audit(env)), 10, 0.2)
+            eventually(lambda: any("refused" in t for t in journal_audit(env, "config")), 10, 0.2)
             refused = _answer(["--config", str(good), *order], env)[1]
             assert refused["reason"] == "max_notional"  # the limit in force stays

@@ -16,7 +16,14 @@ import pytest
 from hftui.demo_account import DEMO_API_KEY, DEMO_API_SECRET
 from hftui.engine.binance.client import Credentials, VenueClient
 from tests.e2e.test_trading import _answer, _bid, _engine_config, _ready
-from tests.support.processes import cli_json, eventually, isolated_env, local_exchange, process
+from tests.support.processes import (
+    cli_json,
+    eventually,
+    isolated_env,
+    journal_audit,
+    local_exchange,
+    process,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -73,15 +80,6 @@ def _journal_fills(env: dict[str, str], cid: str) -> Decimal:
         conn.close()
 
 
-def _audit(env: dict[str, str]) -> list[str]:
-    path = Path(env["XDG_DATA_HOME"]) / "hftui" / "journal" / "default.sqlite3"
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
-    try:
-        return [str(r[0]) for r in conn.execute("SELECT detail FROM audit WHERE kind='reconcile'")]
-    finally:
-        conn.close()
-
-
 def _live_with_a_resting_bid(env: dict[str, str]) -> str:
     _ready(env)
     bid = _bid(env, "BTCUSDT")
@@ -116,7 +114,7 @@ def test_changes_behind_the_engines_back_are_found(tmp_path: Path, policy: str) 
             venue_position += Decimal("0.010")
 
             def found() -> dict[str, object] | None:
-                texts = _audit(env)
+                texts = journal_audit(env, "reconcile")
                 if cli_json(["orders", "--json"], env)["total"] or len(texts) < 4:
                     return None
                 if not any("USDT balance: engine" in t for t in texts):
@@ -127,7 +125,7 @@ def test_changes_behind_the_engines_back_are_found(tmp_path: Path, policy: str) 
                 return status if _position(env) == venue_position else None
 
             status = eventually(found, 15, 0.2)
-            texts = _audit(env)
+            texts = journal_audit(env, "reconcile")
             assert any(f"{cid} " in t and "venue CANCELED" in t for t in texts), texts
             # What the engine held when it looked depends on which fills it had applied by
             # then (its own order's trades are taken from the venue's list in the same pass).

@@ -15,9 +15,16 @@ import pytest
 
 from hftui.protocol import AlertRaised, OrderChanged, OrderStatus, Reason
 from hftui.rings import EventReader, event_segment_name
-from tests.e2e.test_config_reload import _audit
 from tests.e2e.test_trading import _ready
-from tests.support.processes import cli, cli_json, eventually, isolated_env, local_exchange, process
+from tests.support.processes import (
+    cli,
+    cli_json,
+    eventually,
+    isolated_env,
+    journal_audit,
+    local_exchange,
+    process,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -350,7 +357,7 @@ def test_enabling_and_disabling_a_strategy_in_the_config_file_of_a_running_engin
             assert (done.returncode, orjson.loads(done.stdout)["reason"]) == (3, "not_found")
 
             def unloaded() -> list[str] | None:
-                rows = _audit(env)
+                rows = journal_audit(env, "config")
                 return rows if any("unloaded" in t for t in rows) else None
 
             audit = eventually(unloaded, 10, 0.2)

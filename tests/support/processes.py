@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -88,6 +89,17 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: fl
 
 
 ACCOUNTS_FILE = "exchange-accounts"
+
+
+def journal_audit(env: dict[str, str], kind: str) -> list[str]:
+    """The details of the engine journal's audit rows of `kind`, oldest first (read-only)."""
+    path = Path(env["XDG_DATA_HOME"]) / "hftui" / "journal" / "default.sqlite3"
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
+    try:
+        rows = conn.execute("SELECT detail FROM audit WHERE kind = ? ORDER BY id", (kind,))
+        return [str(r[0]) for r in rows]
+    finally:
+        conn.close()
 
 
 def accounts_file(directory: Path, accounts: list[str]) -> Path:
