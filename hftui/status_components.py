@@ -200,7 +200,7 @@ def _metrics(header: np.void, url: str | None, enabled: bool) -> Component:
     if not enabled:
         return _c(False, True, "n/a (off)")
     if url is None:
-        return _c(False, False, "not listening (its port was taken at start; see the log)")
+        return _c(False, False, "not listening (no port could be bound at start; see the log)")
     port = int(header["metrics_port"])
     if port:
         return _c(True, True, f"listening on {url}")

@@ -206,19 +206,32 @@ class Engine:
         self._durable = DurablePublisher(self.journal, self._ring_publish)
 
     def _start_exporter(self) -> str | None:
-        """Serve /metrics on loopback; its URL, or None when off or the port is taken
-        (monitoring never keeps the engine from trading)."""
+        """Serve /metrics on loopback; its URL, or None when off or no port can be bound
+        (monitoring never keeps the engine from trading). A configured port that is taken
+        (most often by another engine on the machine) gives way to any free port, said in
+        the log and an alert; `hftui status` shows the URL in use."""
         if not self.config.metrics.enabled:
             return None
-        exporter = MetricsExporter(self, self.config.metrics.port)
+        wanted = self.config.metrics.port
+        exporter = MetricsExporter(self, wanted)
         try:
             url = exporter.start()
         except OSError as exc:
-            log.warning(
-                "metrics exporter not started",
-                extra={"port": self.config.metrics.port, "error": str(exc)},
-            )
-            return None
+            if wanted == 0:
+                log.warning("metrics exporter not started", extra={"port": 0, "error": str(exc)})
+                return None
+            exporter = MetricsExporter(self, 0)
+            try:
+                url = exporter.start()
+            except OSError as again:
+                log.warning(
+                    "metrics exporter not started",
+                    extra={"port": wanted, "error": f"{exc}; any free port: {again}"},
+                )
+                return None
+            text = f"metrics port {wanted} is taken; serving on {url}"
+            log.warning(text, extra={"port": wanted, "error": str(exc), "url": url})
+            self._ring_publish(AlertRaised(logging.WARNING, text[:120]))
         self.exporter = exporter
         if self.publisher is not None:
             self.publisher.exporter = exporter

@@ -3,6 +3,7 @@ scraped over loopback while the engine follows the local exchange."""
 
 from __future__ import annotations
 
+import socket
 import urllib.request
 from pathlib import Path
 
@@ -175,3 +176,35 @@ def _help(url: str, name: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback URL
         text: str = response.read().decode()
     return next(line for line in text.splitlines() if line.startswith(f"# HELP {name} "))
+
+
+def test_a_taken_port_gives_way_to_a_free_one(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    with (
+        local_exchange(env, tmp_path) as venue,
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter,
+    ):
+        squatter.bind(("127.0.0.1", 0))  # as another engine on the machine would hold it
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        _config(env, venue, f"port = {taken}")
+        with process(["engine"], env):
+
+            def serving() -> dict[str, object] | None:
+                doc = cli_json(["status", "--json"], env)
+                return doc if doc["running"] and doc.get("metrics_url") else None
+
+            doc = eventually(serving, 30)
+            url = str(doc["metrics_url"])
+            assert url.startswith("http://127.0.0.1:")
+            assert f":{taken}/" not in url
+
+            def metrics_ready() -> bool:
+                parts = cli_json(["status", "--json"], env)["components"]
+                assert isinstance(parts, dict)
+                return bool(parts["metrics"]["ready"])
+
+            eventually(lambda: metrics_ready() or None, 30, 0.2)
+            assert eventually(lambda: _messages(url) or None, 30) > 0
+            log = Path(env["XDG_DATA_HOME"]) / "hftui" / "logs" / "engine.log"
+            assert f"metrics port {taken} is taken; serving on {url}" in log.read_text()
