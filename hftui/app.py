@@ -286,7 +286,17 @@ class HftuiApp(App[str]):
         for notice in notices:
             self.tell(notice)
         self._show()
+        if isinstance(self.screen, OrderEntryScreen):
+            self._follow_ticket(self.screen)
         self._watch_engine()
+
+    def _follow_ticket(self, ticket: OrderEntryScreen) -> None:
+        # An open ticket judges against the live book top and position, not those of the
+        # moment it opened: a price that was passive then may cross now.
+        for symbol in self.view.symbols:
+            if symbol.symbol == ticket.symbol.symbol:
+                ticket.follow(symbol)
+                return
 
     def _watch_engine(self) -> None:
         # An engine that stopped, or went silent and whose process is gone, is lost: offer

@@ -237,7 +237,8 @@ class OrderEntryScreen(ModalScreen[bool]):
     """Dismisses with True once the engine accepted the order, False when cancelled.
 
     Args:
-        symbol: the symbol's view when the ticket opened (grid, book top, position).
+        symbol: the symbol's view when the ticket opened (grid, book top, position); the
+            app keeps it current through `follow`.
         side: buy or sell, as the key that opened it.
         price: the price to start with (the ladder's cursor or the touch); "" for none.
         qty: the quantity to start with (the last one sent on this symbol); "" for none.
@@ -286,7 +287,7 @@ class OrderEntryScreen(ModalScreen[bool]):
         tick = format_units(symbol.tick_units, symbol.price_decimals)
         with Vertical(id="ticket-box") as box:
             box.border_title = self._title()
-            box.border_subtitle = f"bid {symbol.best_bid} · ask {symbol.best_ask}"
+            box.border_subtitle = self._touch()
             with Horizontal(classes="ticket-row"):
                 yield Static("side", classes="ticket-label")
                 index = 0 if self.side is Side.BUY else 1
@@ -318,6 +319,26 @@ class OrderEntryScreen(ModalScreen[bool]):
     def on_mount(self) -> None:
         self.query_one("#ticket-qty", Input).focus()
         self._recheck()
+
+    def follow(self, symbol: SymbolView) -> None:
+        """The symbol's newest view, while the ticket is open: the touch in the border and
+        what depends on the book top or the position (crossing, a market order's notional,
+        the position after, reduce-only) are judged again. What the trader typed stays."""
+        old = self.symbol
+        if symbol.symbol != old.symbol:
+            return
+        self.symbol = symbol
+        if (symbol.bid_units, symbol.ask_units, symbol.position_units) == (
+            old.bid_units,
+            old.ask_units,
+            old.position_units,
+        ) or not self.is_mounted:
+            return
+        self.query_one("#ticket-box").border_subtitle = self._touch()
+        self._recheck()
+
+    def _touch(self) -> str:
+        return f"bid {self.symbol.best_bid} · ask {self.symbol.best_ask}"
 
     def _title(self) -> str:
         return f"{self.side.name} {self.symbol.symbol} · {self.mode.label}"

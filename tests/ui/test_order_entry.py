@@ -251,6 +251,42 @@ async def test_kill_from_inside_the_ticket(desk: Desk, size: tuple[int, int]) ->
         await eventually(pilot, lambda: line(app, "answer") == expected)
 
 
+async def test_an_open_ticket_follows_the_book_and_the_position(desk: Desk) -> None:
+    """A price that was passive when the ticket opened may cross a book that has moved
+    since: the ticket judges against the book of now, and keeps what was typed."""
+    paper(desk)
+    app = desk.app()
+    async with app.run_test(size=(80, 24)) as pilot, desk.engine.running():
+        await pilot.pause()
+        await pilot.press("b", *"0.010")
+        screen = ticket(app)
+        screen.query_one("#ticket-post-only", Checkbox).value = True
+        await pilot.pause()
+        assert field(app, "price").value == "64000.10"  # the best bid: passive
+        assert line(app, "preview") == "notional 640.00 USDT · position 0.000 → +0.010"
+        assert screen.query_one("#ticket-box").border_subtitle == "bid 64000.10 · ask 64000.20"
+        # The market falls 0.30 under the ticket: a bid at 64000.10 now crosses the ask.
+        region = desk.region
+        region.begin_symbol(0)
+        block = region.symbol(0)
+        for k in range(len(block["bid_px"])):
+            block["bid_px"][k] -= 30
+            block["ask_px"][k] -= 30
+        block["best_bid"] -= 30
+        block["best_ask"] -= 30
+        region.end_symbol(0)
+        crossing = "crosses the best ask 63999.90: a post-only order would be refused"
+        await eventually(pilot, lambda: line(app, "preview").endswith(crossing))
+        assert screen.query_one("#ticket-box").border_subtitle == "bid 63999.80 · ask 63999.90"
+        assert (field(app, "qty").value, field(app, "price").value) == ("0.010", "64000.10")
+        # A fill elsewhere changes the position the preview starts from.
+        desk.engine.publish_position(
+            0, position=5, entry=6_399_980, realized=0.0, unrealized=0.0, fees=0.0, mark=0.0
+        )
+        await eventually(pilot, lambda: "position +0.005 → +0.015" in line(app, "preview"))
+        assert isinstance(current(app), OrderEntryScreen)
+
+
 async def test_watching_tui_opens_no_ticket(desk: Desk) -> None:
     app = desk.app(connected=False)
     async with app.run_test(size=(80, 24)) as pilot:
