@@ -430,7 +430,7 @@ def encode_event(event: Event, out: np.ndarray) -> None:
     out["qty"] = b""
     out["price"] = b""
     out["filled"] = b""
-    out["text"] = event.text.encode()[:120]
+    out["text"] = _text_bytes(event.text)
     match event:
         case CommandAnswered():
             out["kind"] = EventKind.ANSWER
@@ -582,12 +582,26 @@ _HEAD_OFFSET: Final = _RING_HEADER.fields["head"][1] if _RING_HEADER.fields else
 # request_id, kind, ok, side, status, mode, reason, symbol, client_id, qty, price, filled,
 # text. Text that does not fit is cut, as `encode_event` does. One function per kind,
 # chosen by type: a `match` over the classes and a tuple built in two steps cost twice this.
+_TEXT_BYTES: Final = EVENT_DTYPE["text"].itemsize
+_CUT: Final = "…".encode()
+
+
+def _text_bytes(text: str) -> bytes:
+    """`text` for the record's text field: whole if it fits, else cut on a character
+    boundary and ended with "…", so that a reader never takes a cut message for all of it."""
+    raw = text.encode()
+    if len(raw) <= _TEXT_BYTES:
+        return raw
+    kept = raw[: _TEXT_BYTES - len(_CUT)].decode("utf-8", "ignore").encode()
+    return kept + _CUT
+
+
 _Body = tuple[int | bytes, ...]
 _NONE: Final = b""
 
 
 def _answer_body(e: CommandAnswered) -> _Body:
-    t = e.text.encode()[:120]
+    t = _text_bytes(e.text)
     return (time.time_ns(), e.request_id, _KIND_ANSWER, e.ok, 0, 0, 0, e.reason, *_NO_TEXT, t)
 
 
@@ -606,7 +620,7 @@ def _order_body(e: OrderChanged) -> _Body:
         e.qty.encode()[:24],
         e.price.encode()[:24],
         e.filled.encode()[:24],
-        e.text.encode()[:120],
+        _text_bytes(e.text),
     )
 
 
@@ -625,17 +639,17 @@ def _fill_body(e: OrderFilled) -> _Body:
         e.qty.encode()[:24],
         e.price.encode()[:24],
         _NONE,
-        e.text.encode()[:120],
+        _text_bytes(e.text),
     )
 
 
 def _alert_body(e: AlertRaised) -> _Body:
-    t = e.text.encode()[:120]
+    t = _text_bytes(e.text)
     return (time.time_ns(), 0, _KIND_ALERT, 0, 0, 0, 0, e.level, *_NO_TEXT, t)
 
 
 def _mode_body(e: ModeChanged) -> _Body:
-    t = e.text.encode()[:120]
+    t = _text_bytes(e.text)
     return (time.time_ns(), 0, _KIND_MODE, e.killed, 0, 0, e.mode, 0, *_NO_TEXT, t)
 
 

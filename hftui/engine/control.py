@@ -690,13 +690,15 @@ class Controller:
 
 
 def _kill_text(r: KillReport) -> str:
-    parts = [
-        f"killed: engine had it {r.arrived_ns / 1e6:.1f} ms after the key, "
+    # Short: the event ring carries 120 bytes of text, and the flattened symbols may follow.
+    head = (
+        f"killed {r.arrived_ns / 1e6:.1f} ms after the key: "
         f"cancels sent at {r.cancels_sent_ns / 1e6:.1f} ms"
-    ]
+    )
     if r.zero_open_ns:
         state = "zero open orders" if r.left_open == 0 else f"{r.left_open} still open"
-        parts.append(f"{state} at {r.zero_open_ns / 1e6:.1f} ms")
+        head = f"{head}, {state} at {r.zero_open_ns / 1e6:.1f} ms"
+    parts = [head]
     if r.canceled_paper:
         parts.append(f"{r.canceled_paper} paper order(s) canceled")
     if r.flattened:

@@ -3,6 +3,7 @@ and hygiene of the segments."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -257,7 +258,8 @@ def test_events_broadcast_to_every_reader(names: tuple[str, str]) -> None:
         writer.close()
 
 
-_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=30)
+# Up to 60 characters of up to 4 bytes: past the record's 120 bytes of text now and then.
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=60)
 _ASCII = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=16)
 _ANY_EVENT = st.one_of(
     st.builds(
@@ -291,7 +293,11 @@ def test_the_writer_and_reader_fast_paths_agree_with_the_record_codec(event: Eve
     try:
         reader = EventReader(name)
         writer.publish(event)
-        assert reader.poll() == ([event], False)
+        raw = event.text.encode()
+        # A text over 120 bytes arrives cut on a character boundary and marked with "…".
+        text = raw[:117].decode(errors="ignore") + "…" if len(raw) > 120 else event.text
+        shown = dataclasses.replace(event, text=text)
+        assert reader.poll() == ([shown], False)
         reader.close()
         shm = writer._shm.buf
         assert shm is not None
@@ -303,7 +309,7 @@ def test_the_writer_and_reader_fast_paths_agree_with_the_record_codec(event: Eve
         size = EVENT_DTYPE.itemsize
         written = bytes(16) + bytes(shm[192 + 16 : 192 + size])
         assert written == expected.tobytes()
-        assert decode_event(slots[0]) == event
+        assert decode_event(slots[0]) == shown
         del slots, shm
     finally:
         writer.close()
@@ -368,5 +374,20 @@ def test_attaching_to_something_else_is_a_clear_error(names: tuple[str, str]) ->
     try:
         with pytest.raises(RingError, match="not a ring"):
             CommandSender(names[1], Path("/tmp/unused.lock"))
+    finally:
+        writer.close()
+
+
+def test_a_text_too_long_for_its_record_is_cut_on_a_character_and_marked() -> None:
+    name = f"hftui_test_{uuid.uuid4().hex[:10]}_evt"
+    writer = EventWriter(name, capacity=4)
+    try:
+        reader = EventReader(name)
+        writer.publish(AlertRaised(30, "é" * 70))  # 140 bytes: two bytes a character
+        writer.publish(AlertRaised(30, "x" * 120))  # exactly the room there is: whole
+        events, _ = reader.poll()
+        assert [e.text for e in events] == ["é" * 58 + "…", "x" * 120]
+        assert len(events[0].text.encode()) == 119  # the half character before "…" dropped
+        reader.close()
     finally:
         writer.close()
