@@ -978,6 +978,29 @@ class Execution:
                 orders.append(order)
         return orders
 
+    def resume_paper_positions(self, positions: Mapping[str, tuple[str, str]]) -> list[str]:
+        """Take the paper positions an earlier run left (the journal's last snapshot of each:
+        signed qty, entry price in 10**-decimals), before anything trades. Returns what was
+        taken and what could not be, a phrase each, for the trader."""
+        said: list[str] = []
+        for symbol, (qty, entry_units) in sorted(positions.items()):
+            inst = self.instruments.get(symbol)
+            if inst is None:
+                said.append(f"{symbol} {qty} left out (not one of the engine's symbols)")
+                continue
+            try:
+                negative = qty.startswith("-")
+                lots = inst.qty_lots(qty.lstrip("-"))
+                entry_ticks = int(entry_units) / inst.tick_units
+            except ValueError as exc:
+                said.append(f"{symbol} {qty} left out ({exc})")
+                continue
+            self.account.seed_position(Mode.PAPER, symbol, -lots if negative else lots, entry_ticks)
+            entry = format_units(int(entry_units), inst.price_decimals)
+            said.append(f"{symbol} {'' if negative else '+'}{qty} @ {entry}")
+        self.set_mode(self.mode)  # the exposure risk reads, if trading in paper already
+        return said
+
     def fills_accounted(self) -> None:
         """Recovery journaled the fills of the orders it adopted and took positions from the
         venue: their trades are not missing, whatever arrives of them later."""

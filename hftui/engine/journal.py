@@ -223,6 +223,9 @@ class JournalState:
     venue_ids: dict[int, str] = field(default_factory=dict)  # venue order id -> client id
     # mode -> (realized, fees, funding) of the current UTC day, so "today" survives a restart
     today: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    # symbol -> (signed qty, entry price in 10**-decimals) of the last paper position
+    # snapshot, flat ones left out: the paper account outlives the engine, as a venue's does
+    paper_positions: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def _load_state(conn: sqlite3.Connection) -> JournalState:
@@ -254,6 +257,12 @@ def _load_state(conn: sqlite3.Connection) -> JournalState:
             (utc_day(time.time_ns()),),
         ):
             state.today[str(r["mode"])] = (r["realized"], r["fees"], r["funding"])
+        for r in conn.execute(
+            "SELECT symbol, qty, entry_price FROM position_snapshots WHERE id IN "
+            "(SELECT MAX(id) FROM position_snapshots WHERE mode = 'paper' GROUP BY symbol)"
+        ):
+            if str(r["qty"]).lstrip("-0.") != "":  # not flat
+                state.paper_positions[str(r["symbol"])] = (str(r["qty"]), str(r["entry_price"]))
         return state
     finally:
         conn.row_factory = None

@@ -331,6 +331,11 @@ class Engine:
             # Paper trade ids go on from the last journaled one: the journal keys fills by
             # trade id, and a reused id would be taken for a fill it already has.
             execution.paper.resume_trade_ids(self.journal.state.last_paper_trade_id)
+            resumed = execution.resume_paper_positions(self.journal.state.paper_positions)
+            if resumed:
+                text = "paper positions from the journal: " + ", ".join(resumed)
+                log.info(text)
+                self.publish_event(AlertRaised(logging.INFO, text))
         execution.rest_url = self.endpoints.rest_url
         execution.stream_url = self.endpoints.stream_url
         market = self.market

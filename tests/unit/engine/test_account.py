@@ -141,3 +141,28 @@ def test_funding_from_the_user_stream_and_valuation_at_the_mark(
     assert values["ETHUSDT"] == 300_010
     ex.touch = lambda s: (-1, -1)
     assert ex.valuations()["ETHUSDT"] == 0
+
+
+def test_paper_positions_an_earlier_run_left_are_taken_before_trading() -> None:
+    ex = Execution(Config(), INSTRUMENTS, lambda _: None)
+    ex.set_mode(Mode.PAPER)
+    said = ex.resume_paper_positions(
+        {
+            "BTCUSDT": ("-0.020", "6400150"),  # entry 64001.50: not on the 0.10 tick (an average)
+            "ETHUSDT": ("1.5x", "320001"),
+            "XRPUSDT": ("10", "5000"),
+        }
+    )
+    assert said == [
+        "BTCUSDT -0.020 @ 64001.50",
+        "ETHUSDT 1.5x left out (malformed decimal '1.5x')",
+        "XRPUSDT 10 left out (not one of the engine's symbols)",
+    ]
+    book = ex.account.book(Mode.PAPER, "BTCUSDT")
+    assert book.lots == -_lots("0.020")
+    assert book.entry_ticks() == pytest.approx(640_015.0)
+    assert ex.account.book(Mode.LIVE, "BTCUSDT").lots == 0
+    assert ex.exposure.symbols["BTCUSDT"].position == -_lots("0.020")  # risk sees it
+    # Buying it back realizes against that entry: 0.020 x (64001.50 - 64000.00) = 0.03 USDT.
+    ex.account.on_fill(Mode.PAPER, "BTCUSDT", Side.BUY, _lots("0.020"), _ticks("64000.00"), 0.0)
+    assert (book.lots, book.realized) == (0, pytest.approx(0.03))

@@ -245,3 +245,23 @@ def test_a_v2_days_pnl_gains_funding_and_today_is_read_back(tmp_path: Path) -> N
     assert _rows(path, "SELECT realized, fees, funding FROM daily_pnl WHERE day = ?", today) == [
         (5.0, 1.0, -0.25)
     ]
+
+
+def test_the_last_paper_position_of_each_symbol_is_read_back_and_flat_ones_left_out(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path)
+    snapshots = [
+        ("paper", "BTCUSDT", "0.010", "6399630"),
+        ("paper", "BTCUSDT", "-0.020", "6400150"),  # the last of BTCUSDT: short
+        ("paper", "ETHUSDT", "1.000", "320001"),
+        ("paper", "ETHUSDT", "0.000", "0"),  # closed since
+        ("live", "SOLUSDT", "3", "15000"),  # live positions come from the venue
+    ]
+    for k, (mode, symbol, qty, entry) in enumerate(snapshots):
+        journal.position(k, mode, symbol, qty, entry, 0.0, 0.0, "fill")
+    journal.close()
+    again = Journal(path)
+    again.close()
+    assert again.state.paper_positions == {"BTCUSDT": ("-0.020", "6400150")}
