@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar, TypeAlias
 
+from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -42,16 +44,25 @@ class HelpScreen(ModalScreen[None]):
         return [row for _, rows in self.sections for row in rows]
 
     def compose(self) -> ComposeResult:
-        width = max((len(keys) for keys, _ in self.rows), default=4)
-        body = Text(no_wrap=True, overflow="ellipsis")
+        keys = max((len(k) for k, _ in self.rows), default=4) + 2
+        text = max((len(t) for _, t in self.rows), default=20)
+        # A grid per section, the keys column equally wide in all: on a narrow terminal a
+        # long description wraps under itself, beside its keys, instead of being cut.
+        parts: list[RenderableType] = []
         for n, (heading, rows) in enumerate(self.sections):
-            body.append(("\n" if n else "") + heading + "\n", style="bold")
-            for keys, text in rows:
-                body.append(f"  {keys:<{width}}  {text}\n")
-        body.rstrip()
-        with VerticalScroll(id="help-box"):
+            parts.append(Text(("\n" if n else "") + heading, style="bold"))
+            grid = Table.grid(padding=(0, 2))
+            grid.add_column(no_wrap=True, min_width=keys)
+            grid.add_column(overflow="fold")
+            for k, t in rows:
+                grid.add_row(f"  {k}", t)
+            parts.append(grid)
+        with VerticalScroll(id="help-box") as box:
+            # As wide as the longest row (and the padding, border and scrollbar around it);
+            # the stylesheet's max-width keeps it on screen, and the rows wrap inside.
+            box.styles.width = keys + 2 + text + 2 * 2 + 2 + 2
             yield Static("hftui keys", id="help-title")
-            yield Static(body, id="help-body")
+            yield Static(Group(*parts), id="help-body")
             yield Static("escape or ? closes", id="help-hint")
 
     def action_dismiss_help(self) -> None:
