@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ANSWER_TIMEOUT_S",
     "HEARTBEAT_DEAD_S",
+    "INTENT_TITLE",
     "STALE_AFTER_S",
     "CommandLink",
     "EngineLink",
@@ -76,6 +77,8 @@ HEARTBEAT_DEAD_S: Final = 2.0  # an engine silent for longer than this is not re
 # The engine answers within milliseconds, a kill with venue round trips within a second or
 # two: a request still unanswered after this long is worth telling the trader about.
 ANSWER_TIMEOUT_S: Final = 5.0
+# The notice title of a report below INFO ("would send" in observe): not an alert.
+INTENT_TITLE: Final = "intent"
 
 
 class EngineStatus(enum.StrEnum):
@@ -821,9 +824,13 @@ class CommandLink:
                 # Caused by a request of this TUI (most likely): its answer will toast.
                 quiet = bool(self.pending)
                 return self.notice(severity, "mode", f"{event.text} · now {state}", toast=not quiet)
+            case AlertRaised(level=level) if level < logging.INFO:
+                # A report ("would send" in observe, several a second from a quoting
+                # strategy): the notice line only, and not an alert for the alerts panel.
+                return self.notice("information", INTENT_TITLE, event.text, toast=False)
             case AlertRaised():
-                # Information (a strategy's "would send" in observe, several a second) goes
-                # to the notice line only; a toast each would bury the screen.
+                # Information goes to the notice line (and the alerts panel) only; a toast
+                # each would bury the screen.
                 toast = event.level >= logging.WARNING
                 return self.notice(_alert_severity(event.level), "alert", event.text, toast=toast)
             case OrderChanged(status=OrderStatus.REJECTED):

@@ -320,7 +320,10 @@ class Execution:
                 text += f" [{intent.strategy}]"
             if log.isEnabledFor(logging.INFO):  # a record costs microseconds: only if kept
                 log.info("would send", extra={"intent": described})
-            self.publish(AlertRaised(logging.INFO, text))
+            # DEBUG: a report of what would have gone, not an alert; a quoting strategy
+            # makes several a second, which the TUI shows on its notice line and counts in
+            # the strategies panel, and keeps out of the alerts panel.
+            self.publish(AlertRaised(logging.DEBUG, text))
             return Outcome(Reason.OK, text)
         self.risk.record_sent()
         return self.submit(intent, self.mode, on_done, client_id)

@@ -328,12 +328,20 @@ async def test_alerts_and_other_clients_answers(desk: Desk, toasts: Toasts) -> N
         assert app.notice.text == "daily loss limit reached"
         await eventually(pilot, lambda: bool(toasts.shown))  # posted, then delivered
         assert [toast.title for toast in toasts.shown] == ["alert"]
-        # Information (a strategy's "would send", several a second) is shown on the notice
-        # line without a toast each.
-        desk.engine.alert(logging.INFO, "observe: would send BUY 0.010 ETHUSDT [market_maker]")
+        # Information is shown on the notice line without a toast each, and kept in the
+        # alerts panel.
+        desk.engine.alert(logging.INFO, "strategy momentum started")
+        await eventually(pilot, lambda: app.notice is not None and "started" in app.notice.text)
+        # A report (a strategy's "would send" in observe, several a second) is shown on the
+        # notice line only: no toast, and not in the alerts panel.
+        desk.engine.alert(logging.DEBUG, "observe: would send BUY 0.010 ETHUSDT [market_maker]")
         await eventually(pilot, lambda: app.notice is not None and "would send" in app.notice.text)
+        assert app.notice is not None
+        assert app.notice.title == "intent"
         await pilot.pause()
         assert [toast.title for toast in toasts.shown] == ["alert"]
+        panel = [row.text for row in app.dashboard.alerts.rows]
+        assert panel == ["strategy momentum started", "daily loss limit reached"]
 
 
 async def test_any_refused_order_is_shown_whoever_sent_it(desk: Desk, toasts: Toasts) -> None:
