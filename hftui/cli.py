@@ -707,15 +707,18 @@ def _tui_session(config: Config, info: InstanceInfo, spawned: bool) -> str | Non
         control=control,
         instance=config.engine.instance,
     )
-    # A hangup or SIGTERM ends the TUI; an engine this TUI started goes with it, one it
-    # attached to keeps running.
+    # SIGTERM ends the TUI and an engine this TUI started. A hangup (a dropped SSH session)
+    # ends the TUI only: the engine outlives it and its dead-man policy decides what its
+    # orders do, unless it is a demo on the local exchange it started itself, which nobody
+    # is left to use. An engine this TUI attached to keeps running either way.
     watchdog: list[threading.Timer] = []
+    demo = config.venue.name == "local" and not config.venue.url
 
     def hang_up() -> None:
         # The terminal is gone: there is nothing to restore, and Textual's shutdown can block
         # writing to it. Leave at once and touch no lock on the way (a signal handler may
         # have interrupted the thread holding one). The engine's log says what followed.
-        if spawned:
+        if spawned and demo:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(info.pid, signal.SIGTERM)  # the engine shuts itself down in order
         os._exit(128 + signal.SIGHUP)

@@ -192,3 +192,58 @@ def test_a_tui_whose_terminal_hangs_up_without_a_signal_leaves(
                 if leader.poll() is None:
                     leader.kill()
                     leader.wait()
+
+
+def test_an_engine_the_tui_started_outlives_its_hangup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`hftui` over SSH starts the engine itself; the session drops. On a venue (here the
+    local exchange run apart, as a remote venue would be) the engine trades on under its
+    dead-man policy (`keep`), for `hftui attach` to pick up; only a demo engine with its own
+    exchange goes with its TUI (test_tui_process)."""
+    env = isolated_env(tmp_path)
+    env["TERM"] = "xterm-256color"
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        monkeypatch.setenv(name, env[name])
+    monkeypatch.delenv("HFTUI_CONFIG", raising=False)
+    with local_exchange(env, tmp_path) as url:
+        config = Path(env["XDG_CONFIG_HOME"]) / "hftui" / "config.toml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(
+            f'[venue]\nname = "local"\nurl = "{url}"\n[market]\nsymbols = ["BTCUSDT"]\n'
+            '[engine]\ndead_man = "keep"\ndead_man_after_s = 1.0\n[strategies]\nenabled = []\n'
+        )
+        term = Terminal()
+        tui = subprocess.Popen(
+            [*HFTUI],
+            env=env,
+            stdin=term.slave,
+            stdout=term.slave,
+            stderr=term.slave,
+            start_new_session=True,
+        )
+        engine_pid = 0
+        try:
+            info = eventually(lambda: find_running("default"), 60)
+            engine_pid = info.pid
+            eventually(lambda: _dead_man(env)["tui_pid"] == tui.pid, 30)
+            eventually(lambda: _status(env)["symbols"]["BTCUSDT"]["synced"], 60)  # type: ignore[index]
+            _ok(["mode", "paper"], env)
+            _ok(["order", "place", "BTCUSDT", "buy", "0.010", "--price", _resting_bid(env)], env)
+            eventually(lambda: _status(env)["open_orders"] == 1, 10)
+
+            tui.send_signal(signal.SIGHUP)
+            assert tui.wait(timeout=10) == 128 + signal.SIGHUP
+            eventually(lambda: _dead_man(env)["tui_pid"] is None, 10)  # the switch went off
+            time.sleep(0.5)
+            status = _status(env)
+            assert (status["running"], status["engine_pid"]) == (True, engine_pid)
+            assert (status["mode"], status["open_orders"]) == ("paper", 1)  # `keep`
+        finally:
+            if tui.poll() is None:
+                os.kill(tui.pid, signal.SIGKILL)
+                tui.wait()
+            if engine_pid and pid_alive(engine_pid):
+                os.kill(engine_pid, signal.SIGTERM)
+                eventually(lambda: not pid_alive(engine_pid), 20)
+            term.close()
