@@ -421,6 +421,13 @@ class Engine:
             cfg = dataclasses.replace(cfg, live=live)
             if self.reconciler is not None:
                 self.reconciler.settings = live
+        if "market.verify_interval_s" in keys and self.market is not None:
+            # The verifier sleeps a second at a time: the new interval counts from its next.
+            self.market.verifier.interval_s = fresh.market.verify_interval_s
+            market = dataclasses.replace(
+                cfg.market, verify_interval_s=fresh.market.verify_interval_s
+            )
+            cfg = dataclasses.replace(cfg, market=market)
         if any(k.startswith("strategies.") for k in keys):
             cfg, refused = self._apply_strategies(cfg, fresh)
             failed += refused

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_trading import _answer, _bid, _engine_config, _ready
-from tests.support.processes import eventually, isolated_env, journal_audit, local_exchange, process
+from tests.support.processes import (
+    cli_json,
+    eventually,
+    isolated_env,
+    journal_audit,
+    local_exchange,
+    process,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -36,3 +43,22 @@ def test_an_edited_config_file_changes_the_risk_limits_live(tmp_path: Path) -> N
             eventually(lambda: any("refused" in t for t in journal_audit(env, "config")), 10, 0.2)
             refused = _answer(["--config", str(good), *order], env)[1]
             assert refused["reason"] == "max_notional"  # the limit in force stays
+
+
+def test_book_verification_is_turned_on_live(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    with local_exchange(env, tmp_path) as url:
+        _engine_config(env, url, "[market]\nverify_interval_s = 0\n")  # off
+        with process(["engine"], env):
+            _ready(env)
+
+            def runs() -> int:
+                symbols = cli_json(["status", "--json"], env)["symbols"]
+                assert isinstance(symbols, dict)
+                return sum(int(s["verify_runs"]) for s in symbols.values())
+
+            assert runs() == 0
+            _engine_config(env, url, "[market]\nverify_interval_s = 1\n")
+            eventually(lambda: runs() > 0 or None, 20, 0.2)
+            audit = journal_audit(env, "config")
+            assert any("market.verify_interval_s" in t for t in audit), audit
