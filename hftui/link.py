@@ -185,6 +185,7 @@ def strategy_rows(block: np.void) -> tuple[StrategyFigures, ...]:
             StrategyFigures(
                 name=decode_text(row["name"]),
                 state=STRATEGY_STATES[state] if state < len(STRATEGY_STATES) else "?",
+                by_trader=bool(row["by_trader"]),
                 why=decode_text(row["why"]),
                 last_alert=decode_text(row["last_alert"]),
                 intents=int(row["intents"]),

@@ -76,7 +76,7 @@ __all__ = [
     "format_units",
 ]
 
-LAYOUT_VERSION: Final = 9
+LAYOUT_VERSION: Final = 10
 MAGIC: Final = 0x504E5349_55544648  # b"HFTUISNP" little-endian: marks a valid region
 MAX_SYMBOLS: Final = 8
 BOOK_DEPTH: Final = 20
@@ -408,6 +408,7 @@ STRATEGY_DTYPE: Final = np.dtype(
     [
         ("name", "S32"),
         ("state", "u1"),  # index into STRATEGY_STATES
+        ("by_trader", "u1"),  # 1: paused by the trader's command, not by the host (a fault)
         ("why", "S120"),  # why it is paused or not loaded; "" while running
         ("last_alert", "S120"),  # the host's last alert about it
         ("intents", "<u8"),  # intents that reached risk
@@ -462,6 +463,7 @@ class StrategyFigures:
     max_ns: int
     calls: int
     params: str
+    by_trader: bool = False  # paused by the trader, not by the host after a fault
 
 
 def format_units(units: int, decimals: int) -> str:

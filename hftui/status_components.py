@@ -41,7 +41,6 @@ _BREAKER: Final = ("closed", "half-open", "open")  # HEADER_DTYPE.rest_breaker
 _OPEN: Final = 2
 # The words StrategyHost.pause gives a pause asked for by the trader; any other pause (an
 # exception, a blown time budget) is a fault.
-_TRADER_PAUSE: Final = "paused by the trader"
 
 
 class Component(TypedDict):
@@ -188,7 +187,7 @@ def _strategies(block: np.void | None) -> Component:
         why = decode_text(row["why"])
         if state == "running":
             running += 1
-        elif state == "failed" or why != _TRADER_PAUSE:
+        elif state == "failed" or not row["by_trader"]:
             faults.append(f"{decode_text(row['name'])} {state}: {why}")
     detail = f"{running}/{len(rows)} running"
     if faults:

@@ -249,6 +249,7 @@ class Publisher:
         for f, row in zip(shown, block["rows"], strict=False):
             row["name"] = f.name.encode()[:32]
             row["state"] = STRATEGY_STATES.index(f.state)
+            row["by_trader"] = f.by_trader
             row["why"] = f.why.encode()[:120]
             row["last_alert"] = f.last_alert.encode()[:120]
             row["intents"] = f.intents

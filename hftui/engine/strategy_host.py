@@ -369,6 +369,7 @@ class StrategySlot:
         self.strategy: Strategy[Params] | None = None
         self.context: StrategyContext | None = None
         self.paused = False
+        self.by_trader = False  # paused by the trader's command (a choice, not a fault)
         self.why = ""  # why it is paused or not loaded
         self.last_alert = ""  # the host's last alert about this strategy
         self.overrides: dict[str, object] = {}  # parameters set live, over the config's
@@ -661,15 +662,17 @@ class StrategyHost:
             f"{self.config.callback_budget_ms:g} ms",
         )
 
-    def _pause(self, slot: StrategySlot, why: str) -> None:
+    def _pause(self, slot: StrategySlot, why: str, by_trader: bool = False) -> None:
         if slot.paused:
             return
-        slot.paused = True
+        slot.paused, slot.by_trader = True, by_trader
         slot.why = why
         cancelled = slot.context.cancel_all() if slot.context is not None else 0
         self._rebuild()
         tail = f"; {cancelled} open orders cancelled" if cancelled else ""
-        self._alert(logging.ERROR, f"strategy {slot.name} paused: {why}{tail}", slot)
+        # The trader's own pause is news, not an error: it must not look like a fault.
+        level = logging.INFO if by_trader else logging.ERROR
+        self._alert(level, f"strategy {slot.name} paused: {why}{tail}", slot)
 
     def _alert(self, level: int, text: str, slot: StrategySlot | None = None) -> None:
         log.log(level, text)
@@ -686,13 +689,14 @@ class StrategyHost:
         slot = self.slots.get(name)
         return slot is None or slot.paused
 
-    def pause(self, name: str, why: str = "paused by the trader") -> Outcome:
+    def pause(self, name: str) -> Outcome:
+        """The trader's pause (a command)."""
         slot = self.slots.get(name)
         if slot is None or slot.strategy is None:
             return self._not_found(name)
         if slot.paused:
             return Outcome(Reason.OK, f"strategy {name} already paused: {slot.why}")
-        self._pause(slot, why)
+        self._pause(slot, "paused by the trader", by_trader=True)
         return Outcome(Reason.OK, f"strategy {name} paused")
 
     def resume(self, name: str) -> Outcome:
@@ -701,7 +705,7 @@ class StrategyHost:
             return self._not_found(name)
         if not slot.paused:
             return Outcome(Reason.OK, f"strategy {name} already running")
-        slot.paused = False
+        slot.paused = slot.by_trader = False
         slot.why = ""
         self._rebuild()
         self._alert(logging.INFO, f"strategy {name} resumed", slot)
@@ -917,6 +921,7 @@ class StrategyHost:
                     max_ns=max(h.quantile_ns(1.0) for h in slot.latency.values()),
                     calls=book.count,
                     params=params_text(slot.strategy.params) if slot.strategy else "",
+                    by_trader=slot.paused and slot.by_trader,
                 )
             )
         return out

@@ -400,6 +400,7 @@ class StubEngine:
         for row, st in zip(block["rows"], self.strategies, strict=False):
             row["name"] = st.name.encode()
             row["state"] = STRATEGY_STATES.index(st.state)
+            row["by_trader"] = st.state == "paused" and st.why == "paused by the trader"
             row["why"] = st.why.encode()
             row["last_alert"] = st.last_alert.encode()
             row["params"] = st.params.encode()

@@ -34,12 +34,15 @@ def set_header(writer: SnapshotWriter, **fields: object) -> None:
     writer.end_header()
 
 
-def add_strategy(writer: SnapshotWriter, name: str, state: str, why: str = "") -> None:
+def add_strategy(
+    writer: SnapshotWriter, name: str, state: str, why: str = "", by_trader: bool = False
+) -> None:
     writer.begin_strategies()
     block = writer.strategies
     row = block["rows"][int(block["count"])]
     row["name"] = name.encode()
     row["state"] = STRATEGY_STATES.index(state)
+    row["by_trader"] = by_trader
     row["why"] = why.encode()
     block["count"] += 1
     block["total"] += 1
@@ -188,15 +191,21 @@ def test_a_strategy_paused_by_an_error_is_a_fault_one_paused_by_the_trader_is_no
     region: SnapshotWriter,
 ) -> None:
     add_strategy(region, "market_maker", "running")
-    add_strategy(region, "momentum", "paused", "paused by the trader")
+    add_strategy(region, "momentum", "paused", "paused by the trader", by_trader=True)
     part = derive(region)["strategies"]
     assert part == {"live": True, "ready": True, "detail": "1/2 running"}
+    # The flag decides, not the words: a host pause that happens to read the same is a fault.
+    add_strategy(region, "lookalike", "paused", "paused by the trader")
+    assert derive(region)["strategies"]["detail"] == (
+        "1/3 running; lookalike paused: paused by the trader"
+    )
     add_strategy(region, "broken", "paused", "on_book raised ZeroDivisionError: division by zero")
     part = derive(region)["strategies"]
     assert part["live"]
     assert not part["ready"]
     assert part["detail"] == (
-        "1/3 running; broken paused: on_book raised ZeroDivisionError: division by zero"
+        "1/4 running; lookalike paused: paused by the trader; "
+        "broken paused: on_book raised ZeroDivisionError: division by zero"
     )
 
 

@@ -137,6 +137,7 @@ def test_a_raising_strategy_is_paused_its_orders_cancelled_and_others_go_on(
         cid = crashy.context.open_orders()[0]
         rig.host.on_trade("BTCUSDT", BTC_MID, 1, True, 2)  # raises inside the strategy
         assert crashy.paused
+        assert not crashy.by_trader  # a fault: the strategies component is not ready
         assert crashy.errors == 1
         assert "on_trade raised ZeroDivisionError: no edge today" in crashy.why
         order = rig.execution.tracker.get(cid)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import textwrap
 from collections.abc import Callable
@@ -14,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from hftui.engine.strategy_host import params_text, parse_params_text
-from hftui.protocol import Mode, PauseStrategy, Reason, ReloadStrategy, SetStrategyParams
+from hftui.protocol import (
+    AlertRaised,
+    Mode,
+    PauseStrategy,
+    Reason,
+    ReloadStrategy,
+    SetStrategyParams,
+)
 from tests.unit.strategy.rig import BTC_MID, ladder, make_rig
 
 TUNED = """
@@ -189,11 +197,15 @@ def test_figures_show_state_counts_cost_and_parameters(tmp_path: Path) -> None:
     assert running.state == "running"
     assert running.open_orders == 1
     assert running.why == ""
+    assert not running.by_trader
     assert rig.host.command(PauseStrategy("tuned")).ok
     (row,) = rig.host.figures({}, lambda name: (1.5, -0.25, 0.1))
     assert row.name == "tuned"
     assert row.state == "paused"
     assert row.why == "paused by the trader"
+    assert row.by_trader  # a choice, not a fault: readiness and the alert's level say so
+    (pause,) = [e for e in rig.events if isinstance(e, AlertRaised) and "paused" in e.text]
+    assert pause.level == logging.INFO
     assert row.last_alert == (
         "strategy tuned paused: paused by the trader; 1 open orders cancelled"
     )
