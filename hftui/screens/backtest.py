@@ -6,6 +6,7 @@ nothing here runs a backtest or touches the engine.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import ClassVar
 
@@ -133,15 +134,22 @@ class BacktestScreen(ModalScreen[None]):
         detail = self.query_one("#backtest-detail")
         width = max(16, detail.size.width - 16)
         colour = "green" if values and values[-1] >= 0 else "red"
-        text = Text(lines[0] + "\n")
+        # A value too long for the panel wraps under itself, not under the labels.
+        room = max(30, detail.size.width - 2)
+        hang = [
+            textwrap.fill(line, room, subsequent_indent=" " * 14, break_on_hyphens=False)
+            for line in lines
+        ]
+        text = Text(hang[0] + "\n")
         if len(values) > 1:
             # One line near the top, so even a small terminal shows the curve's shape.
             text.append(f"{'equity':<14}")
             text.append(sparkline(values, width) + "\n", style=colour)
-        text.append("\n".join(lines[1:]))
+        text.append("\n".join(hang[1:]))
         if len(values) > 1:
             # The chart takes what height is left (a few rows at least).
-            height = max(4, min(12, detail.size.height - len(lines) - 4))
+            used = sum(h.count("\n") + 1 for h in hang)
+            height = max(4, min(12, detail.size.height - used - 4))
             text.append(f"\n\nequity (USDT), {len(values)} points\n", style="bold")
             low, high = min(values), max(values)
             for k, line in enumerate(braille_chart(values, width, height)):
