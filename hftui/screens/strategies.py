@@ -127,7 +127,9 @@ class StrategiesScreen(ModalScreen[None]):
                 table.add_column(label, key=key)
             yield table
             yield Static("", id="strategies-detail", markup=False)
-            yield Input(id="strategies-edit", placeholder="key=value ...")
+            # Not selected on focus: the trader edits one value in the line, and the first
+            # key pressed must not replace all of them.
+            yield Input(id="strategies-edit", placeholder="key=value ...", select_on_focus=False)
             yield Static("", id="strategies-answer", markup=False)
             yield Static(
                 "p pause · r resume · L reload · e edit params · escape closes",
@@ -247,6 +249,7 @@ class StrategiesScreen(ModalScreen[None]):
         edit.value = row.params
         edit.display = True
         edit.focus()
+        edit.cursor_position = len(edit.value)
         self._answer_line(f"editing {row.name}: enter sends, escape leaves", False)
 
     @on(Input.Submitted, "#strategies-edit")

@@ -124,6 +124,9 @@ async def test_editing_parameters_sends_them_and_shows_a_refusal_inline(desk: De
         assert edit.display
         assert app.focused is edit
         assert edit.value == "symbol=BTCUSDT qty=0.002 entry_bps=1.5"
+        # The cursor at the end and nothing selected: a key edits the line, not replaces it.
+        await pilot.press("backspace", "2")
+        assert edit.value == "symbol=BTCUSDT qty=0.002 entry_bps=1.2"
 
         # A key the strategy does not have: refused, said inline, the text stays to fix.
         edit.value = "qty=0.004 entry=2"
