@@ -60,23 +60,47 @@ def _ok(args: list[str], env: dict[str, str]) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = isolated_env(tmp_path)
+    env["TERM"] = "xterm-256color"
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        monkeypatch.setenv(name, env[name])  # this process reads the engine's events too
+    monkeypatch.delenv("HFTUI_CONFIG", raising=False)
+    return env
+
+
+def _config(env: dict[str, str], url: str, extra: str) -> None:
+    config = Path(env["XDG_CONFIG_HOME"]) / "hftui" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        f'[venue]\nname = "local"\nurl = "{url}"\n[market]\nsymbols = ["BTCUSDT"]\n{extra}'
+    )
+
+
+def _on_terminal(args: list[str], env: dict[str, str], term: Terminal) -> subprocess.Popen[bytes]:
+    """`args` run with `term` as their controlling terminal's stdin, stdout and stderr."""
+    return subprocess.Popen(
+        args,
+        env=env,
+        stdin=term.slave,
+        stdout=term.slave,
+        stderr=term.slave,
+        start_new_session=True,
+    )
+
+
 @pytest.mark.parametrize(
     ("policy", "mode"), [("cancel", "live"), ("cancel", "paper"), ("keep", "live")]
 )
 def test_sighup_to_the_tui_applies_the_dead_man_policy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy: str, mode: str
 ) -> None:
-    env = isolated_env(tmp_path)
-    env["TERM"] = "xterm-256color"
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME"):
-        monkeypatch.setenv(name, env[name])  # this process reads the engine's events too
-    monkeypatch.delenv("HFTUI_CONFIG", raising=False)
+    env = _env(tmp_path, monkeypatch)
     with local_exchange(env, tmp_path) as url:
-        config = Path(env["XDG_CONFIG_HOME"]) / "hftui" / "config.toml"
-        config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(
-            f'[venue]\nname = "local"\nurl = "{url}"\n[market]\nsymbols = ["BTCUSDT"]\n'
-            f'[engine]\ndead_man = "{policy}"\ndead_man_after_s = 1.0\n[live]\ncountdown_s = 0\n'
+        _config(
+            env,
+            url,
+            f'[engine]\ndead_man = "{policy}"\ndead_man_after_s = 1.0\n[live]\ncountdown_s = 0\n',
         )
         with hftui_process(["engine"], env):
             info = eventually(lambda: find_running("default"), 60)
@@ -89,14 +113,7 @@ def test_sighup_to_the_tui_applies_the_dead_man_policy(
                 "tui_heartbeat_age_s": None,
             }
             term = Terminal()
-            tui = subprocess.Popen(
-                [*HFTUI, "attach"],
-                env=env,
-                stdin=term.slave,
-                stdout=term.slave,
-                stderr=term.slave,
-                start_new_session=True,
-            )
+            tui = _on_terminal([*HFTUI, "attach"], env, term)
             control = EngineControl(info)
             try:
                 eventually(lambda: _dead_man(env)["tui_pid"] == tui.pid, 30)
@@ -152,29 +169,13 @@ def test_a_tui_whose_terminal_hangs_up_without_a_signal_leaves(
     (`make demo` in a tmux pane that is killed; here `sh -c`), only the leader gets it. The
     TUI sees its terminal go and leaves, so its heartbeats stop and the policy applies; it
     must not linger holding control (and a core, spinning on the dead terminal)."""
-    env = isolated_env(tmp_path)
-    env["TERM"] = "xterm-256color"
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME"):
-        monkeypatch.setenv(name, env[name])
-    monkeypatch.delenv("HFTUI_CONFIG", raising=False)
+    env = _env(tmp_path, monkeypatch)
     with local_exchange(env, tmp_path) as url:
-        config = Path(env["XDG_CONFIG_HOME"]) / "hftui" / "config.toml"
-        config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(
-            f'[venue]\nname = "local"\nurl = "{url}"\n[market]\nsymbols = ["BTCUSDT"]\n'
-            "[engine]\ndead_man_after_s = 1.0\n"
-        )
+        _config(env, url, "[engine]\ndead_man_after_s = 1.0\n")
         with hftui_process(["engine"], env):
             eventually(lambda: find_running("default"), 60)
             term = Terminal()
-            leader = subprocess.Popen(
-                ["sh", "-c", '"$@"; exit 0', "sh", *HFTUI, "attach"],
-                env=env,
-                stdin=term.slave,
-                stdout=term.slave,
-                stderr=term.slave,
-                start_new_session=True,
-            )
+            leader = _on_terminal(["sh", "-c", '"$@"; exit 0', "sh", *HFTUI, "attach"], env, term)
             tui_pid = 0
             try:
                 found = eventually(lambda: _dead_man(env)["tui_pid"], 30)
@@ -201,27 +202,15 @@ def test_an_engine_the_tui_started_outlives_its_hangup(
     local exchange run apart, as a remote venue would be) the engine trades on under its
     dead-man policy (`keep`), for `hftui attach` to pick up; only a demo engine with its own
     exchange goes with its TUI (test_tui_process)."""
-    env = isolated_env(tmp_path)
-    env["TERM"] = "xterm-256color"
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME"):
-        monkeypatch.setenv(name, env[name])
-    monkeypatch.delenv("HFTUI_CONFIG", raising=False)
+    env = _env(tmp_path, monkeypatch)
     with local_exchange(env, tmp_path) as url:
-        config = Path(env["XDG_CONFIG_HOME"]) / "hftui" / "config.toml"
-        config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(
-            f'[venue]\nname = "local"\nurl = "{url}"\n[market]\nsymbols = ["BTCUSDT"]\n'
-            '[engine]\ndead_man = "keep"\ndead_man_after_s = 1.0\n[strategies]\nenabled = []\n'
+        _config(
+            env,
+            url,
+            '[engine]\ndead_man = "keep"\ndead_man_after_s = 1.0\n[strategies]\nenabled = []\n',
         )
         term = Terminal()
-        tui = subprocess.Popen(
-            [*HFTUI],
-            env=env,
-            stdin=term.slave,
-            stdout=term.slave,
-            stderr=term.slave,
-            start_new_session=True,
-        )
+        tui = _on_terminal([*HFTUI], env, term)
         engine_pid = 0
         try:
             info = eventually(lambda: find_running("default"), 60)
