@@ -103,7 +103,9 @@ class Context(Protocol):
         ...
 
     def position(self, symbol: str) -> int:
-        """This strategy's net position in lots (+ long), from its own fills."""
+        """This strategy's net position in lots (+ long), from its own fills in the current
+        mode (paper and live are apart; 0 in observe). It carries over a restart: the engine
+        rebuilds it from the journal's fills before anything trades."""
         ...
 
     def is_open(self, client_id: str) -> bool:

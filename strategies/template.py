@@ -17,7 +17,7 @@ pauses the strategy, cancels its orders and drops the intents it made. Orders:
 held, see `self.ctx.last_reason`, or in observe); `self.ctx.cancel(cid)`,
 `self.ctx.replace(cid, ticks)`. Intents go to risk when the hook returns: one risk refuses
 is never open (`self.ctx.is_open(cid)`). `self.ctx.position(symbol)` is this strategy's own
-net position in lots.
+net position in lots in the current mode (0 in observe), kept over restarts.
 """
 
 from __future__ import annotations

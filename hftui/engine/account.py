@@ -131,6 +131,18 @@ class Account:
     def book(self, mode: Mode, symbol: str) -> PositionBook:
         return self.books[_book_mode(mode)][symbol]
 
+    def strategy_book(self, mode: Mode, strategy: str, symbol: str) -> PositionBook:
+        """`strategy`'s own position in `symbol` in `mode`'s book (created flat)."""
+        return self.strategy_books.setdefault((_book_mode(mode), strategy, symbol), PositionBook())
+
+    def strategy_lots(self, mode: Mode, strategy: str, symbol: str) -> int:
+        """`strategy`'s own net lots in `symbol` in `mode` (+ long); 0 in observe, where
+        nothing fills, and for a strategy that never traded it."""
+        if mode == Mode.OBSERVE:
+            return 0
+        book = self.strategy_books.get((_book_mode(mode), strategy, symbol))
+        return book.lots if book is not None else 0
+
     def on_fill(
         self,
         mode: Mode,
@@ -149,8 +161,7 @@ class Account:
         day.realized += realized
         day.fees += fee
         if strategy:
-            key = (_book_mode(mode), strategy, symbol)
-            own = self.strategy_books.setdefault(key, PositionBook())
+            own = self.strategy_book(mode, strategy, symbol)
             own.realized += own.on_fill(side, qty, price_ticks, fee) / scale
 
     def on_funding(self, mode: Mode, symbol: str, amount: float) -> None:

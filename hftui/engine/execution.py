@@ -28,7 +28,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -201,7 +201,6 @@ class Execution:
         # cancel that overtook the send would find nothing, and the order would land live).
         self._unacked: set[str] = set()
         self._deferred_cancels: dict[str, Callable[[Outcome], None] | None] = {}
-        self._strategy_lots: dict[tuple[str, str], int] = {}  # (strategy, symbol) -> net lots
         self._tasks: set[asyncio.Task[object]] = set()
         self._tag = base36(time.time_ns() // 1_000_000)[-7:]
         self._sequence = 0
@@ -820,9 +819,6 @@ class Execution:
                 self.account.on_fill(
                     mode, fill.symbol, fill.side, fill.qty, fill.price, fill.fee, intent.strategy
                 )
-                key = (intent.strategy, intent.symbol)
-                signed = fill.qty if fill.side == Side.BUY else -fill.qty
-                self._strategy_lots[key] = self._strategy_lots.get(key, 0) + signed
                 if mode == self.mode:
                     self.exposure.symbols[fill.symbol].position = self.account.book(
                         mode, fill.symbol
@@ -1004,6 +1000,38 @@ class Execution:
         self.set_mode(self.mode)  # the exposure risk reads, if trading in paper already
         return said
 
+    def resume_strategy_positions(
+        self, fills: Iterable[tuple[str, str, str, str, str, str]]
+    ) -> int:
+        """Rebuild each strategy's own position per mode from an earlier run's fills (mode,
+        strategy, symbol, side, qty, price; oldest first), before anything trades, so that
+        a strategy that held inventory still sees it. Its P&L figures start at zero, as
+        every run's do. Returns the fills taken; unreadable ones are logged and skipped."""
+        taken = 0
+        touched: set[tuple[Mode, str, str]] = set()
+        for mode_label, strategy, symbol, side, qty, price in fills:
+            inst = self.instruments.get(symbol)
+            mode = Mode.LIVE if mode_label == Mode.LIVE.label else Mode.PAPER
+            if inst is None or side not in ("BUY", "SELL"):
+                continue  # a symbol this engine does not trade now
+            try:
+                lots = inst.qty_lots(qty)
+                ticks = inst.price_units_of(price) // inst.tick_units  # fills are on the tick
+            except ValueError as exc:
+                log.warning(
+                    "unreadable journal fill", extra={"strategy": strategy, "error": str(exc)}
+                )
+                continue
+            book = self.account.strategy_book(mode, strategy, symbol)
+            book.on_fill(Side[side], lots, ticks, 0.0)
+            touched.add((mode, strategy, symbol))
+            taken += 1
+        for mode, strategy, symbol in touched:
+            book = self.account.strategy_book(mode, strategy, symbol)
+            book.realized = book.fees = 0.0
+            self._refresh_strategy(strategy)
+        return taken
+
     def fills_accounted(self) -> None:
         """Recovery journaled the fills of the orders it adopted and took positions from the
         venue: their trades are not missing, whatever arrives of them later."""
@@ -1084,9 +1112,9 @@ class Execution:
                 inst = self.instruments[symbol]
                 px = price or self.exposure.symbols[symbol].mid
                 total += lots * px / inst.notional_scale
-        for (owner, symbol), lots in self._strategy_lots.items():
-            if owner == strategy and lots:
-                inst = self.instruments[symbol]
+        for symbol, inst in self.instruments.items():
+            lots = self.account.strategy_lots(self.mode, strategy, symbol)
+            if lots:
                 total += abs(lots) * self.exposure.symbols[symbol].mid / inst.notional_scale
         self.exposure.strategy_exposure[strategy] = total
 
@@ -1217,6 +1245,8 @@ class Execution:
         self.mode = mode
         for symbol, exp in self.exposure.symbols.items():
             exp.position = self.account.book(mode, symbol).lots if mode != Mode.OBSERVE else 0
+        for strategy in list(self.exposure.strategy_exposure):  # their positions of this mode
+            self._refresh_strategy(strategy)
         self.version += 1
 
     async def close(self) -> None:

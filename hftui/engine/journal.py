@@ -226,6 +226,9 @@ class JournalState:
     # symbol -> (signed qty, entry price in 10**-decimals) of the last paper position
     # snapshot, flat ones left out: the paper account outlives the engine, as a venue's does
     paper_positions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # (mode, strategy, symbol, side, qty, price) of every strategy's fill, oldest first: a
+    # strategy's own position is the sum of its fills, kept per mode
+    strategy_fills: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
 
 
 def _load_state(conn: sqlite3.Connection) -> JournalState:
@@ -263,6 +266,13 @@ def _load_state(conn: sqlite3.Connection) -> JournalState:
         ):
             if str(r["qty"]).lstrip("-0.") != "":  # not flat
                 state.paper_positions[str(r["symbol"])] = (str(r["qty"]), str(r["entry_price"]))
+        state.strategy_fills = [
+            (str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]))
+            for r in conn.execute(
+                "SELECT mode, strategy, symbol, side, qty, price FROM fills "
+                "WHERE strategy NOT IN ('', 'manual') ORDER BY time_ms, trade_id"
+            )
+        ]
         return state
     finally:
         conn.row_factory = None

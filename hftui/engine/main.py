@@ -331,6 +331,7 @@ class Engine:
             # Paper trade ids go on from the last journaled one: the journal keys fills by
             # trade id, and a reused id would be taken for a fill it already has.
             execution.paper.resume_trade_ids(self.journal.state.last_paper_trade_id)
+            execution.resume_strategy_positions(self.journal.state.strategy_fills)
             resumed = execution.resume_paper_positions(self.journal.state.paper_positions)
             if resumed:
                 text = "paper positions from the journal: " + ", ".join(resumed)

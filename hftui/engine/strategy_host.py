@@ -150,7 +150,6 @@ class StrategyContext:
         "_host",
         "_name",
         "_orders",
-        "_positions",
         "_queued",
         "fills",
         "held",
@@ -166,7 +165,6 @@ class StrategyContext:
         self._host = host
         self._dry = dry  # a throwaway start's context: intents do nothing
         self._orders: dict[str, str] = {}  # client id -> symbol, this strategy's orders
-        self._positions: dict[str, int] = {}  # symbol -> net lots from own fills
         self._queued: dict[str, _Queued] = {}  # client id -> a place not routed yet
         self.last_reason = Reason.OK
         self.intents = 0  # this strategy's intents that reached risk
@@ -202,7 +200,10 @@ class StrategyContext:
         return inst
 
     def position(self, symbol: str) -> int:
-        return self._positions.get(symbol, 0)
+        # The account keeps each strategy's book per mode: paper fills never count in live,
+        # and an earlier run's position is there after a restart (resume_strategy_positions).
+        ex = self._execution
+        return ex.account.strategy_lots(ex.mode, self._name, symbol)
 
     def is_open(self, client_id: str) -> bool:
         if client_id not in self._orders:
@@ -342,9 +343,7 @@ class StrategyContext:
         log.info(text, extra={"strategy": self._name})
 
     def on_fill(self, fill: Fill) -> None:
-        signed = fill.qty if fill.side == Side.BUY else -fill.qty
         self.fills += 1
-        self._positions[fill.symbol] = self._positions.get(fill.symbol, 0) + signed
 
     def cancel_all(self) -> int:
         """Cancel every working order; returns how many are on their way out (an order

@@ -167,3 +167,29 @@ def test_paper_positions_an_earlier_run_left_are_taken_before_trading() -> None:
     ex.account.on_fill(Mode.PAPER, "BTCUSDT", Side.BUY, _lots("0.020"), _ticks("64000.00"), 0.0)
     assert book.lots == 0
     assert book.realized == pytest.approx(0.03)
+
+
+def test_strategy_positions_are_rebuilt_from_an_earlier_runs_fills() -> None:
+    ex = Execution(Config(), INSTRUMENTS, lambda _: None)
+    taken = ex.resume_strategy_positions(
+        [
+            ("paper", "maker", "ETHUSDT", "BUY", "0.030", "3200.00"),
+            ("paper", "maker", "ETHUSDT", "SELL", "0.010", "3201.00"),
+            ("live", "maker", "ETHUSDT", "SELL", "0.005", "3199.00"),
+            ("paper", "momentum", "BTCUSDT", "BUY", "0.002", "64000.10"),
+            ("paper", "maker", "XRPUSDT", "BUY", "10", "0.5"),  # not traded now: skipped
+            ("paper", "maker", "ETHUSDT", "BUY", "lots", "3200.00"),  # unreadable: skipped
+        ]
+    )
+    assert taken == 4
+    account = ex.account
+    eth = INSTRUMENTS["ETHUSDT"]
+    assert account.strategy_lots(Mode.PAPER, "maker", "ETHUSDT") == eth.qty_lots("0.020")
+    assert account.strategy_lots(Mode.LIVE, "maker", "ETHUSDT") == -eth.qty_lots("0.005")
+    assert account.strategy_lots(Mode.OBSERVE, "maker", "ETHUSDT") == 0
+    assert account.strategy_lots(Mode.PAPER, "momentum", "BTCUSDT") == _lots("0.002")
+    book = account.strategy_book(Mode.PAPER, "maker", "ETHUSDT")
+    assert book.entry_ticks() == pytest.approx(eth.price_ticks("3200.00"))
+    # The position carries over; the P&L figures start again, as every run's do.
+    assert (book.realized, book.fees) == (0.0, 0.0)
+    assert account.book(Mode.PAPER, "ETHUSDT").lots == 0  # the account's own comes apart

@@ -265,3 +265,28 @@ def test_the_last_paper_position_of_each_symbol_is_read_back_and_flat_ones_left_
     again = Journal(path)
     again.close()
     assert again.state.paper_positions == {"BTCUSDT": ("-0.020", "6400150")}
+
+
+def test_strategy_fills_are_read_back_oldest_first_without_the_traders_own(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path)
+    rows = [  # trade id, strategy, time ms
+        (3, "maker", 2000),
+        (1, "manual", 1000),
+        (2, "maker", 1000),
+        (4, "", 3000),
+    ]
+    for trade_id, strategy, time_ms in rows:
+        journal.fill(
+            "paper", "ETHUSDT", trade_id, f"c{trade_id}", 0, "BUY", f"0.0{trade_id}0",
+            "3200.00", 0.01, True, strategy, time_ms, "paper",
+        )  # fmt: skip
+    journal.close()
+    again = Journal(path)
+    again.close()
+    assert again.state.strategy_fills == [
+        ("paper", "maker", "ETHUSDT", "BUY", "0.020", "3200.00"),  # trade 2, at 1000 ms
+        ("paper", "maker", "ETHUSDT", "BUY", "0.030", "3200.00"),  # trade 3, at 2000 ms
+    ]

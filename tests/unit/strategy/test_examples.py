@@ -159,9 +159,7 @@ def test_market_maker_skews_with_inventory_and_requotes_within_its_rate_limit() 
         assert moved[Side.BUY] == first[Side.BUY] + 10
         assert moved[Side.SELL] == first[Side.SELL] + 10
         # A long inventory (as if bought) lowers both quotes.
-        context = slot.context
-        assert context is not None
-        context._positions["ETHUSDT"] = 30  # three clips long
+        _holds(rig, 30)  # three clips long
         rig.feed(ladder("ETHUSDT", ETH_MID + 10, 100, 100), 4 * SECOND)
         skewed = {o.intent.side: o.intent.price for o in orders(rig) if not o.cancel_requested}
         assert skewed[Side.BUY] < moved[Side.BUY]
@@ -170,12 +168,15 @@ def test_market_maker_skews_with_inventory_and_requotes_within_its_rate_limit() 
     asyncio.run(run())
 
 
+def _holds(rig: Rig, lots: int) -> None:
+    # As if the market maker had bought `lots` of ETHUSDT in paper: its own book says so.
+    rig.execution.account.strategy_book(Mode.PAPER, "market_maker", "ETHUSDT").lots = lots
+
+
 def test_market_maker_stops_adding_at_its_inventory_limit() -> None:
     async def run() -> None:
         rig = make_rig(("market_maker",), mode=Mode.PAPER)
-        context = rig.host.slots["market_maker"].context
-        assert context is not None
-        context._positions["ETHUSDT"] = 50  # at max_inventory 0.050
+        _holds(rig, 50)  # at max_inventory 0.050
         rig.feed(ladder("ETHUSDT", ETH_MID, 100, 100), SECOND)
         assert [o.intent.side for o in orders(rig)] == [Side.SELL]
 
@@ -192,9 +193,7 @@ def test_market_maker_moves_only_the_side_whose_target_moved() -> None:
         rig.feed(book, SECOND)
         first = {o.intent.side: o for o in orders(rig)}
         assert set(first) == {Side.BUY, Side.SELL}
-        context = slot.context
-        assert context is not None
-        context._positions["ETHUSDT"] = 50  # at max_inventory: no more bids
+        _holds(rig, 50)  # at max_inventory: no more bids
         rig.feed(book, 2 * SECOND)
         assert getattr(slot.strategy, "requotes") == 2  # noqa: B009
         assert first[Side.BUY].cancel_requested

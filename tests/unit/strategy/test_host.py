@@ -309,6 +309,13 @@ class Taker(Strategy[Params]):
         assert getattr(slot.strategy, "fills") == [(3, BTC_MID + 1)]  # noqa: B009
         assert slot.context is not None
         assert slot.context.position("BTCUSDT") == 3
+        # Its own position is per mode: the paper lots are not there in live or observe.
+        rig.execution.set_mode(Mode.LIVE)
+        assert slot.context.position("BTCUSDT") == 0
+        rig.execution.set_mode(Mode.OBSERVE)
+        assert slot.context.position("BTCUSDT") == 0
+        rig.execution.set_mode(Mode.PAPER)
+        assert slot.context.position("BTCUSDT") == 3
 
     asyncio.run(run())
 
