@@ -915,12 +915,23 @@ class Execution:
             fill.side.name, inst.format_qty(fill.qty), inst.format_price(fill.price), fill.fee,
             fill.maker, fill.strategy, fill.time_ms, "stream" if mode == Mode.LIVE else "paper",
         )  # fmt: skip
-        journal.position(
-            now, mode.label, fill.symbol, inst.format_qty(book.lots) if book.lots >= 0
-            else "-" + inst.format_qty(-book.lots), f"{book.entry_ticks() * inst.tick_units:.0f}",
-            book.realized, book.fees, "fill",
-        )  # fmt: skip
+        self.journal_position(mode, fill.symbol, "fill", now)
         journal.daily_pnl(now, mode.label, book.realized - realized_before, fill.fee)
+
+    def journal_position(self, mode: Mode, symbol: str, source: str, now_ns: int = 0) -> None:
+        """A snapshot of `symbol`'s position in `mode` as the account holds it, for the
+        journal: after every fill, and after anything else that sets it (the venue's
+        position taken by reconciliation or recovery), so the journal's last word is the
+        account's."""
+        journal = self.journal
+        if journal is None:
+            return
+        inst, book = self.instruments[symbol], self.account.book(mode, symbol)
+        qty = inst.format_qty(abs(book.lots))
+        journal.position(
+            now_ns or self.clock_ns(), mode.label, symbol, qty if book.lots >= 0 else "-" + qty,
+            f"{book.entry_ticks() * inst.tick_units:.0f}", book.realized, book.fees, source,
+        )  # fmt: skip
 
     def adopt(self, payload: Mapping[str, object], strategy: str = "manual") -> ClientId | None:
         """Take over a venue order this engine no longer tracks (after a restart), from its
@@ -1071,8 +1082,9 @@ class Execution:
         return len(order.trades) - before
 
     def correct_position(self, symbol: str, lots: int, entry_ticks: float) -> None:
-        """Take the venue's live position (after a reconciliation mismatch)."""
+        """Take the venue's live position (after a reconciliation mismatch), journaled."""
         self.account.seed_position(Mode.LIVE, symbol, lots, entry_ticks)
+        self.journal_position(Mode.LIVE, symbol, "reconcile")
         if self.mode == Mode.LIVE:
             self.exposure.symbols[symbol].position = lots
         self.version += 1

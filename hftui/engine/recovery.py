@@ -146,21 +146,9 @@ async def _fills_while_down(
             report.fills_while_down += 1
 
 
-def _snapshot_positions(execution: Execution, journal: Journal) -> None:
-    now = time.time_ns()
-    for symbol, inst in execution.instruments.items():
-        book = execution.account.book(Mode.LIVE, symbol)
-        qty = inst.format_qty(abs(book.lots))
-        journal.position(
-            now,
-            Mode.LIVE.label,
-            symbol,
-            qty if book.lots >= 0 else "-" + qty,
-            f"{book.entry_ticks() * inst.tick_units:.0f}",
-            book.realized,
-            book.fees,
-            "venue",
-        )
+def _snapshot_positions(execution: Execution) -> None:
+    for symbol in execution.instruments:
+        execution.journal_position(Mode.LIVE, symbol, "venue")
 
 
 async def recover(
@@ -204,7 +192,7 @@ async def recover(
             await _settle_ended(execution, journal, ended, venue_ids, report)
             await _fills_while_down(execution, journal, venue_ids, strategies, report)
             await execution.seed_live_positions()
-            _snapshot_positions(execution, journal)
+            _snapshot_positions(execution)
     elif live:
         report.still_open = len(live)
     text = report.text()

@@ -70,6 +70,20 @@ def _position(env: dict[str, str]) -> Decimal:
     return Decimal(str(symbols["BTCUSDT"]["position"]))
 
 
+def _journal_position(env: dict[str, str]) -> tuple[Decimal, str]:
+    """The journal's last live BTCUSDT position snapshot: (qty, source)."""
+    path = Path(env["XDG_DATA_HOME"]) / "hftui" / "journal" / "default.sqlite3"
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
+    try:
+        qty, source = conn.execute(
+            "SELECT qty, source FROM position_snapshots WHERE mode = 'live' "
+            "AND symbol = 'BTCUSDT' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return Decimal(str(qty)), str(source)
+    finally:
+        conn.close()
+
+
 def _journal_fills(env: dict[str, str], cid: str) -> Decimal:
     path = Path(env["XDG_DATA_HOME"]) / "hftui" / "journal" / "default.sqlite3"
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
@@ -143,6 +157,8 @@ def test_changes_behind_the_engines_back_are_found(tmp_path: Path, policy: str) 
             assert reconcile["mismatches"] >= 4
             assert reconcile["last_age_s"] is not None
             assert status["killed"] is (policy == "halt")
+            if policy == "correct":  # the position taken from the venue is journaled too
+                eventually(lambda: _journal_position(env)[0] == venue_position or None, 5, 0.2)
             if policy == "correct":
                 assert status["mode"] == "live"
                 # Trading goes on, and the stream was rebuilt: a new order's events arrive.
