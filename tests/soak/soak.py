@@ -632,7 +632,14 @@ def run_soak(
     seed: int = 1,
     log: Callable[[str], None] = print,
     kill_every_s: float = KILL_EVERY_S,
+    keep: Path | None = None,
 ) -> Report:
+    """The soak in a temporary directory, or in `keep`, which is left for a post-mortem
+    (journal, engine and exchange logs)."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        with soak(keep, seconds, seed, log, kill_every_s) as run:
+            return run.run()
     with (
         tempfile.TemporaryDirectory(prefix="hftui-soak-") as tmp,
         soak(Path(tmp), seconds, seed, log, kill_every_s) as run,
@@ -652,6 +659,9 @@ def main(argv: list[str] | None = None) -> int:
         default=KILL_EVERY_S,
         help="seconds between kill -9s of the engine (live) and exchange (paper); 0: none",
     )
+    parser.add_argument(
+        "--keep", type=Path, help="run in this directory and leave it (logs, journal)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.seconds < 40:
@@ -661,6 +671,7 @@ def main(argv: list[str] | None = None) -> int:
         args.seed,
         log=lambda s: print(s, file=sys.stderr),  # noqa: T201
         kill_every_s=args.kill_every,
+        keep=args.keep,
     )
     print(orjson.dumps(asdict(report)).decode() if args.json else report.table())  # noqa: T201
     return 1 if report.failures else 0
