@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Final
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Order",
     "Position",
     "Trade",
+    "money",
     "money_text",
 ]
 
@@ -36,6 +37,16 @@ ENTRY_QUANTUM: Final = Decimal("1e-10")
 MAKER_FEE: Final = Decimal("0.0002")
 TAKER_FEE: Final = Decimal("0.0005")
 DEFAULT_LEVERAGE: Final = 20
+
+
+MONEY_QUANTUM: Final = Decimal("1e-8")
+
+
+def money(value: Decimal) -> Decimal:
+    """An amount that moves a wallet (fee, realized P&L, funding), to the venue's 8
+    decimals: the wallet then reads the same in the balance list (8 decimals) and in the
+    stream's ACCOUNT_UPDATE, as a client comparing the two expects."""
+    return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
 def money_text(value: Decimal) -> str:
@@ -62,7 +73,7 @@ class Position:
         else:
             closed = min(abs(old), abs(signed_qty))
             direction = Decimal(1) if old > 0 else Decimal(-1)
-            realized = (price - self.entry_price) * closed * direction
+            realized = money((price - self.entry_price) * closed * direction)
             if new == 0:
                 self.entry_price = Decimal(0)
             elif (new > 0) != (old > 0):

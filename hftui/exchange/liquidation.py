@@ -21,7 +21,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Final
 
-from hftui.exchange.accounts import Account, Order, Trade, money_text
+from hftui.exchange.accounts import Account, Order, Trade, money, money_text
 from hftui.exchange.trading import Trading
 
 __all__ = ["LIQUIDATION_FEE", "MAINTENANCE_RATIO", "MarginMonitor"]
@@ -114,7 +114,7 @@ class MarginMonitor:
             fee = Decimal(0)
             remaining = Decimal(0)
         else:
-            fee = min(quantity * mark * LIQUIDATION_FEE, remaining)
+            fee = min(money(quantity * mark * LIQUIDATION_FEE), remaining)
             self.insurance_fund += fee
         account.wallet = remaining - fee
         account.update_ms = now

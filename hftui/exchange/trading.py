@@ -15,7 +15,15 @@ from typing import Final
 
 import orjson
 
-from hftui.exchange.accounts import MAKER_FEE, TAKER_FEE, Account, Order, Trade, money_text
+from hftui.exchange.accounts import (
+    MAKER_FEE,
+    TAKER_FEE,
+    Account,
+    Order,
+    Trade,
+    money,
+    money_text,
+)
 from hftui.exchange.book import BUY, SELL, Fill, RestingOrder
 from hftui.exchange.errors import VenueError
 from hftui.exchange.stats import decimal_ticks
@@ -103,7 +111,7 @@ class Trading:
                 position = account.positions.get(symbol)
                 if position is None or not position.amount:
                     continue
-                payment = position.amount * mark * rate  # longs pay a positive rate
+                payment = money(position.amount * mark * rate)  # longs pay a positive rate
                 account.wallet -= payment
                 account.update_ms = now
                 self.publish_user(
@@ -368,7 +376,7 @@ class Trading:
         position = account.position(spec.symbol)
         realized = position.fill(signed, price)
         position.update_ms = now
-        fee = price * qty * (MAKER_FEE if maker else TAKER_FEE)
+        fee = money(price * qty * (MAKER_FEE if maker else TAKER_FEE))
         account.wallet += realized - fee
         account.update_ms = now
         order.executed_qty += qty

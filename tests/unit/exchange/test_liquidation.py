@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from hftui.exchange.accounts import Account
+from hftui.exchange.accounts import Account, money
 from hftui.exchange.liquidation import LIQUIDATION_FEE, MAINTENANCE_RATIO, MarginMonitor
 from hftui.exchange.streams import StreamHub
 from hftui.exchange.trading import Trading
@@ -59,8 +59,9 @@ def test_warns_once_then_liquidates_at_the_maintenance_margin() -> None:
     assert len(liquidation) == 1
     assert liquidation[0]["c"].startswith("autoclose-")  # type: ignore[index]
     assert liquidation[0]["x"] == "CALCULATED"  # type: ignore[index]
-    remaining = wallet + (mark - entry)  # what the margin is worth after closing at the mark
-    fee = min(mark * LIQUIDATION_FEE, max(remaining, Decimal(0)))
+    # What the margin is worth after closing at the mark; amounts to the venue's 8 decimals.
+    remaining = wallet + money(mark - entry)
+    fee = min(money(mark * LIQUIDATION_FEE), max(remaining, Decimal(0)))
     assert account.wallet == max(remaining - fee, Decimal(0))
     assert monitor.insurance_fund == (fee if remaining > 0 else remaining)
     assert Decimal("0.004") == MAINTENANCE_RATIO
@@ -82,5 +83,5 @@ def test_a_bankrupt_account_ends_at_zero_and_the_fund_covers_the_rest() -> None:
     mark = trading.mark_price(venue.symbols["BTCUSDT"])
     monitor.check()
     assert account.wallet == 0
-    assert monitor.insurance_fund == wallet + (mark - entry)
+    assert monitor.insurance_fund == wallet + money(mark - entry)
     assert monitor.insurance_fund < 0

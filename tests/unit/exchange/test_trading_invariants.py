@@ -15,6 +15,7 @@ from hftui.exchange.accounts import (
     TAKER_FEE,
     Account,
     Trade,
+    money,
 )
 from hftui.exchange.book import BUY, SELL
 from hftui.exchange.errors import VenueError
@@ -103,10 +104,15 @@ def check(venue: Venue, accounts: dict[str, Account], funding: dict[str, Decimal
         assert account.position("BTCUSDT").amount == signed
         for trade in trades:
             rate = MAKER_FEE if trade.maker else TAKER_FEE
-            assert trade.commission == trade.price * trade.qty * rate
+            # To the venue's 8 decimals, as every amount that moves a wallet.
+            assert trade.commission == money(trade.price * trade.qty * rate)
         realized = sum((t.realized_pnl for t in trades), Decimal(0))
         fees = sum((t.commission for t in trades), Decimal(0))
         assert account.wallet == START_BALANCE + realized - fees + funding[account.api_key]
+        # No digit past the venue's 8: the balance list and ACCOUNT_UPDATE read the same.
+        exponent = account.wallet.normalize().as_tuple().exponent
+        assert isinstance(exponent, int)
+        assert exponent >= -8, account.wallet
         assert account.position("BTCUSDT").realized == realized
         assert realized == reference_realized(trades)
         for order in account.orders.values():
@@ -136,7 +142,7 @@ def reference_realized(trades: list[Trade]) -> Decimal:
             )
         else:
             closed = min(abs(amount), abs(qty))
-            realized += (price - entry) * closed * (1 if amount > 0 else -1)
+            realized += money((price - entry) * closed * (1 if amount > 0 else -1))
             if abs(qty) > abs(amount):
                 entry = price
             elif abs(qty) == abs(amount):
