@@ -72,6 +72,9 @@ class Reconciler:
     last_found: tuple[Mismatch, ...] = ()
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # Symbols with an order still settling in this check (ended at the venue and not here
+    # yet, or filled beyond the trades taken): their positions are judged at the next one.
+    _settling: set[str] = field(default_factory=set)
 
     def after_reconnect(self) -> None:
         """The user-data stream came back: check at once (events may have been lost)."""
@@ -99,8 +102,12 @@ class Reconciler:
             VenueError: the venue did not answer a query the check needs.
         """
         async with self._lock:
+            self._settling = set()
             found = await self._orders()
             found += await self._missing_fills()
+            # An order whose fills are not all taken yet explains a position that differs
+            # by them; correcting it now would count those fills twice once they come.
+            self._settling |= {o.intent.symbol for o in self.execution.live_orders_missing_fills()}
             found += await self._positions()
             found += await self._balances()
             self.runs += 1
@@ -127,6 +134,7 @@ class Reconciler:
             row = listed.get(cid)
             if row is None:
                 # Open here, not there: ended behind our back, or an event we never got.
+                self._settling.add(symbol)
                 if now_ms - order.last_update_ms < _GRACE_MS:
                     continue
                 try:
@@ -224,8 +232,12 @@ class Reconciler:
         return positions
 
     def _differing(self, venue: dict[str, tuple[int, float]]) -> dict[str, int]:
-        book = self.execution.account.book
-        return {s: lots for s, (lots, _) in venue.items() if book(Mode.LIVE, s).lots != lots}
+        book, settling = self.execution.account.book, self._settling
+        return {
+            s: lots
+            for s, (lots, _) in venue.items()
+            if s not in settling and book(Mode.LIVE, s).lots != lots
+        }
 
     async def _positions(self) -> list[Mismatch]:
         ex = self.execution

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 import urllib.request
 from decimal import Decimal
 from pathlib import Path
@@ -175,3 +176,32 @@ def test_changes_behind_the_engines_back_are_found(tmp_path: Path, policy: str) 
                 kill = status["kill"]
                 assert isinstance(kill, dict)
                 assert "reconciliation" in str(kill["reason"])
+
+
+def test_fills_taken_from_the_venue_are_not_counted_twice(tmp_path: Path) -> None:
+    """The engine's own market order fills while the user-data stream loses its events: the
+    venue's position moves before the engine has the trades. Reconciliation takes the
+    trades from the venue's list; it must not also take the venue's position meanwhile, or
+    the same fill counts twice until the next check puts it right (the soak saw this)."""
+    env = isolated_env(tmp_path)
+    with local_exchange(env, tmp_path) as url:
+        _engine_config(env, url, "[live]\nreconcile_interval_s = 0.5\n")
+        with process(["engine"], env):
+            _live_with_a_resting_bid(env)
+            before = _position(env)
+            _post(f"{url}/admin/faults/stall?stream=userData&seconds=4")
+            code, doc = _answer(
+                ["order", "place", "BTCUSDT", "buy", "0.010", "--type", "market"], env
+            )
+            assert code == 0, doc
+            target = before + Decimal("0.010")
+            seen: list[Decimal] = []
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                seen.append(_position(env))
+                time.sleep(0.1)
+            assert seen[-1] == target, seen
+            assert max(seen) == target, seen  # never the fill twice
+            texts = journal_audit(env, "reconcile")
+            assert any("fills for 0.000" in t for t in texts), texts  # taken from the venue
+            assert not any("BTCUSDT position:" in t for t in texts), texts
