@@ -1024,7 +1024,7 @@ class Execution:
             inst = self.instruments.get(symbol)
             mode = Mode.LIVE if mode_label == Mode.LIVE.label else Mode.PAPER
             if inst is None or side not in ("BUY", "SELL"):
-                continue  # a symbol this engine does not trade now
+                continue  # a symbol this engine does not trade now (or a side it cannot read)
             try:
                 lots = inst.qty_lots(qty)
                 ticks = inst.price_units_of(price) // inst.tick_units  # fills are on the tick
