@@ -377,6 +377,8 @@ class OrderEntryScreen(ModalScreen[bool]):
     @on(Input.Changed)
     @on(Checkbox.Changed)
     def _changed(self) -> None:
+        if not self.pending:  # a refusal of what was there before no longer applies
+            self._answer_line("", False)
         self._recheck()
 
     @on(Choice.Changed)

@@ -139,6 +139,9 @@ async def test_invalid_input_is_blocked_with_a_message(
         assert isinstance(current(app), OrderEntryScreen)
         await pilot.pause(0.1)
         assert orders_sent(desk) == []
+        # Editing the field again clears the refusal: it was about what was there before.
+        await pilot.press("1")
+        assert line(app, "answer") == ""
 
 
 async def test_risk_refusal_is_shown_in_the_ticket(desk: Desk) -> None:

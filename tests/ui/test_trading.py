@@ -358,6 +358,7 @@ async def test_any_refused_order_is_shown_whoever_sent_it(desk: Desk, toasts: To
         assert app.notice is not None
         assert (app.notice.title, app.notice.severity) == ("order BTCUSDT", "error")
         assert app.notice.text == f"refused, PRICE_BAND: {text}"
+        await eventually(pilot, lambda: bool(toasts.shown))  # posted, then delivered
         assert [toast.title for toast in toasts.shown] == ["order BTCUSDT"]
 
 
