@@ -62,6 +62,10 @@ def observe_kernel() -> Callable[[np.ndarray, int, int], None]:
     return _observe
 
 
+_I64_MAX: Final = (1 << 63) - 1
+_I64_MIN: Final = -(1 << 63)
+
+
 class LatencyHistogram:
     """Durations in nanoseconds, in buckets (<= 256 ns, <= 512 ns, ... <= 137 s, +Inf).
 
@@ -106,6 +110,10 @@ class LatencyHistogram:
         return self._data.item(H_NEGATIVE)
 
     def observe(self, ns: int) -> None:
+        # The kernel takes an int64; a duration past it (a frame with a garbage event time)
+        # is still counted, at the int64 edge: beyond every bound, or impossible.
+        if not _I64_MIN <= ns <= _I64_MAX:
+            ns = _I64_MAX if ns > 0 else _I64_MIN
         (_observe or observe_kernel())(self._data, 0, ns)
 
     @staticmethod
