@@ -19,6 +19,7 @@ from hftui.engine.binance.client import Credentials, VenueClient
 from hftui.instance import find_running, pid_alive
 from hftui.protocol import AlertRaised
 from hftui.remote import EngineControl
+from tests.e2e.test_trading import _engine_config
 from tests.e2e.test_tui_process import Terminal
 from tests.support.processes import HFTUI, cli, cli_json, eventually, isolated_env, local_exchange
 from tests.support.processes import process as hftui_process
@@ -70,11 +71,7 @@ def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 def _config(env: dict[str, str], url: str, extra: str) -> None:
-    config = Path(env["XDG_CONFIG_HOME"]) / "hftui" / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(
-        f'[venue]\nname = "local"\nurl = "{url}"\n[market]\nsymbols = ["BTCUSDT"]\n{extra}'
-    )
+    _engine_config(env, url, '[market]\nsymbols = ["BTCUSDT"]\n' + extra)
 
 
 def _on_terminal(args: list[str], env: dict[str, str], term: Terminal) -> subprocess.Popen[bytes]:

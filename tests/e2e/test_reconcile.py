@@ -16,6 +16,7 @@ import pytest
 
 from hftui.demo_account import DEMO_API_KEY, DEMO_API_SECRET
 from hftui.engine.binance.client import Credentials, VenueClient
+from tests.e2e.test_crash import _journal
 from tests.e2e.test_trading import _answer, _bid, _engine_config, _ready
 from tests.support.processes import (
     cli_json,
@@ -69,20 +70,6 @@ def _position(env: dict[str, str]) -> Decimal:
     symbols = cli_json(["status", "--json"], env)["symbols"]
     assert isinstance(symbols, dict)
     return Decimal(str(symbols["BTCUSDT"]["position"]))
-
-
-def _journal_position(env: dict[str, str]) -> tuple[Decimal, str]:
-    """The journal's last live BTCUSDT position snapshot: (qty, source)."""
-    path = Path(env["XDG_DATA_HOME"]) / "hftui" / "journal" / "default.sqlite3"
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
-    try:
-        qty, source = conn.execute(
-            "SELECT qty, source FROM position_snapshots WHERE mode = 'live' "
-            "AND symbol = 'BTCUSDT' ORDER BY id DESC LIMIT 1"
-        ).fetchone()
-        return Decimal(str(qty)), str(source)
-    finally:
-        conn.close()
 
 
 def _journal_fills(env: dict[str, str], cid: str) -> Decimal:
@@ -159,7 +146,8 @@ def test_changes_behind_the_engines_back_are_found(tmp_path: Path, policy: str) 
             assert reconcile["last_age_s"] is not None
             assert status["killed"] is (policy == "halt")
             if policy == "correct":  # the position taken from the venue is journaled too
-                eventually(lambda: _journal_position(env)[0] == venue_position or None, 5, 0.2)
+                journal = Path(env["XDG_DATA_HOME"]) / "hftui" / "journal" / "default.sqlite3"
+                eventually(lambda: _journal(journal)[2]["BTCUSDT"] == venue_position or None, 5)
             if policy == "correct":
                 assert status["mode"] == "live"
                 # Trading goes on, and the stream was rebuilt: a new order's events arrive.
