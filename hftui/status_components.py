@@ -39,8 +39,6 @@ ENGINE_SILENT_S: Final = 2.0  # a heartbeat older than this: the engine is not r
 JOURNAL_BACKLOG: Final = 10_000  # queued records beyond this: the writer cannot keep up
 _BREAKER: Final = ("closed", "half-open", "open")  # HEADER_DTYPE.rest_breaker
 _OPEN: Final = 2
-# The words StrategyHost.pause gives a pause asked for by the trader; any other pause (an
-# exception, a blown time budget) is a fault.
 
 
 class Component(TypedDict):
@@ -187,7 +185,7 @@ def _strategies(block: np.void | None) -> Component:
         why = decode_text(row["why"])
         if state == "running":
             running += 1
-        elif state == "failed" or not row["by_trader"]:
+        elif state == "failed" or not row["by_trader"]:  # a host pause (error, budget)
             faults.append(f"{decode_text(row['name'])} {state}: {why}")
     detail = f"{running}/{len(rows)} running"
     if faults:
