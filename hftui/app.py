@@ -267,6 +267,8 @@ class HftuiApp(App[str]):
         return "read-only: the TUI in control has gone; press T to take control"
 
     def poll_engine(self) -> None:
+        if not self.screen_stack:
+            return  # the app is closing: a tick that fires after the last screen went has no view
         self.view = self._judge_control(self.link.poll())
         self.engine_alive = self.view.alive
         notices = self.commands.poll()

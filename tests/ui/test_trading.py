@@ -500,3 +500,15 @@ async def test_reload_risk_limits_from_the_palette(desk: Desk) -> None:
         command.callback()
         await eventually(pilot, lambda: answered(app, "reload risk") is not None)
         assert desk.engine.received == [ReloadRisk()]
+
+
+async def test_a_poll_tick_after_the_last_screen_went_does_nothing(desk: Desk) -> None:
+    # Closing pops the screens before the timers stop: a tick in between found no screen and
+    # raised out of the app's exit.
+    app = desk.app()
+    async with app.run_test(size=SIZES[0]) as pilot, desk.engine.running():
+        await pilot.pause()
+        view = app.view
+    assert not app.screen_stack
+    app.poll_engine()
+    assert app.view is view
