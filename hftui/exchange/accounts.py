@@ -99,6 +99,7 @@ class Order:
     executed_qty: Decimal = Decimal(0)
     cum_quote: Decimal = Decimal(0)
     update_ms: int = 0
+    stp: str = "NONE"  # selfTradePreventionMode, judged when this order is the taker
 
     @property
     def is_open(self) -> bool:

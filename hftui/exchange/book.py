@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, cast
 
 from sortedcontainers import SortedDict
 
-__all__ = ["BUY", "SELL", "Fill", "MatchingBook", "RestingOrder"]
+__all__ = ["BUY", "SELL", "STP_MODES", "Fill", "Match", "MatchingBook", "RestingOrder"]
 
 BUY: Final = 0
 SELL: Final = 1
+
+# selfTradePreventionMode values: what happens when a taker meets its own account's order.
+STP_MODES: Final = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
 
 # (side, tick, new total lots, update id) after every level change
 LevelListener = Callable[[int, int, int, int], None]
@@ -37,6 +40,15 @@ class Fill:
     maker: RestingOrder  # state after the fill
     tick: int
     lots: int
+
+
+@dataclass(slots=True)
+class Match:
+    """What one incoming order did: its fills, and what self-trade prevention expired."""
+
+    fills: list[Fill] = field(default_factory=list)
+    expired: list[RestingOrder] = field(default_factory=list)  # own makers taken off the book
+    taker_expired: bool = False  # the taker's matching ended on one of its own orders
 
 
 class MatchingBook:
@@ -127,9 +139,23 @@ class MatchingBook:
     def take(self, taker_side: int, lots: int, limit_tick: int | None) -> list[Fill]:
         """Match an incoming order against the opposite side, best price first, oldest
         first within a price, down to `limit_tick` (None: no limit). Returns the fills."""
+        return self.match(taker_side, lots, limit_tick).fills
+
+    def match(
+        self,
+        taker_side: int,
+        lots: int,
+        limit_tick: int | None,
+        owner: str | None = None,
+        stp: str = "NONE",
+    ) -> Match:
+        """`take` for a participant's order: where it would trade with a resting order of
+        the same `owner`, its self-trade prevention mode decides instead. EXPIRE_MAKER takes
+        that order off the book and matching goes on; EXPIRE_TAKER ends the matching (the
+        caller expires the taker's rest); EXPIRE_BOTH does both. NONE trades with it."""
         maker_side = SELL if taker_side == BUY else BUY
         levels = self._sides[maker_side]
-        fills: list[Fill] = []
+        result = Match()
         while lots and levels:
             tick, queue = levels.peekitem(0 if maker_side == SELL else -1)
             if limit_tick is not None and (
@@ -137,11 +163,19 @@ class MatchingBook:
             ):
                 break
             maker = queue[0]
+            if owner is not None and maker.owner == owner and stp != "NONE":
+                if stp != "EXPIRE_TAKER":
+                    result.expired.append(maker)
+                    self.reduce(maker.order_id, maker.lots)
+                if stp != "EXPIRE_MAKER":
+                    result.taker_expired = True
+                    break
+                continue
             size = min(lots, maker.lots)
             maker.lots -= size
             lots -= size
             if maker.lots == 0:
                 self._remove(maker)
             self._changed(maker_side, tick, -size)
-            fills.append(Fill(maker, tick, size))
-        return fills
+            result.fills.append(Fill(maker, tick, size))
+        return result

@@ -24,7 +24,7 @@ from hftui.exchange.accounts import (
     money,
     money_text,
 )
-from hftui.exchange.book import BUY, SELL, Fill, RestingOrder
+from hftui.exchange.book import BUY, SELL, STP_MODES, Fill, RestingOrder
 from hftui.exchange.errors import VenueError
 from hftui.exchange.stats import decimal_ticks
 from hftui.exchange.symbols import SymbolSpec
@@ -214,13 +214,21 @@ class Trading:
         # ACK (the default) answers with the order as accepted; RESULT with its final state.
         accepted = self.order_object(order, with_time=False)
         taker = BUY if order.side == "BUY" else SELL
-        fills = venue.book.take(taker, lots, limit_tick)
+        match = venue.book.match(taker, lots, limit_tick, account.api_key, order.stp)
+        fills = match.fills
+        for maker in match.expired:
+            self._expire_in_match(maker)
         for fill in fills:
             self._taker_fill(account, venue, order, fill)
         if fills:
             self.venue.publish_fills(venue, taker, fills)
         remaining = lots - sum(f.lots for f in fills)
-        if remaining and order.time_in_force in _RESTING_TIFS and order.type == "LIMIT":
+        if remaining and match.taker_expired:
+            order.status = "EXPIRED_IN_MATCH"
+            order.update_ms = self.clock_ms()
+            reason = "3" if order.time_in_force == "IOC" else "1"  # IOC+STP, STP
+            self.publish_order_event(account, order, "EXPIRED", expiry_reason=reason)
+        elif remaining and order.time_in_force in _RESTING_TIFS and order.type == "LIMIT":
             venue.book.add(
                 RestingOrder(order.order_id, account.api_key, taker, limit_tick or 0, remaining)
             )
@@ -265,6 +273,9 @@ class Trading:
                 raise VenueError(400, -2022, "ReduceOnly Order is rejected.")
         if len(account.open_orders(spec.symbol)) >= _MAX_OPEN_ORDERS:
             raise VenueError(400, -2025, "Reach max open order limit.")
+        stp = params.get("selfTradePreventionMode", "NONE")
+        if stp not in STP_MODES:
+            raise VenueError.mandatory("selfTradePreventionMode")
         client_id = self._client_id(account, spec.symbol, params)
         if not reduce_only:
             self._check_margin(account, venue, notional)
@@ -285,6 +296,7 @@ class Trading:
             reduce_only,
             now,
             update_ms=now,
+            stp=stp,
         )
         return venue, order, lots, limit_tick
 
@@ -355,19 +367,41 @@ class Trading:
     # ---- fills --------------------------------------------------------------------------
 
     def _taker_fill(self, account: Account, venue: SymbolVenue, order: Order, fill: Fill) -> None:
-        self._fill(account, venue.spec, order, fill.tick, fill.lots, maker=False)
+        # One match, one trade id: both sides' records carry it (a self-trade's two legs too,
+        # told apart by their side, as on the venue).
+        trade_id = self.next_trade_id()
+        self._fill(account, venue.spec, order, fill.tick, fill.lots, False, trade_id)
         if fill.maker.owner is not None:
-            self._maker_fill(fill.maker, fill.tick, fill.lots, venue.spec)
+            self._maker_fill(fill.maker, fill.tick, fill.lots, venue.spec, trade_id)
 
-    def _maker_fill(self, maker: RestingOrder, tick: int, lots: int, spec: SymbolSpec) -> None:
+    def _maker_fill(
+        self, maker: RestingOrder, tick: int, lots: int, spec: SymbolSpec, trade_id: int = 0
+    ) -> None:
         account = self.accounts.get(maker.owner or "")
         order = account.orders.get(maker.order_id) if account is not None else None
         if account is None or order is None:
             return
-        self._fill(account, spec, order, tick, lots, maker=True)
+        self._fill(account, spec, order, tick, lots, True, trade_id or self.next_trade_id())
+
+    def _expire_in_match(self, maker: RestingOrder) -> None:
+        # Self-trade prevention took this resting order off the book.
+        account = self.accounts.get(maker.owner or "")
+        order = account.orders.get(maker.order_id) if account is not None else None
+        if account is None or order is None:
+            return
+        order.status = "EXPIRED_IN_MATCH"
+        order.update_ms = self.clock_ms()
+        self.publish_order_event(account, order, "EXPIRED", expiry_reason="1")
 
     def _fill(
-        self, account: Account, spec: SymbolSpec, order: Order, tick: int, lots: int, maker: bool
+        self,
+        account: Account,
+        spec: SymbolSpec,
+        order: Order,
+        tick: int,
+        lots: int,
+        maker: bool,
+        trade_id: int,
     ) -> None:
         price = Decimal(spec.format_price(tick))
         qty = Decimal(spec.format_qty(lots))
@@ -383,7 +417,6 @@ class Trading:
         order.cum_quote += price * qty
         order.status = "FILLED" if order.executed_qty >= order.orig_qty else "PARTIALLY_FILLED"
         order.update_ms = now
-        trade_id = self.next_trade_id()
         account.trades.append(
             Trade(
                 trade_id,
@@ -583,7 +616,7 @@ class Trading:
             "workingType": "CONTRACT_PRICE",
             "priceProtect": False,
             "priceMatch": "NONE",
-            "selfTradePreventionMode": "NONE",
+            "selfTradePreventionMode": order.stp,
             "goodTillDate": 0,
             "updateTime": order.update_ms,
         }
@@ -643,7 +676,7 @@ class Trading:
                     "pP": False,
                     "si": 0,
                     "ss": 0,
-                    "V": "NONE",
+                    "V": order.stp,
                     "pm": "NONE",
                     "gtd": 0,
                     "er": expiry_reason,

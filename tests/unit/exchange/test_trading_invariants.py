@@ -17,7 +17,7 @@ from hftui.exchange.accounts import (
     Trade,
     money,
 )
-from hftui.exchange.book import BUY, SELL
+from hftui.exchange.book import BUY, SELL, STP_MODES
 from hftui.exchange.errors import VenueError
 from hftui.exchange.streams import StreamHub
 from hftui.exchange.trading import Trading
@@ -31,6 +31,7 @@ order_action = st.tuples(
     st.integers(2, 400),  # lots of 0.001 (>= the 100 USDT minimum); big ones sweep levels
     st.integers(-3, 3),  # ticks from our side's touch: resting near it, or crossing
     st.sampled_from([False, False, False, True]),  # reduce-only, now and then
+    st.sampled_from(STP_MODES),  # what meeting the account's own resting order does
 )
 flow_action = st.tuples(st.just("flow"), st.integers(5, 80))  # may fill our resting orders
 action = st.one_of(
@@ -66,7 +67,7 @@ def test_books_positions_fees_and_wallets_add_up(
         clock[0] += 1000
         who = accounts["alice" if step % 2 == 0 else "bob"]
         if act[0] == "order":
-            _, side, kind, tif, lots, offset, reduce_only = act
+            _, side, kind, tif, lots, offset, reduce_only, stp = act
             touch = symbol.book.best(BUY if side == "BUY" else SELL) or 640000
             params = {
                 "symbol": "BTCUSDT",
@@ -74,6 +75,7 @@ def test_books_positions_fees_and_wallets_add_up(
                 "type": str(kind),
                 "quantity": spec.format_qty(int(str(lots))),
                 "reduceOnly": str(reduce_only).lower(),
+                "selfTradePreventionMode": str(stp),
             }
             if kind == "LIMIT":
                 params["timeInForce"] = str(tif)
@@ -106,6 +108,16 @@ def check(venue: Venue, accounts: dict[str, Account], funding: dict[str, Decimal
             rate = MAKER_FEE if trade.maker else TAKER_FEE
             # To the venue's 8 decimals, as every amount that moves a wallet.
             assert trade.commission == money(trade.price * trade.qty * rate)
+        # A trade id twice in one account is a self-trade, the venue's two legs of one match:
+        # one buy, one sell, one maker, and only when the taker let it happen.
+        legs: dict[int, list[Trade]] = {}
+        for trade in trades:
+            legs.setdefault(trade.trade_id, []).append(trade)
+        for pair in (p for p in legs.values() if len(p) > 1):
+            assert sorted(t.side for t in pair) == ["BUY", "SELL"]
+            assert sorted(t.maker for t in pair) == [False, True]
+            taker = next(t for t in pair if not t.maker)
+            assert account.orders[taker.order_id].stp == "NONE"
         realized = sum((t.realized_pnl for t in trades), Decimal(0))
         fees = sum((t.commission for t in trades), Decimal(0))
         assert account.wallet == START_BALANCE + realized - fees + funding[account.api_key]
