@@ -38,6 +38,8 @@ __all__ = [
 
 DepthSpeed = Literal["100ms", "250ms", "500ms"]
 _SPEEDS: Final = ("100ms", "250ms", "500ms")
+SelfTradePrevention = Literal["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"]
+_STP_MODES: Final = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
 _LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 # \Z, not $: "$" also matches before a trailing newline ("BTCUSDT\n").
 _SYMBOL_RE: Final = re.compile(r"^[A-Z0-9]{2,20}\Z")
@@ -148,6 +150,10 @@ class LiveSettings:
     on_mismatch: Literal["correct", "halt"] = "correct"
     # The user-data socket is pinged this often; no pong in half of it rebuilds the stream.
     user_stream_heartbeat_s: float = 30.0
+    # Sent with every order: what the venue does when it would trade with one of this
+    # account's own resting orders (two strategies on one account). EXPIRE_MAKER cancels the
+    # resting one and the incoming order trades on; NONE lets the wash trade happen.
+    self_trade_prevention: SelfTradePrevention = "EXPIRE_MAKER"
 
 
 _STRATEGY_RE: Final = re.compile(r"^[a-z][a-z0-9_]{0,31}\Z")
@@ -399,6 +405,9 @@ def parse_config(raw: Mapping[str, object], source: Path | None = None) -> Confi
         reconcile_interval_s=t.number("reconcile_interval_s", 30.0, 0.0, 86_400.0),
         on_mismatch=t.choice("on_mismatch", "correct", ("correct", "halt")),  # type: ignore[arg-type]
         user_stream_heartbeat_s=t.number("user_stream_heartbeat_s", 30.0, 1.0, 600.0),
+        self_trade_prevention=t.choice(  # type: ignore[arg-type]
+            "self_trade_prevention", "EXPIRE_MAKER", _STP_MODES
+        ),
     )
     t.finish()
     strategies = _strategies(raw.get("strategies", {}))

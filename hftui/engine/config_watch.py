@@ -2,7 +2,8 @@
 is put in force when the file changes.
 
 Safe live: the risk limits, the log level, which strategies run and their parameters, how
-reconciliation runs, and how often books are verified against the venue's. Everything else
+reconciliation runs, self-trade prevention, and how often books are verified against the
+venue's. Everything else
 (venue, symbols, mode, instance, ports ...) needs a restart: such a change is announced and
 left for the next start. A file that does not load (bad TOML, a value out of range, an
 unknown key) is refused with the loader's error, and the config in force stays, whole. Every
@@ -36,6 +37,7 @@ LIVE_SAFE: Final = (
     "strategies.callback_budget_ms",
     "live.on_mismatch",
     "live.reconcile_interval_s",
+    "live.self_trade_prevention",
     "market.verify_interval_s",
 )
 

@@ -383,6 +383,7 @@ class Execution:
             "quantity": inst.format_qty(intent.qty),
             "newClientOrderId": cid,
             "newOrderRespType": "RESULT",
+            "selfTradePreventionMode": self.config.live.self_trade_prevention,
         }
         if intent.order_type == OrderType.LIMIT:
             params["price"] = inst.format_price(intent.price)

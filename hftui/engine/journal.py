@@ -78,6 +78,23 @@ def journal_path(instance: str) -> Path:
 # ---- schema ---------------------------------------------------------------------------------
 
 
+_FILL_COLUMNS: Final[dict[str, type]] = {
+    "mode": str,
+    "symbol": str,
+    "trade_id": int,
+    "client_id": str,
+    "venue_order_id": int,
+    "side": str,
+    "qty": str,
+    "price": str,
+    "fee": float,
+    "maker": int,
+    "strategy": str,
+    "time_ms": int,
+    "source": str,
+}
+
+
 def _v1(db: sqlite_utils.Database) -> None:
     # Orders, their events, fills and the audit log.
     db["orders"].create(  # type: ignore[union-attr]
@@ -117,24 +134,7 @@ def _v1(db: sqlite_utils.Database) -> None:
         pk="id",
     )
     db["order_events"].create_index(["client_id"])  # type: ignore[union-attr]
-    db["fills"].create(  # type: ignore[union-attr]
-        {
-            "mode": str,
-            "symbol": str,
-            "trade_id": int,
-            "client_id": str,
-            "venue_order_id": int,
-            "side": str,
-            "qty": str,
-            "price": str,
-            "fee": float,
-            "maker": int,
-            "strategy": str,
-            "time_ms": int,
-            "source": str,
-        },
-        pk=("mode", "symbol", "trade_id"),
-    )
+    db["fills"].create(_FILL_COLUMNS, pk=("mode", "symbol", "trade_id"))  # type: ignore[union-attr]
     db["audit"].create(  # type: ignore[union-attr]
         {"id": int, "ts_ns": int, "kind": str, "detail": str}, pk="id"
     )
@@ -168,7 +168,19 @@ def _v3(db: sqlite_utils.Database) -> None:
     db["daily_pnl"].add_column("funding", float, not_null_default=0.0)  # type: ignore[union-attr]
 
 
-MIGRATIONS: Final[tuple[Callable[[sqlite_utils.Database], None], ...]] = (_v1, _v2, _v3)
+def _v4(db: sqlite_utils.Database) -> None:
+    # A fill is keyed by its side too: the venue gives both legs of a self-trade (an
+    # account's order meeting its own) one trade id, and the second leg was dropped as a repeat.
+    db["fills_v4"].create(  # type: ignore[union-attr]
+        _FILL_COLUMNS, pk=("mode", "symbol", "trade_id", "side")
+    )
+    columns = ", ".join(_FILL_COLUMNS)
+    db.conn.execute(f"INSERT INTO fills_v4 ({columns}) SELECT {columns} FROM fills")  # noqa: S608
+    db.conn.execute("DROP TABLE fills")
+    db.conn.execute("ALTER TABLE fills_v4 RENAME TO fills")
+
+
+MIGRATIONS: Final[tuple[Callable[[sqlite_utils.Database], None], ...]] = (_v1, _v2, _v3, _v4)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 
@@ -218,6 +230,8 @@ class JournalState:
 
     open_orders: list[dict[str, object]] = field(default_factory=list)  # rows of `orders`
     last_trade_ids: dict[str, int] = field(default_factory=dict)  # live, per symbol
+    # the sides journaled at each symbol's last trade id (a self-trade has two legs)
+    last_trade_sides: dict[str, set[str]] = field(default_factory=dict)
     last_paper_trade_id: int = 0  # the paper matcher's ids, all symbols: it goes on from here
     first_live_ms: int = 0  # the oldest live order's creation: trades before are not ours
     venue_ids: dict[int, str] = field(default_factory=dict)  # venue order id -> client id
@@ -246,6 +260,14 @@ def _load_state(conn: sqlite3.Connection) -> JournalState:
             "SELECT symbol, MAX(trade_id) AS last FROM fills WHERE mode = 'live' GROUP BY symbol"
         ):
             state.last_trade_ids[str(r["symbol"])] = int(r["last"])
+        for symbol, last in state.last_trade_ids.items():
+            state.last_trade_sides[symbol] = {
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT side FROM fills WHERE mode = 'live' AND symbol = ? AND trade_id = ?",
+                    (symbol, last),
+                )
+            }
         paper = conn.execute("SELECT MAX(trade_id) FROM fills WHERE mode = 'paper'").fetchone()
         state.last_paper_trade_id = int(paper[0] or 0)
         first = conn.execute("SELECT MIN(created_ns) FROM orders WHERE mode = 'live'").fetchone()
@@ -451,7 +473,8 @@ class Journal:
         time_ms: int,
         source: str,
     ) -> None:
-        """One venue (or paper) trade of one order; a trade id already journaled is ignored."""
+        """One venue (or paper) trade of one order; a trade already journaled (its trade id
+        and side) is ignored."""
         self._put(
             (
                 _FILL,

@@ -413,11 +413,14 @@ class Engine:
             cfg = dataclasses.replace(
                 cfg, logging=dataclasses.replace(cfg.logging, level=fresh.logging.level)
             )
-        if {"live.on_mismatch", "live.reconcile_interval_s"} & set(keys):
+        if {"live.on_mismatch", "live.reconcile_interval_s", "live.self_trade_prevention"} & set(
+            keys
+        ):
             live = dataclasses.replace(
                 cfg.live,
                 on_mismatch=fresh.live.on_mismatch,
                 reconcile_interval_s=fresh.live.reconcile_interval_s,
+                self_trade_prevention=fresh.live.self_trade_prevention,  # read at each send
             )
             cfg = dataclasses.replace(cfg, live=live)
             if self.reconciler is not None:

@@ -119,8 +119,10 @@ async def _fills_while_down(
         last = state.last_trade_ids.get(symbol, 0)
         if not last and not state.first_live_ms:
             continue
+        # From the last journaled id itself: a self-trade's other leg may share it.
+        sides = state.last_trade_sides.get(symbol, set())
         params = {"symbol": symbol, "limit": "1000"}
-        params |= {"fromId": str(last + 1)} if last else {"startTime": str(state.first_live_ms)}
+        params |= {"fromId": str(last)} if last else {"startTime": str(state.first_live_ms)}
         try:
             rows = await client.request("GET", "/fapi/v1/userTrades", params, signed=True, weight=5)
         except VenueError as exc:
@@ -128,7 +130,9 @@ async def _fills_while_down(
             continue
         for t in rows if isinstance(rows, list) else []:
             trade_id, order_id = t.get("id"), t.get("orderId")
-            if not isinstance(trade_id, int) or trade_id <= last:
+            if not isinstance(trade_id, int) or trade_id < last:
+                continue
+            if trade_id == last and str(t.get("side")) in sides:
                 continue
             cid = venue_ids.get(order_id, "") if isinstance(order_id, int) else ""
             try:

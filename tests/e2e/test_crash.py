@@ -32,20 +32,21 @@ SECRET = "crashSECRETppppqqqqrrrrssssttttuuuuvvvvwwwwxxxxyyyyzzzz012345678"
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 
 
-def _venue(url: str) -> tuple[set[str], set[int], dict[str, Decimal]]:
-    """The exchange's open client ids, trade ids and positions for the test account."""
+def _venue(url: str) -> tuple[set[str], set[tuple[int, str]], dict[str, Decimal]]:
+    """The exchange's open client ids, trades (id, side: a self-trade's two legs share the id)
+    and positions for the test account."""
 
-    async def query() -> tuple[set[str], set[int], dict[str, Decimal]]:
+    async def query() -> tuple[set[str], set[tuple[int, str]], dict[str, Decimal]]:
         client = VenueClient(url, Credentials(KEY, SECRET))
         try:
             opened = {str(o["clientOrderId"]) for o in await client.open_orders()}
-            trades: set[int] = set()
+            trades: set[tuple[int, str]] = set()
             for symbol in SYMBOLS:
                 rows = await client.request(
                     "GET", "/fapi/v1/userTrades", {"symbol": symbol}, signed=True, weight=5
                 )
                 assert isinstance(rows, list)
-                trades |= {int(t["id"]) for t in rows}
+                trades |= {(int(t["id"]), str(t["side"])) for t in rows}
             positions = {
                 str(p["symbol"]): Decimal(str(p["positionAmt"]))
                 for p in await client.position_risk()
@@ -58,8 +59,8 @@ def _venue(url: str) -> tuple[set[str], set[int], dict[str, Decimal]]:
     return asyncio.run(query())
 
 
-def _journal(path: Path) -> tuple[set[str], set[int], dict[str, Decimal], int]:
-    """The journal's open live orders, live trade ids, latest live positions and how many
+def _journal(path: Path) -> tuple[set[str], set[tuple[int, str]], dict[str, Decimal], int]:
+    """The journal's open live orders, live trades (id, side), latest live positions and how many
     recoveries it recorded (read-only, beside the running engine's writer)."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
     try:
@@ -70,7 +71,10 @@ def _journal(path: Path) -> tuple[set[str], set[int], dict[str, Decimal], int]:
                 "('PENDING_NEW', 'NEW', 'PARTIALLY_FILLED', 'PENDING_CANCEL')"
             )
         }
-        trades = {int(r[0]) for r in conn.execute("SELECT trade_id FROM fills WHERE mode='live'")}
+        trades = {
+            (int(r[0]), str(r[1]))
+            for r in conn.execute("SELECT trade_id, side FROM fills WHERE mode='live'")
+        }
         positions = {
             str(symbol): Decimal(str(qty))
             for symbol, qty in conn.execute(

@@ -44,12 +44,12 @@ def _top_bid(url: str) -> tuple[str, str]:
     return str(price), str(qty)
 
 
-def _while_down(url: str, sweep: str) -> tuple[Decimal, set[int]]:
+def _while_down(url: str, sweep: str) -> tuple[Decimal, set[tuple[int, str]]]:
     """Another account sells `sweep` at market, the whole top bid level (the engine's bid is
     last in its queue); a third party on the engine's account buys QTY at market. Returns the
-    engine account's position and its trade ids afterwards."""
+    engine account's position and its trades (id, side) afterwards."""
 
-    async def act() -> tuple[Decimal, set[int]]:
+    async def act() -> tuple[Decimal, set[tuple[int, str]]]:
         other = VenueClient(url, Credentials(OTHER_KEY, OTHER_SECRET))
         ours = VenueClient(url, Credentials(DEMO_API_KEY, DEMO_API_SECRET))
         try:
@@ -65,7 +65,7 @@ def _while_down(url: str, sweep: str) -> tuple[Decimal, set[int]]:
                 "GET", "/fapi/v1/userTrades", {"symbol": "BTCUSDT"}, signed=True, weight=5
             )
             assert isinstance(trades, list)
-            return position, {int(t["id"]) for t in trades}
+            return position, {(int(t["id"]), str(t["side"])) for t in trades}
         finally:
             await other.close()
             await ours.close()
@@ -73,12 +73,15 @@ def _while_down(url: str, sweep: str) -> tuple[Decimal, set[int]]:
     return asyncio.run(act())
 
 
-def _journal(env: dict[str, str]) -> tuple[set[int], list[str], dict[str, str]]:
-    """The journal's live trade ids, recovery audit texts and live order statuses."""
+def _journal(env: dict[str, str]) -> tuple[set[tuple[int, str]], list[str], dict[str, str]]:
+    """The journal's live trades (id, side), recovery audit texts and live order statuses."""
     path = Path(env["XDG_DATA_HOME"]) / "hftui" / "journal" / "default.sqlite3"
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
     try:
-        trades = {int(r[0]) for r in conn.execute("SELECT trade_id FROM fills WHERE mode='live'")}
+        trades = {
+            (int(r[0]), str(r[1]))
+            for r in conn.execute("SELECT trade_id, side FROM fills WHERE mode='live'")
+        }
         audits = [str(r[0]) for r in conn.execute("SELECT detail FROM audit WHERE kind='recovery'")]
         statuses = {
             str(cid): str(status)

@@ -57,6 +57,7 @@ KEYS: dict[str, tuple[str, ...]] = {
         "reconcile_interval_s",
         "on_mismatch",
         "user_stream_heartbeat_s",
+        "self_trade_prevention",
     ),
     "strategies": (
         "enabled",
@@ -88,6 +89,7 @@ toml_scalar = (
             "DEBUG",
             "live",
             "observe",
+            "EXPIRE_MAKER",
             "",
             " ",
         ]

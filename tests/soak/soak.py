@@ -247,13 +247,14 @@ def status(env: dict[str, str]) -> dict[str, object]:
 # ---- what the venue and the journal hold ---------------------------------------------------
 
 
-def venue_trade_ids(url: str) -> set[int]:
-    """Every trade id of the account, paged by `fromId` (a plain query returns the last 500)."""
+def venue_trade_ids(url: str) -> set[tuple[int, str]]:
+    """Every trade (id, side) of the account, paged by `fromId` (a plain query returns the
+    last 500). A page starts at the last one's highest id: a self-trade's legs share it."""
 
-    async def query() -> set[int]:
+    async def query() -> set[tuple[int, str]]:
         client = VenueClient(url, Credentials(KEY, SECRET))
         try:
-            ids: set[int] = set()
+            ids: set[tuple[int, str]] = set()
             for symbol in SYMBOLS:
                 since = 0
                 while True:
@@ -262,10 +263,10 @@ def venue_trade_ids(url: str) -> set[int]:
                         "GET", "/fapi/v1/userTrades", params, signed=True, weight=5
                     )
                     assert isinstance(rows, list)
-                    ids |= {int(t["id"]) for t in rows}
+                    ids |= {(int(t["id"]), str(t["side"])) for t in rows}
                     if len(rows) < 1000:
                         break
-                    since = max(int(t["id"]) for t in rows) + 1
+                    since = max(int(t["id"]) for t in rows)
             return ids
         finally:
             await client.close()

@@ -91,15 +91,20 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: fl
 ACCOUNTS_FILE = "exchange-accounts"
 
 
-def journal_audit(env: dict[str, str], kind: str) -> list[str]:
-    """The details of the engine journal's audit rows of `kind`, oldest first (read-only)."""
+def journal_rows(env: dict[str, str], sql: str, *args: object) -> list[tuple[object, ...]]:
+    """The engine journal's rows for `sql`, read-only beside the running engine's writer."""
     path = Path(env["XDG_DATA_HOME"]) / "hftui" / "journal" / "default.sqlite3"
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
     try:
-        rows = conn.execute("SELECT detail FROM audit WHERE kind = ? ORDER BY id", (kind,))
-        return [str(r[0]) for r in rows]
+        return list(conn.execute(sql, args))
     finally:
         conn.close()
+
+
+def journal_audit(env: dict[str, str], kind: str) -> list[str]:
+    """The details of the engine journal's audit rows of `kind`, oldest first (read-only)."""
+    rows = journal_rows(env, "SELECT detail FROM audit WHERE kind = ? ORDER BY id", kind)
+    return [str(r[0]) for r in rows]
 
 
 def accounts_file(directory: Path, accounts: list[str]) -> Path:

@@ -38,6 +38,8 @@ depth_speed = "250ms"
 seed = 42
 [tui]
 refresh_hz = 20
+[live]
+self_trade_prevention = "EXPIRE_TAKER"
 """,
     )
     config = load_config(path)
@@ -46,6 +48,7 @@ refresh_hz = 20
     assert config.market.depth_speed == "250ms"
     assert config.exchange.seed == 42
     assert config.tui.refresh_hz == 20.0
+    assert config.live.self_trade_prevention == "EXPIRE_TAKER"
     assert config.source == path
 
 
@@ -79,6 +82,10 @@ def test_xdg_path_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         ('[engine]\ninstance = "Bad Name"', "engine.instance = 'Bad Name' is not allowed"),
         ("venue = 3", "[venue] must be a table, got 3"),
         ('[logging]\nlevel = "LOUD"', "logging.level = 'LOUD' is not allowed"),
+        (
+            '[live]\nself_trade_prevention = "expire_maker"',
+            "live.self_trade_prevention = 'expire_maker' is not allowed: expected one of 'NONE'",
+        ),
     ],
 )
 def test_errors_name_key_value_and_choices(tmp_path: Path, text: str, expected: str) -> None:

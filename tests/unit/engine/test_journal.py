@@ -79,12 +79,42 @@ def test_a_v1_file_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
     journal = Journal(path)
     journal.close()
     assert _rows(path, "SELECT version FROM schema_version ORDER BY version") == [
-        (1,),
-        (2,),
-        (3,),
+        (v,) for v in range(1, SCHEMA_VERSION + 1)
     ]
     assert "position_snapshots" in sqlite_utils.Database(path).table_names()
     assert [o["client_id"] for o in journal.state.open_orders] == ["m1"]
+
+
+def test_both_legs_of_a_self_trade_are_kept_across_the_v4_migration(tmp_path: Path) -> None:
+    # Until v4 a fill was keyed by (mode, symbol, trade id): the venue gives both legs of a
+    # self-trade one id, so the second leg was dropped as a repeat.
+    path = tmp_path / "v3.sqlite3"
+    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
+    migrate(db, upto=3)
+    db.conn.execute(
+        "INSERT INTO fills (mode, symbol, trade_id, client_id, side, qty, price, fee, maker, "
+        "strategy, time_ms, source) VALUES "
+        "('live', 'BTCUSDT', 41, 'm0', 'SELL', '0.010', '60000.0', 0.1, 1, '', 900, 'stream')"
+    )
+    db.conn.close()
+
+    journal = Journal(path)
+    _fill(journal, "m1", 42)  # a BUY
+    journal.fill(
+        "live", "BTCUSDT", 42, "m2", 8, "SELL", "0.010", "60000.0", 0.05, True, "manual",
+        1000, "stream",
+    )  # fmt: skip
+    _fill(journal, "m1", 42)  # a repeat of the buy leg: still one row
+    journal.close()
+    assert _rows(path, "SELECT trade_id, side, client_id FROM fills ORDER BY trade_id, side") == [
+        (41, "SELL", "m0"),
+        (42, "BUY", "m1"),
+        (42, "SELL", "m2"),
+    ]
+    state = Journal(path)
+    state.close()
+    assert state.state.last_trade_ids == {"BTCUSDT": 42}
+    assert state.state.last_trade_sides == {"BTCUSDT": {"BUY", "SELL"}}
 
 
 def test_a_file_from_a_newer_version_is_refused(tmp_path: Path) -> None:
