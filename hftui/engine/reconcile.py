@@ -241,7 +241,7 @@ class Reconciler:
 
     async def _positions(self) -> list[Mismatch]:
         ex = self.execution
-        venue, differing = await _confirmed(self._venue_positions, self._differing)
+        venue, differing, _ = await _confirmed(self._venue_positions, self._differing)
         found = []
         for symbol, lots in differing.items():
             inst = ex.instruments[symbol]
@@ -267,13 +267,15 @@ class Reconciler:
         # The wallet moves with every fill's fee and realized P&L, and its ACCOUNT_UPDATE can
         # trail the venue's list as a fill's event trails the venue's position.
         balances = self.execution.account.balances
-        venue, differing = await _confirmed(self._venue_balances, balances.differing)
+        venue, differing, moving = await _confirmed(self._venue_balances, balances.differing)
         found = []
         for asset, wallet in differing.items():
             held = balances.get(asset)
             mine = f"{held.wallet}" if held is not None else "none"
             found.append(Mismatch("balance", asset, mine, f"{wallet}"))
-        balances.take(venue)  # the venue's figures, available balance included
+        # The venue's figures, available balance included, except those still moving: taken
+        # now, a wallet whose update was lost would never be seen to differ.
+        balances.take({a: b for a, b in venue.items() if a not in moving})
         self.execution.version += 1
         return found
 
@@ -298,17 +300,19 @@ class Reconciler:
 
 async def _confirmed(
     read: Callable[[], Awaitable[_V]], differing: Callable[[_V], dict[str, _T]]
-) -> tuple[_V, dict[str, _T]]:
-    """The venue's figures, and those that differ from ours in two reads `_CONFIRM_S` apart
-    with the same venue value (an event in flight can make one read differ for a moment;
-    a figure still moving is judged at the next check)."""
+) -> tuple[_V, dict[str, _T], set[str]]:
+    """The venue's figures; those that differ from ours in two reads `_CONFIRM_S` apart with
+    the same venue value (an event in flight can make one read differ for a moment); and
+    those still moving, to be judged at the next check (so not to be taken from it now)."""
     venue = await read()
     first = differing(venue)
     if not first:
-        return venue, {}
+        return venue, {}, set()
     await asyncio.sleep(_CONFIRM_S)
     venue = await read()
-    return venue, {k: v for k, v in differing(venue).items() if first.get(k) == v}
+    second = differing(venue)
+    confirmed = {k: v for k, v in second.items() if first.get(k) == v}
+    return venue, confirmed, set(second) - set(confirmed)
 
 
 def _signed(fmt: Callable[[int], str], lots: int) -> str:

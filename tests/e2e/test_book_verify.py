@@ -23,19 +23,18 @@ from hftui.config import Config, load_config
 from hftui.instance import find_running
 from hftui.protocol import AlertRaised
 from hftui.remote import EngineControl
-from tests.support.processes import cli, eventually, isolated_env, local_exchange, process
+from tests.support.processes import (
+    cli,
+    eventually,
+    http_post,
+    isolated_env,
+    local_exchange,
+    process,
+)
 
 pytestmark = pytest.mark.e2e
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
-
-
-def _post(url: str) -> dict[str, object]:
-    request = urllib.request.Request(url, method="POST", data=b"")  # noqa: S310 - loopback
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback URL
-        doc = orjson.loads(response.read())
-    assert isinstance(doc, dict)
-    return doc
 
 
 def _get(url: str) -> bytes:
@@ -150,11 +149,11 @@ def test_a_silently_wrong_deep_level_is_found_counted_alerted_and_healed(
             control = EngineControl(info)
             try:
                 control.poll()  # from here on: the alerts this test causes
-                _post(f"{url}/admin/market/pause")
+                http_post(f"{url}/admin/market/pause")
                 try:
                     eventually(lambda: _caught_up(xdg, url, "BTCUSDT"), timeout_s=10)
                     before = _symbols(config)["BTCUSDT"]
-                    wrong = _post(f"{url}/admin/faults/depth-wrong-qty?symbol=BTCUSDT&rank=10")
+                    wrong = http_post(f"{url}/admin/faults/depth-wrong-qty?symbol=BTCUSDT&rank=10")
                     assert wrong["qty_sent"] != wrong["qty_true"]
 
                     def counted() -> dict[str, object] | None:
@@ -185,18 +184,18 @@ def test_a_silently_wrong_deep_level_is_found_counted_alerted_and_healed(
                     eventually(alerted, timeout_s=10)
                     assert _metric(config, "hftui_book_verify_mismatches_total", "BTCUSDT") == 1.0
                 finally:
-                    _post(f"{url}/admin/market/resume")
+                    http_post(f"{url}/admin/market/resume")
 
                 # Healed: rebuilt from a snapshot, the book is the venue's level for level.
                 eventually(lambda: _all_synced(config), timeout_s=10)
-                _post(f"{url}/admin/market/pause")
+                http_post(f"{url}/admin/market/pause")
                 try:
                     book = eventually(lambda: _caught_up(xdg, url, "BTCUSDT"), timeout_s=10)
                     venue = _venue_book(url, "BTCUSDT")
                     assert book["bids"] == venue["bids"]
                     assert book["asks"] == venue["asks"]
                 finally:
-                    _post(f"{url}/admin/market/resume")
+                    http_post(f"{url}/admin/market/resume")
 
                 # And checked again since, clean.
                 runs = _count(config, "BTCUSDT", "verify_runs")

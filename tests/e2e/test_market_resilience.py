@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,8 @@ from tests.support.processes import (
     cli,
     eventually,
     fixed_port_exchange,
+    http_get,
+    http_post,
     isolated_env,
     local_exchange,
     process,
@@ -49,22 +50,6 @@ POLL_S = 0.005  # the engine publishes at 50 Hz; this resolves every publication
 
 
 # ---- helpers -------------------------------------------------------------------------------
-
-
-def _post(url: str) -> dict[str, object]:
-    request = urllib.request.Request(url, method="POST", data=b"")  # noqa: S310 - loopback
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback URL
-        assert response.status == 200
-        doc = orjson.loads(response.read())
-    assert isinstance(doc, dict)
-    return doc
-
-
-def _get(url: str) -> dict[str, object]:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback URL
-        doc = orjson.loads(response.read())
-    assert isinstance(doc, dict)
-    return doc
 
 
 class Engine:
@@ -116,9 +101,9 @@ def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 def _assert_book_is_the_venues(engine: Engine, url: str, symbol: str) -> None:
     """Freeze the market, let the engine catch up with the venue's last id, compare exactly."""
-    _post(f"{url}/admin/market/pause")
+    http_post(f"{url}/admin/market/pause")
     try:
-        venue = _get(f"{url}/fapi/v1/depth?symbol={symbol}&limit=20")
+        venue = http_get(f"{url}/fapi/v1/depth?symbol={symbol}&limit=20")
 
         def caught_up() -> dict[str, object] | None:
             book = engine.book(symbol)
@@ -132,7 +117,7 @@ def _assert_book_is_the_venues(engine: Engine, url: str, symbol: str) -> None:
         assert book["bids"]
         assert book["asks"]
     finally:
-        _post(f"{url}/admin/market/resume")
+        http_post(f"{url}/admin/market/resume")
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +179,7 @@ def test_gap_is_healed_within_a_second_and_only_that_symbol_resyncs(
             eventually(engine.all_synced, timeout_s=30)
             before = _sample(engine)
 
-            _post(f"{url}/admin/faults/depth-gap?symbol=BTCUSDT&count=1")
+            http_post(f"{url}/admin/faults/depth-gap?symbol=BTCUSDT&count=1")
             samples = [before]
             clean = before.t  # the last sample from before the engine saw the gap
             detected: float | None = None
@@ -251,7 +236,7 @@ def test_stalled_depth_stream_is_detected_and_only_that_symbol_resyncs(
             eventually(engine.all_synced, timeout_s=30)
             before = _sample(engine)
             stalled_at = time.monotonic()
-            _post(f"{url}/admin/faults/stall?stream=btcusdt@depth&seconds={STALL_S}")
+            http_post(f"{url}/admin/faults/stall?stream=btcusdt@depth&seconds={STALL_S}")
             samples = _record(engine, STALL_S + 3.0)
             dark = [s for s in samples if not s.synced["BTCUSDT"]]
             assert dark, "the engine never noticed BTCUSDT's depth had stopped"
@@ -336,7 +321,7 @@ def roll(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Roll]:
                 eventually(engine.all_synced, timeout_s=30)
                 before = _record(engine, 1.0)
                 rolled_at = time.monotonic()
-                closed = _post(f"{url}/admin/faults/roll")["closed"]
+                closed = http_post(f"{url}/admin/faults/roll")["closed"]
                 assert isinstance(closed, int)
                 after = _record(engine, 3.0)
         yield Roll(rolled_at, closed, before, after)
@@ -433,7 +418,7 @@ def test_a_book_that_disagrees_with_book_ticker_is_counted_and_rebuilt(
             before = engine.symbols()
             assert before["BTCUSDT"]["top_mismatches"] == 0
 
-            _post(f"{url}/admin/faults/depth-corrupt?symbol=BTCUSDT&count=30")
+            http_post(f"{url}/admin/faults/depth-corrupt?symbol=BTCUSDT&count=30")
             start = time.monotonic()
             after = eventually(lambda: _when(engine, "top_mismatches"), timeout_s=10)
             _report("disagreement caught (tolerance 1 s)", time.monotonic() - start)
@@ -445,9 +430,9 @@ def test_a_book_that_disagrees_with_book_ticker_is_counted_and_rebuilt(
             # Damage done after the rebuild's snapshot but buried below the top is beyond
             # what bookTicker can show: once the venue is honest again, a gap forces a fresh
             # snapshot, and the book is then the venue's level for level.
-            _post(f"{url}/admin/faults/clear")
+            http_post(f"{url}/admin/faults/clear")
             eventually(engine.all_synced, timeout_s=10)  # a gap during a resync goes unseen
             gaps = int(engine.symbols()["BTCUSDT"]["gaps"])  # type: ignore[call-overload]
-            _post(f"{url}/admin/faults/depth-gap?symbol=BTCUSDT&count=1")
+            http_post(f"{url}/admin/faults/depth-gap?symbol=BTCUSDT&count=1")
             eventually(lambda: _gap_healed(engine, gaps), timeout_s=10)
             _assert_book_is_the_venues(engine, url, "BTCUSDT")

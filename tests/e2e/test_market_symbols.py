@@ -8,13 +8,20 @@ its late frames are not counted as bad input. The other books never notice.
 
 from __future__ import annotations
 
-import urllib.request
 from pathlib import Path
 
 import orjson
 import pytest
 
-from tests.support.processes import cli, eventually, isolated_env, local_exchange, process
+from tests.support.processes import (
+    cli,
+    eventually,
+    http_get,
+    http_post,
+    isolated_env,
+    local_exchange,
+    process,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -49,19 +56,6 @@ def _without(env: dict[str, str], symbol: str) -> dict[str, object] | None:
     return status if symbol not in status["symbols"] else None  # type: ignore[operator]
 
 
-def _post(url: str) -> None:
-    request = urllib.request.Request(url, method="POST", data=b"")  # noqa: S310 - loopback
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
-        assert response.status == 200
-
-
-def _get(url: str) -> dict[str, object]:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
-        doc = orjson.loads(response.read())
-    assert isinstance(doc, dict)
-    return doc
-
-
 def test_a_symbol_added_and_removed_at_run_time(tmp_path: Path) -> None:
     env = isolated_env(tmp_path)
     with local_exchange(env, tmp_path, symbols="BTCUSDT,ETHUSDT,SOLUSDT") as url:
@@ -93,9 +87,9 @@ def test_a_symbol_added_and_removed_at_run_time(tmp_path: Path) -> None:
             assert sol["feed_state"] == "live"
 
             # Its book is the venue's, level for level.
-            _post(f"{url}/admin/market/pause")
+            http_post(f"{url}/admin/market/pause")
             try:
-                venue = _get(f"{url}/fapi/v1/depth?symbol=SOLUSDT&limit=20")
+                venue = http_get(f"{url}/fapi/v1/depth?symbol=SOLUSDT&limit=20")
 
                 def caught_up() -> dict[str, object] | None:
                     doc = orjson.loads(
@@ -107,7 +101,7 @@ def test_a_symbol_added_and_removed_at_run_time(tmp_path: Path) -> None:
                 assert (book["bids"], book["asks"]) == (venue["bids"], venue["asks"])
                 best_bid = float(book["bids"][0][0])  # type: ignore[index]
             finally:
-                _post(f"{url}/admin/market/resume")
+                http_post(f"{url}/admin/market/resume")
 
             # Tradable: a paper order rests; the symbol cannot be dropped under it.
             price = f"{best_bid * 0.99:.2f}"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from tests.e2e.test_trading import _answer, _bid, _engine_config, _ready
 from tests.support.processes import (
     cli_json,
     eventually,
+    http_post,
     isolated_env,
     journal_audit,
     local_exchange,
@@ -28,12 +28,6 @@ from tests.support.processes import (
 )
 
 pytestmark = pytest.mark.e2e
-
-
-def _post(url: str) -> None:
-    request = urllib.request.Request(url, method="POST", data=b"")  # noqa: S310 - loopback
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback URL
-        assert response.status == 200
 
 
 def _third_party(url: str, cancel: str, buy_qty: str) -> Decimal:
@@ -104,7 +98,7 @@ def test_changes_behind_the_engines_back_are_found(tmp_path: Path, policy: str) 
             cid = _live_with_a_resting_bid(env)
             before = _position(env)
             # The exchange loses every user-data event meanwhile: the stream cannot tell.
-            _post(f"{url}/admin/faults/stall?stream=userData&seconds=4")
+            http_post(f"{url}/admin/faults/stall?stream=userData&seconds=4")
             venue_position = _third_party(url, cid, "0.020")
             assert venue_position == before + Decimal("0.020")
             # The engine's own market order fills: its REST answer says so, its trades are lost.
@@ -177,7 +171,7 @@ def test_fills_taken_from_the_venue_are_not_counted_twice(tmp_path: Path) -> Non
         with process(["engine"], env):
             _live_with_a_resting_bid(env)
             before = _position(env)
-            _post(f"{url}/admin/faults/stall?stream=userData&seconds=4")
+            http_post(f"{url}/admin/faults/stall?stream=userData&seconds=4")
             code, doc = _answer(
                 ["order", "place", "BTCUSDT", "buy", "0.010", "--type", "market"], env
             )

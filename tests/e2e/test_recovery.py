@@ -22,19 +22,20 @@ from hftui.demo_account import DEMO_API_KEY, DEMO_API_SECRET
 from hftui.engine.binance.client import Credentials, VenueClient
 from tests.e2e.test_crash import _kill9, _start
 from tests.e2e.test_trading import _answer, _bid, _engine_config, _ready
-from tests.support.processes import cli_json, eventually, isolated_env, local_exchange, stop
+from tests.support.processes import (
+    cli_json,
+    eventually,
+    http_post,
+    isolated_env,
+    local_exchange,
+    stop,
+)
 
 pytestmark = pytest.mark.e2e
 
 OTHER_KEY = "otherKEYaaaabbbbccccddddeeeeffffgggghhhhiiiijjjjkkkkllllmmmmnnnnoo"
 OTHER_SECRET = "otherSECRETppppqqqqrrrrssssttttuuuuvvvvwwwwxxxxyyyyzzzz0123456789"
 QTY = "0.010"
-
-
-def _post(url: str) -> None:
-    request = urllib.request.Request(url, method="POST", data=b"")  # noqa: S310 - loopback
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback URL
-        assert response.status == 200
 
 
 def _top_bid(url: str) -> tuple[str, str]:
@@ -106,7 +107,7 @@ def test_fills_and_ends_while_the_engine_was_down_are_recovered(tmp_path: Path) 
             far = _bid(env, "BTCUSDT")
             assert _answer(["mode", "paper"], env)[0] == 0
             assert _answer(["mode", "live", "--confirm", "LIVE"], env)[0] == 0
-            _post(f"{url}/admin/market/pause")  # the synthetic flow must not touch the bids
+            http_post(f"{url}/admin/market/pause")  # the synthetic flow must not touch the bids
             code, doc = _answer(["order", "place", "BTCUSDT", "buy", QTY, "--price", far], env)
             assert code == 0, doc
             resting = str(doc["text"]).split()[0]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import urllib.request
 from pathlib import Path
 
 import orjson
@@ -16,6 +15,8 @@ from tests.support.processes import (
     cli,
     cli_json,
     eventually,
+    http_get,
+    http_post,
     isolated_env,
     local_exchange,
     pids_of_children,
@@ -42,19 +43,6 @@ def _synced_book(env: dict[str, str], symbol: str) -> dict[str, object] | None:
     return doc if doc["synced"] and doc["bids"] and doc["asks"] else None
 
 
-def _post(url: str) -> None:
-    request = urllib.request.Request(url, method="POST", data=b"")  # noqa: S310 - loopback
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback URL
-        assert response.status == 200
-
-
-def _get(url: str) -> dict[str, object]:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback URL
-        doc = orjson.loads(response.read())
-    assert isinstance(doc, dict)
-    return doc
-
-
 def test_engine_book_matches_the_exchange(tmp_path: Path) -> None:
     """The engine syncs by Binance's procedure and its book is the exchange's book, exactly."""
     env = isolated_env(tmp_path)
@@ -78,10 +66,10 @@ def test_engine_book_matches_the_exchange(tmp_path: Path) -> None:
                 assert entry["last_update_id"] > 0
 
             # Freeze the market, let the engine catch up, then compare level by level.
-            _post(f"{url}/admin/market/pause")
+            http_post(f"{url}/admin/market/pause")
             try:
                 for symbol in ("BTCUSDT", "ETHUSDT"):
-                    venue = _get(f"{url}/fapi/v1/depth?symbol={symbol}&limit=20")
+                    venue = http_get(f"{url}/fapi/v1/depth?symbol={symbol}&limit=20")
 
                     def caught_up(
                         s: str = symbol, want: object = venue["lastUpdateId"]
@@ -93,7 +81,7 @@ def test_engine_book_matches_the_exchange(tmp_path: Path) -> None:
                     assert book["bids"] == venue["bids"]
                     assert book["asks"] == venue["asks"]
             finally:
-                _post(f"{url}/admin/market/resume")
+                http_post(f"{url}/admin/market/resume")
 
             # The book keeps moving after the pause.
             before = _synced_book(env, "BTCUSDT")

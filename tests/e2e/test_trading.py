@@ -5,6 +5,7 @@ exchange's own records (queried with the demo account) are the proof of what was
 from __future__ import annotations
 
 import asyncio
+import time
 import urllib.request
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +19,7 @@ from tests.support.processes import (
     cli,
     cli_json,
     eventually,
+    http_post,
     isolated_env,
     journal_audit,
     journal_rows,
@@ -395,49 +397,33 @@ def test_live_orders_resting_at_the_touch_are_filled_by_the_market(tmp_path: Pat
             assert _answer(["mode", "observe"], env)[0] == 0  # cancels what still rests
 
 
-def _meet_own_bid(env: dict[str, str], url: str) -> tuple[str, str, tuple[str, str]] | None:
-    """A post-only bid joins the touch; then a sell at its price for more than every bid at or
-    above it (what came after the bid is behind it) reaches it, unless the market moved
-    first. Returns both client ids and how the bid ended (status, reason), the sell's rest
-    canceled; None if the sell did not reach the bid (both canceled)."""
-    for _ in range(10):  # the touch may move before the order lands
-        price = _touch(env, "BTCUSDT")[0]
-        bid = ["order", "place", "BTCUSDT", "buy", "0.002", "--price", price, "--post-only"]
-        code, answer = _answer(bid, env)
-        if answer["reason"] != "post_only":
-            break
+def _meet_own_bid(env: dict[str, str], url: str) -> tuple[str, str]:
+    """With the market paused: a post-only bid joins the touch, then a sell at its price for
+    more than the level holds with it reaches it. Returns both client ids (the sell's rest
+    canceled) once the bid has ended."""
+    price = _touch(env, "BTCUSDT")[0]
+    bid = ["order", "place", "BTCUSDT", "buy", "0.002", "--price", price, "--post-only"]
+    code, answer = _answer(bid, env)
     assert code == 0, answer
     bid_cid = str(answer["text"]).split()[0]
-    depth = f"{url}/fapi/v1/depth?symbol=BTCUSDT&limit=100"
-    with urllib.request.urlopen(depth) as reply:  # noqa: S310 (the local exchange's http URL)
+    depth = f"{url}/fapi/v1/depth?symbol=BTCUSDT&limit=5"
+    with urllib.request.urlopen(depth) as reply:  # noqa: S310 - loopback URL
         bids = orjson.loads(reply.read())["bids"]
-    ahead = sum((Decimal(q) for p, q in bids if Decimal(p) >= Decimal(price)), Decimal(0))
-    qty = ahead + Decimal("0.050")
-    sell_cid = ""
-    if qty * Decimal(price) < 45_000:  # under the order notional limit
-        sell = ["order", "place", "BTCUSDT", "sell", str(qty), "--price", price]
-        code, answer = _answer(sell, env)
-        assert code == 0, answer
-        sell_cid = str(answer["text"]).split()[0]
-        _answer(["order", "cancel", sell_cid], env)  # refused if it is done: fine
-    ended = _ended(env, bid_cid)
-    if ended is None or not sell_cid:
-        _answer(["order", "cancel", bid_cid], env)
-        return None
-    return bid_cid, sell_cid, ended
+    level = next(Decimal(q) for p, q in bids if Decimal(p) == Decimal(price))
+    sell = ["order", "place", "BTCUSDT", "sell", str(level + Decimal("0.050")), "--price", price]
+    code, answer = _answer(sell, env)
+    assert code == 0, answer
+    sell_cid = str(answer["text"]).split()[0]
+    assert _answer(["order", "cancel", sell_cid], env)[0] == 0  # its rest, an ask now
+    eventually(lambda: _ended(env, bid_cid), 10, 0.05)
+    return bid_cid, sell_cid
 
 
 def _ended(env: dict[str, str], cid: str) -> tuple[str, str] | None:
-    def probe() -> tuple[str, str] | None:
-        rows = journal_rows(env, "SELECT status, reason FROM orders WHERE client_id = ?", cid)
-        if not rows or rows[0][0] not in ("FILLED", "CANCELED", "EXPIRED"):
-            return None
-        return str(rows[0][0]), str(rows[0][1])
-
-    try:
-        return eventually(probe, 2, 0.05)
-    except AssertionError:
+    rows = journal_rows(env, "SELECT status, reason FROM orders WHERE client_id = ?", cid)
+    if not rows or rows[0][0] not in ("FILLED", "CANCELED", "EXPIRED"):
         return None
+    return str(rows[0][0]), str(rows[0][1])
 
 
 def test_own_orders_meet_by_the_self_trade_prevention_configured(tmp_path: Path) -> None:
@@ -452,32 +438,27 @@ def test_own_orders_meet_by_the_self_trade_prevention_configured(tmp_path: Path)
             _bid(env, "BTCUSDT")  # the book is synced
             assert _answer(["mode", "paper"], env)[0] == 0
             assert _answer(["mode", "live", "--confirm", "LIVE"], env)[0] == 0
-            for _ in range(10):  # the market may move, or fill the bid, first
-                met = _meet_own_bid(env, url)
-                if met is not None and met[2][0] == "EXPIRED":
-                    break
-            assert met is not None
-            assert met[2] == ("EXPIRED", "self-trade prevention")
-            assert _ended(env, met[1]) is not None
+            # No synthetic flow from here: only the engine's own orders move the book.
+            http_post(f"{url}/admin/market/pause")
+            time.sleep(0.3)  # the engine's book catches up with the last flow
+            bid, sell = _meet_own_bid(env, url)
+            assert _ended(env, bid) == ("EXPIRED", "self-trade prevention")
+            assert _ended(env, sell) is not None
+            assert journal_rows(env, "SELECT side, maker FROM fills WHERE client_id = ?", bid) == []
 
             _engine_config(env, url, '[live]\ncountdown_s = 0\nself_trade_prevention = "NONE"\n')
             in_force = "live.self_trade_prevention EXPIRE_MAKER -> NONE"
             eventually(lambda: any(in_force in t for t in journal_audit(env, "config")), 10, 0.2)
-            legs: list[tuple[object, ...]] = []
-            for _ in range(10):
-                met = _meet_own_bid(env, url)
-                if met is None:
-                    continue
-                assert met[2][0] == "FILLED"
-                legs = journal_rows(
-                    env,
-                    "SELECT b.trade_id FROM fills b JOIN fills s ON b.trade_id = s.trade_id "
-                    "WHERE b.client_id = ? AND s.client_id = ?",
-                    met[0],
-                    met[1],
-                )
-                if legs:
-                    break
+            time.sleep(0.3)
+            bid, sell = _meet_own_bid(env, url)
+            assert _ended(env, bid) == ("FILLED", "")
+            legs = journal_rows(
+                env,
+                "SELECT b.trade_id FROM fills b JOIN fills s ON b.trade_id = s.trade_id "
+                "WHERE b.client_id = ? AND s.client_id = ?",
+                bid,
+                sell,
+            )
             assert len(legs) == 1, legs
 
             async def venue_legs() -> list[str]:
@@ -496,4 +477,5 @@ def test_own_orders_meet_by_the_self_trade_prevention_configured(tmp_path: Path)
                 env, "SELECT side, maker FROM fills WHERE trade_id = ? ORDER BY side", legs[0][0]
             )
             assert journaled == [("BUY", 1), ("SELL", 0)]
+            http_post(f"{url}/admin/market/resume")
             assert _answer(["mode", "observe"], env)[0] == 0

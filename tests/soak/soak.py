@@ -52,7 +52,15 @@ import orjson
 from hftui.engine.binance.client import Credentials, VenueClient
 from tests.e2e.test_crash import KEY, SECRET, SYMBOLS, _journal, _kill9, _start, _venue
 from tests.e2e.test_trading import _engine_config, _ready
-from tests.support.processes import HFTUI, FixedPortExchange, cli, eventually, isolated_env, stop
+from tests.support.processes import (
+    HFTUI,
+    FixedPortExchange,
+    cli,
+    eventually,
+    http_post,
+    isolated_env,
+    stop,
+)
 
 __all__ = ["Report", "main", "run_soak"]
 
@@ -167,12 +175,6 @@ def memory_failures(memory: Memory) -> list[str]:
 # ---- the exchange's admin switches and the engine's metrics --------------------------------
 
 
-def post(url: str) -> None:
-    request = urllib.request.Request(url, method="POST", data=b"")  # noqa: S310 - loopback
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback URL
-        response.read()
-
-
 class FaultPicker:
     """Picks and fires one fault at a time; remembers the ones that need undoing."""
 
@@ -207,9 +209,9 @@ class FaultPicker:
         ]
         kind, path = rng.choice(kinds)
         if kind == "market-pause":
-            post(f"{url}/admin/market/pause")
+            http_post(f"{url}/admin/market/pause")
         else:
-            post(f"{url}/admin/faults/{path}")
+            http_post(f"{url}/admin/faults/{path}")
         if kind in ("delay", "market-pause"):  # both last until undone
             self.undo_at = time.monotonic() + rng.uniform(2, 5)
         self.fired[kind] += 1
@@ -217,8 +219,8 @@ class FaultPicker:
 
     def undo_due(self, url: str, force: bool = False) -> None:
         if self.undo_at is not None and (force or time.monotonic() >= self.undo_at):
-            post(f"{url}/admin/market/resume")
-            post(f"{url}/admin/faults/clear")
+            http_post(f"{url}/admin/market/resume")
+            http_post(f"{url}/admin/faults/clear")
             self.undo_at = None
 
 
@@ -492,8 +494,8 @@ class Soak:
     def quiesce(self) -> None:
         """Faults off, strategies paused (their orders cancelled): nothing in flight."""
         self.faults.undo_due(self.exchange.url, force=True)
-        post(f"{self.exchange.url}/admin/faults/clear")
-        post(f"{self.exchange.url}/admin/market/resume")
+        http_post(f"{self.exchange.url}/admin/faults/clear")
+        http_post(f"{self.exchange.url}/admin/market/resume")
         for name in STRATEGIES:
             self.cli_ok(["strategy", "pause", name])
         time.sleep(2)

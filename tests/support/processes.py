@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,6 +90,24 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: fl
 
 
 ACCOUNTS_FILE = "exchange-accounts"
+
+
+def http_post(url: str) -> dict[str, object]:
+    """POST nothing to a loopback admin URL (the local exchange's fault switches); its JSON."""
+    request = urllib.request.Request(url, method="POST", data=b"")  # noqa: S310 - loopback
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback URL
+        assert response.status == 200
+        doc = orjson.loads(response.read())
+    assert isinstance(doc, dict)
+    return doc
+
+
+def http_get(url: str) -> dict[str, object]:
+    """GET a loopback URL that answers a JSON object."""
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback URL
+        doc = orjson.loads(response.read())
+    assert isinstance(doc, dict)
+    return doc
 
 
 def journal_rows(env: dict[str, str], sql: str, *args: object) -> list[tuple[object, ...]]:
