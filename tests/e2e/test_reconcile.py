@@ -16,7 +16,7 @@ import pytest
 from hftui.demo_account import DEMO_API_KEY, DEMO_API_SECRET
 from hftui.engine.binance.client import Credentials, VenueClient
 from tests.e2e.test_crash import _journal
-from tests.e2e.test_trading import _answer, _bid, _engine_config, _ready
+from tests.e2e.test_trading import _answer, _bid, _engine_config, _go_live
 from tests.support.processes import (
     cli_json,
     eventually,
@@ -77,10 +77,8 @@ def _journal_fills(env: dict[str, str], cid: str) -> Decimal:
 
 
 def _live_with_a_resting_bid(env: dict[str, str]) -> str:
-    _ready(env)
+    _go_live(env)
     bid = _bid(env, "BTCUSDT")
-    assert _answer(["mode", "paper"], env)[0] == 0
-    assert _answer(["mode", "live", "--confirm", "LIVE"], env)[0] == 0
     code, doc = _answer(["order", "place", "BTCUSDT", "buy", "0.010", "--price", bid], env)
     assert code == 0, doc
     cid = str(doc["text"]).split()[0]

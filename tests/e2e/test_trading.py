@@ -79,6 +79,14 @@ def _ready(env: dict[str, str]) -> None:
     eventually(probe, 30, 0.2)
 
 
+def _go_live(env: dict[str, str]) -> None:
+    """Once the engine trades and the BTCUSDT book is synced: paper, then live."""
+    _ready(env)
+    _bid(env, "BTCUSDT")
+    assert _answer(["mode", "paper"], env)[0] == 0
+    assert _answer(["mode", "live", "--confirm", "LIVE"], env)[0] == 0
+
+
 def _engine_config(env: dict[str, str], url: str, extra: str = "") -> None:
     path = Path(env["XDG_CONFIG_HOME"]) / "hftui" / "config.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -341,10 +349,7 @@ def test_live_orders_resting_at_the_touch_are_filled_by_the_market(tmp_path: Pat
     with local_exchange(env, tmp_path) as url:
         _engine_config(env, url, "[live]\ncountdown_s = 0\n")
         with process(["engine"], env):
-            _ready(env)
-            _bid(env, "BTCUSDT")  # the book is synced
-            assert _answer(["mode", "paper"], env)[0] == 0
-            assert _answer(["mode", "live", "--confirm", "LIVE"], env)[0] == 0
+            _go_live(env)
             ids = []
             for index, side in enumerate(("buy", "sell")):
                 for _ in range(10):  # the touch may move before the order lands
@@ -434,10 +439,7 @@ def test_own_orders_meet_by_the_self_trade_prevention_configured(tmp_path: Path)
     with local_exchange(env, tmp_path) as url:
         _engine_config(env, url, "[live]\ncountdown_s = 0\n")
         with process(["engine"], env):
-            _ready(env)
-            _bid(env, "BTCUSDT")  # the book is synced
-            assert _answer(["mode", "paper"], env)[0] == 0
-            assert _answer(["mode", "live", "--confirm", "LIVE"], env)[0] == 0
+            _go_live(env)
             # No synthetic flow from here: only the engine's own orders move the book.
             http_post(f"{url}/admin/market/pause")
             time.sleep(0.3)  # the engine's book catches up with the last flow

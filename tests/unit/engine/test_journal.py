@@ -53,6 +53,15 @@ def _fill(journal: Journal, cid: str, trade_id: int) -> None:
     )  # fmt: skip
 
 
+def _old_file(path: Path, version: int, sql: str) -> Path:
+    """A journal file left at schema `version` by an older hftui, with one row from `sql`."""
+    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
+    migrate(db, upto=version)
+    db.conn.execute(sql)
+    db.conn.close()
+    return path
+
+
 def test_a_new_file_is_private_in_wal_mode_at_the_current_version(tmp_path: Path) -> None:
     path = tmp_path / "j" / "default.sqlite3"
     path.parent.mkdir(mode=0o700)
@@ -66,14 +75,12 @@ def test_a_new_file_is_private_in_wal_mode_at_the_current_version(tmp_path: Path
 
 
 def test_a_v1_file_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite3"
-    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
-    migrate(db, upto=1)
-    db.conn.execute(
+    path = _old_file(
+        tmp_path / "old.sqlite3",
+        1,
         "INSERT INTO orders (client_id, symbol, side, status, mode) "
-        "VALUES ('m1', 'BTCUSDT', 'BUY', 'NEW', 'live')"
+        "VALUES ('m1', 'BTCUSDT', 'BUY', 'NEW', 'live')",
     )
-    db.conn.close()
     assert "position_snapshots" not in sqlite_utils.Database(path).table_names()
 
     journal = Journal(path)
@@ -88,15 +95,13 @@ def test_a_v1_file_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
 def test_both_legs_of_a_self_trade_are_kept_across_the_v4_migration(tmp_path: Path) -> None:
     # Until v4 a fill was keyed by (mode, symbol, trade id): the venue gives both legs of a
     # self-trade one id, so the second leg was dropped as a repeat.
-    path = tmp_path / "v3.sqlite3"
-    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
-    migrate(db, upto=3)
-    db.conn.execute(
+    path = _old_file(
+        tmp_path / "v3.sqlite3",
+        3,
         "INSERT INTO fills (mode, symbol, trade_id, client_id, side, qty, price, fee, maker, "
         "strategy, time_ms, source) VALUES "
-        "('live', 'BTCUSDT', 41, 'm0', 'SELL', '0.010', '60000.0', 0.1, 1, '', 900, 'stream')"
+        "('live', 'BTCUSDT', 41, 'm0', 'SELL', '0.010', '60000.0', 0.1, 1, '', 900, 'stream')",
     )
-    db.conn.close()
 
     journal = Journal(path)
     _fill(journal, "m1", 42)  # a BUY
