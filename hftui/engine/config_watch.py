@@ -3,11 +3,10 @@ is put in force when the file changes.
 
 Safe live: the risk limits, the log level, which strategies run and their parameters, how
 reconciliation runs, self-trade prevention, and how often books are verified against the
-venue's. Everything else
-(venue, symbols, mode, instance, ports ...) needs a restart: such a change is announced and
-left for the next start. A file that does not load (bad TOML, a value out of range, an
-unknown key) is refused with the loader's error, and the config in force stays, whole. Every
-change, refusal and pending restart is audited.
+venue's. Everything else (venue, symbols, mode, instance, ports ...) needs a restart: such a
+change is announced and left for the next start. A file that does not load (bad TOML, a value
+out of range, an unknown key) is refused with the loader's error, and the config in force
+stays, whole. Every change, refusal and pending restart is audited.
 
 Owns: the file's last seen stamp. The config itself stays the engine's; `apply` gets the
 new config and the safe keys that changed, and returns what it could not apply.

@@ -413,9 +413,7 @@ class Engine:
             cfg = dataclasses.replace(
                 cfg, logging=dataclasses.replace(cfg.logging, level=fresh.logging.level)
             )
-        if {"live.on_mismatch", "live.reconcile_interval_s", "live.self_trade_prevention"} & set(
-            keys
-        ):
+        if any(k.startswith("live.") for k in keys):  # all of [live] that is live-safe
             live = dataclasses.replace(
                 cfg.live,
                 on_mismatch=fresh.live.on_mismatch,
