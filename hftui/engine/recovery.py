@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -24,11 +24,12 @@ from hftui.engine.execution import Execution
 from hftui.engine.journal import Journal
 from hftui.protocol import AlertRaised, Mode, OrderStatus
 
-__all__ = ["RecoveryReport", "recover"]
+__all__ = ["RecoveryReport", "recover", "trades_since"]
 
 log = logging.getLogger(__name__)
 
 _UNKNOWN_ORDER: Final = -2013
+_PAGE: Final = 1000  # userTrades rows per request, the venue's most
 
 
 @dataclass(slots=True)
@@ -103,6 +104,45 @@ async def _settle_ended(
             report.ended_while_down += 1
 
 
+Fetch = Callable[[dict[str, str]], Awaitable[object]]
+
+
+async def trades_since(
+    fetch: Fetch, symbol: str, last: int, sides: set[str], start_ms: int, page: int = _PAGE
+) -> list[dict[str, object]]:
+    """Every trade of `symbol` after the last journaled one, oldest first, read page by page
+    with `fetch` (the venue's `userTrades`): from trade id `last` itself, whose `sides`
+    already journaled are left out (a self-trade's two legs share one id), or, with no
+    trade journaled yet, since `start_ms`. A row without an int id is left out. `page` (at
+    least 2) is the rows asked for per request."""
+    page = max(page, 2)
+    found: list[dict[str, object]] = []
+    seen = {(last, side) for side in sides}
+    from_id = last
+    while True:
+        params = {"symbol": symbol, "limit": str(page)}
+        params |= {"fromId": str(from_id)} if from_id else {"startTime": str(start_ms)}
+        rows = await fetch(params)
+        if not isinstance(rows, list):
+            return found
+        top = from_id
+        for t in rows:
+            trade_id = t.get("id") if isinstance(t, dict) else None
+            if not isinstance(trade_id, int) or trade_id < from_id:
+                continue
+            top = max(top, trade_id)
+            key = (trade_id, str(t.get("side")))
+            if key not in seen:
+                seen.add(key)
+                found.append(t)
+        if len(rows) < page:
+            return found
+        # A full page may have more after it: go on from its newest id, inclusive (a
+        # self-trade's second leg may start the next page), or past it if the whole page was
+        # that id (its legs, at most two, all in this page).
+        from_id = top if top > from_id else from_id + 1
+
+
 async def _fills_while_down(
     execution: Execution,
     journal: Journal,
@@ -115,26 +155,24 @@ async def _fills_while_down(
     if client is None:
         return
     state = journal.state
+
+    async def fetch(params: dict[str, str]) -> object:
+        return await client.request("GET", "/fapi/v1/userTrades", params, signed=True, weight=5)
+
     for symbol, inst in execution.instruments.items():
         last = state.last_trade_ids.get(symbol, 0)
         if not last and not state.first_live_ms:
             continue
-        # From the last journaled id itself: a self-trade's other leg may share it.
         sides = state.last_trade_sides.get(symbol, set())
-        params = {"symbol": symbol, "limit": "1000"}
-        params |= {"fromId": str(last)} if last else {"startTime": str(state.first_live_ms)}
         try:
-            rows = await client.request("GET", "/fapi/v1/userTrades", params, signed=True, weight=5)
+            rows = await trades_since(fetch, symbol, last, sides, state.first_live_ms)
         except VenueError as exc:
             log.warning("recovery: trades query failed", extra={"error": str(exc)})
             continue
-        for t in rows if isinstance(rows, list) else []:
+        for t in rows:
             trade_id, order_id = t.get("id"), t.get("orderId")
-            if not isinstance(trade_id, int) or trade_id < last:
-                continue
-            if trade_id == last and str(t.get("side")) in sides:
-                continue
-            cid = venue_ids.get(order_id, "") if isinstance(order_id, int) else ""
+            order_id = order_id if isinstance(order_id, int) else 0
+            cid = venue_ids.get(order_id, "")
             try:
                 qty = inst.format_qty(inst.qty_lots(str(t["qty"])))
                 price = inst.format_price(inst.price_ticks(str(t["price"])))
@@ -143,8 +181,8 @@ async def _fills_while_down(
                 log.warning("recovery: unreadable trade", extra={"trade_id": trade_id})
                 continue
             journal.fill(
-                Mode.LIVE.label, symbol, trade_id, cid, int(order_id or 0), str(t.get("side")),
-                qty, price, fee, bool(t.get("maker")), strategies.get(cid, ""),
+                Mode.LIVE.label, symbol, int(str(trade_id)), cid, order_id,
+                str(t.get("side")), qty, price, fee, bool(t.get("maker")), strategies.get(cid, ""),
                 int(str(t.get("time", 0))), "recovered",
             )  # fmt: skip
             report.fills_while_down += 1

@@ -1,0 +1,69 @@
+"""Recovery's read of the venue's trade list after a crash: page after page from the last
+journaled trade id, a self-trade's leg that shares that id included, nothing twice; against
+the local exchange's own `userTrades` handler, in process."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from hftui.engine.recovery import trades_since
+from tests.unit.exchange.test_self_trade import Desk
+
+
+@pytest.fixture
+def desk() -> Desk:
+    """alice's trades: 12 sells to bob, a self-trade (one id, two legs), 5 more sells."""
+    d = Desk()
+    for run in (12, 5):
+        for i in range(run):
+            d.limit("alice", "SELL", f"{64001 + i / 10:.1f}", "0.010")
+        d.limit("bob", "BUY", "64100.0", f"{Decimal('0.010') * run:.3f}")
+        if run == 12:
+            d.limit("alice", "BUY", "64000.0", "0.010")
+            d.limit("alice", "SELL", "64000.0", "0.010", "NONE")
+    return d
+
+
+def _keys(rows: list[dict[str, object]]) -> list[tuple[object, object]]:
+    return [(r["id"], r["side"]) for r in rows]
+
+
+async def _since(desk: Desk, last: int, sides: set[str], page: int) -> list[dict[str, object]]:
+    alice = desk.accounts["alice"]
+
+    async def fetch(params: dict[str, str]) -> object:
+        return desk.trading.user_trades(alice, params)
+
+    return await trades_since(fetch, "BTCUSDT", last, sides, 1, page)
+
+
+@pytest.mark.parametrize("page", [2, 3, 5, 1000])
+async def test_every_trade_after_the_last_journaled_one_page_by_page(desk: Desk, page: int) -> None:
+    trades = desk.accounts["alice"].trades
+    assert len(trades) == 19
+    last = trades[3]
+    rows = await _since(desk, last.trade_id, {last.side}, page)
+    assert _keys(rows) == [(t.trade_id, t.side) for t in trades[4:]]
+
+
+@pytest.mark.parametrize("page", [2, 3, 1000])
+async def test_a_self_trades_other_leg_under_the_last_journaled_id_is_found(
+    desk: Desk, page: int
+) -> None:
+    trades = desk.accounts["alice"].trades
+    legs = [t for t in trades if sum(u.trade_id == t.trade_id for u in trades) == 2]
+    assert sorted(t.side for t in legs) == ["BUY", "SELL"]
+    journaled = legs[0]  # the crash came between the two legs' records
+    rows = await _since(desk, journaled.trade_id, {journaled.side}, page)
+    after = [(t.trade_id, t.side) for t in trades if t.trade_id > journaled.trade_id]
+    assert _keys(rows) == [(legs[1].trade_id, legs[1].side), *after]
+    # Both legs journaled: only what came after.
+    rows = await _since(desk, journaled.trade_id, {"BUY", "SELL"}, page)
+    assert _keys(rows) == after
+
+
+async def test_with_no_trade_journaled_the_trades_since_the_first_order(desk: Desk) -> None:
+    rows = await _since(desk, 0, set(), 1000)
+    assert len(rows) == 19
