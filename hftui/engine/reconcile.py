@@ -199,7 +199,9 @@ class Reconciler:
             rows = await client.request(
                 "GET",
                 "/fapi/v1/userTrades",
-                {"symbol": symbol, "orderId": str(order.venue_order_id)},
+                # The most a request answers (the default is 500): an order that swept the
+                # book can have hundreds of trades.
+                {"symbol": symbol, "orderId": str(order.venue_order_id), "limit": "1000"},
                 signed=True,
                 weight=5,
             )
