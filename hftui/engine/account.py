@@ -8,7 +8,8 @@ shape, which is what makes paper P&L look exactly like live P&L.
 Funding payments (the venue's FUNDING_FEE balance changes) are kept apart from fees and
 realized P&L. "Today" is the UTC calendar day: its realized P&L, fees and funding roll over at
 midnight UTC and are seeded from the journal at start, so a restart does not zero them. Each
-strategy has its own position books (fills carry the strategy), for its own P&L.
+strategy has its own position books (fills carry the strategy), for its own P&L: today's
+realized and fees too, rolled over at the same midnight.
 """
 
 from __future__ import annotations
@@ -105,8 +106,10 @@ class Account:
             Mode.LIVE: {s: PositionBook() for s in instruments},
         }
         self._today = {Mode.PAPER: Day(), Mode.LIVE: Day()}
-        # (mode, strategy, symbol) -> that strategy's own position in the symbol
+        # (mode, strategy, symbol) -> that strategy's own position in the symbol; its realized
+        # P&L and fees are those of `_strategy_day`, as the account's "today"
         self.strategy_books: dict[tuple[Mode, str, str], PositionBook] = {}
+        self._strategy_day = utc_day(clock_ns())
         self.balances = Balances()  # the live wallet, as the venue states it
 
     def today(self, mode: Mode) -> Day:
@@ -132,8 +135,18 @@ class Account:
         return self.books[_book_mode(mode)][symbol]
 
     def strategy_book(self, mode: Mode, strategy: str, symbol: str) -> PositionBook:
-        """`strategy`'s own position in `symbol` in `mode`'s book (created flat)."""
+        """`strategy`'s own position in `symbol` in `mode`'s book (created flat); its realized
+        P&L and fees are today's (UTC)."""
+        self._roll_strategy_day()
         return self.strategy_books.setdefault((_book_mode(mode), strategy, symbol), PositionBook())
+
+    def _roll_strategy_day(self) -> None:
+        # A new UTC day: the strategies' P&L figures start at zero, their positions go on.
+        day = utc_day(self.clock_ns())
+        if day != self._strategy_day:
+            self._strategy_day = day
+            for book in self.strategy_books.values():
+                book.realized = book.fees = book.funding = 0.0
 
     def strategy_lots(self, mode: Mode, strategy: str, symbol: str) -> int:
         """`strategy`'s own net lots in `symbol` in `mode` (+ long); 0 in observe, where
@@ -206,7 +219,9 @@ class Account:
     def strategy_pnl(
         self, mode: Mode, strategy: str, marks: Mapping[str, float]
     ) -> tuple[float, float, float]:
-        """(realized, unrealized, fees) in USDT of one strategy's own fills in `mode`."""
+        """(realized, unrealized, fees) in USDT of one strategy's own fills in `mode`: today's
+        (UTC) realized P&L and fees, its open position valued now."""
+        self._roll_strategy_day()
         realized = unrealized = fees = 0.0
         for (m, owner, symbol), book in self.strategy_books.items():
             if m != _book_mode(mode) or owner != strategy:

@@ -49,7 +49,7 @@ from hftui.engine.intents import (
     base36,
     new_client_id,
 )
-from hftui.engine.journal import Journal
+from hftui.engine.journal import Journal, StrategyFill, utc_day
 from hftui.engine.metrics import OrderTimings
 from hftui.engine.orders import (
     Fill,
@@ -1012,35 +1012,36 @@ class Execution:
         self.set_mode(self.mode)  # the exposure risk reads, if trading in paper already
         return said
 
-    def resume_strategy_positions(
-        self, fills: Iterable[tuple[str, str, str, str, str, str]]
-    ) -> int:
-        """Rebuild each strategy's own position per mode from an earlier run's fills (mode,
-        strategy, symbol, side, qty, price; oldest first), before anything trades, so that
-        a strategy that held inventory still sees it. Its P&L figures start at zero, as
-        every run's do. Returns the fills taken; unreadable ones are logged and skipped."""
+    def resume_strategy_positions(self, fills: Iterable[StrategyFill]) -> int:
+        """Rebuild each strategy's own position per mode from an earlier run's fills (oldest
+        first), before anything trades, so that a strategy that held inventory still sees
+        it; its realized P&L and fees are those of today's (UTC) fills, as the account's
+        "today" is. Returns the fills taken; unreadable ones are logged and skipped."""
         taken = 0
-        touched: set[tuple[Mode, str, str]] = set()
-        for mode_label, strategy, symbol, side, qty, price in fills:
-            inst = self.instruments.get(symbol)
-            mode = Mode.LIVE if mode_label == Mode.LIVE.label else Mode.PAPER
-            if inst is None or side not in ("BUY", "SELL"):
+        today = utc_day(self.clock_ns())
+        touched: set[str] = set()
+        for fill in fills:
+            inst = self.instruments.get(fill.symbol)
+            mode = Mode.LIVE if fill.mode == Mode.LIVE.label else Mode.PAPER
+            if inst is None or fill.side not in ("BUY", "SELL"):
                 continue  # a symbol this engine does not trade now (or a side it cannot read)
             try:
-                lots = inst.qty_lots(qty)
-                ticks = inst.price_units_of(price) // inst.tick_units  # fills are on the tick
+                lots = inst.qty_lots(fill.qty)
+                ticks = inst.price_units_of(fill.price) // inst.tick_units  # fills are on the tick
             except ValueError as exc:
                 log.warning(
-                    "unreadable journal fill", extra={"strategy": strategy, "error": str(exc)}
+                    "unreadable journal fill", extra={"strategy": fill.strategy, "error": str(exc)}
                 )
                 continue
-            book = self.account.strategy_book(mode, strategy, symbol)
-            book.on_fill(Side[side], lots, ticks, 0.0)
-            touched.add((mode, strategy, symbol))
+            book = self.account.strategy_book(mode, fill.strategy, fill.symbol)
+            book.realized += (
+                book.on_fill(Side[fill.side], lots, ticks, fill.fee) / inst.notional_scale
+            )
+            if utc_day(fill.time_ms * 1_000_000) != today:  # an earlier day's: its entry counts
+                book.realized = book.fees = 0.0
+            touched.add(fill.strategy)
             taken += 1
-        for mode, strategy, symbol in touched:
-            book = self.account.strategy_book(mode, strategy, symbol)
-            book.realized = book.fees = 0.0
+        for strategy in touched:
             self._refresh_strategy(strategy)
         return taken
 

@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 import sqlite_utils
 
@@ -48,6 +48,7 @@ __all__ = [
     "Journal",
     "JournalError",
     "JournalState",
+    "StrategyFill",
     "journal_path",
     "migrate",
 ]
@@ -224,6 +225,19 @@ def migrate(db: sqlite_utils.Database, upto: int = SCHEMA_VERSION) -> int:
 # ---- what a restart needs -------------------------------------------------------------------
 
 
+class StrategyFill(NamedTuple):
+    """One journaled fill of a strategy's order, as a restart replays it."""
+
+    mode: str
+    strategy: str
+    symbol: str
+    side: str
+    qty: str
+    price: str
+    fee: float = 0.0  # USDT
+    time_ms: int = 0
+
+
 @dataclass(slots=True)
 class JournalState:
     """What the journal knew when the engine last stopped (or died)."""
@@ -240,9 +254,9 @@ class JournalState:
     # symbol -> (signed qty, entry price in 10**-decimals) of the last paper position
     # snapshot, flat ones left out: the paper account outlives the engine, as a venue's does
     paper_positions: dict[str, tuple[str, str]] = field(default_factory=dict)
-    # (mode, strategy, symbol, side, qty, price) of every strategy's fill, oldest first: a
-    # strategy's own position is the sum of its fills, kept per mode
-    strategy_fills: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
+    # every strategy's fill, oldest first: a strategy's own position is the sum of its fills,
+    # kept per mode, and today's P&L that of today's
+    strategy_fills: list[StrategyFill] = field(default_factory=list)
 
 
 def _load_state(conn: sqlite3.Connection) -> JournalState:
@@ -288,12 +302,13 @@ def _load_state(conn: sqlite3.Connection) -> JournalState:
         ):
             if str(r["qty"]).lstrip("-0.") != "":  # not flat
                 state.paper_positions[str(r["symbol"])] = (str(r["qty"]), str(r["entry_price"]))
+        rows = conn.execute(
+            "SELECT mode, strategy, symbol, side, qty, price, fee, time_ms FROM fills "
+            "WHERE strategy NOT IN ('', 'manual') ORDER BY time_ms, trade_id"
+        )
         state.strategy_fills = [
-            (str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]))
-            for r in conn.execute(
-                "SELECT mode, strategy, symbol, side, qty, price FROM fills "
-                "WHERE strategy NOT IN ('', 'manual') ORDER BY time_ms, trade_id"
-            )
+            StrategyFill(mode, strategy, symbol, side, qty, price, float(fee or 0.0), int(ms or 0))
+            for mode, strategy, symbol, side, qty, price, fee, ms in rows
         ]
         return state
     finally:

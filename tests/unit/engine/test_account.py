@@ -12,6 +12,7 @@ from hftui.config import Config
 from hftui.engine.account import Account
 from hftui.engine.execution import Execution
 from hftui.engine.instrument import parse_instruments
+from hftui.engine.journal import StrategyFill
 from hftui.exchange.symbols import exchange_info
 from hftui.protocol import Event, Mode, Side
 
@@ -105,6 +106,20 @@ def test_each_strategy_has_its_own_pnl_and_they_add_up_to_the_account() -> None:
     assert account.strategy_pnl(Mode.PAPER, "a", marks) == (0.0, 0.0, 0.0)
 
 
+def test_a_strategys_pnl_is_todays_and_its_position_goes_on_over_midnight() -> None:
+    clock = Clock("2026-12-04", "23:59:00")
+    account = Account(INSTRUMENTS, clock)
+    account.on_fill(Mode.LIVE, "BTCUSDT", Side.BUY, _lots("0.010"), _ticks("60000.0"), 0.1, "a")
+    account.on_fill(Mode.LIVE, "BTCUSDT", Side.SELL, _lots("0.005"), _ticks("60100.0"), 0.1, "a")
+    assert account.strategy_pnl(Mode.LIVE, "a", {}) == pytest.approx((0.5, 0.0, 0.2))
+    clock.set("2026-12-05", "00:00:01")
+    assert account.strategy_pnl(Mode.LIVE, "a", {}) == (0.0, 0.0, 0.0)
+    account.on_fill(Mode.LIVE, "BTCUSDT", Side.SELL, _lots("0.005"), _ticks("60200.0"), 0.1, "a")
+    # Against the entry bought yesterday: 0.005 x 200.
+    assert account.strategy_pnl(Mode.LIVE, "a", {}) == pytest.approx((1.0, 0.0, 0.1))
+    assert account.strategy_lots(Mode.LIVE, "a", "BTCUSDT") == 0
+
+
 def _funding(symbol: object, bc: object) -> dict[str, object]:
     return {
         "e": "ACCOUNT_UPDATE",
@@ -170,26 +185,32 @@ def test_paper_positions_an_earlier_run_left_are_taken_before_trading() -> None:
 
 
 def test_strategy_positions_are_rebuilt_from_an_earlier_runs_fills() -> None:
-    ex = Execution(Config(), INSTRUMENTS, lambda _: None)
+    clock = Clock("2026-12-05", "09:00:00")
+    ex = Execution(Config(), INSTRUMENTS, lambda _: None, clock)
+    yesterday, today = clock.ns // 1_000_000 - 86_400_000, clock.ns // 1_000_000 - 3_600_000
     taken = ex.resume_strategy_positions(
         [
-            ("paper", "maker", "ETHUSDT", "BUY", "0.030", "3200.00"),
-            ("paper", "maker", "ETHUSDT", "SELL", "0.010", "3201.00"),
-            ("live", "maker", "ETHUSDT", "SELL", "0.005", "3199.00"),
-            ("paper", "momentum", "BTCUSDT", "BUY", "0.002", "64000.10"),
-            ("paper", "maker", "XRPUSDT", "BUY", "10", "0.5"),  # not traded now: skipped
-            ("paper", "maker", "ETHUSDT", "BUY", "lots", "3200.00"),  # unreadable: skipped
+            StrategyFill("paper", "maker", "ETHUSDT", "BUY", "0.030", "3200.00", 0.05, yesterday),
+            StrategyFill("paper", "maker", "ETHUSDT", "SELL", "0.010", "3201.00", 0.02, yesterday),
+            StrategyFill("live", "maker", "ETHUSDT", "SELL", "0.005", "3199.00", 0.01, today),
+            StrategyFill("paper", "momentum", "BTCUSDT", "BUY", "0.002", "64000.10", 0.0, today),
+            StrategyFill("paper", "maker", "XRPUSDT", "BUY", "10", "0.5"),  # not traded now
+            StrategyFill("paper", "maker", "ETHUSDT", "BUY", "lots", "3200.00"),  # unreadable
+            # Today: 0.010 of yesterday's 0.020 at 3200.00 sold at 3205.00, +0.05 USDT.
+            StrategyFill("paper", "maker", "ETHUSDT", "SELL", "0.010", "3205.00", 0.03, today),
         ]
     )
-    assert taken == 4
+    assert taken == 5
     account = ex.account
     eth = INSTRUMENTS["ETHUSDT"]
-    assert account.strategy_lots(Mode.PAPER, "maker", "ETHUSDT") == eth.qty_lots("0.020")
+    assert account.strategy_lots(Mode.PAPER, "maker", "ETHUSDT") == eth.qty_lots("0.010")
     assert account.strategy_lots(Mode.LIVE, "maker", "ETHUSDT") == -eth.qty_lots("0.005")
     assert account.strategy_lots(Mode.OBSERVE, "maker", "ETHUSDT") == 0
     assert account.strategy_lots(Mode.PAPER, "momentum", "BTCUSDT") == _lots("0.002")
     book = account.strategy_book(Mode.PAPER, "maker", "ETHUSDT")
     assert book.entry_ticks() == pytest.approx(eth.price_ticks("3200.00"))
-    # The position carries over; the P&L figures start again, as every run's do.
-    assert (book.realized, book.fees) == (0.0, 0.0)
+    # The position carries over whole; the P&L figures are today's fills' (yesterday's sale
+    # of 0.010 at 3201.00 and its fees are yesterday's).
+    assert (book.realized, book.fees) == pytest.approx((0.05, 0.03))
+    assert account.strategy_pnl(Mode.LIVE, "maker", {}) == pytest.approx((0.0, 0.0, 0.01))
     assert account.book(Mode.PAPER, "ETHUSDT").lots == 0  # the account's own comes apart

@@ -322,6 +322,6 @@ def test_strategy_fills_are_read_back_oldest_first_without_the_traders_own(
     again = Journal(path)
     again.close()
     assert again.state.strategy_fills == [
-        ("paper", "maker", "ETHUSDT", "BUY", "0.020", "3200.00"),  # trade 2, at 1000 ms
-        ("paper", "maker", "ETHUSDT", "BUY", "0.030", "3200.00"),  # trade 3, at 2000 ms
+        ("paper", "maker", "ETHUSDT", "BUY", "0.020", "3200.00", 0.01, 1000),  # trade 2
+        ("paper", "maker", "ETHUSDT", "BUY", "0.030", "3200.00", 0.01, 2000),  # trade 3
     ]
