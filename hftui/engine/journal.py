@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Final, NamedTuple
 
@@ -45,6 +46,7 @@ __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "DurablePublisher",
+    "FillGap",
     "Journal",
     "JournalError",
     "JournalState",
@@ -239,6 +241,21 @@ class StrategyFill(NamedTuple):
 
 
 @dataclass(slots=True)
+class FillGap:
+    """A live order whose journaled fills may fall short of what it filled: still open when
+    the engine stopped, or filled beyond its fills journaled (their events were lost)."""
+
+    client_id: str
+    symbol: str
+    venue_order_id: int
+    journaled: set[tuple[int, str]]  # its fills' (trade id, side) already in the journal
+    strategy: str = ""
+
+
+_GAP_DAYS: Final = 7  # orders updated longer ago than this are taken as settled
+
+
+@dataclass(slots=True)
 class JournalState:
     """What the journal knew when the engine last stopped (or died)."""
 
@@ -257,6 +274,8 @@ class JournalState:
     # every strategy's fill, oldest first: a strategy's own position is the sum of its fills,
     # kept per mode, and today's P&L that of today's
     strategy_fills: list[StrategyFill] = field(default_factory=list)
+    # live orders whose fills the venue may have more of than the journal (recovery asks)
+    fill_gaps: list[FillGap] = field(default_factory=list)
 
 
 def _load_state(conn: sqlite3.Connection) -> JournalState:
@@ -310,9 +329,43 @@ def _load_state(conn: sqlite3.Connection) -> JournalState:
             StrategyFill(mode, strategy, symbol, side, qty, price, float(fee or 0.0), int(ms or 0))
             for mode, strategy, symbol, side, qty, price, fee, ms in rows
         ]
+        state.fill_gaps = _fill_gaps(conn, terminal)
         return state
     finally:
         conn.row_factory = None
+
+
+def _fill_gaps(conn: sqlite3.Connection, terminal: tuple[str, ...]) -> list[FillGap]:
+    # Each recent live order the venue has (an id), with its journaled fills: a gap when it
+    # was not ended, or when its fills add up to less than its filled quantity.
+    since = time.time_ns() - _GAP_DAYS * 86_400 * 1_000_000_000
+    rows = conn.execute(
+        "SELECT o.client_id, o.symbol, o.venue_order_id, o.filled, o.status, o.strategy, "
+        "f.trade_id, f.side, f.qty FROM orders o LEFT JOIN fills f "
+        "ON f.client_id = o.client_id AND f.mode = 'live' "
+        "WHERE o.mode = 'live' AND o.venue_order_id > 0 AND o.updated_ns >= ? "
+        "ORDER BY o.created_ns",
+        (since,),
+    )
+    orders: dict[str, tuple[FillGap, Decimal, Decimal, bool]] = {}  # gap, filled, summed, open
+    for cid, symbol, venue_id, filled, status, strategy, trade_id, side, qty in rows:
+        if cid not in orders:
+            gap = FillGap(str(cid), str(symbol), int(venue_id), set(), str(strategy or ""))
+            orders[cid] = (gap, _dec(filled), Decimal(0), status not in terminal)
+        gap, total, summed, still_open = orders[cid]
+        if trade_id is not None:
+            gap.journaled.add((int(trade_id), str(side)))
+            orders[cid] = (gap, total, summed + _dec(qty), still_open)
+    return [
+        gap for gap, total, summed, still_open in orders.values() if still_open or summed < total
+    ]
+
+
+def _dec(text: object) -> Decimal:
+    try:
+        return Decimal(str(text or "0"))
+    except InvalidOperation:
+        return Decimal(0)
 
 
 # ---- records --------------------------------------------------------------------------------

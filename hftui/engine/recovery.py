@@ -2,7 +2,8 @@
 
 Owns nothing after it ran: it reads the journal's state (orders it had open, the last trade
 id per symbol, venue order ids), asks the venue (open orders, each journal-open order that
-is no longer open, trades since the last journaled one, positions), and hands the answers to
+is no longer open, trades since the last journaled one, the own trades of each order the
+journal may lack fills of, positions), and hands the answers to
 execution (orders still open are adopted and managed again; orders that ended while the
 engine was down take their venue end state) and to the journal (fills that happened while
 down, a position snapshot per symbol). Fills come only from the venue's trade list: nothing
@@ -21,6 +22,7 @@ from typing import Final
 from hftui.engine.binance.client import Credentials
 from hftui.engine.binance.rest import VenueError
 from hftui.engine.execution import Execution
+from hftui.engine.instrument import Instrument
 from hftui.engine.journal import Journal
 from hftui.protocol import AlertRaised, Mode, OrderStatus
 
@@ -39,6 +41,7 @@ class RecoveryReport:
     ended_while_down: int = 0
     unknown_at_venue: int = 0  # journal-open orders the venue never had
     fills_while_down: int = 0
+    fills_missed: int = 0  # fills before the crash whose events never reached the journal
     paper_lost: int = 0
     checked: bool = False  # the venue was asked
 
@@ -47,6 +50,8 @@ class RecoveryReport:
             f"{self.still_open} order(s) still open",
             f"{self.fills_while_down} fill(s) while down",
         ]
+        if self.fills_missed:
+            parts.append(f"{self.fills_missed} fill(s) the journal had missed")
         if self.ended_while_down:
             parts.append(f"{self.ended_while_down} ended while down")
         if self.not_journaled:
@@ -143,17 +148,40 @@ async def trades_since(
         from_id = top if top > from_id else from_id + 1
 
 
+def _journal_trade(
+    journal: Journal, inst: Instrument, t: Mapping[str, object], cid: str, strategy: str
+) -> bool:
+    """One row of the venue's trade list, journaled as a recovered live fill; False (and
+    logged) if it cannot be read."""
+    trade_id, order_id = t.get("id"), t.get("orderId")
+    try:
+        qty = inst.format_qty(inst.qty_lots(str(t["qty"])))
+        price = inst.format_price(inst.price_ticks(str(t["price"])))
+        fee = float(str(t.get("commission", "0")))
+    except (KeyError, ValueError):
+        log.warning("recovery: unreadable trade", extra={"trade_id": trade_id})
+        return False
+    journal.fill(
+        Mode.LIVE.label, inst.symbol, int(str(trade_id)), cid,
+        order_id if isinstance(order_id, int) else 0, str(t.get("side")), qty, price, fee,
+        bool(t.get("maker")), strategy, int(str(t.get("time", 0))), "recovered",
+    )  # fmt: skip
+    return True
+
+
 async def _fills_while_down(
     execution: Execution,
     journal: Journal,
     venue_ids: dict[int, str],
     strategies: Mapping[str, str],
     report: RecoveryReport,
-) -> None:
+) -> set[tuple[int, str]]:
     # Trades after the last journaled one (or, with none, since the first live order).
+    # Returns the (trade id, side) of those journaled.
+    taken: set[tuple[int, str]] = set()
     client = execution.client
     if client is None:
-        return
+        return taken
     state = journal.state
 
     async def fetch(params: dict[str, str]) -> object:
@@ -170,22 +198,42 @@ async def _fills_while_down(
             log.warning("recovery: trades query failed", extra={"error": str(exc)})
             continue
         for t in rows:
-            trade_id, order_id = t.get("id"), t.get("orderId")
-            order_id = order_id if isinstance(order_id, int) else 0
-            cid = venue_ids.get(order_id, "")
-            try:
-                qty = inst.format_qty(inst.qty_lots(str(t["qty"])))
-                price = inst.format_price(inst.price_ticks(str(t["price"])))
-                fee = float(str(t.get("commission", "0")))
-            except (KeyError, ValueError):
-                log.warning("recovery: unreadable trade", extra={"trade_id": trade_id})
+            order_id = t.get("orderId")
+            cid = venue_ids.get(order_id, "") if isinstance(order_id, int) else ""
+            if _journal_trade(journal, inst, t, cid, strategies.get(cid, "")):
+                taken.add((int(str(t["id"])), str(t.get("side"))))
+                report.fills_while_down += 1
+    return taken
+
+
+async def _fill_gaps(
+    execution: Execution, journal: Journal, taken: set[tuple[int, str]], report: RecoveryReport
+) -> None:
+    # Orders the journal may lack fills of (open when the engine stopped, or filled beyond
+    # the fills it journaled: their events were lost, in a stream stall say, before the
+    # crash). The trades after the last journaled one do not hold those that came before
+    # it: each such order's own trades are asked for.
+    client = execution.client
+    for gap in journal.state.fill_gaps:
+        inst = execution.instruments.get(gap.symbol)
+        if client is None or inst is None:
+            continue
+        params = {"symbol": gap.symbol, "orderId": str(gap.venue_order_id), "limit": "1000"}
+        try:
+            rows = await client.request("GET", "/fapi/v1/userTrades", params, signed=True, weight=5)
+        except VenueError as exc:
+            log.warning("recovery: order trades query failed", extra={"error": str(exc)})
+            continue
+        for t in rows if isinstance(rows, list) else []:
+            trade_id = t.get("id") if isinstance(t, dict) else None
+            if not isinstance(trade_id, int) or t.get("orderId") != gap.venue_order_id:
                 continue
-            journal.fill(
-                Mode.LIVE.label, symbol, int(str(trade_id)), cid, order_id,
-                str(t.get("side")), qty, price, fee, bool(t.get("maker")), strategies.get(cid, ""),
-                int(str(t.get("time", 0))), "recovered",
-            )  # fmt: skip
-            report.fills_while_down += 1
+            key = (trade_id, str(t.get("side")))
+            if key in gap.journaled or key in taken:
+                continue
+            if _journal_trade(journal, inst, t, gap.client_id, gap.strategy):
+                taken.add(key)
+                report.fills_missed += 1
 
 
 def _snapshot_positions(execution: Execution) -> None:
@@ -232,7 +280,8 @@ async def recover(
             listed = {str(row.get("clientOrderId", "")) for row in venue}
             ended = {cid: row for cid, row in live.items() if cid not in listed}
             await _settle_ended(execution, journal, ended, venue_ids, report)
-            await _fills_while_down(execution, journal, venue_ids, strategies, report)
+            taken = await _fills_while_down(execution, journal, venue_ids, strategies, report)
+            await _fill_gaps(execution, journal, taken, report)
             await execution.seed_live_positions()
             _snapshot_positions(execution)
     elif live:
@@ -240,7 +289,10 @@ async def recover(
     text = report.text()
     journal.audit("recovery", text)
     quiet = report.checked and not (
-        report.still_open or report.fills_while_down or report.ended_while_down
+        report.still_open
+        or report.fills_while_down
+        or report.ended_while_down
+        or report.fills_missed
     )
     if not quiet or report.paper_lost or report.unknown_at_venue:
         level = logging.WARNING if report.checked else logging.ERROR

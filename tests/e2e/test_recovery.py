@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 import urllib.request
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 from hftui.demo_account import DEMO_API_KEY, DEMO_API_SECRET
 from hftui.engine.binance.client import Credentials, VenueClient
 from tests.e2e.test_crash import _kill9, _start
-from tests.e2e.test_trading import _answer, _bid, _engine_config, _ready
+from tests.e2e.test_trading import _answer, _bid, _engine_config, _go_live, _ready
 from tests.support.processes import (
     cli_json,
     eventually,
@@ -45,10 +46,12 @@ def _top_bid(url: str) -> tuple[str, str]:
     return str(price), str(qty)
 
 
-def _while_down(url: str, sweep: str) -> tuple[Decimal, set[tuple[int, str]]]:
+def _while_down(
+    url: str, sweep: str, third_party: bool = True
+) -> tuple[Decimal, set[tuple[int, str]]]:
     """Another account sells `sweep` at market, the whole top bid level (the engine's bid is
-    last in its queue); a third party on the engine's account buys QTY at market. Returns the
-    engine account's position and its trades (id, side) afterwards."""
+    last in its queue); a third party on the engine's account buys QTY at market (unless not
+    `third_party`). Returns the engine account's position and its trades (id, side) after."""
 
     async def act() -> tuple[Decimal, set[tuple[int, str]]]:
         other = VenueClient(url, Credentials(OTHER_KEY, OTHER_SECRET))
@@ -57,7 +60,8 @@ def _while_down(url: str, sweep: str) -> tuple[Decimal, set[tuple[int, str]]]:
             sell = {"symbol": "BTCUSDT", "side": "SELL", "type": "MARKET", "quantity": sweep}
             await other.new_order(sell)
             buy = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": QTY}
-            await ours.new_order(buy | {"newClientOrderId": "thirdparty-while-down"})
+            if third_party:
+                await ours.new_order(buy | {"newClientOrderId": "thirdparty-while-down"})
             rows = await ours.position_risk()
             position = next(
                 Decimal(str(p["positionAmt"])) for p in rows if p["symbol"] == "BTCUSDT"
@@ -72,6 +76,23 @@ def _while_down(url: str, sweep: str) -> tuple[Decimal, set[tuple[int, str]]]:
             await ours.close()
 
     return asyncio.run(act())
+
+
+def _venue_trades(url: str) -> set[tuple[int, str]]:
+    """The engine account's BTCUSDT trades (id, side) at the venue."""
+
+    async def query() -> set[tuple[int, str]]:
+        ours = VenueClient(url, Credentials(DEMO_API_KEY, DEMO_API_SECRET))
+        try:
+            rows = await ours.request(
+                "GET", "/fapi/v1/userTrades", {"symbol": "BTCUSDT"}, signed=True, weight=5
+            )
+        finally:
+            await ours.close()
+        assert isinstance(rows, list)
+        return {(int(t["id"]), str(t["side"])) for t in rows}
+
+    return asyncio.run(query())
 
 
 def _journal(env: dict[str, str]) -> tuple[set[tuple[int, str]], list[str], dict[str, str]]:
@@ -147,6 +168,53 @@ def test_fills_and_ends_while_the_engine_was_down_are_recovered(tmp_path: Path) 
             symbols = status["symbols"]
             assert isinstance(symbols, dict)
             assert Decimal(str(symbols["BTCUSDT"]["position"])) == position
+        except BaseException:
+            print(log.read_text()[-3000:])  # noqa: T201 - the engine's last words
+            raise
+        finally:
+            stop(engine)
+
+
+def test_a_fill_lost_before_the_crash_is_recovered_by_its_order(tmp_path: Path) -> None:
+    """The engine's bid fills while its user-data stream loses every event; then one of its
+    market orders fills and is journaled, and it is killed before any reconciliation. The
+    trades after the last journaled one do not hold the bid's: at restart the bid (open in
+    the journal) is asked for its own trades, and the journal agrees with the venue."""
+    env = isolated_env(tmp_path)
+    log = tmp_path / "engine.log"
+    accounts = [f"{DEMO_API_KEY}:{DEMO_API_SECRET}", f"{OTHER_KEY}:{OTHER_SECRET}"]
+    with local_exchange(env, tmp_path, accounts=accounts) as url:
+        _engine_config(env, url, "[live]\ncountdown_s = 0\nreconcile_interval_s = 0\n")
+        engine = _start(env, log)
+        try:
+            _go_live(env)
+            http_post(f"{url}/admin/market/pause")
+            top, _ = _top_bid(url)
+            code, doc = _answer(["order", "place", "BTCUSDT", "buy", QTY, "--price", top], env)
+            assert code == 0, doc
+            eventually(lambda: cli_json(["orders", "--json"], env)["total"] == 1)
+            _, sweep = _top_bid(url)
+            http_post(f"{url}/admin/faults/stall?stream=userData&seconds=2")
+            _while_down(url, sweep, third_party=False)  # the bid fills; its events are lost
+            time.sleep(2.5)  # the stall is over: events flow again
+            code, doc = _answer(["order", "place", "BTCUSDT", "buy", QTY, "--type", "market"], env)
+            assert code == 0, doc
+            eventually(lambda: len(_journal(env)[0]) == 1, 10, 0.1)  # the market order's fill
+            _kill9(engine)
+
+            venue_trades = _venue_trades(url)
+            assert len(venue_trades) == 2  # both fills; the journal had one
+
+            engine = _start(env, log)
+            _ready(env)
+
+            def recovered() -> list[str] | None:
+                audits = _journal(env)[1]
+                return audits if len(audits) == 2 else None
+
+            text = eventually(recovered, 20, 0.2)[-1]
+            assert "1 fill(s) the journal had missed" in text, text
+            assert _journal(env)[0] == venue_trades
         except BaseException:
             print(log.read_text()[-3000:])  # noqa: T201 - the engine's last words
             raise

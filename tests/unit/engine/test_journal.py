@@ -325,3 +325,30 @@ def test_strategy_fills_are_read_back_oldest_first_without_the_traders_own(
         ("paper", "maker", "ETHUSDT", "BUY", "0.020", "3200.00", 0.01, 1000),  # trade 2
         ("paper", "maker", "ETHUSDT", "BUY", "0.030", "3200.00", 0.01, 2000),  # trade 3
     ]
+
+
+def test_orders_whose_fills_may_be_missing_are_listed_for_recovery(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path)
+    now = time.time_ns()
+    for cid, status, filled, venue_id in [
+        ("whole", "FILLED", "0.010", 7),  # its fill journaled: settled
+        ("short", "FILLED", "0.020", 8),  # filled 0.020, one 0.010 fill journaled
+        ("none", "FILLED", "0.010", 9),  # the venue said filled; no fill ever came
+        ("open", "NEW", "0", 10),  # open at the stop: it may have filled since
+        ("canceled", "CANCELED", "0", 11),  # ended unfilled: nothing to ask
+        ("unsent", "NEW", "0", 0),  # never reached the venue: no id to ask with
+    ]:
+        _order(journal, cid, now)
+        journal.order_state(cid, status, filled, "60000.0", "", venue_id, now)
+    _fill(journal, "whole", 100)
+    _fill(journal, "short", 101)
+    journal.close()
+    again = Journal(path)
+    again.close()
+    gaps = {g.client_id: (g.venue_order_id, g.journaled) for g in again.state.fill_gaps}
+    assert gaps == {
+        "short": (8, {(101, "BUY")}),
+        "none": (9, set()),
+        "open": (10, set()),
+    }
