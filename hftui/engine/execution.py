@@ -1016,7 +1016,8 @@ class Execution:
         """Rebuild each strategy's own position per mode from an earlier run's fills (oldest
         first), before anything trades, so that a strategy that held inventory still sees
         it; its realized P&L and fees are those of today's (UTC) fills, as the account's
-        "today" is. Returns the fills taken; unreadable ones are logged and skipped."""
+        "today" is. Recovery adds the fills it finds at the venue the same way, later.
+        Returns the fills taken; unreadable ones are logged and skipped."""
         taken = 0
         today = utc_day(self.clock_ns())
         touched: set[str] = set()
@@ -1034,11 +1035,12 @@ class Execution:
                 )
                 continue
             book = self.account.strategy_book(mode, fill.strategy, fill.symbol)
-            book.realized += (
-                book.on_fill(Side[fill.side], lots, ticks, fill.fee) / inst.notional_scale
-            )
-            if utc_day(fill.time_ms * 1_000_000) != today:  # an earlier day's: its entry counts
-                book.realized = book.fees = 0.0
+            fees = book.fees
+            realized = book.on_fill(Side[fill.side], lots, ticks, fill.fee) / inst.notional_scale
+            if utc_day(fill.time_ms * 1_000_000) == today:
+                book.realized += realized
+            else:  # an earlier day's: its entry counts, its P&L and fee were that day's
+                book.fees = fees
             touched.add(fill.strategy)
             taken += 1
         for strategy in touched:

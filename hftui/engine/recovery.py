@@ -23,7 +23,7 @@ from hftui.engine.binance.client import Credentials
 from hftui.engine.binance.rest import VenueError
 from hftui.engine.execution import Execution
 from hftui.engine.instrument import Instrument
-from hftui.engine.journal import Journal
+from hftui.engine.journal import Journal, StrategyFill
 from hftui.protocol import AlertRaised, Mode, OrderStatus
 
 __all__ = ["RecoveryReport", "recover", "trades_since"]
@@ -149,23 +149,34 @@ async def trades_since(
 
 
 def _journal_trade(
-    journal: Journal, inst: Instrument, t: Mapping[str, object], cid: str, strategy: str
+    execution: Execution,
+    journal: Journal,
+    inst: Instrument,
+    t: Mapping[str, object],
+    cid: str,
+    strategy: str,
 ) -> bool:
-    """One row of the venue's trade list, journaled as a recovered live fill; False (and
-    logged) if it cannot be read."""
+    """One row of the venue's trade list, journaled as a recovered live fill and, if it was
+    a strategy's, added to that strategy's own position now (the positions rebuilt from the
+    journal at start did not have it); False (and logged) if it cannot be read."""
     trade_id, order_id = t.get("id"), t.get("orderId")
     try:
         qty = inst.format_qty(inst.qty_lots(str(t["qty"])))
         price = inst.format_price(inst.price_ticks(str(t["price"])))
         fee = float(str(t.get("commission", "0")))
+        time_ms = int(str(t.get("time", 0)))
     except (KeyError, ValueError):
         log.warning("recovery: unreadable trade", extra={"trade_id": trade_id})
         return False
+    side = str(t.get("side"))
     journal.fill(
         Mode.LIVE.label, inst.symbol, int(str(trade_id)), cid,
-        order_id if isinstance(order_id, int) else 0, str(t.get("side")), qty, price, fee,
-        bool(t.get("maker")), strategy, int(str(t.get("time", 0))), "recovered",
+        order_id if isinstance(order_id, int) else 0, side, qty, price, fee,
+        bool(t.get("maker")), strategy, time_ms, "recovered",
     )  # fmt: skip
+    if strategy not in ("", "manual"):
+        fill = StrategyFill(Mode.LIVE.label, strategy, inst.symbol, side, qty, price, fee, time_ms)
+        execution.resume_strategy_positions((fill,))
     return True
 
 
@@ -200,7 +211,7 @@ async def _fills_while_down(
         for t in rows:
             order_id = t.get("orderId")
             cid = venue_ids.get(order_id, "") if isinstance(order_id, int) else ""
-            if _journal_trade(journal, inst, t, cid, strategies.get(cid, "")):
+            if _journal_trade(execution, journal, inst, t, cid, strategies.get(cid, "")):
                 taken.add((int(str(t["id"])), str(t.get("side"))))
                 report.fills_while_down += 1
     return taken
@@ -231,7 +242,7 @@ async def _fill_gaps(
             key = (trade_id, str(t.get("side")))
             if key in gap.journaled or key in taken:
                 continue
-            if _journal_trade(journal, inst, t, gap.client_id, gap.strategy):
+            if _journal_trade(execution, journal, inst, t, gap.client_id, gap.strategy):
                 taken.add(key)
                 report.fills_missed += 1
 

@@ -214,3 +214,11 @@ def test_strategy_positions_are_rebuilt_from_an_earlier_runs_fills() -> None:
     assert (book.realized, book.fees) == pytest.approx((0.05, 0.03))
     assert account.strategy_pnl(Mode.LIVE, "maker", {}) == pytest.approx((0.0, 0.0, 0.01))
     assert account.book(Mode.PAPER, "ETHUSDT").lots == 0  # the account's own comes apart
+    # A fill recovered later (the engine was down over midnight) adds yesterday's entry and
+    # leaves today's figures as they were.
+    ex.resume_strategy_positions(
+        [StrategyFill("paper", "maker", "ETHUSDT", "BUY", "0.010", "3190.00", 0.04, yesterday)]
+    )
+    assert account.strategy_lots(Mode.PAPER, "maker", "ETHUSDT") == eth.qty_lots("0.020")
+    assert book.entry_ticks() == pytest.approx(eth.price_ticks("3195.00"))
+    assert (book.realized, book.fees) == pytest.approx((0.05, 0.03))

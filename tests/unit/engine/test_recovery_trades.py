@@ -5,10 +5,16 @@ the local exchange's own `userTrades` handler, in process."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from hftui.engine.recovery import trades_since
+from hftui.config import Config
+from hftui.engine.execution import Execution
+from hftui.engine.journal import Journal
+from hftui.engine.recovery import _journal_trade, trades_since
+from hftui.protocol import Mode
+from tests.unit.engine.test_account import INSTRUMENTS
 from tests.unit.exchange.test_self_trade import Desk
 
 
@@ -67,3 +73,24 @@ async def test_a_self_trades_other_leg_under_the_last_journaled_id_is_found(
 async def test_with_no_trade_journaled_the_trades_since_the_first_order(desk: Desk) -> None:
     rows = await _since(desk, 0, set(), 1000)
     assert len(rows) == 19
+
+
+def test_a_recovered_fill_of_a_strategys_order_counts_in_its_position_at_once(
+    tmp_path: Path,
+) -> None:
+    # The strategies' positions were rebuilt from the journal before recovery asked the
+    # venue: a fill found now must reach the strategy's book, not wait for the next start.
+    ex = Execution(Config(), INSTRUMENTS, lambda _: None)
+    journal = Journal(tmp_path / "j.sqlite3")
+    inst = INSTRUMENTS["BTCUSDT"]
+    trade = {"id": 7, "orderId": 3, "side": "BUY", "qty": "0.004", "price": "64000.0"}
+    trade |= {"commission": "0.1", "maker": True, "time": 1_000}
+    assert _journal_trade(ex, journal, inst, trade, "mm-1", "maker")
+    assert _journal_trade(ex, journal, inst, trade | {"id": 8}, "m-2", "manual")
+    assert not _journal_trade(ex, journal, inst, trade | {"qty": "lots"}, "mm-1", "maker")
+    journal.close()
+    assert ex.account.strategy_lots(Mode.LIVE, "maker", "BTCUSDT") == inst.qty_lots("0.004")
+    assert ex.account.strategy_lots(Mode.LIVE, "manual", "BTCUSDT") == 0
+    fills = Journal(tmp_path / "j.sqlite3")
+    fills.close()
+    assert [(f.strategy, f.qty) for f in fills.state.strategy_fills] == [("maker", "0.004")]
