@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 from hftui.ipc import RegionError, SnapshotReader, TornReadError
 from hftui.protocol import (
+    MANUAL_ORDER_PREFIX,
     MAX_SYMBOLS,
     STRATEGY_STATES,
     TRADE_SLOTS,
@@ -840,5 +841,13 @@ class CommandLink:
                 text = f"refused, {event.reason.name}: {event.text or event.reason.text}"
                 where = f"order {event.client_id or event.symbol}"
                 return self.notice("error", where, text, toast=not self.pending)
+            case OrderChanged(status=OrderStatus.EXPIRED):
+                # The venue ended it (self-trade prevention, a post-only that would take, an
+                # IOC's rest): it leaves the orders panel, so the notice line says why. A
+                # toast only for the trader's own orders: a quoting strategy's expire often.
+                left = f"{event.filled} of {event.qty} filled" if event.qty else ""
+                text = "; ".join(t for t in (f"expired: {event.text or 'by the venue'}", left) if t)
+                manual = event.client_id.startswith(MANUAL_ORDER_PREFIX + "-")
+                return self.notice("warning", f"order {event.client_id}", text, toast=manual)
         # Order and fill events belong to an orders view; the dashboard has none yet.
         return None

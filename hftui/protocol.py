@@ -28,6 +28,7 @@ __all__ = [
     "HEADER_DTYPE",
     "LAYOUT_VERSION",
     "MAGIC",
+    "MANUAL_ORDER_PREFIX",
     "MAX_SYMBOLS",
     "ORDERS_DTYPE",
     "ORDER_DTYPE",
@@ -83,6 +84,8 @@ BOOK_DEPTH: Final = 20
 TRADE_SLOTS: Final = 64
 ORDER_SLOTS: Final = 64  # open orders shown; more are counted in `open_orders`
 RECENT_SLOTS: Final = 16  # finished orders kept on show, with how they ended
+# A manual order's client id starts "m-" (a strategy's: its own name's first 8 characters).
+MANUAL_ORDER_PREFIX: Final = "m"
 STRATEGY_SLOTS: Final = 8  # strategies shown; more are counted in `total`
 STRATEGY_STATES: Final = ("running", "paused", "failed")  # STRATEGY_DTYPE.state
 

@@ -63,6 +63,7 @@ from hftui.engine.paper import PaperConfig, PaperMatcher
 from hftui.engine.risk import Exposure, RiskEngine, RiskLimits, SymbolExposure, SymbolLimits
 from hftui.engine.user_stream import UserStream
 from hftui.protocol import (
+    MANUAL_ORDER_PREFIX,
     RECENT_SLOTS,
     AlertRaised,
     Event,
@@ -240,7 +241,7 @@ class Execution:
         self._sequence += 1
         prefix = self._prefixes.get(strategy)
         if prefix is None:  # once per owner: a strategy asks for one on every quote
-            prefix = "m" if strategy == "manual" else strategy[:8].replace("-", "_")
+            prefix = MANUAL_ORDER_PREFIX if strategy == "manual" else strategy[:8].replace("-", "_")
             self._prefixes[strategy] = prefix
         return new_client_id(prefix, self._tag, self._sequence)
 
