@@ -352,8 +352,11 @@ def test_live_orders_resting_at_the_touch_are_filled_by_the_market(tmp_path: Pat
             _go_live(env)
             ids = []
             for index, side in enumerate(("buy", "sell")):
-                for _ in range(10):  # the touch may move before the order lands
-                    price = _touch(env, "BTCUSDT")[index]
+                # The touch may move before the order lands (a trending market outruns a
+                # command a try): each try joins it a tick further back.
+                away = Decimal("-0.1") if side == "buy" else Decimal("0.1")
+                for attempt in range(10):
+                    price = str(Decimal(_touch(env, "BTCUSDT")[index]) + attempt * away)
                     order = ["order", "place", "BTCUSDT", side, "0.002", "--price", price]
                     code, doc = _answer([*order, "--post-only"], env)
                     if doc["reason"] != "post_only":
