@@ -29,7 +29,8 @@ class ModeScreen(ModalScreen[SetMode | None]):
 
     The engine decides: it refuses a step up of more than one mode, live without keys or
     without the word LIVE, and any step up while killed. The dialog asks for the word
-    itself too, so a stray key can never start live trading.
+    itself too, so a stray key can never start live trading, and says at once when it can
+    see that live would be refused.
     """
 
     CSS_PATH = "mode.tcss"
@@ -116,9 +117,24 @@ class ModeScreen(ModalScreen[SetMode | None]):
     def action_choose(self, label: str) -> None:
         self.dismiss(SetMode(Mode[label.upper()]))
 
+    def live_refusal(self) -> str:
+        """Why the engine would refuse live from here, as far as this dialog knows ("" if
+        it would not): said at once, before the trader types the word for nothing."""
+        if self.killed:
+            return "KILLED: re-arm (R) first; every step up is refused until then"
+        if self.mode is Mode.OBSERVE:
+            return "one step at a time: p for paper now, then m and l for live"
+        if not self.has_keys:
+            return "no API keys reported: add them (A) first"
+        return ""
+
     def action_live(self) -> None:
         if self.mode is Mode.LIVE:
             self.dismiss(SetMode(Mode.LIVE))  # already live: the engine says so
+            return
+        why = self.live_refusal()
+        if why:
+            self.query_one("#mode-error", Static).update(why)
             return
         confirm = self.query_one("#mode-confirm", Input)
         confirm.disabled = False

@@ -82,11 +82,15 @@ async def test_mode_keys_kill_and_rearm_from_the_tui(
                         ),
                         60,
                     )
-                    # Up two steps at once is refused, with the reason on the notice line.
-                    await pilot.press("m", "l", *"LIVE", "enter")
-                    await _until(
-                        pilot, lambda: app.notice is not None and "MODE_STEP" in app.notice.line
-                    )
+                    # Up two steps at once: the dialog says so before the word is typed,
+                    # and the engine refuses it from a shell all the same.
+                    await pilot.press("m", "l")
+                    error = app.screen.query_one("#mode-error").render()
+                    assert "one step at a time" in str(error)
+                    await pilot.press("escape")
+                    refused = cli(["mode", "live", "--confirm", "LIVE", "--json"], env)
+                    assert refused.returncode != 0
+                    assert orjson.loads(refused.stdout)["reason"] == "mode_step"
                     assert app.view.mode is Mode.OBSERVE
                     await pilot.press("m", "p")
                     await _until(pilot, lambda: app.view.mode is Mode.PAPER)

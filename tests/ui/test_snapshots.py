@@ -83,8 +83,16 @@ class TestTrading:
         assert snap_compare(desk.app(), press=["m", "l", "L", "I"], terminal_size=(80, 24))
 
     def test_refusal_80x24(self, snap_compare: SnapCompare, desk: Desk) -> None:
-        run_before = _stepped(desk, "m", "l", *"LIVE", "enter")
+        # The engine's refusal: up to paper while the kill latch is set.
+        desk.engine.killed, desk.engine.kill_reason = True, "kill switch (TUI)"
+        desk.engine.publish_header()
+        run_before = _stepped(desk, "m", "p")
         assert snap_compare(desk.app(), run_before=run_before, terminal_size=(80, 24))
+
+    def test_mode_dialog_refusing_live_from_observe_80x24(
+        self, snap_compare: SnapCompare, desk: Desk
+    ) -> None:
+        assert snap_compare(desk.app(), press=["m", "l"], terminal_size=(80, 24))
 
     def test_rearm_dialog_80x24(self, snap_compare: SnapCompare, desk: Desk) -> None:
         desk.engine.killed, desk.engine.kill_reason = True, "daily loss limit reached"

@@ -232,20 +232,20 @@ async def test_mode_up_a_step_then_live_with_the_word(desk: Desk) -> None:
         await eventually(pilot, lambda: app.dashboard.banner.has_class("-live"))
 
 
-async def test_mode_up_refused_shows_the_reason(desk: Desk, toasts: Toasts) -> None:
+async def test_live_from_observe_is_refused_in_the_dialog_before_the_word_is_typed(
+    desk: Desk,
+) -> None:
     app = desk.app()
-    async with app.run_test(size=(80, 24), message_hook=toasts) as pilot, desk.engine.running():
-        await pilot.press("m", "l", *"LIVE", "enter")  # observe -> live skips paper
-        await eventually(pilot, lambda: answered(app, "mode live") is not None)
-        notice = answered(app, "mode live")
-        assert notice is not None
-        assert notice.severity == "error"
-        assert notice.text == "refused, MODE_STEP: observe -> live: go to paper first"
-        await pilot.pause(0.1)
-        assert "refused, MODE_STEP" in notice_text(app)
-        [toast] = toasts.titled("mode live")
-        assert (toast.severity, toast.message) == ("error", notice.text)
-        assert app.view.mode is Mode.OBSERVE
+    async with app.run_test(size=(80, 24)) as pilot, desk.engine.running():
+        await pilot.press("m", "l")
+        assert isinstance(app.screen, ModeScreen)
+        error = str(app.screen.query_one("#mode-error").render())
+        assert error == "one step at a time: p for paper now, then m and l for live"
+        assert app.screen.query_one("#mode-confirm", Input).disabled
+        await pilot.press(*"LIVE", "enter")  # nowhere to type it: nothing is sent
+        await pilot.press("p")  # the step it asked for
+        await eventually(pilot, lambda: app.view.mode is Mode.PAPER)
+        assert desk.engine.received == [SetMode(Mode.PAPER)]
 
 
 async def test_live_without_keys_is_refused(desk: Desk) -> None:
@@ -257,11 +257,12 @@ async def test_live_without_keys_is_refused(desk: Desk) -> None:
         await pilot.press("m")
         assert isinstance(app.screen, ModeScreen)
         assert "API keys: none reported" in str(app.screen.query_one("#mode-now").render())
-        await pilot.press("l", *"LIVE", "enter")
-        await eventually(pilot, lambda: answered(app, "mode live") is not None)
-        notice = answered(app, "mode live")
-        assert notice is not None
-        assert notice.text.startswith("refused, NO_KEYS: no API keys for local")
+        await pilot.press("l")
+        error = str(app.screen.query_one("#mode-error").render())
+        assert error == "no API keys reported: add them (A) first"
+        assert app.screen.query_one("#mode-confirm", Input).disabled
+        await pilot.press("escape")
+        assert desk.engine.received == []
 
 
 async def test_mode_up_while_killed_is_refused(desk: Desk) -> None:
@@ -277,6 +278,11 @@ async def test_mode_up_while_killed_is_refused(desk: Desk) -> None:
         notice = answered(app, "mode paper")
         assert notice is not None
         assert notice.text == "refused, KILLED: kill switch is latched; re-arm first"
+        # Live is refused in the dialog itself: no word to type for nothing.
+        await pilot.press("m", "l")
+        assert isinstance(app.screen, ModeScreen)
+        assert str(app.screen.query_one("#mode-error").render()).startswith("KILLED: re-arm (R)")
+        await pilot.press("escape")
 
 
 async def test_cancel_all_asks_then_sends(desk: Desk) -> None:
