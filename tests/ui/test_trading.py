@@ -131,6 +131,8 @@ async def test_kill_works_from_every_dialog(desk: Desk, open_screen: str) -> Non
 
 async def test_kill_wins_over_a_focused_input(desk: Desk) -> None:
     # The mode dialog's input binds ctrl+k itself (delete to the end of the line).
+    desk.engine.mode = Mode.PAPER  # live is one step up: the word can be typed
+    desk.engine.publish_header()
     app = desk.app()
     async with app.run_test(size=(80, 24)) as pilot, desk.engine.running():
         await pilot.press("m", "l", "L", "I")
