@@ -59,13 +59,13 @@ def _clock_gettime(typingctx: Any) -> tuple[Any, Any]:
     return types.int64(), _clock_codegen
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def wall_ns_() -> int:
     """Nanoseconds since the epoch, as `time.time_ns()` gives them."""
     return _clock_gettime()  # type: ignore[call-arg]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def observe_(hist: np.ndarray, at: int, ns: int) -> None:
     """Count a duration of `ns` nanoseconds in the histogram at hist[at : at + HIST_SIZE]."""
     if ns < 0:

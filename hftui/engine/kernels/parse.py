@@ -54,14 +54,14 @@ BAD_NUMBER = -2
 MISSING = -5
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _skip_ws(frame: bytes, i: int, n: int) -> int:
     while i < n and (frame[i] == 32 or frame[i] == 9 or frame[i] == 10 or frame[i] == 13):
         i += 1
     return i
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _skip_string(frame: bytes, i: int, n: int) -> int:
     # i is at the opening quote; returns the index after the closing quote, or -1.
     i += 1
@@ -76,7 +76,7 @@ def _skip_string(frame: bytes, i: int, n: int) -> int:
     return -1
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _plain(frame: bytes, start: int, end: int) -> bool:
     # A string's content frame[start:end] has no escape (end < start: it was not closed).
     if end < start:
@@ -90,7 +90,7 @@ def _plain(frame: bytes, start: int, end: int) -> bool:
 _DEPTH_UPDATE = np.frombuffer(b"depthUpdate", np.uint8)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def _is_depth_update(frame: bytes, start: int, end: int) -> bool:
     if end - start != len(_DEPTH_UPDATE):
         return False
@@ -100,7 +100,7 @@ def _is_depth_update(frame: bytes, start: int, end: int) -> bool:
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def _skip_nested(frame: bytes, i: int, n: int) -> int:
     # i is at "{" or "["; returns the index after its matching close, or BAD_SYNTAX.
     depth = 0
@@ -120,7 +120,7 @@ def _skip_nested(frame: bytes, i: int, n: int) -> int:
     return BAD_SYNTAX
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _integer(frame: bytes, i: int, n: int, out: np.ndarray) -> int:
     value = 0
     digits = 0
@@ -137,7 +137,7 @@ def _integer(frame: bytes, i: int, n: int, out: np.ndarray) -> int:
     return i
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def parse_depth_(
     frame: bytes,
     price_decimals: int,

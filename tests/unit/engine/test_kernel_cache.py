@@ -40,3 +40,22 @@ def test_an_edit_to_another_kernel_file_drops_the_whole_cache(package: Path) -> 
     kernels._drop_stale_cache()
     assert not any(f.exists() for f in files)
     assert (package / "__pycache__" / "kernels.sources").read_text() == kernels._fingerprint()
+
+
+def test_every_kernel_is_compiled_without_reference_counting() -> None:
+    # numba's reference counting makes an atomic increment and decrement for every array
+    # view made or passed in a call: with it, the receive path's kernel took twice as long
+    # (benchmarks/bench_book.py). The kernels allocate nothing, so none needs it, and one
+    # that allocated would fail to compile rather than leak.
+    from numba.core.registry import CPUDispatcher
+
+    from hftui.engine.kernels import book, decimal, hist, parse
+
+    found = [
+        (module.__name__, name, value.targetoptions.get("_nrt"))
+        for module in (book, decimal, hist, parse)
+        for name, value in vars(module).items()
+        if isinstance(value, CPUDispatcher) and value.__module__ == module.__name__
+    ]
+    assert len(found) >= 20
+    assert [f for f in found if f[2] is not False] == []
