@@ -16,7 +16,27 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from numba import njit
+from numba.core.dispatcher import Dispatcher
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def kernel(fn: _F) -> Dispatcher[_F]:
+    """`@njit` as every kernel is compiled: cached, without the GIL and without reference
+    counting (see above). numba's stubs do not know `_nrt`, numba's own name for it."""
+    return cast("Dispatcher[_F]", njit(cache=True, nogil=True, _nrt=False)(fn))  # type: ignore[call-overload]
+
+
+def inline_kernel(fn: _F) -> Dispatcher[_F]:
+    """`kernel`, for a small helper inlined into its callers by numba."""
+    compiled = njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]
+    return cast("Dispatcher[_F]", compiled(fn))
+
 
 _HERE = Path(__file__).parent
 _CACHE = _HERE / "__pycache__"

@@ -15,8 +15,8 @@ Only numpy, numba and the sibling kernel modules here.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from hftui.engine.kernels import kernel
 from hftui.engine.kernels.decimal import level_sides_
 from hftui.engine.kernels.hist import HIST_SIZE, observe_, wall_ns_
 from hftui.engine.kernels.parse import (
@@ -156,7 +156,7 @@ APPLY_ALWAYS = -2
 APPLY_NEVER = -1
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def scan_bid_(row: np.ndarray, start: int) -> int:
     """Highest index <= start with a non-zero quantity, or -1."""
     i = start
@@ -167,7 +167,7 @@ def scan_bid_(row: np.ndarray, start: int) -> int:
     return -1
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def scan_ask_(row: np.ndarray, start: int) -> int:
     """Lowest index >= start with a non-zero quantity, or len(row)."""
     n: int = row.shape[0]
@@ -179,7 +179,7 @@ def scan_ask_(row: np.ndarray, start: int) -> int:
     return n
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def _apply_bids(
     row: np.ndarray,
     base: int,
@@ -212,7 +212,7 @@ def _apply_bids(
     return best, spilled
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def _apply_asks(
     row: np.ndarray,
     base: int,
@@ -245,7 +245,7 @@ def _apply_asks(
     return best, spilled
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def apply_(
     qty: np.ndarray, state: np.ndarray, scratch: np.ndarray, n_bids: int, n_asks: int
 ) -> int:
@@ -292,7 +292,7 @@ def apply_(
     return flags
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def parse_(buf: bytes, state: np.ndarray, scratch: np.ndarray) -> int:
     """Parse `[bids, asks]` JSON into the scratch level rows (counts in S_NB, S_NA).
 
@@ -315,7 +315,7 @@ def parse_(buf: bytes, state: np.ndarray, scratch: np.ndarray) -> int:
     return status
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def ingest_(buf: bytes, qty: np.ndarray, state: np.ndarray, scratch: np.ndarray) -> int:
     """Parse `[bids, asks]` JSON and apply it: all levels or, on a bad one, none.
 
@@ -328,7 +328,7 @@ def ingest_(buf: bytes, qty: np.ndarray, state: np.ndarray, scratch: np.ndarray)
     return apply_(qty, state, scratch, state[S_NB], state[S_NA])
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def _parse_frame(frame: bytes, state: np.ndarray, scratch: np.ndarray, meta: np.ndarray) -> int:
     # A diff-depth frame into the scratch rows at the book's grid; ids and time into `meta`.
     return parse_depth_(
@@ -345,7 +345,7 @@ def _parse_frame(frame: bytes, state: np.ndarray, scratch: np.ndarray, meta: np.
     )
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def ingest_frame_(
     frame: bytes, qty: np.ndarray, state: np.ndarray, scratch: np.ndarray, expect_prev: int
 ) -> int:
@@ -373,7 +373,7 @@ def ingest_frame_(
     return apply_(qty, state, scratch, meta[META_BIDS], meta[META_ASKS])
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def top_(
     qty: np.ndarray,
     state: np.ndarray,
@@ -408,7 +408,7 @@ def top_(
     return filled
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def sum_between_(row: np.ndarray, low: int, high: int) -> int:
     """Sum of row[low..high] inclusive, clamped to the row."""
     low = max(low, 0)
@@ -419,7 +419,7 @@ def sum_between_(row: np.ndarray, low: int, high: int) -> int:
     return total
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def frame_(buf: np.ndarray, frame: bytes, symbol_at: int, recv_ns: int) -> int:
     """The receive path's one call per diff-depth frame, over a book's whole buffer (see
     BUFFER LAYOUT): parse the frame's bytes (raw or combined); decline it (MISMATCH, book

@@ -10,7 +10,8 @@ never exceptions: the caller decides what a bad value means. Only numpy and numb
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from hftui.engine.kernels import inline_kernel, kernel
 
 __all__ = [
     "MALFORMED",
@@ -41,7 +42,7 @@ _BACKSLASH = 92
 _RBRACKET = 93
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def decimal_units_(buf: bytes, start: int, end: int, decimals: int) -> int:
     """Units of 10**-decimals written in buf[start:end], or a negative status.
 
@@ -87,7 +88,7 @@ def decimal_units_(buf: bytes, start: int, end: int, decimals: int) -> int:
     return _scaled(value, frac, decimals, big)
 
 
-@njit(cache=True, nogil=True, _nrt=False, inline="always")
+@inline_kernel
 def _scaled(value: int, frac: int, decimals: int, big: bool) -> int:
     # The digits read, with `frac` of them after the point, in units of 10**-decimals;
     # TOO_LARGE when they overflowed the digit limit, before or now.
@@ -100,14 +101,14 @@ def _scaled(value: int, frac: int, decimals: int, big: bool) -> int:
     return TOO_LARGE if big else value
 
 
-@njit(cache=True, nogil=True, _nrt=False, inline="always")
+@inline_kernel
 def _skip_ws(buf: bytes, i: int, n: int) -> int:
     while i < n and (buf[i] == 32 or buf[i] == 9 or buf[i] == 10 or buf[i] == 13):
         i += 1
     return i
 
 
-@njit(cache=True, nogil=True, _nrt=False, inline="always")
+@inline_kernel
 def _quoted(buf: bytes, i: int, n: int, decimals: int) -> tuple[int, int]:
     # The common case, "digits" or "digits.digits", in two tight loops; anything else is
     # read again by `_quoted_general`, which decides what is wrong with it.
@@ -155,7 +156,7 @@ def _quoted(buf: bytes, i: int, n: int, decimals: int) -> tuple[int, int]:
     return j + 1, _scaled(value, frac, decimals, big)
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def _quoted_general(buf: bytes, i: int, n: int, decimals: int) -> tuple[int, int]:
     # A JSON string at i holding a decimal: (index after the closing quote, units or a
     # negative value status), or (MALFORMED, 0) when it is not a plain string. A decimal never
@@ -202,7 +203,7 @@ def _quoted_general(buf: bytes, i: int, n: int, decimals: int) -> tuple[int, int
     return i + 1, _scaled(value, frac, decimals, big)
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def level_pairs_(
     buf: bytes,
     i: int,
@@ -278,7 +279,7 @@ def level_pairs_(
     return MALFORMED, 0
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def level_sides_(
     buf: bytes,
     price_decimals: int,

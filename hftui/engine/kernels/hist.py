@@ -13,10 +13,12 @@ from typing import Any
 
 import numpy as np
 from llvmlite import ir  # type: ignore[import-untyped]
-from numba import njit, types
+from numba import types
 from numba.core import cgutils
 from numba.cpython.unsafe.numbers import leading_zeros
 from numba.extending import intrinsic
+
+from hftui.engine.kernels import kernel
 
 __all__ = [
     "HIST_SIZE",
@@ -59,13 +61,13 @@ def _clock_gettime(typingctx: Any) -> tuple[Any, Any]:
     return types.int64(), _clock_codegen
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def wall_ns_() -> int:
     """Nanoseconds since the epoch, as `time.time_ns()` gives them."""
     return _clock_gettime()  # type: ignore[call-arg]
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def observe_(hist: np.ndarray, at: int, ns: int) -> None:
     """Count a duration of `ns` nanoseconds in the histogram at hist[at : at + HIST_SIZE]."""
     if ns < 0:

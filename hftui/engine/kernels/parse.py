@@ -9,8 +9,8 @@ the general JSON path, which reports the problem properly. Only numpy and numba 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from hftui.engine.kernels import inline_kernel, kernel
 from hftui.engine.kernels.decimal import level_pairs_  # one number grammar for every reader
 
 __all__ = [
@@ -54,14 +54,14 @@ BAD_NUMBER = -2
 MISSING = -5
 
 
-@njit(cache=True, nogil=True, _nrt=False, inline="always")
+@inline_kernel
 def _skip_ws(frame: bytes, i: int, n: int) -> int:
     while i < n and (frame[i] == 32 or frame[i] == 9 or frame[i] == 10 or frame[i] == 13):
         i += 1
     return i
 
 
-@njit(cache=True, nogil=True, _nrt=False, inline="always")
+@inline_kernel
 def _skip_string(frame: bytes, i: int, n: int) -> int:
     # i is at the opening quote; returns the index after the closing quote, or -1.
     i += 1
@@ -76,7 +76,7 @@ def _skip_string(frame: bytes, i: int, n: int) -> int:
     return -1
 
 
-@njit(cache=True, nogil=True, _nrt=False, inline="always")
+@inline_kernel
 def _plain(frame: bytes, start: int, end: int) -> bool:
     # A string's content frame[start:end] has no escape (end < start: it was not closed).
     if end < start:
@@ -90,7 +90,7 @@ def _plain(frame: bytes, start: int, end: int) -> bool:
 _DEPTH_UPDATE = np.frombuffer(b"depthUpdate", np.uint8)
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def _is_depth_update(frame: bytes, start: int, end: int) -> bool:
     if end - start != len(_DEPTH_UPDATE):
         return False
@@ -100,7 +100,7 @@ def _is_depth_update(frame: bytes, start: int, end: int) -> bool:
     return True
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def _skip_nested(frame: bytes, i: int, n: int) -> int:
     # i is at "{" or "["; returns the index after its matching close, or BAD_SYNTAX.
     depth = 0
@@ -120,7 +120,7 @@ def _skip_nested(frame: bytes, i: int, n: int) -> int:
     return BAD_SYNTAX
 
 
-@njit(cache=True, nogil=True, _nrt=False, inline="always")
+@inline_kernel
 def _integer(frame: bytes, i: int, n: int, out: np.ndarray) -> int:
     value = 0
     digits = 0
@@ -137,7 +137,7 @@ def _integer(frame: bytes, i: int, n: int, out: np.ndarray) -> int:
     return i
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@kernel
 def parse_depth_(
     frame: bytes,
     price_decimals: int,
