@@ -9,7 +9,7 @@ cleared when any of them changed.
 Every kernel is compiled with `_nrt=False`: numba's reference counting makes an atomic
 increment and decrement for each array view made or passed in a call, which took half of the
 receive path kernel's time. The kernels allocate nothing (a kernel that allocated would not
-compile), so they lose nothing by it.
+compile), so they lose nothing by it; nor may one return an array, which nothing would own.
 """
 
 from __future__ import annotations

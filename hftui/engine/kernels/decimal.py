@@ -4,7 +4,8 @@ A value is read as `digits[.digits]` (no sign, exponent, spaces or separators) i
 10**-decimals. Digits past `decimals` must be zeros ("64000.1000" is 6400010 at two
 decimals); a non-zero one means the value is finer than the grid. Results are below
 `UNIT_LIMIT`, so the book's int64 arithmetic never overflows. Errors are negative statuses,
-never exceptions: the caller decides what a bad value means. Only numpy and numba here.
+never exceptions: the caller decides what a bad value means.
+Only numpy, numba and the kernels package here.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A histogram is HIST_SIZE int64 slots: bucket k (k < H_BUCKETS) counts durations 
 2**(H_FIRST_POW + k) ns, bucket H_BUCKETS those beyond every bound, then the count, the sum
 and the impossible (negative) durations. `engine.metrics.LatencyHistogram` reads the same
 layout; a kernel on the receive path observes into it without going back to Python.
-Only numpy, numba and llvmlite here.
+Only numpy, numba, llvmlite and the kernels package here.
 """
 
 from __future__ import annotations

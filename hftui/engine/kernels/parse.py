@@ -3,7 +3,8 @@
 One pass over the frame (raw `{"e":"depthUpdate",...}` or combined `{"stream":..,"data":{..}}`)
 collects `U`, `u`, `pu` and both sides' levels as integer ticks and lots, with no Python
 objects created. Anything unexpected returns a negative status and the caller falls back to
-the general JSON path, which reports the problem properly. Only numpy and numba here.
+the general JSON path, which reports the problem properly.
+Only numpy, numba and the kernels package here.
 """
 
 from __future__ import annotations
