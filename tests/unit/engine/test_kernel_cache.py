@@ -59,3 +59,23 @@ def test_every_kernel_is_compiled_without_reference_counting() -> None:
     ]
     assert len(found) >= 20
     assert [f for f in found if f[2] is not False] == []
+
+
+def test_no_kernel_returns_an_array() -> None:
+    # Without reference counting nothing would own an array a kernel handed back.
+    from numba import types
+    from numba.core.registry import CPUDispatcher
+
+    from hftui.engine.kernels import book, decimal, hist, parse
+    from hftui.engine.warmup import warm_kernels
+
+    warm_kernels()
+    returns = [
+        (name, sig.return_type)
+        for module in (book, decimal, hist, parse)
+        for name, value in vars(module).items()
+        if isinstance(value, CPUDispatcher)
+        for sig in value.nopython_signatures
+    ]
+    assert len(returns) >= 10  # the receive path's kernels, compiled by the warm-up
+    assert [r for r in returns if isinstance(r[1], types.Array)] == []
