@@ -23,6 +23,7 @@ from hftui.engine.binance.client import Credentials
 from hftui.engine.binance.rest import VenueError
 from hftui.engine.execution import Execution
 from hftui.engine.instrument import Instrument
+from hftui.engine.intents import ClientId
 from hftui.engine.journal import Journal, StrategyFill
 from hftui.protocol import AlertRaised, Mode, OrderStatus
 
@@ -174,7 +175,11 @@ def _journal_trade(
         order_id if isinstance(order_id, int) else 0, side, qty, price, fee,
         bool(t.get("maker")), strategy, time_ms, "recovered",
     )  # fmt: skip
-    if strategy not in ("", "manual"):
+    # An adopted order's fill may have come on the stream (which recovery connects first)
+    # before this query answered: it counted then, and the journal keeps one row of it.
+    order = execution.tracker.get(ClientId(cid)) if cid else None
+    counted = order is not None and trade_id in order.trades
+    if strategy not in ("", "manual") and not counted:
         fill = StrategyFill(Mode.LIVE.label, strategy, inst.symbol, side, qty, price, fee, time_ms)
         execution.resume_strategy_positions((fill,))
     return True

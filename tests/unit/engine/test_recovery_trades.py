@@ -11,6 +11,7 @@ import pytest
 
 from hftui.config import Config
 from hftui.engine.execution import Execution
+from hftui.engine.intents import ClientId
 from hftui.engine.journal import Journal
 from hftui.engine.recovery import _journal_trade, trades_since
 from hftui.protocol import Mode
@@ -94,3 +95,23 @@ def test_a_recovered_fill_of_a_strategys_order_counts_in_its_position_at_once(
     fills = Journal(tmp_path / "j.sqlite3")
     fills.close()
     assert [(f.strategy, f.qty) for f in fills.state.strategy_fills] == [("maker", "0.004")]
+
+
+def test_a_fill_the_stream_brought_during_recovery_counts_once(tmp_path: Path) -> None:
+    # Recovery connects the user stream before it asks for trades: an adopted order may
+    # fill on the stream first, then show in the trade list too.
+    ex = Execution(Config(), INSTRUMENTS, lambda _: None)
+    journal = Journal(tmp_path / "j.sqlite3")
+    inst = INSTRUMENTS["BTCUSDT"]
+    row = {"symbol": "BTCUSDT", "clientOrderId": "maker-k2-9", "orderId": 3, "side": "BUY"}
+    row |= {"type": "LIMIT", "price": "64000.0", "origQty": "0.010", "status": "NEW"}
+    row |= {"executedQty": "0", "timeInForce": "GTC"}
+    assert ex.adopt(row, "maker") == "maker-k2-9"
+    trade = {"id": 7, "orderId": 3, "side": "BUY", "qty": "0.004", "price": "64000.0"}
+    trade |= {"commission": "0.1", "maker": True, "time": 1_000}
+    assert ex.apply_venue_trades(ClientId("maker-k2-9"), [trade]) == 1  # as the stream would
+    assert ex.account.strategy_lots(Mode.LIVE, "maker", "BTCUSDT") == inst.qty_lots("0.004")
+    assert _journal_trade(ex, journal, inst, trade, "maker-k2-9", "maker")
+    assert _journal_trade(ex, journal, inst, trade | {"id": 8}, "maker-k2-9", "maker")
+    journal.close()
+    assert ex.account.strategy_lots(Mode.LIVE, "maker", "BTCUSDT") == inst.qty_lots("0.008")
