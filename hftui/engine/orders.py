@@ -377,6 +377,21 @@ class OrderTracker:
         order.status = _derive(order)
         return self._events(order, before, fill, update.source)
 
+    def note_trade(self, client_id: str, trade_id: int, lots: int, fee: float) -> bool:
+        """A trade of a tracked order that recovery read from the venue's trade list (and
+        accounts for itself), kept as the stream's copy of it would be: whichever of the two
+        arrives second is then not a new fill. False if the order already had it; True if
+        it was new here or the order is not tracked."""
+        order = self._orders.get(ClientId(client_id))
+        if order is None:
+            return True
+        if trade_id in order.trades:
+            return False
+        order.trades[trade_id] = fee
+        order.traded = Lots(order.traded + lots)
+        order.fee = math.fsum(order.trades.values())
+        return True
+
     def _take_fill(self, order: Order, update: VenueUpdate) -> Fill | None:
         if not update.trade_id or update.last_qty <= 0 or update.trade_id in order.trades:
             return None

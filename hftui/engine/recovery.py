@@ -23,7 +23,6 @@ from hftui.engine.binance.client import Credentials
 from hftui.engine.binance.rest import VenueError
 from hftui.engine.execution import Execution
 from hftui.engine.instrument import Instrument
-from hftui.engine.intents import ClientId
 from hftui.engine.journal import Journal, StrategyFill
 from hftui.protocol import AlertRaised, Mode, OrderStatus
 
@@ -162,7 +161,9 @@ def _journal_trade(
     journal at start did not have it); False (and logged) if it cannot be read."""
     trade_id, order_id = t.get("id"), t.get("orderId")
     try:
-        qty = inst.format_qty(inst.qty_lots(str(t["qty"])))
+        tid = int(str(trade_id))
+        lots = inst.qty_lots(str(t["qty"]))
+        qty = inst.format_qty(lots)
         price = inst.format_price(inst.price_ticks(str(t["price"])))
         fee = float(str(t.get("commission", "0")))
         time_ms = int(str(t.get("time", 0)))
@@ -171,15 +172,15 @@ def _journal_trade(
         return False
     side = str(t.get("side"))
     journal.fill(
-        Mode.LIVE.label, inst.symbol, int(str(trade_id)), cid,
+        Mode.LIVE.label, inst.symbol, tid, cid,
         order_id if isinstance(order_id, int) else 0, side, qty, price, fee,
         bool(t.get("maker")), strategy, time_ms, "recovered",
     )  # fmt: skip
-    # An adopted order's fill may have come on the stream (which recovery connects first)
-    # before this query answered: it counted then, and the journal keeps one row of it.
-    order = execution.tracker.get(ClientId(cid)) if cid else None
-    counted = order is not None and trade_id in order.trades
-    if strategy not in ("", "manual") and not counted:
+    # An adopted order's fill may come on the stream (which recovery connects first) before
+    # this query answered, or after it: whichever comes second is not counted again (the
+    # journal keeps one row of it either way).
+    new = not cid or execution.tracker.note_trade(cid, tid, lots, fee)
+    if strategy not in ("", "manual") and new:
         fill = StrategyFill(Mode.LIVE.label, strategy, inst.symbol, side, qty, price, fee, time_ms)
         execution.resume_strategy_positions((fill,))
     return True

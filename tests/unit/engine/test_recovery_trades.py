@@ -115,3 +115,29 @@ def test_a_fill_the_stream_brought_during_recovery_counts_once(tmp_path: Path) -
     assert _journal_trade(ex, journal, inst, trade | {"id": 8}, "maker-k2-9", "maker")
     journal.close()
     assert ex.account.strategy_lots(Mode.LIVE, "maker", "BTCUSDT") == inst.qty_lots("0.008")
+
+
+def test_a_fill_the_stream_brings_after_recovery_journaled_it_counts_once(
+    tmp_path: Path,
+) -> None:
+    # The other order of the same race: the trade list answered first, then the stream's
+    # copy of the same trade arrived. It is no new fill: not for the strategy's position,
+    # nor for the account, which recovery took from the venue with the trade in it.
+    ex = Execution(Config(), INSTRUMENTS, lambda _: None)
+    journal = Journal(tmp_path / "j.sqlite3")
+    inst = INSTRUMENTS["BTCUSDT"]
+    row = {"symbol": "BTCUSDT", "clientOrderId": "maker-k2-9", "orderId": 3, "side": "BUY"}
+    row |= {"type": "LIMIT", "price": "64000.0", "origQty": "0.010", "status": "NEW"}
+    row |= {"executedQty": "0", "timeInForce": "GTC"}
+    assert ex.adopt(row, "maker") == "maker-k2-9"
+    trade = {"id": 7, "orderId": 3, "side": "BUY", "qty": "0.004", "price": "64000.0"}
+    trade |= {"commission": "0.1", "maker": True, "time": 1_000}
+    assert _journal_trade(ex, journal, inst, trade, "maker-k2-9", "maker")
+    assert ex.account.strategy_lots(Mode.LIVE, "maker", "BTCUSDT") == inst.qty_lots("0.004")
+    position = ex.account.book(Mode.LIVE, "BTCUSDT").lots
+    assert ex.apply_venue_trades(ClientId("maker-k2-9"), [trade]) == 0  # as the stream would
+    assert ex.account.strategy_lots(Mode.LIVE, "maker", "BTCUSDT") == inst.qty_lots("0.004")
+    assert ex.account.book(Mode.LIVE, "BTCUSDT").lots == position
+    assert ex.apply_venue_trades(ClientId("maker-k2-9"), [trade | {"id": 8}]) == 1
+    assert ex.account.strategy_lots(Mode.LIVE, "maker", "BTCUSDT") == inst.qty_lots("0.008")
+    journal.close()
