@@ -439,8 +439,10 @@ def test_own_orders_meet_by_the_self_trade_prevention_configured(tmp_path: Path)
     the bid and trades on; set to NONE (changed live), the two trade with each other and the
     journal keeps both legs of the venue's one trade id."""
     env = isolated_env(tmp_path)
+    # The sell is sized by the level it meets, which deeper in a paused book can be large.
+    no_notional_limit = "[risk]\nmax_order_notional = 0\n"
     with local_exchange(env, tmp_path) as url:
-        _engine_config(env, url, "[live]\ncountdown_s = 0\n")
+        _engine_config(env, url, "[live]\ncountdown_s = 0\n" + no_notional_limit)
         with process(["engine"], env):
             _go_live(env)
             # No synthetic flow from here: only the engine's own orders move the book.
@@ -451,7 +453,8 @@ def test_own_orders_meet_by_the_self_trade_prevention_configured(tmp_path: Path)
             assert _ended(env, sell) is not None
             assert journal_rows(env, "SELECT side, maker FROM fills WHERE client_id = ?", bid) == []
 
-            _engine_config(env, url, '[live]\ncountdown_s = 0\nself_trade_prevention = "NONE"\n')
+            stp_none = '[live]\ncountdown_s = 0\nself_trade_prevention = "NONE"\n'
+            _engine_config(env, url, stp_none + no_notional_limit)
             in_force = "live.self_trade_prevention EXPIRE_MAKER -> NONE"
             eventually(lambda: any(in_force in t for t in journal_audit(env, "config")), 10, 0.2)
             time.sleep(0.3)
