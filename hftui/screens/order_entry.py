@@ -393,6 +393,18 @@ class OrderEntryScreen(ModalScreen[bool]):
         answer.set_class(bad, "-bad")
 
     def action_send(self) -> None:
+        # Enter, a priority binding, is handled here as soon as the app reads it, while keys
+        # typed just before it may still wait in the focused field's own queue (a fast typist
+        # or a paste of "0.01\r"): send once that field has taken them, not before.
+        focused = self.focused
+        if focused is not None:
+            focused.call_later(self._send_now)
+        else:
+            self._send_now()
+
+    def _send_now(self) -> None:
+        if not self.is_attached:
+            return  # closed (escape, a kill) while the enter was waiting
         if self.pending:
             self._answer_line("waiting for the engine's answer to the last one…", False)
             return

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Checkbox, Input, Static
@@ -89,6 +90,29 @@ async def test_buy_at_the_best_bid_is_sent_and_rests(desk: Desk, size: tuple[int
         await pilot.press("s")
         assert field(app, "qty").value == "0.010"
         assert field(app, "price").value == "64000.20"  # the best ask to sell
+
+
+async def test_keys_read_in_one_burst_with_enter_all_reach_the_order(desk: Desk) -> None:
+    # A fast typist or a pasted "0.004\r" over SSH: the terminal hands the app every key at
+    # once, and enter (a priority binding) is seen before the field has taken the digits.
+    paper(desk)
+    app = desk.app()
+    async with app.run_test(size=(80, 24)) as pilot, desk.engine.running():
+        await pilot.pause()
+        await pilot.press("b")
+        for key in [*"0.004", "enter"]:
+            app.post_message(events.Key(key, "\r" if key == "enter" else key))
+        await eventually(pilot, lambda: current(app) is app.dashboard)
+        assert orders_sent(desk) == [
+            PlaceOrder("BTCUSDT", Side.BUY, "0.004", "64000.10", OrderType.LIMIT)
+        ]
+        # Over a quantity the ticket started with (the last one sent), the burst replaces it.
+        await pilot.press("b")
+        assert field(app, "qty").value == "0.004"
+        for key in [*"0.007", "enter"]:
+            app.post_message(events.Key(key, "\r" if key == "enter" else key))
+        await eventually(pilot, lambda: len(orders_sent(desk)) == 2)
+        assert orders_sent(desk)[1].qty == "0.007"
 
 
 async def test_ladder_cursor_prefills_the_price(desk: Desk) -> None:
