@@ -97,18 +97,24 @@ def test_a_recovered_fill_of_a_strategys_order_counts_in_its_position_at_once(
     assert [(f.strategy, f.qty) for f in fills.state.strategy_fills] == [("maker", "0.004")]
 
 
-def test_a_fill_the_stream_brought_during_recovery_counts_once(tmp_path: Path) -> None:
-    # Recovery connects the user stream before it asks for trades: an adopted order may
-    # fill on the stream first, then show in the trade list too.
+def _adopted_bid(tmp_path: Path) -> tuple[Execution, Journal, dict[str, object]]:
+    """An engine that adopted the maker's open bid maker-k2-9 at start, a journal, and a
+    venue trade row of that bid."""
     ex = Execution(Config(), INSTRUMENTS, lambda _: None)
-    journal = Journal(tmp_path / "j.sqlite3")
-    inst = INSTRUMENTS["BTCUSDT"]
     row = {"symbol": "BTCUSDT", "clientOrderId": "maker-k2-9", "orderId": 3, "side": "BUY"}
     row |= {"type": "LIMIT", "price": "64000.0", "origQty": "0.010", "status": "NEW"}
     row |= {"executedQty": "0", "timeInForce": "GTC"}
     assert ex.adopt(row, "maker") == "maker-k2-9"
-    trade = {"id": 7, "orderId": 3, "side": "BUY", "qty": "0.004", "price": "64000.0"}
-    trade |= {"commission": "0.1", "maker": True, "time": 1_000}
+    trade: dict[str, object] = {"id": 7, "orderId": 3, "side": "BUY", "qty": "0.004"}
+    trade |= {"price": "64000.0", "commission": "0.1", "maker": True, "time": 1_000}
+    return ex, Journal(tmp_path / "j.sqlite3"), trade
+
+
+def test_a_fill_the_stream_brought_during_recovery_counts_once(tmp_path: Path) -> None:
+    # Recovery connects the user stream before it asks for trades: an adopted order may
+    # fill on the stream first, then show in the trade list too.
+    ex, journal, trade = _adopted_bid(tmp_path)
+    inst = INSTRUMENTS["BTCUSDT"]
     assert ex.apply_venue_trades(ClientId("maker-k2-9"), [trade]) == 1  # as the stream would
     assert ex.account.strategy_lots(Mode.LIVE, "maker", "BTCUSDT") == inst.qty_lots("0.004")
     assert _journal_trade(ex, journal, inst, trade, "maker-k2-9", "maker")
@@ -123,15 +129,8 @@ def test_a_fill_the_stream_brings_after_recovery_journaled_it_counts_once(
     # The other order of the same race: the trade list answered first, then the stream's
     # copy of the same trade arrived. It is no new fill: not for the strategy's position,
     # nor for the account, which recovery took from the venue with the trade in it.
-    ex = Execution(Config(), INSTRUMENTS, lambda _: None)
-    journal = Journal(tmp_path / "j.sqlite3")
+    ex, journal, trade = _adopted_bid(tmp_path)
     inst = INSTRUMENTS["BTCUSDT"]
-    row = {"symbol": "BTCUSDT", "clientOrderId": "maker-k2-9", "orderId": 3, "side": "BUY"}
-    row |= {"type": "LIMIT", "price": "64000.0", "origQty": "0.010", "status": "NEW"}
-    row |= {"executedQty": "0", "timeInForce": "GTC"}
-    assert ex.adopt(row, "maker") == "maker-k2-9"
-    trade = {"id": 7, "orderId": 3, "side": "BUY", "qty": "0.004", "price": "64000.0"}
-    trade |= {"commission": "0.1", "maker": True, "time": 1_000}
     assert _journal_trade(ex, journal, inst, trade, "maker-k2-9", "maker")
     assert ex.account.strategy_lots(Mode.LIVE, "maker", "BTCUSDT") == inst.qty_lots("0.004")
     position = ex.account.book(Mode.LIVE, "BTCUSDT").lots
