@@ -397,10 +397,8 @@ class OrderEntryScreen(ModalScreen[bool]):
         # typed just before it may still wait in the focused field's own queue (a fast typist
         # or a paste of "0.01\r"): send once that field has taken them, not before.
         focused = self.focused
-        if focused is not None:
-            focused.call_later(self._send_now)
-        else:
-            self._send_now()
+        if focused is None or not focused.call_later(self._send_now):
+            self._send_now()  # no field, or one closing: nothing can be waiting in it
 
     def _send_now(self) -> None:
         if not self.is_attached:
