@@ -732,15 +732,9 @@ class EventReader:
     def __init__(self, name: str, from_start: bool = False) -> None:
         self.name = name
         self._map, self._capacity = _attach(name, EVENT_DTYPE, writable=False)
-        self._header = np.ndarray((), _RING_HEADER, buffer=self._map)
-        self._slots = np.ndarray(
-            (self._capacity,), EVENT_DTYPE, buffer=self._map, offset=_RING_HEADER.itemsize
-        )
-        # The slots' sequence numbers as one array: the empty poll, the TUI's common case,
-        # reads one integer instead of building a record view.
-        self._seq = self._slots["seq"]
+        # Sequence numbers and the head read as words; records unpacked with struct.
         self._words = _words(memoryview(self._map))
-        head = int(self._header["head"])
+        head = self._words[_HEAD_WORD]
         self.cursor = max(0, head - self._capacity + 1) if from_start else head
         self.overruns = 0  # events lost to falling behind, ever
 
@@ -781,5 +775,4 @@ class EventReader:
 
     def close(self) -> None:
         self._words.release()
-        del self._header, self._slots, self._seq
         self._map.close()

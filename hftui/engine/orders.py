@@ -300,6 +300,12 @@ def _derive(order: Order) -> OrderStatus:
     return word
 
 
+def _add_trade(order: Order, trade_id: int, lots: int, fee: float) -> None:
+    order.trades[trade_id] = fee
+    order.traded = Lots(order.traded + lots)
+    order.fee = math.fsum(order.trades.values())  # exact, so arrival order cannot show
+
+
 class OrderTracker:
     """Every order this engine placed, merged from whatever the venue says in whatever order.
 
@@ -387,17 +393,13 @@ class OrderTracker:
             return True
         if trade_id in order.trades:
             return False
-        order.trades[trade_id] = fee
-        order.traded = Lots(order.traded + lots)
-        order.fee = math.fsum(order.trades.values())
+        _add_trade(order, trade_id, lots, fee)
         return True
 
     def _take_fill(self, order: Order, update: VenueUpdate) -> Fill | None:
         if not update.trade_id or update.last_qty <= 0 or update.trade_id in order.trades:
             return None
-        order.trades[update.trade_id] = update.fee
-        order.traded = Lots(order.traded + update.last_qty)
-        order.fee = math.fsum(order.trades.values())  # exact, so arrival order cannot show
+        _add_trade(order, update.trade_id, update.last_qty, update.fee)
         i, u = order.intent, update
         return Fill(
             order.client_id, i.symbol, i.side, u.last_qty, u.last_price, u.fee, u.maker,
