@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from hftui.bench import (
+    BURST,
     STEP,
     TICK,
     Path,
@@ -65,7 +66,7 @@ def synced(snap: dict[str, Any]) -> DepthSync:
 
 def timed(make: Callable[[bytes], Path], snapshot: bytes, frames: list[bytes]) -> tuple[float, Top]:
     # A path of hftui.bench, run over every frame: one call per message, as `hftui bench` does.
-    handle, book = make(snapshot)
+    handle, _, book = make(snapshot)
     start = time.perf_counter_ns()
     for frame in frames:
         handle(frame)
@@ -150,6 +151,19 @@ def bench_engine_path(snapshot: bytes, frames: list[bytes]) -> tuple[float, Top]
     return timed(engine_path, snapshot, frames)
 
 
+def bench_engine_bursts(snapshot: bytes, frames: list[bytes]) -> tuple[float, Top]:
+    """The same in bursts of BURST frames, as the receive loop takes frames the socket has
+    queued (MarketData.on_frames; the touch read once per burst)."""
+    _, handle_burst, book = engine_path(snapshot)
+    bursts = [frames[i : i + BURST] for i in range(0, len(frames), BURST)]
+    start = time.perf_counter_ns()
+    for burst in bursts:
+        handle_burst(burst)
+    elapsed = (time.perf_counter_ns() - start) / len(frames) / 1000
+    bids, asks = book()
+    return elapsed, (bids[:TOP], asks[:TOP])
+
+
 def bench_read_python(events: list[Any]) -> float:
     # String levels -> ticks and lots with the pure-Python reader, one value at a time.
     book = OrderBook("BTCUSDT", TICK, STEP)
@@ -180,6 +194,7 @@ PATHS: list[tuple[str, Callable[[bytes, list[bytes]], tuple[float, Top]]]] = [
     ("raw bytes: parse_raw + DepthSync.on_raw", bench_raw),
     ("raw bytes: DepthSync.on_frame (one call)", bench_frame),
     ("engine: MarketData.on_frame", bench_engine_path),
+    (f"engine: MarketData.on_frames, bursts of {BURST}", bench_engine_bursts),
 ]
 BASELINE = 1
 

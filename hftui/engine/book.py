@@ -65,6 +65,8 @@ from hftui.engine.kernels.book import (
     S_PDEC,
     S_QDEC,
     S_QTY_AT,
+    S_RUN_BYTES,
+    S_RUN_E,
     S_SCRATCH_AT,
     S_SPILL_A,
     S_SPILL_B,
@@ -79,6 +81,7 @@ from hftui.engine.kernels.book import (
     ingest_,
     ingest_frame_,
     parse_,
+    run_,
     sum_between_,
     top_,
 )
@@ -111,6 +114,7 @@ __all__ = [
     "RawDiff",
     "decimal_units",
     "decimals_of",
+    "frame_run",
 ]
 
 Levels = Sequence[Sequence[str]]
@@ -152,6 +156,30 @@ def _frame_kernel() -> Callable[[np.ndarray, bytes, int, int], int]:
         probe = OrderBook("PROBE", "1", "1", 16)  # a real layout: the probe call reads it
         _frame = _entry_point(frame_, probe._buf, b"{}", ANY_SYMBOL, 0)
     return _frame
+
+
+# kernels.book.run_'s entry point, found on first use, as `_frame`.
+_run: Callable[..., int] | None = None
+
+
+def _run_kernel() -> Callable[..., int]:
+    global _run
+    if _run is None:
+        observe_kernel()
+        probe = OrderBook("PROBE", "1", "1", 16)
+        blob, sizes = frame_run([b"{}"])
+        _run = _entry_point(run_, probe._buf, probe._symbol_bytes, blob, sizes, 0, 0, 0)
+    return _run
+
+
+def frame_run(frames: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Frames as `OrderBook.take_run` reads them: their bytes end to end (read-only uint8)
+    and the size of each (int64). Always made here, so the kernel's entry point, which
+    checks no types, gets the types it was compiled for."""
+    return (
+        np.frombuffer(b"".join(frames), np.uint8),
+        np.fromiter(map(len, frames), np.int64, len(frames)),
+    )
 
 
 class RawDiff(NamedTuple):
@@ -251,6 +279,8 @@ class OrderBook:
         # an ask below it). Recomputed whenever the overflow or the base changes.
         self._irregular = False
         self._out = [np.zeros(1, np.int64) for _ in range(4)]  # for the single-level queries
+        # The symbol as its frames spell it, for `take_run` to check each frame's against.
+        self._symbol_bytes = np.frombuffer(symbol.encode(), np.uint8)
         self.clear()
 
     def _layout(self, capacity: int) -> None:
@@ -278,7 +308,9 @@ class OrderBook:
         self._rows = [self._scratch[r] for r in range(SCRATCH_ROWS)]
         if self._latency is not None:
             self._attach(*self._latency)
-        self.__dict__.pop("take_frame", None)  # bound to the old buffer: bound again on use
+        # Bound to the old buffer: bound again on use.
+        self.__dict__.pop("take_frame", None)
+        self.__dict__.pop("take_run", None)
 
     def _grow(self, capacity: int) -> None:
         self._layout(capacity)
@@ -525,6 +557,31 @@ class OrderBook:
         bound = partial(_frame_kernel(), self._buf)
         self.take_frame = bound  # type: ignore[method-assign]
         return bound(frame, symbol_at, recv_ns)
+
+    def take_run(
+        self, blob: np.ndarray, sizes: np.ndarray, first: int, stop_u: int, recv_ns: int
+    ) -> int:
+        """`take_frame` for a run of frames (`frame_run`'s two arrays), from frame `first`
+        on, in one numba call (`kernels.book.run_`): it applies frames while each is a
+        "depthUpdate" of this book's symbol that continues the chain, and stops before one
+        that is not, after one whose apply set flags, or after the first whose u reaches
+        `stop_u`, received (all) at `recv_ns`.
+
+        Returns:
+            The frames applied above FLAG_BITS (`>> FLAG_BITS`), the last one's flags below
+            (`& FLAG_MASK`, for `settle`); `run_event_time_ms` is the last one's E.
+        """
+        bound = partial(_run_kernel(), self._buf, self._symbol_bytes)
+        self.take_run = bound  # type: ignore[method-assign]
+        return bound(blob, sizes, first, stop_u, recv_ns)
+
+    def run_event_time_ms(self) -> int:
+        """E of the last frame `take_run` applied (0 if it had none)."""
+        return self._slots[S_RUN_E]
+
+    def run_bytes(self) -> int:
+        """The bytes of the frames `take_run` applied."""
+        return self._slots[S_RUN_BYTES]
 
     def settle(self, flags: int) -> int:
         """APPLIED or CROSSED_BOOK after an apply whose kernel flags were not 0."""

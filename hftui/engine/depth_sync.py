@@ -243,6 +243,34 @@ class DepthSync:
             book.observe_frame(recv_ns)
         return result
 
+    def on_run(
+        self, blob: np.ndarray, sizes: np.ndarray, first: int, stop_u: int, recv_ns: int
+    ) -> tuple[int, SyncResult]:
+        """`on_frame` for a run of frames (`book.frame_run`'s arrays) from frame `first` on,
+        received by `recv_ns`: the synced book takes, in one numba call, each frame that
+        `on_frame` would apply outright, up to the first it would not (left for `on_frame`,
+        untouched), or through the first whose u reaches `stop_u` (see `OrderBook.take_run`).
+
+        Returns:
+            (frames taken, the last one's result: APPLIED, or CROSSED if it crossed the
+            book). `event_time_ms` is the last one's E.
+        """
+        book = self.book
+        packed = book.take_run(blob, sizes, first, stop_u, recv_ns)
+        taken = packed >> FLAG_BITS
+        if not taken:
+            return 0, _APPLIED
+        self.event_time_ms = book.run_event_time_ms()
+        flags = packed & FLAG_MASK
+        if flags == 0:
+            return taken, _APPLIED
+        result = _APPLIED
+        if book.settle(flags) == CROSSED_BOOK:
+            result = self._crossed(book.raw_final_id())
+        if self.timed:
+            book.observe_frame(recv_ns)
+        return taken, result
+
     def on_raw(self, diff: RawDiff) -> SyncResult:
         """One diff-depth event already parsed into ticks (`OrderBook.parse_raw` or
         `parse_diff`); its arrays may be the book's scratch."""

@@ -3,6 +3,8 @@
 `MarketData` alone owns the books (through each symbol's `DepthSync`), the trade rings and
 the feed counters. Everything else reads them. The receive path is frame -> orjson -> sync ->
 kernel, with no I/O, locks or awaits in between; snapshot fetches run as separate tasks.
+Frames the socket has already queued are drained as one burst, whose runs of diffs for one
+book are applied in one kernel call (`on_frames`).
 
 Resilience: before a connection reaches the venue's 24 h limit a second one is opened beside
 it and takes over once its stream has caught up (make before break), so the books never
@@ -20,7 +22,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -31,7 +33,7 @@ from yarl import URL
 
 from hftui.engine.binance.constants import DEPTH_SNAPSHOT_LIMIT, depth_stream
 from hftui.engine.binance.rest import PublicRest, VenueError
-from hftui.engine.book import ASKS, BIDS, OrderBook
+from hftui.engine.book import ASKS, BIDS, OrderBook, frame_run
 from hftui.engine.book_verify import DEFAULT_VERIFY_INTERVAL_S, BookVerifier
 from hftui.engine.depth_sync import DepthSync, DiffResult, SyncResult, SyncState
 from hftui.engine.instrument import Instrument, parse_instruments
@@ -56,8 +58,18 @@ _MAX_FRAME: Final = 4 << 20  # a 1000-level snapshot is ~40 KB; anything near th
 # Update ids go to the numba kernels as int64: a larger one (JSON allows it) would raise
 # OverflowError on the next frame, and a negative one can never be a venue's.
 _MAX_ID: Final = (1 << 63) - 1
+# Bursts: shorter ones go frame by frame (a run's set-up costs about what a frame does); a
+# longer queue is taken in parts, so the first frame of a burst waits a bounded time.
+_MIN_BURST: Final = 4
+_MAX_BURST: Final = 256
 # Module constants for the per-frame path: an enum member's class lookup costs more.
 _APPLIED: Final = SyncResult.APPLIED
+_TEXT: Final = aiohttp.WSMsgType.TEXT
+_BINARY: Final = aiohttp.WSMsgType.BINARY
+# What ends `async for message in ws`, and so the receive loop.
+_ENDS: Final = frozenset(
+    {aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED}
+)
 
 
 # Binance closes every stream connection after 24 h; rolling over to a new one well before
@@ -76,6 +88,15 @@ _HEALTHY_S: Final = 1.0
 
 def _is_id(value: object) -> bool:
     return type(value) is int and 0 <= value <= _MAX_ID
+
+
+def _queue_of(ws: aiohttp.ClientWebSocketResponse) -> Sized:
+    """The messages aiohttp has read from `ws`'s socket and not yet handed out: the receive
+    loop drains them as one burst. aiohttp does not publish its queue, so this reads its
+    reader's buffer (a test holds the installed version to it); where that is missing, an
+    empty tuple: every frame then goes alone, as before there were bursts."""
+    buffer = getattr(getattr(ws, "_reader", None), "_buffer", None)
+    return buffer if isinstance(buffer, Sized) else ()
 
 
 class SubscriptionError(ValueError):
@@ -720,8 +741,13 @@ class MarketData:
         self, ws: aiohttp.ClientWebSocketResponse, channel: str, conn: _Conn | None = None
     ) -> None:
         recorder = self.recorder
-        async for message in ws:
-            if message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+        queued = _queue_of(ws)
+        burst: list[bytes] = []
+        burst_ns = 0
+        while True:
+            message = await ws.receive()
+            kind = message.type
+            if kind is _TEXT or kind is _BINARY:
                 data = message.data
                 raw = data.encode() if isinstance(data, str) else data
                 recv_ns = self.clock_ns()
@@ -734,22 +760,45 @@ class MarketData:
                     # already has until it closes: trades are de-duplicated by their id.
                 if recorder is not None:
                     recorder.write(recv_ns, channel, raw)  # a queue put; a thread writes
-                self.on_frame(raw, recv_ns)
-                if self.verifier.check is not None:  # a book check in progress sees it too
-                    self.verifier.check.on_frame(raw)
-            elif message.type == aiohttp.WSMsgType.ERROR:
-                # aiohttp puts protocol errors (a frame over max_msg_size among them) in the
-                # message, not in ws.exception(), and has already closed the socket.
-                error = message.data
-                if (
-                    isinstance(error, aiohttp.WebSocketError)
-                    and error.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
-                ):
-                    self._bad("oversized frame", str(error))
-                log.warning("stream error", extra={"error": repr(error or ws.exception())})
+                if not burst:
+                    burst_ns = recv_ns
+                burst.append(raw)
+                # More already read from the socket: take them too before handling any (the
+                # next receive returns at once), up to a bound.
+                if len(queued) and len(burst) < _MAX_BURST:
+                    continue
+                self._take(burst, burst_ns)
+                burst = []
+                continue
+            if burst:
+                self._take(burst, burst_ns)
+                burst = []
+            if kind in _ENDS:
+                break
+            if kind is aiohttp.WSMsgType.ERROR:
+                self._stream_error(ws, message.data)
                 return
         if ws.close_code is not None:
             log.info("stream closed", extra={"stream": channel, "code": ws.close_code})
+
+    def _stream_error(self, ws: aiohttp.ClientWebSocketResponse, error: object) -> None:
+        # aiohttp puts protocol errors (a frame over max_msg_size among them) in the
+        # message, not in ws.exception(), and has already closed the socket.
+        if isinstance(error, aiohttp.WebSocketError) and (
+            error.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+        ):
+            self._bad("oversized frame", str(error))
+        log.warning("stream error", extra={"error": repr(error or ws.exception())})
+
+    def _take(self, burst: list[bytes], recv_ns: int) -> None:
+        if len(burst) == 1:
+            self.on_frame(burst[0], recv_ns)
+        else:
+            self.on_frames(burst, recv_ns)
+        check = self.verifier.check
+        if check is not None:  # a book check in progress sees every frame too
+            for raw in burst:
+                check.on_frame(raw)
 
     async def _watchdog(self) -> None:
         while not self._stopping.is_set():
@@ -900,6 +949,75 @@ class MarketData:
                     self.on_book(feed.symbol, sync.book, recv_ns)
                 return
         self._on_json(frame, recv_ns)
+
+    def on_frames(self, frames: list[bytes], recv_ns: int) -> None:
+        """Frames drained from one connection in a burst, the first received at `recv_ns`:
+        the same as `on_frame` on each in turn, except that a run of consecutive diffs that
+        a synced book applies outright is taken in one kernel call (`DepthSync.on_run`), and
+        `on_book` sees the book once per run, after its last event: a listener that fell
+        behind decides on the freshest book, not on each step it missed. Never raises."""
+        count = len(frames)
+        if count < _MIN_BURST:
+            for frame in frames:
+                self.on_frame(frame, recv_ns)
+            return
+        blob, sizes = frame_run(frames)
+        if len(blob) > _MAX_FRAME:  # frame by frame: on_frame judges any oversized one
+            for frame in frames:
+                self.on_frame(frame, recv_ns)
+            return
+        i = 0
+        while i < count:
+            raw = frames[i]
+            feed = sync = None
+            if raw.find(b'"depthUpdate"') >= 0:  # as on_frame finds the book
+                start = raw.find(b'"s":"') + 5
+                feed = self._by_symbol_bytes.get(raw[start : raw.find(b'"', start)])
+                sync = feed.sync if feed is not None and start >= 5 else None
+            # Untimed books (a replay's clock) observe each frame's own E in Python.
+            if feed is None or sync is None or not sync.timed:
+                self.on_frame(raw, recv_ns)
+                i += 1
+                continue
+            # The bookTicker check wants the book as of the ticker's update id: stop there.
+            pending = feed.ticker_u > feed.checked_u or feed.disagree_ns
+            taken, result = sync.on_run(
+                blob, sizes, i, feed.ticker_u if pending else _MAX_ID, recv_ns
+            )
+            if not taken:  # the frame is not a plain next event: on_frame sorts it out
+                self.on_frame(raw, recv_ns)
+                i += 1
+                continue
+            self.msgs_total += taken
+            self.bytes_total += sync.book.run_bytes()
+            i += taken
+            self._took_run(feed, sync, taken, result, pending, recv_ns)
+
+    def _took_run(
+        self,
+        feed: SymbolFeed,
+        sync: DepthSync,
+        taken: int,
+        result: SyncResult,
+        pending: bool | int,
+        recv_ns: int,
+    ) -> None:
+        # on_frame's accounting and checks after an applied frame, once for a run.
+        feed.recv_ns = feed.depth_ns = recv_ns
+        feed.msgs += taken
+        if sync.event_time_ms:
+            feed.event_time_ms = sync.event_time_ms
+        if result is not _APPLIED:
+            self._after_diff(feed, result)
+            return
+        feed.version += 1
+        if pending and sync.last_update_id >= feed.ticker_u:
+            self._check_top(feed)
+            if sync.needs_snapshot:  # the check reset it
+                self._want_snapshot(feed, result)
+                return
+        if self.on_book is not None:
+            self.on_book(feed.symbol, sync.book, recv_ns)
 
     def _observe_depth(self, feed: SymbolFeed, recv_ns: int, event_time: int) -> None:
         feed.ingest.observe(self.clock_ns() - recv_ns)

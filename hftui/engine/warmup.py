@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hftui.engine.book import ANY_SYMBOL, OrderBook
+from hftui.engine.book import ANY_SYMBOL, OrderBook, frame_run
+from hftui.engine.kernels.book import FLAG_BITS
 
 __all__ = ["warm_kernels"]
 
@@ -32,6 +33,11 @@ def warm_kernels() -> None:
     book.apply_ticks(
         diff.bid_ticks, diff.bid_lots, diff.n_bids, diff.ask_ticks, diff.ask_lots, diff.n_asks
     )
+    runs = OrderBook("WARMUP", "0.10", "0.001")
+    runs.load_snapshot([["100.00", "1.000"]], [["100.10", "1.000"]])
+    runs.follow(1, True)
+    if runs.take_run(*frame_run([_FRAME]), 0, 1 << 62, 0) >> FLAG_BITS != 1:  # bursts' kernel
+        raise RuntimeError("the burst kernel rejected its own warm-up frame")
     scratch = [np.zeros(4, np.int64) for _ in range(4)]
     book.top(4, *scratch)
     book.best_bid()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hftui.engine.kernels import kernel
+from hftui.engine.kernels import inline_kernel, kernel
 from hftui.engine.kernels.decimal import level_sides_
 from hftui.engine.kernels.hist import HIST_SIZE, observe_, wall_ns_
 from hftui.engine.kernels.parse import (
@@ -73,6 +73,8 @@ __all__ = [
     "S_PDEC",
     "S_QDEC",
     "S_QTY_AT",
+    "S_RUN_BYTES",
+    "S_RUN_E",
     "S_SCRATCH_AT",
     "S_SPILL_A",
     "S_SPILL_B",
@@ -84,6 +86,7 @@ __all__ = [
     "ingest_",
     "ingest_frame_",
     "parse_",
+    "run_",
     "scan_ask_",
     "scan_bid_",
     "sum_between_",
@@ -116,7 +119,9 @@ S_WINDOW = S_LAST_U + 3
 S_CAPACITY = S_LAST_U + 4  # scratch columns
 S_QTY_AT = S_LAST_U + 5
 S_SCRATCH_AT = S_LAST_U + 6
-STATE_SIZE = S_LAST_U + 7
+S_RUN_E = S_LAST_U + 7  # run_: E of the last frame it applied (0 if none or out of range)
+S_RUN_BYTES = S_LAST_U + 8  # run_: the bytes of the frames it applied
+STATE_SIZE = S_LAST_U + 9
 
 # BUFFER LAYOUT: a book's arrays are views of one int64 buffer, so the receive path's kernel
 # takes a single array (each array argument costs its own unboxing on every call):
@@ -417,6 +422,91 @@ def sum_between_(row: np.ndarray, low: int, high: int) -> int:
     for i in range(low, high + 1):
         total += row[i]
     return total
+
+
+@inline_kernel
+def _same_symbol(frame: np.ndarray, at: int, symbol: np.ndarray) -> bool:
+    # The event's own "s" value, starting at `at` (-1: none), is exactly `symbol`.
+    width: int = symbol.shape[0]
+    if at < 0 or at + width >= frame.shape[0] or frame[at + width] != 34:  # its closing quote
+        return False
+    k = 0
+    while k < width and frame[at + k] == symbol[k]:
+        k += 1
+    return k == width
+
+
+@kernel
+def run_(
+    buf: np.ndarray,
+    symbol: np.ndarray,
+    blob: np.ndarray,
+    sizes: np.ndarray,
+    first: int,
+    stop_u: int,
+    recv_ns: int,
+) -> int:
+    """`frame_` over a run of frames: the frames are `blob` (uint8) cut into `sizes` (int64:
+    frame j is the sizes[j] bytes after the frames before it), taken from frame `first` on
+    while each is a "depthUpdate" of the book's `symbol` (its bytes, uint8) that continues
+    the chain, as `frame_` would apply it. The run ends before the first frame that is not,
+    leaving that frame to the caller untouched; after a frame whose apply set flags (the
+    caller settles it, as after `frame_`); or after the first frame whose u reaches
+    `stop_u`. S_RUN_E holds the E of the last frame applied, S_RUN_BYTES the bytes of those
+    applied. With S_TIMED set, each frame applied with no flags is observed as `frame_`
+    observes it, against `recv_ns`.
+
+    Returns:
+        The frames applied above FLAG_BITS, the last one's apply flags below.
+    """
+    state = buf[:STATE_SIZE]
+    window = state[S_WINDOW]
+    qty_at = state[S_QTY_AT]
+    qty = buf[qty_at : qty_at + 2 * window].reshape((2, window))
+    capacity = state[S_CAPACITY]
+    scratch_at = state[S_SCRATCH_AT]
+    scratch = buf[scratch_at : scratch_at + SCRATCH_ROWS * capacity].reshape(
+        (SCRATCH_ROWS, capacity)
+    )
+    meta = state[S_META : S_META + META_SIZE]
+    count = sizes.shape[0]
+    origin = 0
+    for k in range(first):
+        origin += sizes[k]
+    start = origin
+    state[S_RUN_BYTES] = 0
+    j = first
+    flags = 0
+    while j < count:
+        end = start + sizes[j]
+        frame = blob[start:end]  # a view; the parser reads an array as it reads bytes
+        if _parse_frame(frame, state, scratch, meta) != 0 or meta[META_DEPTH] != 1:  # type: ignore[arg-type]
+            break
+        if not _same_symbol(frame, meta[META_SYMBOL], symbol):
+            break
+        final = meta[META_FINAL]
+        expect = state[S_EXPECT]
+        if expect < 0 or meta[META_PREV] != expect or meta[META_FIRST] > final or final <= expect:
+            break
+        flags = apply_(qty, state, scratch, meta[META_BIDS], meta[META_ASKS])
+        state[S_EXPECT] = final
+        state[S_LAST_U] = final
+        event_time = meta[META_EVENT_TIME]
+        state[S_RUN_E] = event_time if 0 <= event_time < E_LIMIT else 0
+        state[S_RUN_BYTES] = end - origin
+        j += 1
+        start = end
+        if state[S_IRREGULAR]:
+            flags |= ATTENTION
+        if flags != 0:
+            break
+        if state[S_TIMED]:
+            observe_(buf, HIST_INGEST_AT, wall_ns_() - recv_ns)
+            if event_time:
+                observe_(buf, HIST_DELAY_AT, recv_ns - event_time * 1_000_000)
+        if final >= stop_u:
+            break
+    return ((j - first) << FLAG_BITS) | flags
 
 
 @kernel
