@@ -22,9 +22,9 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Sequence, Sized
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import aiohttp
 import numpy as np
@@ -90,13 +90,23 @@ def _is_id(value: object) -> bool:
     return type(value) is int and 0 <= value <= _MAX_ID
 
 
-def _queue_of(ws: aiohttp.ClientWebSocketResponse) -> Sized:
-    """The messages aiohttp has read from `ws`'s socket and not yet handed out: the receive
-    loop drains them as one burst. aiohttp does not publish its queue, so this reads its
-    reader's buffer (a test holds the installed version to it); where that is missing, an
-    empty tuple: every frame then goes alone, as before there were bursts."""
+def _queue_of(ws: aiohttp.ClientWebSocketResponse) -> Sequence[Any]:
+    """The messages aiohttp has read from `ws`'s socket and not yet handed out, oldest
+    first: the receive loop drains data frames from it as one burst. aiohttp does not
+    publish its queue, so this reads its reader's buffer (a test holds the installed version
+    to it); where that is missing, an empty tuple: every frame then goes alone."""
     buffer = getattr(getattr(ws, "_reader", None), "_buffer", None)
-    return buffer if isinstance(buffer, Sized) else ()
+    return buffer if isinstance(buffer, Sequence) else ()
+
+
+def _data_next(queue: Sequence[Any]) -> bool:
+    """The next queued message is a data frame, which `receive` hands out at once. Anything
+    else (a ping it answers and then waits past, a close) ends the burst first."""
+    try:
+        kind = queue[0][0].type  # (message, size) pairs
+    except (IndexError, TypeError, AttributeError):
+        return False
+    return kind is _TEXT or kind is _BINARY
 
 
 class SubscriptionError(ValueError):
@@ -765,7 +775,7 @@ class MarketData:
                 burst.append(raw)
                 # More already read from the socket: take them too before handling any (the
                 # next receive returns at once), up to a bound.
-                if len(queued) and len(burst) < _MAX_BURST:
+                if len(burst) < _MAX_BURST and _data_next(queued):
                     continue
                 self._take(burst, burst_ns)
                 burst = []

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from hftui.engine.book import OrderBook, frame_run
 from hftui.engine.depth_sync import DepthSync, SyncResult
-from hftui.engine.market_data import MarketData, _queue_of
+from hftui.engine.market_data import MarketData, _data_next, _queue_of
 from tests.fuzz import examples
 from tests.unit.engine.test_market_data import (
     DROPPED,
@@ -309,7 +309,9 @@ async def test_frames_queued_at_the_socket_are_taken_as_bursts() -> None:
         ):
             await asyncio.wait_for(sent.wait(), 10)
             await asyncio.sleep(0.05)  # aiohttp reads them all into its queue meanwhile
-            assert len(_queue_of(ws)) > 0  # the queue the receive loop drains is this one
+            # The queue the receive loop drains is this one, and it can tell data frames.
+            assert len(_queue_of(ws)) > 0
+            assert _data_next(_queue_of(ws))
             receiving = asyncio.create_task(data._receive(ws, "depth"))
             for _ in range(500):
                 if data.msgs_total - before == len(frames):
@@ -327,3 +329,54 @@ async def test_frames_queued_at_the_socket_are_taken_as_bursts() -> None:
     for venue in venues.values():
         assert synced(data, venue.symbol)
         assert levels(data, venue.symbol) == venue.levels()
+
+
+async def test_a_burst_is_taken_before_a_ping_queued_behind_it() -> None:
+    # aiohttp answers a ping inside `receive` and then waits for the next message: frames
+    # held for a burst until then would wait for the venue's next frame. They go first.
+    venues = {s: Venue(s, 21 + k) for k, s in enumerate(NAMES)}
+    data = MarketData(VenueRest(venues), "ws://127.0.0.1:9", NAMES, "100ms", 5.0)
+    data.fetch_snapshots = False
+    await data.load_specs()
+    sync_all(data, venues)
+    frames = [wire(venues["BTCUSDT"].event()) for _ in range(12)]
+    sent = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        for frame in frames:
+            await ws.send_bytes(frame)
+        await ws.ping(b"are you there")
+        sent.set()
+        await ws.receive()  # the pong; then nothing more until the client closes
+        await ws.receive()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    before = data.msgs_total
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"http://127.0.0.1:{port}/ws", compress=0) as ws,
+        ):
+            await asyncio.wait_for(sent.wait(), 10)
+            await asyncio.sleep(0.05)  # all of it queued at the client, the ping last
+            receiving = asyncio.create_task(data._receive(ws, "depth"))
+            for _ in range(100):
+                if data.msgs_total - before == len(frames):
+                    break
+                await asyncio.sleep(0.01)
+            taken = data.msgs_total - before
+            await ws.close()
+            await asyncio.wait_for(receiving, 10)
+    finally:
+        await runner.cleanup()
+    assert taken == len(frames)
+    assert levels(data, "BTCUSDT") == venues["BTCUSDT"].levels()
