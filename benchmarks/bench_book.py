@@ -33,7 +33,7 @@ from hftui.bench import (
     make_frames,
     measure_ingest,
 )
-from hftui.engine.book import OrderBook, decimal_units
+from hftui.engine.book import ASKS, BIDS, OrderBook, decimal_units
 from hftui.engine.depth_sync import DepthSync
 from hftui.engine.warmup import warm_kernels
 
@@ -164,6 +164,61 @@ def bench_engine_bursts(snapshot: bytes, frames: list[bytes]) -> tuple[float, To
     return elapsed, (bids[:TOP], asks[:TOP])
 
 
+def with_tickers(snapshot: bytes, frames: list[bytes]) -> list[bytes]:
+    """The frames, each preceded by the bookTicker of the book it makes, as the depth
+    connection carries both (the ticker comes first: it is sent at once, diffs in batches)."""
+    sync = synced(orjson.loads(snapshot))
+    book = sync.book
+    out: list[bytes] = []
+    for frame in frames:
+        sync.on_frame(frame)
+        bid, ask = book.best_bid(), book.best_ask()
+        data = {
+            "e": "bookTicker",
+            "u": sync.last_update_id,
+            "s": "BTCUSDT",
+            "b": book.format_price(bid),
+            "B": book.format_qty(book.qty_at(BIDS, bid)),
+            "a": book.format_price(ask),
+            "A": book.format_qty(book.qty_at(ASKS, ask)),
+            "T": 1,
+            "E": 1,
+        }
+        out += [orjson.dumps({"stream": "btcusdt@bookTicker", "data": data}), frame]
+    return out
+
+
+def bench_mixed(snapshot: bytes, mixed: list[bytes], burst: int) -> float:
+    """µs per frame of the engine's receive path on depth and bookTicker frames: frames
+    alone (`burst` 1, MarketData.on_frame) or in bursts (MarketData.on_frames)."""
+    handle, handle_burst, book = engine_path(snapshot)
+    start = time.perf_counter_ns()
+    if burst == 1:
+        for frame in mixed:
+            handle(frame)
+    else:
+        for i in range(0, len(mixed), burst):
+            handle_burst(mixed[i : i + burst])
+    elapsed = (time.perf_counter_ns() - start) / len(mixed) / 1000
+    book()  # raises if the book fell out of sync
+    return elapsed
+
+
+def bench_mixed_baseline(snapshot: bytes, mixed: list[bytes]) -> float:
+    """The baseline's book for the diffs; a bookTicker read with orjson into four floats."""
+    handle, _, _ = baseline_path(snapshot)
+    ticker: list[float] = []
+    start = time.perf_counter_ns()
+    for frame in mixed:
+        if frame.find(b'"bookTicker"') >= 0:
+            data = orjson.loads(frame)["data"]
+            ticker = [float(data["b"]), float(data["B"]), float(data["a"]), float(data["A"])]
+        else:
+            handle(frame)
+    del ticker
+    return (time.perf_counter_ns() - start) / len(mixed) / 1000
+
+
 def bench_read_python(events: list[Any]) -> float:
     # String levels -> ticks and lots with the pure-Python reader, one value at a time.
     book = OrderBook("BTCUSDT", TICK, STEP)
@@ -240,6 +295,19 @@ def main() -> None:
     print(f"{'string levels -> ticks and lots (no book)':<42} {'us/msg':>8}")
     print(f"{'pure-Python reader, per value':<42} {python:>8.2f}")
     print(f"{'orjson.dumps + one numba call':<42} {numba:>8.2f}")
+    mixed = with_tickers(snapshot, frames)
+    bench_mixed(snapshot, mixed[:1000], BURST)
+    runs: list[tuple[str, Callable[[], float]]] = [
+        ("baseline: orjson + SortedDict", lambda: bench_mixed_baseline(snapshot, mixed)),
+        ("engine: frames alone (on_frame)", lambda: bench_mixed(snapshot, mixed, 1)),
+        (f"engine: bursts of {BURST} (on_frames)", lambda: bench_mixed(snapshot, mixed, BURST)),
+    ]
+    mixed_medians = [statistics.median(run() for _ in range(REPEATS)) for _, run in runs]
+    print()
+    print("each diff preceded by the bookTicker of the book it makes (the depth connection)")
+    print(f"{'path':<42} {'us/frame':>8} {'speed vs baseline':>18}")
+    for (name, _), micros in zip(runs, mixed_medians, strict=True):
+        print(f"{name:<42} {micros:>8.2f} {mixed_medians[0] / micros:>17.2f}x")
     print()
     print(format_ingest(measure_ingest(snapshot, frames, INGEST_SECONDS)))
 

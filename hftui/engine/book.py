@@ -67,11 +67,19 @@ from hftui.engine.kernels.book import (
     S_QTY_AT,
     S_RUN_BYTES,
     S_RUN_E,
+    S_RUN_TICKERS,
     S_SCRATCH_AT,
     S_SPILL_A,
     S_SPILL_B,
     S_TICK,
     S_TIMED,
+    S_TK_ASK,
+    S_TK_ASK_QTY,
+    S_TK_BID,
+    S_TK_BID_QTY,
+    S_TK_CALM,
+    S_TK_CHECKED,
+    S_TK_U,
     S_WINDOW,
     SCRATCH_ROWS,
     SPILLED,
@@ -115,6 +123,7 @@ __all__ = [
     "decimal_units",
     "decimals_of",
     "frame_run",
+    "one_frame",
 ]
 
 Levels = Sequence[Sequence[str]]
@@ -168,7 +177,7 @@ def _run_kernel() -> Callable[..., int]:
         observe_kernel()
         probe = OrderBook("PROBE", "1", "1", 16)
         blob, sizes = frame_run([b"{}"])
-        _run = _entry_point(run_, probe._buf, probe._symbol_bytes, blob, sizes, 0, 0, 0)
+        _run = _entry_point(run_, probe._buf, probe._symbol_bytes, blob, sizes, 0, 0)
     return _run
 
 
@@ -180,6 +189,13 @@ def frame_run(frames: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
         np.frombuffer(b"".join(frames), np.uint8),
         np.fromiter(map(len, frames), np.int64, len(frames)),
     )
+
+
+def one_frame(frame: bytes, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`frame_run` of a single frame, for less: its size is written into `sizes`, an int64
+    array of shape (1,) that the caller keeps for the purpose."""
+    sizes[0] = len(frame)
+    return np.frombuffer(frame, np.uint8), sizes
 
 
 class RawDiff(NamedTuple):
@@ -268,6 +284,8 @@ class OrderBook:
         self._layout(_SCRATCH)
         self._state[S_LAST_U] = 0
         self._state[S_EXPECT] = APPLY_NEVER
+        self.set_ticker(0, -1, 0, -1, 0)
+        self._state[S_TK_CALM] = 1
         self._state[S_PDEC] = self.price_decimals
         self._state[S_QDEC] = self.qty_decimals
         self._state[S_TICK] = self.tick_units
@@ -558,30 +576,77 @@ class OrderBook:
         self.take_frame = bound  # type: ignore[method-assign]
         return bound(frame, symbol_at, recv_ns)
 
-    def take_run(
-        self, blob: np.ndarray, sizes: np.ndarray, first: int, stop_u: int, recv_ns: int
-    ) -> int:
+    def take_run(self, blob: np.ndarray, sizes: np.ndarray, first: int, recv_ns: int) -> int:
         """`take_frame` for a run of frames (`frame_run`'s two arrays), from frame `first`
-        on, in one numba call (`kernels.book.run_`): it applies frames while each is a
-        "depthUpdate" of this book's symbol that continues the chain, and stops before one
-        that is not, after one whose apply set flags, or after the first whose u reaches
-        `stop_u`, received (all) at `recv_ns`.
+        on, received (all) at `recv_ns`, in one numba call (`kernels.book.run_`): it takes
+        frames while each is this book's "depthUpdate" that continues the chain (applied)
+        or its "bookTicker" while the chain is live (kept, see `ticker`), comparing the two
+        tops itself while they agree; it stops before a frame it cannot take, after one
+        whose apply set flags, or when the tops must be compared by the caller.
 
         Returns:
-            The frames applied above FLAG_BITS (`>> FLAG_BITS`), the last one's flags below
-            (`& FLAG_MASK`, for `settle`); `run_event_time_ms` is the last one's E.
+            The frames taken above FLAG_BITS (`>> FLAG_BITS`), the last depth frame's flags
+            below (`& FLAG_MASK`, for `settle`); `run_event_time_ms`, `run_bytes` and
+            `run_tickers` tell the rest.
         """
         bound = partial(_run_kernel(), self._buf, self._symbol_bytes)
         self.take_run = bound  # type: ignore[method-assign]
-        return bound(blob, sizes, first, stop_u, recv_ns)
+        return bound(blob, sizes, first, recv_ns)
 
     def run_event_time_ms(self) -> int:
-        """E of the last frame `take_run` applied (0 if it had none)."""
+        """E of the last depth frame `take_run` applied (0 if it had none)."""
         return self._slots[S_RUN_E]
 
     def run_bytes(self) -> int:
-        """The bytes of the frames `take_run` applied."""
+        """The bytes of the frames `take_run` took."""
         return self._slots[S_RUN_BYTES]
+
+    def run_tickers(self) -> int:
+        """How many of the frames `take_run` took were bookTickers."""
+        return self._slots[S_RUN_TICKERS]
+
+    # The venue's bookTicker for this book, which `take_run` keeps and checks as well.
+
+    @property
+    def ticker_u(self) -> int:
+        """u of the last bookTicker (0: none yet)."""
+        return self._slots[S_TK_U]
+
+    def ticker(self) -> tuple[int, int, int, int]:
+        """The last bookTicker's best bid, its lots, best ask, its lots (ticks; -1: none)."""
+        slots = self._slots
+        return slots[S_TK_BID], slots[S_TK_BID_QTY], slots[S_TK_ASK], slots[S_TK_ASK_QTY]
+
+    def set_ticker(self, update_id: int, bid: int, bid_qty: int, ask: int, ask_qty: int) -> None:
+        state = self._state
+        state[S_TK_U] = update_id
+        state[S_TK_BID] = bid
+        state[S_TK_BID_QTY] = bid_qty
+        state[S_TK_ASK] = ask
+        state[S_TK_ASK_QTY] = ask_qty
+
+    @property
+    def checked_u(self) -> int:
+        """The bookTicker u last compared with this book's top."""
+        return self._slots[S_TK_CHECKED]
+
+    @checked_u.setter
+    def checked_u(self, update_id: int) -> None:
+        self._state[S_TK_CHECKED] = update_id
+
+    def ticker_due(self) -> bool:
+        """The book has reached a bookTicker not yet compared with it, or a disagreement is
+        being timed: the caller should compare the tops now."""
+        slots = self._slots
+        update_id = slots[S_TK_U]
+        return (update_id > slots[S_TK_CHECKED] or not slots[S_TK_CALM]) and slots[
+            S_LAST_U
+        ] >= update_id
+
+    def set_calm(self, calm: bool) -> None:
+        """Whether no disagreement with the bookTicker is being timed: `take_run` compares
+        the tops itself only then."""
+        self._state[S_TK_CALM] = calm
 
     def settle(self, flags: int) -> int:
         """APPLIED or CROSSED_BOOK after an apply whose kernel flags were not 0."""

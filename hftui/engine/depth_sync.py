@@ -39,7 +39,7 @@ from hftui.engine.book import (
     OrderBook,
     RawDiff,
 )
-from hftui.engine.kernels.book import FLAG_BITS, FLAG_MASK, PARSED
+from hftui.engine.kernels.book import FLAG_BITS, FLAG_MASK, PARSED, TOP_DUE
 from hftui.engine.metrics import LatencyHistogram
 
 __all__ = ["DepthSync", "DiffResult", "SnapshotResult", "SyncResult", "SyncState"]
@@ -104,6 +104,7 @@ class DepthSync:
         self.needs_snapshot = True
         self.timed = False  # on_frame observes latencies (see `time_frames`)
         self.event_time_ms = 0  # E of the last frame `on_frame` took (0: none)
+        self.top_due = False  # see on_frame
         self._buffer: deque[RawDiff] = deque()
         self._pending: _Snapshot | None = None
         # Counters (plain ints: the engine's collector reads them).
@@ -221,7 +222,9 @@ class DepthSync:
 
         Returns None if the fast path cannot read the frame (malformed, off the grid,
         unusual, or not this book's); the caller then decodes it and uses `on_diff`, which
-        explains the problem. `event_time_ms` is the frame's E (0 if it had none).
+        explains the problem. `event_time_ms` is the frame's E (0 if it had none). When the
+        book is left synced and has reached a bookTicker the kernel could not settle with,
+        `top_due` is set for the caller, who compares the tops and clears it.
         """
         if type(frame) is not bytes:  # the kernel's entry point takes bytes and nothing else
             frame = bytes(frame)
@@ -233,6 +236,9 @@ class DepthSync:
         flags = packed & FLAG_MASK
         if flags == 0:  # the steady state: the next event of the chain, applied and timed
             return _APPLIED
+        if flags == TOP_DUE:  # the same, and the tops to compare
+            self.top_due = True
+            return _APPLIED
         if flags == PARSED:
             result = self.on_raw(book.raw_diff())  # the general rules decide
         else:  # applied (the chain advanced), with something for the book to settle
@@ -241,26 +247,28 @@ class DepthSync:
                 result = self._crossed(book.raw_final_id())
         if self.timed:
             book.observe_frame(recv_ns)
+        self.top_due = self.synced and book.ticker_due()
         return result
 
     def on_run(
-        self, blob: np.ndarray, sizes: np.ndarray, first: int, stop_u: int, recv_ns: int
+        self, blob: np.ndarray, sizes: np.ndarray, first: int, recv_ns: int
     ) -> tuple[int, SyncResult]:
         """`on_frame` for a run of frames (`book.frame_run`'s arrays) from frame `first` on,
-        received by `recv_ns`: the synced book takes, in one numba call, each frame that
-        `on_frame` would apply outright, up to the first it would not (left for `on_frame`,
-        untouched), or through the first whose u reaches `stop_u` (see `OrderBook.take_run`).
+        received by `recv_ns`: the synced book takes, in one numba call, each depth frame
+        that `on_frame` would apply outright and each of its bookTickers while it is live,
+        up to the first frame it cannot take (left for the caller, untouched), or until the
+        caller must compare the book's top with the bookTicker (see `OrderBook.take_run`).
 
         Returns:
-            (frames taken, the last one's result: APPLIED, or CROSSED if it crossed the
-            book). `event_time_ms` is the last one's E.
+            (frames taken, the last depth frame's result: APPLIED, or CROSSED if it crossed
+            the book). `event_time_ms` is the last depth frame's E;
+            `book.run_tickers()` says how many of the frames were bookTickers.
         """
         book = self.book
-        packed = book.take_run(blob, sizes, first, stop_u, recv_ns)
+        packed = book.take_run(blob, sizes, first, recv_ns)
         taken = packed >> FLAG_BITS
-        if not taken:
-            return 0, _APPLIED
-        self.event_time_ms = book.run_event_time_ms()
+        if taken > book.run_tickers():
+            self.event_time_ms = book.run_event_time_ms()
         flags = packed & FLAG_MASK
         if flags == 0:
             return taken, _APPLIED

@@ -33,7 +33,7 @@ from yarl import URL
 
 from hftui.engine.binance.constants import DEPTH_SNAPSHOT_LIMIT, depth_stream
 from hftui.engine.binance.rest import PublicRest, VenueError
-from hftui.engine.book import ASKS, BIDS, OrderBook, frame_run
+from hftui.engine.book import ASKS, BIDS, OrderBook, frame_run, one_frame
 from hftui.engine.book_verify import DEFAULT_VERIFY_INTERVAL_S, BookVerifier
 from hftui.engine.depth_sync import DepthSync, DiffResult, SyncResult, SyncState
 from hftui.engine.instrument import Instrument, parse_instruments
@@ -246,14 +246,8 @@ class SymbolFeed:
     event_time_ms: int = 0
     msgs: int = 0
     version: int = 0  # bumped on every visible change; the publisher compares it
-    # bookTicker: the venue's own top of book as of update id `ticker_u` (ticks and lots),
-    # checked against the book once the book has reached that id.
-    ticker_u: int = 0
-    ticker_bid: int = -1
-    ticker_bid_qty: int = 0
-    ticker_ask: int = -1
-    ticker_ask_qty: int = 0
-    checked_u: int = 0  # the ticker update id last compared with the book
+    # bookTicker: the venue's own top of book, kept in the book (`OrderBook.ticker`) and
+    # checked against it once the book has reached its update id.
     disagree_ns: int = 0  # since when the book's top has disagreed with bookTicker; 0: agrees
     top_mismatches: int = 0  # disagreements that outlasted the tolerance (each a resync)
     # markPrice stream (USDT and a fraction; 0 until the first update)
@@ -270,6 +264,16 @@ class SymbolFeed:
     @property
     def book(self) -> OrderBook | None:
         return self.sync.book if self.sync is not None else None
+
+    @property
+    def ticker_u(self) -> int:
+        """u of the last bookTicker kept (0: none)."""
+        return self.sync.book.ticker_u if self.sync is not None else 0
+
+    @property
+    def checked_u(self) -> int:
+        """The bookTicker u last compared with the book."""
+        return self.sync.book.checked_u if self.sync is not None else 0
 
     def state(self, connected: bool, now_ns: int, stale_after_ns: int) -> FeedState:
         if not connected:
@@ -344,6 +348,7 @@ class MarketData:
         self.recorder: Recorder | None = None
         self.fetch_snapshots = True  # off in replay, where snapshots come from the recording
         self._sockets: set[aiohttp.ClientWebSocketResponse] = set()
+        self._one_size = np.zeros(1, np.int64)  # for one_frame
         # Listeners (the engine's execution): the instruments once exchangeInfo is in, every
         # applied diff, every trade. Diffs and trades call inline on the receive path, so
         # those listeners must be cheap.
@@ -391,6 +396,7 @@ class MarketData:
                 log.error("symbol is not listed by the venue", extra={"symbol": feed.symbol})
                 continue
             book = OrderBook(spec.symbol, spec.tick_size, spec.step_size)
+            book.set_calm(feed.disagree_ns == 0)
             feed.sync = DepthSync(book)
             self._time_frames(feed)
             feed.version += 1
@@ -834,7 +840,7 @@ class MarketData:
                 feed.disagree_ns
                 and now - feed.disagree_ns >= self.top_tolerance_ns
                 and sync.synced
-                and sync.last_update_id >= feed.ticker_u
+                and sync.last_update_id >= sync.book.ticker_u
             ):
                 self._check_top(feed)  # a quiet symbol: no diff came to look again
             if sync.resuming and now - feed.resume_ns > stale_after:
@@ -948,9 +954,8 @@ class MarketData:
                 # The steady state's share of `_after_diff`: the next event of a synced book
                 # (APPLIED always leaves it synced; only the bookTicker check can reset it).
                 feed.version += 1
-                if (
-                    feed.ticker_u > feed.checked_u or feed.disagree_ns
-                ) and sync.last_update_id >= feed.ticker_u:
+                if sync.top_due:
+                    sync.top_due = False
                     self._check_top(feed)
                     if sync.needs_snapshot:  # the check reset it
                         self._want_snapshot(feed, result)
@@ -958,7 +963,23 @@ class MarketData:
                 if self.on_book is not None:
                     self.on_book(feed.symbol, sync.book, recv_ns)
                 return
+        elif raw.find(b'"bookTicker"') >= 0 and self._ticker_frame(raw, recv_ns):
+            return
         self._on_json(frame, recv_ns)
+
+    def _ticker_frame(self, raw: bytes, recv_ns: int) -> bool:
+        # A bookTicker read by its book's kernel, as in a burst (a run of one frame); False
+        # if the kernel leaves it to the JSON path.
+        start = raw.find(b'"s":"') + 5
+        feed = self._by_symbol_bytes.get(raw[start : raw.find(b'"', start)])
+        sync = feed.sync if feed is not None and start >= 5 else None
+        if feed is None or sync is None:
+            return False
+        blob, sizes = one_frame(raw, self._one_size)
+        taken, result = sync.on_run(blob, sizes, 0, recv_ns)
+        if taken:
+            self._took_run(feed, sync, taken, result, recv_ns)
+        return taken > 0
 
     def on_frames(self, frames: list[bytes], recv_ns: int) -> None:
         """Frames drained from one connection in a burst, the first received at `recv_ns`:
@@ -980,7 +1001,8 @@ class MarketData:
         while i < count:
             raw = frames[i]
             feed = sync = None
-            if raw.find(b'"depthUpdate"') >= 0:  # as on_frame finds the book
+            # As on_frame finds the book.
+            if raw.find(b'"depthUpdate"') >= 0 or raw.find(b'"bookTicker"') >= 0:
                 start = raw.find(b'"s":"') + 5
                 feed = self._by_symbol_bytes.get(raw[start : raw.find(b'"', start)])
                 sync = feed.sync if feed is not None and start >= 5 else None
@@ -989,39 +1011,37 @@ class MarketData:
                 self.on_frame(raw, recv_ns)
                 i += 1
                 continue
-            # The bookTicker check wants the book as of the ticker's update id: stop there.
-            pending = feed.ticker_u > feed.checked_u or feed.disagree_ns
-            taken, result = sync.on_run(
-                blob, sizes, i, feed.ticker_u if pending else _MAX_ID, recv_ns
-            )
-            if not taken:  # the frame is not a plain next event: on_frame sorts it out
+            taken, result = sync.on_run(blob, sizes, i, recv_ns)
+            if not taken:  # not a frame the run takes: on_frame sorts it out
                 self.on_frame(raw, recv_ns)
                 i += 1
                 continue
             self.msgs_total += taken
             self.bytes_total += sync.book.run_bytes()
             i += taken
-            self._took_run(feed, sync, taken, result, pending, recv_ns)
+            self._took_run(feed, sync, taken, result, recv_ns)
 
     def _took_run(
-        self,
-        feed: SymbolFeed,
-        sync: DepthSync,
-        taken: int,
-        result: SyncResult,
-        pending: bool | int,
-        recv_ns: int,
+        self, feed: SymbolFeed, sync: DepthSync, taken: int, result: SyncResult, recv_ns: int
     ) -> None:
-        # on_frame's accounting and checks after an applied frame, once for a run.
-        feed.recv_ns = feed.depth_ns = recv_ns
-        feed.msgs += taken
+        # What on_frame does after each frame of a run, once for the run: its depth frames
+        # were applied, its bookTickers kept (and compared where they agreed).
+        tickers = sync.book.run_tickers()
+        depth = taken - tickers
+        feed.recv_ns = recv_ns
+        if tickers:
+            feed.ticker_ns = recv_ns
+        if not depth:
+            return  # the kernel takes a bookTicker only where it leaves nothing to compare
+        feed.depth_ns = recv_ns
+        feed.msgs += depth
         if sync.event_time_ms:
             feed.event_time_ms = sync.event_time_ms
         if result is not _APPLIED:
             self._after_diff(feed, result)
             return
         feed.version += 1
-        if pending and sync.last_update_id >= feed.ticker_u:
+        if sync.book.ticker_due():  # the run left the comparison to us
             self._check_top(feed)
             if sync.needs_snapshot:  # the check reset it
                 self._want_snapshot(feed, result)
@@ -1069,11 +1089,8 @@ class MarketData:
         sync = feed.sync
         if sync is None:
             return
-        if (
-            (feed.ticker_u > feed.checked_u or feed.disagree_ns)
-            and sync.last_update_id >= feed.ticker_u
-            and sync.synced
-        ):
+        sync.top_due = False
+        if sync.synced and sync.book.ticker_due():
             self._check_top(feed)
         if self.on_book is not None and sync.synced:
             self.on_book(feed.symbol, sync.book, feed.recv_ns)
@@ -1136,10 +1153,9 @@ class MarketData:
             book.price_to_ticks(event["a"]),
             book.qty_to_lots(event["A"]),
         )
-        feed.ticker_bid, feed.ticker_bid_qty, feed.ticker_ask, feed.ticker_ask_qty = top
-        feed.ticker_u = update_id
+        book.set_ticker(update_id, *top)
         sync = feed.sync
-        if sync is not None and sync.synced and sync.last_update_id >= feed.ticker_u:
+        if sync is not None and sync.synced and sync.last_update_id >= update_id:
             self._check_top(feed)  # the diff got here first
 
     def _check_top(self, feed: SymbolFeed) -> None:
@@ -1151,37 +1167,46 @@ class MarketData:
         if sync is None:
             return
         book = sync.book
-        feed.checked_u = feed.ticker_u
+        ticker_u = book.checked_u = book.ticker_u
+        ticker_bid, ticker_bid_qty, ticker_ask, ticker_ask_qty = book.ticker()
         bid, ask = book.best_bid(), book.best_ask()
         if (
-            bid == feed.ticker_bid
-            and ask == feed.ticker_ask
-            and book.qty_at(BIDS, bid) == feed.ticker_bid_qty
-            and book.qty_at(ASKS, ask) == feed.ticker_ask_qty
+            bid == ticker_bid
+            and ask == ticker_ask
+            and book.qty_at(BIDS, bid) == ticker_bid_qty
+            and book.qty_at(ASKS, ask) == ticker_ask_qty
         ):
-            feed.disagree_ns = 0
+            self._disagree(feed, 0)
             return
         now = self.clock_ns()
         if not feed.disagree_ns:
-            feed.disagree_ns = now
+            self._disagree(feed, now)
             return
         if now - feed.disagree_ns < self.top_tolerance_ns:
             return
         feed.top_mismatches += 1
         self.top_mismatches += 1
-        feed.disagree_ns = 0
+        self._disagree(feed, 0)
         log.warning(
             "book disagrees with bookTicker; resyncing",
             extra={
                 "symbol": feed.symbol,
                 "book": [book.format_price(bid), book.format_price(ask)],
-                "ticker": [book.format_price(feed.ticker_bid), book.format_price(feed.ticker_ask)],
+                "ticker": [book.format_price(ticker_bid), book.format_price(ticker_ask)],
                 "u": sync.last_update_id,
-                "ticker_u": feed.ticker_u,
+                "ticker_u": ticker_u,
             },
         )
         sync.reset("book disagrees with bookTicker")
         feed.version += 1
+
+    @staticmethod
+    def _disagree(feed: SymbolFeed, since_ns: int) -> None:
+        # Since when the tops disagree (0: they agree); the book's kernel compares them
+        # itself only while no disagreement is being timed.
+        feed.disagree_ns = since_ns
+        if feed.sync is not None:
+            feed.sync.book.set_calm(since_ns == 0)
 
     def _on_mark(self, event: dict[str, object], frame: str | bytes) -> None:
         feed = self._by_symbol.get(event.get("s"))  # type: ignore[call-overload]

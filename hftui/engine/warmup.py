@@ -36,7 +36,7 @@ def warm_kernels() -> None:
     runs = OrderBook("WARMUP", "0.10", "0.001")
     runs.load_snapshot([["100.00", "1.000"]], [["100.10", "1.000"]])
     runs.follow(1, True)
-    if runs.take_run(*frame_run([_FRAME]), 0, 1 << 62, 0) >> FLAG_BITS != 1:  # bursts' kernel
+    if runs.take_run(*frame_run([_FRAME]), 0, 0) >> FLAG_BITS != 1:  # bursts' kernel
         raise RuntimeError("the burst kernel rejected its own warm-up frame")
     scratch = [np.zeros(4, np.int64) for _ in range(4)]
     book.top(4, *scratch)

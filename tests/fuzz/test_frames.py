@@ -16,7 +16,8 @@ import orjson
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from hftui.engine.book import OrderBook
+from hftui.engine.book import OrderBook, frame_run
+from hftui.engine.kernels.book import FLAG_BITS
 from hftui.engine.market_data import _MAX_FRAME, MarketData
 from tests.fuzz import examples
 from tests.fuzz.strategies import json_value
@@ -226,6 +227,17 @@ def test_a_frame_wrapped_or_cut_after_its_levels_is_not_applied() -> None:
 # ---- the fast parser against the JSON path -------------------------------------------------
 
 
+def json_event(frame: bytes) -> dict[str, Any] | None:
+    """The event the JSON path finds in a frame the kernel took (None: not JSON). A frame it
+    takes is one object, so the JSON is one too."""
+    try:
+        message = orjson.loads(frame)
+    except orjson.JSONDecodeError:
+        return None
+    assert isinstance(message, dict)
+    return message["data"] if isinstance(message.get("data"), dict) else message
+
+
 def fast_and_json_agree(frame: bytes) -> None:
     """Whatever the numba parser takes from valid JSON, the JSON path reads the same way.
 
@@ -236,13 +248,8 @@ def fast_and_json_agree(frame: bytes) -> None:
     diff = book.parse_raw(frame)
     if diff is None:
         return
-    try:
-        message = orjson.loads(frame)
-    except orjson.JSONDecodeError:
-        return
-    assert isinstance(message, dict)
-    event = message["data"] if isinstance(message.get("data"), dict) else message
-    if not all(key in event for key in ("U", "u", "pu", "b", "a")):
+    event = json_event(frame)
+    if event is None or not all(key in event for key in ("U", "u", "pu", "b", "a")):
         return  # not an event to the JSON path: dropped there, so nothing to disagree on
     assert (event["U"], event["u"], event["pu"]) == (
         diff.first_id,
@@ -306,3 +313,69 @@ def mutated(draw: st.DrawFn) -> bytes:
 @example(frame=b'{"U":9,' + VALID[1:])  # and before it
 def test_what_the_fast_parser_takes_the_json_path_reads_the_same(frame: bytes) -> None:
     fast_and_json_agree(frame)
+
+
+# ---- the same for bookTicker frames, which a burst's kernel reads too ---------------------
+
+TICKER = orjson.dumps(
+    {
+        "stream": "btcusdt@bookTicker",
+        "data": {
+            "e": "bookTicker",
+            "u": 9,
+            "s": "BTCUSDT",
+            "b": "64000.10",
+            "B": "1.500",
+            "a": "64000.20",
+            "A": "0.250",
+            "T": 1_700_000_000_123,
+            "E": 1_700_000_000_124,
+        },
+    }
+)
+
+
+def ticker_fast_and_json_agree(frame: bytes) -> None:
+    """Whatever bookTicker the kernel takes from valid JSON, the JSON path reads the same."""
+    book = OrderBook("BTCUSDT", "0.10", "0.001")
+    book.follow(0, True)  # a live book, which takes bookTickers
+    if not book.take_run(*frame_run([frame]), 0, 0) >> FLAG_BITS:
+        return
+    event = json_event(frame)
+    if event is None or not all(key in event for key in ("u", "b", "B", "a", "A", "s", "e")):
+        return
+    assert (event["e"], event["s"], event["u"]) == ("bookTicker", "BTCUSDT", book.ticker_u)
+    assert book.ticker() == (
+        book.price_to_ticks(event["b"]),
+        book.qty_to_lots(event["B"]),
+        book.price_to_ticks(event["a"]),
+        book.qty_to_lots(event["A"]),
+    )
+
+
+@st.composite
+def mutated_ticker(draw: st.DrawFn) -> bytes:
+    frame = bytearray(TICKER)
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(frame)))
+        piece = draw(
+            st.sampled_from([b'"', b",", b":", b"\\", b"0", b".", b" ", b"-", b"[", b"]"])
+            | st.binary(min_size=1, max_size=3)
+        )
+        if draw(st.booleans()):
+            frame[at:at] = piece
+        else:
+            del frame[at : at + draw(st.integers(1, 6))]
+    return bytes(frame)
+
+
+@settings(max_examples=examples(500), deadline=None)
+@given(frame=mutated_ticker())
+@example(frame=TICKER)
+@example(frame=TICKER.replace(b'"b":"64000.10"', b'"b":"64000.10","b":[["1.00","1.000"]]'))
+@example(frame=TICKER.replace(b'"B":"1.500"', b'"B":"1.5001"'))  # finer than the step
+@example(frame=TICKER.replace(b'"b":"64000.10"', b'"b":"64000.15"'))  # off the tick
+def test_what_the_kernel_takes_from_a_book_ticker_the_json_path_reads_the_same(
+    frame: bytes,
+) -> None:
+    ticker_fast_and_json_agree(frame)

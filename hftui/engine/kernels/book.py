@@ -29,6 +29,10 @@ from hftui.engine.kernels.parse import (
     META_PREV,
     META_SIZE,
     META_SYMBOL,
+    META_TICKER_ASK,
+    META_TICKER_ASK_QTY,
+    META_TICKER_BID,
+    META_TICKER_BID_QTY,
     parse_depth_,
 )
 
@@ -75,12 +79,21 @@ __all__ = [
     "S_QTY_AT",
     "S_RUN_BYTES",
     "S_RUN_E",
+    "S_RUN_TICKERS",
     "S_SCRATCH_AT",
     "S_SPILL_A",
     "S_SPILL_B",
     "S_TICK",
     "S_TIMED",
+    "S_TK_ASK",
+    "S_TK_ASK_QTY",
+    "S_TK_BID",
+    "S_TK_BID_QTY",
+    "S_TK_CALM",
+    "S_TK_CHECKED",
+    "S_TK_U",
     "S_WINDOW",
+    "TOP_DUE",
     "apply_",
     "frame_",
     "ingest_",
@@ -119,9 +132,20 @@ S_WINDOW = S_LAST_U + 3
 S_CAPACITY = S_LAST_U + 4  # scratch columns
 S_QTY_AT = S_LAST_U + 5
 S_SCRATCH_AT = S_LAST_U + 6
-S_RUN_E = S_LAST_U + 7  # run_: E of the last frame it applied (0 if none or out of range)
-S_RUN_BYTES = S_LAST_U + 8  # run_: the bytes of the frames it applied
-STATE_SIZE = S_LAST_U + 9
+S_RUN_E = S_LAST_U + 7  # run_: E of the last depth frame it applied (0: none or out of range)
+S_RUN_BYTES = S_LAST_U + 8  # run_: the bytes of the frames it took
+S_RUN_TICKERS = S_LAST_U + 9  # run_: how many of them were bookTickers
+# The venue's bookTicker (u, best bid and ask in ticks and lots), which the book's top must
+# match once the book has reached its u: kept here so that run_ takes bookTickers and does
+# the check itself while they agree.
+S_TK_U = S_LAST_U + 10  # 0: none yet
+S_TK_BID = S_LAST_U + 11
+S_TK_BID_QTY = S_LAST_U + 12
+S_TK_ASK = S_LAST_U + 13
+S_TK_ASK_QTY = S_LAST_U + 14
+S_TK_CHECKED = S_LAST_U + 15  # the ticker u last compared with the book
+S_TK_CALM = S_LAST_U + 16  # 1 unless the caller is timing a disagreement
+STATE_SIZE = S_LAST_U + 17
 
 # BUFFER LAYOUT: a book's arrays are views of one int64 buffer, so the receive path's kernel
 # takes a single array (each array argument costs its own unboxing on every call):
@@ -146,6 +170,7 @@ SPILLED = 1  # some levels fell outside the window: see S_SPILL_B / S_SPILL_A
 ATTENTION = 2  # a side is empty in the window, or the touch drifted a quarter window off centre
 CROSSED = 4  # the window's best bid >= its best ask
 PARSED = 8  # ingest_frame_: parsed into scratch and the header, not applied
+TOP_DUE = 16  # frame_: applied, and the caller must compare the top with the bookTicker
 
 ANY_SYMBOL = -2  # frame_'s `symbol_at` when the caller did not look for the symbol
 MISMATCH = -16  # frame_: not a depth event, or its symbol is not where the caller saw it
@@ -436,6 +461,41 @@ def _same_symbol(frame: np.ndarray, at: int, symbol: np.ndarray) -> bool:
     return k == width
 
 
+@inline_kernel
+def _top_is(
+    qty: np.ndarray, state: np.ndarray, bid: int, bid_qty: int, ask: int, ask_qty: int
+) -> bool:
+    # The window's best bid and ask, with their lots, are these (ticks; -1: none). Only
+    # meaningful while no overflow level is better (S_IRREGULAR clear).
+    base = state[S_BASE]
+    i = state[S_BID]
+    k = state[S_ASK]
+    have_bid = base + i if i >= 0 else -1
+    have_ask = base + k if k < qty.shape[1] else -1
+    if have_bid != bid or have_ask != ask:
+        return False
+    bid_ok = i < 0 or qty[BIDS, i] == bid_qty
+    ask_ok = k >= qty.shape[1] or qty[ASKS, k] == ask_qty
+    return bool(bid_ok and ask_ok)
+
+
+@inline_kernel
+def _top_agrees(qty: np.ndarray, state: np.ndarray) -> bool:
+    # The top is the bookTicker's kept in S_TK_*.
+    return _top_is(
+        qty, state, state[S_TK_BID], state[S_TK_BID_QTY], state[S_TK_ASK], state[S_TK_ASK_QTY]
+    )
+
+
+@inline_kernel
+def _ticker_due(state: np.ndarray) -> bool:
+    # A bookTicker the book has reached is not yet compared, or a disagreement is timed.
+    update_id = state[S_TK_U]
+    return bool(
+        (update_id > state[S_TK_CHECKED] or state[S_TK_CALM] == 0) and state[S_LAST_U] >= update_id
+    )
+
+
 @kernel
 def run_(
     buf: np.ndarray,
@@ -443,21 +503,26 @@ def run_(
     blob: np.ndarray,
     sizes: np.ndarray,
     first: int,
-    stop_u: int,
     recv_ns: int,
 ) -> int:
     """`frame_` over a run of frames: the frames are `blob` (uint8) cut into `sizes` (int64:
     frame j is the sizes[j] bytes after the frames before it), taken from frame `first` on
-    while each is a "depthUpdate" of the book's `symbol` (its bytes, uint8) that continues
-    the chain, as `frame_` would apply it. The run ends before the first frame that is not,
-    leaving that frame to the caller untouched; after a frame whose apply set flags (the
-    caller settles it, as after `frame_`); or after the first frame whose u reaches
-    `stop_u`. S_RUN_E holds the E of the last frame applied, S_RUN_BYTES the bytes of those
-    applied. With S_TIMED set, each frame applied with no flags is observed as `frame_`
-    observes it, against `recv_ns`.
+    while each is an event of the book's `symbol` (its bytes, uint8) that the book can take
+    here: a "depthUpdate" that continues the chain, applied as `frame_` applies it, or a
+    "bookTicker" while the book is live, kept in S_TK_*. When the book has reached the
+    ticker's u, the two tops are compared here (as the caller's check would) and the run
+    goes on while they agree and no disagreement is being timed.
+
+    The run ends before the first frame it cannot take, leaving that frame to the caller
+    untouched (a bookTicker whose top disagrees among them); after a depth frame whose apply
+    set flags (the caller settles it, as after `frame_`), or after which the tops must be
+    compared by the caller. S_RUN_E holds the E of the last depth frame applied,
+    S_RUN_BYTES the bytes of the frames taken, S_RUN_TICKERS how many were bookTickers. With
+    S_TIMED set, each depth frame applied with no flags is observed as `frame_` observes
+    it, against `recv_ns`.
 
     Returns:
-        The frames applied above FLAG_BITS, the last one's apply flags below.
+        The frames taken above FLAG_BITS, the last depth frame's apply flags below.
     """
     state = buf[:STATE_SIZE]
     window = state[S_WINDOW]
@@ -475,17 +540,39 @@ def run_(
         origin += sizes[k]
     start = origin
     state[S_RUN_BYTES] = 0
+    state[S_RUN_TICKERS] = 0
     j = first
     flags = 0
     while j < count:
         end = start + sizes[j]
         frame = blob[start:end]  # a view; the parser reads an array as it reads bytes
-        if _parse_frame(frame, state, scratch, meta) != 0 or meta[META_DEPTH] != 1:  # type: ignore[arg-type]
+        if _parse_frame(frame, state, scratch, meta) != 0:  # type: ignore[arg-type]
             break
-        if not _same_symbol(frame, meta[META_SYMBOL], symbol):
+        kind = meta[META_DEPTH]
+        if kind == 0 or not _same_symbol(frame, meta[META_SYMBOL], symbol):
             break
         final = meta[META_FINAL]
         expect = state[S_EXPECT]
+        if kind == 2:  # a bookTicker, taken only by a live book the caller need not fix
+            if expect < 0 or state[S_IRREGULAR]:
+                break
+            bid, bid_qty = meta[META_TICKER_BID], meta[META_TICKER_BID_QTY]
+            ask, ask_qty = meta[META_TICKER_ASK], meta[META_TICKER_ASK_QTY]
+            due = state[S_LAST_U] >= final
+            if due and not (state[S_TK_CALM] and _top_is(qty, state, bid, bid_qty, ask, ask_qty)):
+                break
+            state[S_TK_U] = final
+            state[S_TK_BID] = bid
+            state[S_TK_BID_QTY] = bid_qty
+            state[S_TK_ASK] = ask
+            state[S_TK_ASK_QTY] = ask_qty
+            if due:
+                state[S_TK_CHECKED] = final
+            state[S_RUN_TICKERS] += 1
+            j += 1
+            start = end
+            state[S_RUN_BYTES] = end - origin
+            continue
         if expect < 0 or meta[META_PREV] != expect or meta[META_FIRST] > final or final <= expect:
             break
         flags = apply_(qty, state, scratch, meta[META_BIDS], meta[META_ASKS])
@@ -493,9 +580,9 @@ def run_(
         state[S_LAST_U] = final
         event_time = meta[META_EVENT_TIME]
         state[S_RUN_E] = event_time if 0 <= event_time < E_LIMIT else 0
-        state[S_RUN_BYTES] = end - origin
         j += 1
         start = end
+        state[S_RUN_BYTES] = end - origin
         if state[S_IRREGULAR]:
             flags |= ATTENTION
         if flags != 0:
@@ -504,8 +591,10 @@ def run_(
             observe_(buf, HIST_INGEST_AT, wall_ns_() - recv_ns)
             if event_time:
                 observe_(buf, HIST_DELAY_AT, recv_ns - event_time * 1_000_000)
-        if final >= stop_u:
-            break
+        if _ticker_due(state):
+            if not (state[S_TK_CALM] and _top_agrees(qty, state)):
+                break  # the caller compares, and times a disagreement
+            state[S_TK_CHECKED] = state[S_TK_U]
     return ((j - first) << FLAG_BITS) | flags
 
 
@@ -518,7 +607,9 @@ def frame_(buf: np.ndarray, frame: bytes, symbol_at: int, recv_ns: int) -> int:
     apply it if it continues the chain in S_EXPECT (pu == S_EXPECT, U <= u, u > S_EXPECT),
     advancing S_EXPECT and S_LAST_U to its u. The state's S_IRREGULAR adds ATTENTION to an
     apply's flags, so 0 means done: then, with S_TIMED set, the frame's ingest latency (now
-    less `recv_ns`) and feed delay (`recv_ns` less E) are observed here too.
+    less `recv_ns`) and feed delay (`recv_ns` less E) are observed here too, and if the book
+    has reached the bookTicker kept in S_TK_* it compares the two tops: TOP_DUE, alone,
+    when the caller must (they differ, or it is timing a disagreement).
 
     Returns:
         A negative status when declined; else apply_'s flags when applied, or PARSED when
@@ -551,8 +642,14 @@ def frame_(buf: np.ndarray, frame: bytes, symbol_at: int, recv_ns: int) -> int:
     state[S_LAST_U] = final
     if state[S_IRREGULAR]:
         flags |= ATTENTION
-    if flags == 0 and state[S_TIMED]:
+    if flags != 0:
+        return flags | packed_time
+    if state[S_TIMED]:
         observe_(buf, HIST_INGEST_AT, wall_ns_() - recv_ns)
         if event_time:
             observe_(buf, HIST_DELAY_AT, recv_ns - event_time * 1_000_000)
-    return flags | packed_time
+    if _ticker_due(state):  # the bookTicker check, done here while the tops agree
+        if not (state[S_TK_CALM] and _top_agrees(qty, state)):
+            return TOP_DUE | packed_time
+        state[S_TK_CHECKED] = state[S_TK_U]
+    return packed_time

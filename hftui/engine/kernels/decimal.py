@@ -23,6 +23,7 @@ __all__ = [
     "decimal_units_",
     "level_pairs_",
     "level_sides_",
+    "quoted_",
 ]
 
 MALFORMED = -1  # not `digits[.digits]`, or not the JSON shape expected
@@ -110,7 +111,9 @@ def _skip_ws(buf: bytes, i: int, n: int) -> int:
 
 
 @inline_kernel
-def _quoted(buf: bytes, i: int, n: int, decimals: int) -> tuple[int, int]:
+def quoted_(buf: bytes, i: int, n: int, decimals: int) -> tuple[int, int]:
+    # A JSON string at i holding a decimal: (index after the closing quote, units or a
+    # negative value status), or (MALFORMED, 0) when it is not a plain string.
     # The common case, "digits" or "digits.digits", in two tight loops; anything else is
     # read again by `_quoted_general`, which decides what is wrong with it.
     if i >= n or buf[i] != _QUOTE:
@@ -236,13 +239,13 @@ def level_pairs_(
     while i < n:
         if buf[i] != _LBRACKET:
             return MALFORMED, 0
-        i, price = _quoted(buf, _skip_ws(buf, i + 1, n), n, price_decimals)
+        i, price = quoted_(buf, _skip_ws(buf, i + 1, n), n, price_decimals)
         if i < 0:
             return MALFORMED, 0
         i = _skip_ws(buf, i, n)
         if i >= n or buf[i] != _COMMA:
             return MALFORMED, 0
-        i, qty = _quoted(buf, _skip_ws(buf, i + 1, n), n, qty_decimals)
+        i, qty = quoted_(buf, _skip_ws(buf, i + 1, n), n, qty_decimals)
         if i < 0:
             return MALFORMED, 0
         i = _skip_ws(buf, i, n)

@@ -1,9 +1,10 @@
-"""numba kernel parsing a Binance diff-depth frame straight from its bytes.
+"""numba kernel parsing a Binance diff-depth or bookTicker frame straight from its bytes.
 
 One pass over the frame (raw `{"e":"depthUpdate",...}` or combined `{"stream":..,"data":{..}}`)
-collects `U`, `u`, `pu` and both sides' levels as integer ticks and lots, with no Python
-objects created. Anything unexpected returns a negative status and the caller falls back to
-the general JSON path, which reports the problem properly.
+collects `U`, `u`, `pu` and both sides' levels as integer ticks and lots, or a bookTicker's
+`u` and its best bid and ask (`b`, `B`, `a`, `A`), with no Python objects created. Anything
+unexpected returns a negative status and the caller falls back to the general JSON path,
+which reports the problem properly.
 Only numpy, numba and the kernels package here.
 """
 
@@ -12,7 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from hftui.engine.kernels import inline_kernel, kernel
-from hftui.engine.kernels.decimal import level_pairs_  # one number grammar for every reader
+
+# One number grammar for every reader.
+from hftui.engine.kernels.decimal import OFF_GRID, level_pairs_, quoted_
 
 __all__ = [
     "META_ASKS",
@@ -24,6 +27,10 @@ __all__ = [
     "META_PREV",
     "META_SIZE",
     "META_SYMBOL",
+    "META_TICKER_ASK",
+    "META_TICKER_ASK_QTY",
+    "META_TICKER_BID",
+    "META_TICKER_BID_QTY",
     "parse_depth_",
 ]
 
@@ -37,8 +44,13 @@ META_EVENT_TIME = 5  # E, 0 if absent
 # or given twice. The caller picked the book by a byte search; this says whether it found
 # the event's symbol and not a nested or envelope one.
 META_SYMBOL = 6
-META_DEPTH = 7  # 1 if the event's own "e" is "depthUpdate"
-META_SIZE = 10  # the last slot is the parser's scratch
+META_DEPTH = 7  # the event's own "e": 1 "depthUpdate", 2 "bookTicker", 0 anything else
+# A bookTicker's best bid and ask (ticks and lots; its u is META_FINAL).
+META_TICKER_BID = 8
+META_TICKER_BID_QTY = 9
+META_TICKER_ASK = 10
+META_TICKER_ASK_QTY = 11
+META_SIZE = 13  # the last slot is the parser's scratch
 
 _QUOTE = 34  # "
 _COLON = 58
@@ -47,6 +59,12 @@ _LBRACE = 123
 _ZERO = 48
 _NINE = 57
 _BACKSLASH = 92
+
+# parse_depth_'s fields seen.
+_FIRST, _FINAL, _PREV, _B_LEVELS, _A_LEVELS = 1, 2, 4, 8, 16
+_B_PRICE, _B_QTY, _A_PRICE, _A_QTY = 32, 64, 128, 256
+_DEPTH_EVENT = _FIRST | _FINAL | _PREV | _B_LEVELS | _A_LEVELS
+_TICKER_EVENT = _FINAL | _B_PRICE | _B_QTY | _A_PRICE | _A_QTY
 
 # Status codes (negative: fall back to the JSON path).
 OK = 0
@@ -89,16 +107,37 @@ def _plain(frame: bytes, start: int, end: int) -> bool:
 
 
 _DEPTH_UPDATE = np.frombuffer(b"depthUpdate", np.uint8)
+_BOOK_TICKER = np.frombuffer(b"bookTicker", np.uint8)
+
+
+@inline_kernel
+def _is(frame: bytes, start: int, end: int, word: np.ndarray) -> bool:
+    if end - start != len(word):
+        return False
+    for k in range(len(word)):  # noqa: SIM110 (numba compiles no generator)
+        if frame[start + k] != word[k]:
+            return False
+    return True
 
 
 @kernel
-def _is_depth_update(frame: bytes, start: int, end: int) -> bool:
-    if end - start != len(_DEPTH_UPDATE):
-        return False
-    for k in range(len(_DEPTH_UPDATE)):  # noqa: SIM110 (numba compiles no generator)
-        if frame[start + k] != _DEPTH_UPDATE[k]:
-            return False
-    return True
+def _event_kind(frame: bytes, start: int, end: int) -> int:
+    # META_DEPTH's value for the event type written in frame[start:end].
+    if _is(frame, start, end, _DEPTH_UPDATE):
+        return 1
+    if _is(frame, start, end, _BOOK_TICKER):
+        return 2
+    return 0
+
+
+@inline_kernel
+def _on_grid(units: int, grid: int) -> int:
+    # Units of a value read by `_quoted` in steps of `grid`, or a negative status.
+    if units < 0 or grid == 1:
+        return units
+    if units % grid != 0:
+        return OFF_GRID
+    return units // grid
 
 
 @kernel
@@ -151,14 +190,19 @@ def parse_depth_(
     ask_ticks: np.ndarray,
     ask_lots: np.ndarray,
 ) -> int:
-    """Parse one diff-depth frame; fills `meta` and the four level arrays.
+    """Parse one diff-depth frame (`meta` and the four level arrays), or one bookTicker
+    frame (`meta`); META_DEPTH says which the event calls itself.
 
     Returns:
-        0 on success, a negative status if the frame is not what this fast path expects.
+        0 on success, a negative status if the frame is not what this fast path expects:
+        neither a whole depth event nor a whole bookTicker, or a value it cannot read.
     """
     n = len(frame)
     scratch = meta[META_SIZE - 1 :]  # a view: no allocation per call
-    seen = 0  # bits: U, u, pu, b, a
+    # Bits: U, u, pu, b and a as level lists (a depth event); b, B, a and A as decimals
+    # (with u, a bookTicker). A key given twice counts as its last value, as in a JSON
+    # reader: a "b" list then a "b" string is a string.
+    seen = 0
     stepped_in = False  # into the combined stream's "data" object, the only one entered
     meta[META_EVENT_TIME] = 0
     meta[META_SYMBOL] = -1
@@ -199,18 +243,18 @@ def parse_depth_(
         if key_len == 1 and k0 == 85:  # "U"
             j = _integer(frame, j, n, scratch)
             meta[META_FIRST] = scratch[0]
-            seen |= 1
+            seen |= _FIRST
         elif key_len == 1 and k0 == 69 and _ZERO <= frame[j] <= _NINE:  # "E"
             j = _integer(frame, j, n, scratch)
             meta[META_EVENT_TIME] = scratch[0]
         elif key_len == 1 and k0 == 117:  # "u"
             j = _integer(frame, j, n, scratch)
             meta[META_FINAL] = scratch[0]
-            seen |= 2
+            seen |= _FINAL
         elif key_len == 2 and k0 == 112 and frame[key_start + 1] == 117:  # "pu"
             j = _integer(frame, j, n, scratch)
             meta[META_PREV] = scratch[0]
-            seen |= 4
+            seen |= _PREV
         elif key_len == 1 and (k0 == 98 or k0 == 97) and frame[j] == _LBRACKET:  # "b" / "a"
             if k0 == 98:
                 j, count = level_pairs_(
@@ -225,7 +269,7 @@ def parse_depth_(
                     bid_lots,
                 )
                 meta[META_BIDS] = count
-                seen |= 8
+                seen = (seen | _B_LEVELS) & ~_B_PRICE
             else:
                 j, count = level_pairs_(
                     frame,
@@ -239,7 +283,26 @@ def parse_depth_(
                     ask_lots,
                 )
                 meta[META_ASKS] = count
-                seen |= 16
+                seen = (seen | _A_LEVELS) & ~_A_PRICE
+        elif key_len == 1 and (k0 == 98 or k0 == 97 or k0 == 66 or k0 == 65) and frame[j] == _QUOTE:
+            # A bookTicker's "b", "a" (prices) or "B", "A" (quantities).
+            price = k0 == 98 or k0 == 97
+            j, units = quoted_(frame, j, n, price_decimals if price else qty_decimals)
+            value = _on_grid(units, tick_units if price else lot_units)
+            if j < 0 or value < 0:
+                return BAD_NUMBER
+            if k0 == 98:
+                meta[META_TICKER_BID] = value
+                seen = (seen | _B_PRICE) & ~_B_LEVELS
+            elif k0 == 97:
+                meta[META_TICKER_ASK] = value
+                seen = (seen | _A_PRICE) & ~_A_LEVELS
+            elif k0 == 66:
+                meta[META_TICKER_BID_QTY] = value
+                seen |= _B_QTY
+            else:
+                meta[META_TICKER_ASK_QTY] = value
+                seen |= _A_QTY
         elif key_len == 1 and k0 == 115 and frame[j] == _QUOTE:  # "s"
             end = _skip_string(frame, j, n)
             symbols += 1
@@ -247,7 +310,7 @@ def parse_depth_(
             j = end
         elif key_len == 1 and k0 == 101 and frame[j] == _QUOTE:  # "e"
             end = _skip_string(frame, j, n)
-            meta[META_DEPTH] = 1 if _is_depth_update(frame, j + 1, end - 1) else 0
+            meta[META_DEPTH] = _event_kind(frame, j + 1, end - 1)
             j = end
         elif frame[j] == _QUOTE:
             j = _skip_string(frame, j, n)
@@ -277,6 +340,6 @@ def parse_depth_(
         i = j
     if depth != 0:
         return BAD_SYNTAX
-    if seen != 31:
+    if (seen & _DEPTH_EVENT) != _DEPTH_EVENT and (seen & _TICKER_EVENT) != _TICKER_EVENT:
         return MISSING
     return OK

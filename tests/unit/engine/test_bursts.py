@@ -1,11 +1,13 @@
-"""Bursts: `MarketData.on_frames` takes frames drained from the socket together, applying runs
-of diffs for one book in one kernel call. Whatever the frames, it must leave everything as
-`on_frame` on each in turn would: the books, the chain, every counter and histogram, the
-bookTicker check and its resyncs. Only `on_book` is called less: once per run, not per frame.
+"""Bursts: `MarketData.on_frames` takes frames drained from the socket together, taking runs of
+one book's diffs and bookTickers in one kernel call. Whatever the frames, it must leave
+everything as `on_frame` on each in turn would: the books, the chain, every counter and
+histogram, the bookTicker check and its resyncs. Only `on_book` is called less: once per run,
+not per frame.
 
 Two real `MarketData`s on the wall clock (so their books time frames in the kernel, as the
 engine's do) are fed the same generated frames, one frame by frame and one in bursts of
-random sizes, and compared after every burst.
+random sizes, and compared after every burst with each other and with a third that reads
+every frame by the JSON path and does the bookTicker check in Python.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from tests.unit.engine.test_market_data import (
 KINDS = [
     *("event",) * 8,
     *("drop", "duplicate", "swap", "garbage", "lost", "far", "trade"),
-    *("ticker", "lying ticker", "other symbol"),
+    *("ticker", "lying ticker", "ticker first", "lying ticker first", "other symbol"),
 ]
 
 
@@ -77,11 +79,7 @@ class Streams:
     def frames(self, symbol: str, kind: str, pick: int) -> list[bytes]:
         venue, sent = self.venues[symbol], self.sent[symbol]
         out: list[bytes] = []
-        if kind == "event":
-            out.append(wire(venue.event()))
-        elif kind == "far":
-            out.append(far_event(venue))
-        elif kind == "drop":
+        if kind == "drop":
             venue.event()
         elif kind == "duplicate" and sent:
             out.append(sent[-1 - pick % min(3, len(sent))])
@@ -92,21 +90,34 @@ class Streams:
             else:
                 out += [wire(venue.event()), late]
                 self.held[symbol] = None
-        elif kind == "garbage":
-            out.append(DROPPED[sorted(DROPPED)[pick % len(DROPPED)]])
-        elif kind == "lost":
-            out.append(depth_frame(venue, **LOST[sorted(LOST)[pick % len(LOST)]]))
-        elif kind == "trade":
-            out.append(_trade(10 + pick))
-        elif kind in ("ticker", "lying ticker"):
-            out.append(venue_ticker(venue, 1 if kind == "lying ticker" else 0))
         elif kind == "other symbol":  # the other symbol's event, in the middle of a run
             other = self.venues[NAMES[1 - NAMES.index(symbol)]]
             out.append(wire(other.event()))
             self.sent[other.symbol].append(out[-1])
             return out
+        else:
+            out += self.plain(venue, kind, pick)
         sent += out
         return out
+
+    @staticmethod
+    def plain(venue: Venue, kind: str, pick: int) -> list[bytes]:
+        if kind == "event":
+            return [wire(venue.event())]
+        if kind == "far":
+            return [far_event(venue)]
+        if kind == "garbage":
+            return [DROPPED[sorted(DROPPED)[pick % len(DROPPED)]]]
+        if kind == "lost":
+            return [depth_frame(venue, **LOST[sorted(LOST)[pick % len(LOST)]])]
+        if kind == "trade":
+            return [_trade(10 + pick)]
+        if kind in ("ticker", "lying ticker"):
+            return [venue_ticker(venue, 1 if kind == "lying ticker" else 0)]
+        if kind in ("ticker first", "lying ticker first"):  # ahead of the book, as they race
+            event = wire(venue.event())
+            return [venue_ticker(venue, 1 if kind == "lying ticker first" else 0), event]
+        return []
 
 
 def state(data: MarketData) -> dict[str, object]:
@@ -129,7 +140,7 @@ def state(data: MarketData) -> dict[str, object]:
             (sync.gaps, sync.resyncs, sync.duplicates, sync.crossed, sync.corrupt),
             (feed.msgs, feed.event_time_ms, feed.checked_u, bool(feed.disagree_ns)),
             (feed.ingest.count, feed.feed_delay.count),
-            (feed.ticker_u, feed.ticker_bid, feed.last_trade_id),
+            (sync.book.ticker_u, sync.book.ticker(), feed.last_trade_id),
         )
     return out
 
@@ -164,31 +175,39 @@ def test_a_burst_leaves_everything_as_frame_by_frame_would(
     streams = Streams(venues)
     alone, alone_calls = market(venues)
     burst, burst_calls = market(venues)
-    # Both synced first, frame by frame, on the same frames and snapshots.
+    # The reference: every frame read by the JSON path and checked in Python, no kernel
+    # taking frames (the fast paths find their book by the symbol's bytes: none here).
+    reference, _ = market(venues)
+    reference._by_symbol_bytes = {}
+    engines = (alone, burst, reference)
+    # All synced first, frame by frame, on the same frames and snapshots.
     for venue in venues.values():
         first = [wire(venue.event())]
-        for data in (alone, burst):
+        for data in engines:
             data.on_frame(first[0], 0)
-        for data in (alone, burst):
+        for data in engines:
             snapshots(data, venues, {s: v.update_id for s, v in venues.items()})
-    frames: list[bytes] = []
-    for symbol, kind, pick in steps:
-        frames += streams.frames(symbol, kind, pick)
-    at = {s: v.update_id for s, v in venues.items()}
     start, k = 0, 0
-    while start < len(frames):
-        chunk = frames[start : start + cuts[k % len(cuts)]]
-        start += len(chunk)
+    while start < len(steps):
+        # A burst: the frames of the next steps, as the venues send them meanwhile.
+        chunk: list[bytes] = []
+        for symbol, kind, pick in steps[start : start + cuts[k % len(cuts)]]:
+            chunk += streams.frames(symbol, kind, pick)
+        start += cuts[k % len(cuts)]
         k += 1
         for frame in chunk:
             alone.on_frame(frame, 1)
+            reference.on_frame(frame, 1)
         burst.on_frames(chunk, 1)
+        assert state(alone) == state(reference)
         assert state(burst) == state(alone)
         assert is_subsequence(burst_calls, alone_calls)
         # The last book each listener saw is the same.
         assert dict(burst_calls) == dict(alone_calls)
-        snapshots(alone, venues, at)
-        snapshots(burst, venues, at)
+        # A snapshot for any book that wants one, taken now, as a REST reply would be.
+        at = {s: v.update_id for s, v in venues.items()}
+        for data in engines:
+            snapshots(data, venues, at)
 
 
 def synced_sync(venue: Venue) -> DepthSync:
@@ -209,11 +228,11 @@ def test_a_run_stops_at_a_frame_it_does_not_apply_and_leaves_it_untouched() -> N
     venue.event()  # lost: the next frame does not chain
     late = wire(venue.event())
     blob, sizes = frame_run([*good, late, wire(venue.event())])
-    assert sync.on_run(blob, sizes, 0, 1 << 62, 0) == (3, SyncResult.APPLIED)
+    assert sync.on_run(blob, sizes, 0, 0) == (3, SyncResult.APPLIED)
     assert sync.last_update_id == applied
     before = sync.book.levels()
     assert before == venue.levels(applied)
-    assert sync.on_run(blob, sizes, 3, 1 << 62, 0) == (0, SyncResult.APPLIED)
+    assert sync.on_run(blob, sizes, 3, 0) == (0, SyncResult.APPLIED)
     assert sync.book.levels() == before
     assert sync.synced
 
@@ -224,24 +243,46 @@ def test_a_run_that_crosses_the_book_ends_there_and_resyncs() -> None:
     event = venue.event()
     crossing = dict(event, b=[[venue.price(1005), venue.qty(1)]])  # a bid above the best ask
     blob, sizes = frame_run([wire(crossing), wire(venue.event())])
-    taken, result = sync.on_run(blob, sizes, 0, 1 << 62, 0)
+    taken, result = sync.on_run(blob, sizes, 0, 0)
     assert (taken, result) == (1, SyncResult.CROSSED)
     assert not sync.synced
     assert sync.needs_snapshot
 
 
-def test_a_run_stops_after_the_frame_reaching_the_stop_id() -> None:
+def test_a_run_takes_book_tickers_and_compares_the_tops_while_they_agree() -> None:
     venue = Venue("BTCUSDT", 5)
     sync = synced_sync(venue)
-    frames, ids = [], []
-    for _ in range(5):
-        frames.append(wire(venue.event()))
-        ids.append(venue.update_id)
+    book = sync.book
+    first = wire(venue.event())
+    ahead = venue_ticker(venue)  # of the next event: ahead of the book when it comes
+    frames = [first, ahead, wire(venue.event())]
+    frames.insert(2, venue_ticker(venue))  # of the event after it: agrees once reached
     blob, sizes = frame_run(frames)
-    assert sync.on_run(blob, sizes, 0, ids[1], 0) == (2, SyncResult.APPLIED)
-    assert sync.last_update_id == ids[1]
-    assert sync.on_run(blob, sizes, 2, 1 << 62, 0) == (3, SyncResult.APPLIED)
-    assert sync.book.levels() == venue.levels()
+    assert sync.on_run(blob, sizes, 0, 0) == (4, SyncResult.APPLIED)
+    assert book.run_tickers() == 2
+    assert book.ticker_u == book.checked_u == venue.update_id  # compared in the kernel
+    assert not book.ticker_due()
+    assert book.levels() == venue.levels()
+
+
+def test_a_run_leaves_disagreeing_tops_to_the_caller() -> None:
+    venue = Venue("BTCUSDT", 8)
+    sync = synced_sync(venue)
+    book = sync.book
+    event = wire(venue.event())
+    true, lying = venue_ticker(venue), venue_ticker(venue, 1)  # both of the book as it is
+    blob, sizes = frame_run([event, true, lying])
+    assert sync.on_run(blob, sizes, 0, 0) == (2, SyncResult.APPLIED)  # stops before the lie
+    assert book.ticker_u == book.checked_u == venue.update_id
+    bids, asks = venue.levels()
+    assert book.ticker() == (*bids[0], *asks[0])
+    # A disagreement being timed: the caller compares after every frame.
+    book.set_calm(False)
+    event = wire(venue.event())
+    book.set_ticker(venue.update_id, *book.ticker())
+    blob, sizes = frame_run([event, wire(venue.event())])
+    assert sync.on_run(blob, sizes, 0, 0)[0] == 1
+    assert book.ticker_due()
 
 
 def test_a_frame_of_another_symbol_ends_the_run() -> None:
@@ -249,9 +290,9 @@ def test_a_frame_of_another_symbol_ends_the_run() -> None:
     sync = synced_sync(btc)
     frames = [wire(btc.event()), wire(eth.event()), wire(btc.event())]
     blob, sizes = frame_run(frames)
-    assert sync.on_run(blob, sizes, 0, 1 << 62, 0) == (1, SyncResult.APPLIED)
-    assert sync.on_run(blob, sizes, 1, 1 << 62, 0) == (0, SyncResult.APPLIED)
-    assert sync.on_run(blob, sizes, 2, 1 << 62, 0) == (1, SyncResult.APPLIED)
+    assert sync.on_run(blob, sizes, 0, 0) == (1, SyncResult.APPLIED)
+    assert sync.on_run(blob, sizes, 1, 0) == (0, SyncResult.APPLIED)
+    assert sync.on_run(blob, sizes, 2, 0) == (1, SyncResult.APPLIED)
     assert sync.book.levels() == btc.levels()
 
 

@@ -15,9 +15,9 @@ from hftui.engine.kernels.decimal import (
     TOO_LARGE,
     TOO_MANY,
     UNIT_LIMIT,
-    _quoted,
     decimal_units_,
     level_sides_,
+    quoted_,
 )
 from hftui.protocol import format_units
 
@@ -202,7 +202,7 @@ def test_quoted_values_read_as_the_value_reader_reads_them(
     text: str, quoted: bool, decimals: int
 ) -> None:
     raw = (b'"' if quoted else b"") + text.encode() + b'",1'
-    assert _quoted(raw, 0, len(raw), decimals) == _quoted_reference(raw, decimals)
+    assert quoted_(raw, 0, len(raw), decimals) == _quoted_reference(raw, decimals)
 
 
 @settings(max_examples=400, deadline=None)
@@ -211,7 +211,7 @@ def test_quoted_values_read_as_the_value_reader_reads_them(
     decimals=st.integers(0, 17),
 )
 def test_plain_decimals_read_as_the_value_reader_reads_them(text: str, decimals: int) -> None:
-    # Digits and points only: the common case `_quoted` reads in its fast loops, including
+    # Digits and points only: the common case `quoted_` reads in its fast loops, including
     # values past the unit limit and finer than the grid.
     raw = b'"' + text.encode() + b'"]'
-    assert _quoted(raw, 0, len(raw), decimals) == _quoted_reference(raw, decimals)
+    assert quoted_(raw, 0, len(raw), decimals) == _quoted_reference(raw, decimals)
