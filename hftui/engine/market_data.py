@@ -1,10 +1,11 @@
 """Market data: stream connections, frame dispatch, depth sync per symbol, recent trades.
 
 `MarketData` alone owns the books (through each symbol's `DepthSync`), the trade rings and
-the feed counters. Everything else reads them. The receive path is frame -> orjson -> sync ->
-kernel, with no I/O, locks or awaits in between; snapshot fetches run as separate tasks.
-Frames the socket has already queued are drained as one burst, whose runs of diffs for one
-book are applied in one kernel call (`on_frames`).
+the feed counters. Everything else reads them. The receive path takes a diff or a bookTicker
+from its bytes in one numba call per frame (parse, apply, the bookTicker cross-check), any
+other frame through orjson, with no I/O, locks or awaits in between; snapshot fetches run as
+separate tasks. Frames the socket has already queued are drained as one burst, whose runs of
+one book's diffs and bookTickers go in one call (`on_frames`).
 
 Resilience: before a connection reaches the venue's 24 h limit a second one is opened beside
 it and takes over once its stream has caught up (make before break), so the books never
@@ -983,10 +984,11 @@ class MarketData:
 
     def on_frames(self, frames: list[bytes], recv_ns: int) -> None:
         """Frames drained from one connection in a burst, the first received at `recv_ns`:
-        the same as `on_frame` on each in turn, except that a run of consecutive diffs that
-        a synced book applies outright is taken in one kernel call (`DepthSync.on_run`), and
-        `on_book` sees the book once per run, after its last event: a listener that fell
-        behind decides on the freshest book, not on each step it missed. Never raises."""
+        the same as `on_frame` on each in turn, except that a run of consecutive frames of
+        one synced book, diffs it applies outright and bookTickers it can check, is taken in
+        one kernel call (`DepthSync.on_run`), and `on_book` sees the book once per run,
+        after its last diff: a listener that fell behind decides on the freshest book, not
+        on each step it missed. Never raises."""
         count = len(frames)
         if count < _MIN_BURST:
             for frame in frames:
