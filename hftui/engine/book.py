@@ -194,6 +194,8 @@ def frame_run(frames: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
 def one_frame(frame: bytes, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`frame_run` of a single frame, for less: its size is written into `sizes`, an int64
     array of shape (1,) that the caller keeps for the purpose."""
+    if type(frame) is not bytes:  # a bytearray would make a writable array: another type
+        frame = bytes(frame)
     sizes[0] = len(frame)
     return np.frombuffer(frame, np.uint8), sizes
 

@@ -91,6 +91,11 @@ def _is_id(value: object) -> bool:
     return type(value) is int and 0 <= value <= _MAX_ID
 
 
+def _as_bytes(frame: str | bytes) -> bytes:
+    # A text frame's str, or any other bytes-like (the receive path hashes slices of it).
+    return frame.encode() if isinstance(frame, str) else bytes(frame)
+
+
 def _queue_of(ws: aiohttp.ClientWebSocketResponse) -> Sequence[Any]:
     """The messages aiohttp has read from `ws`'s socket and not yet handed out, oldest
     first: the receive loop drains data frames from it as one burst. aiohttp does not
@@ -928,7 +933,7 @@ class MarketData:
         if size > _MAX_FRAME:  # a replayed or injected frame the socket would refuse
             self._bad("oversized frame", frame)
             return
-        raw = frame.encode() if isinstance(frame, str) else frame
+        raw = frame if type(frame) is bytes else _as_bytes(frame)
         # Diff-depth frames skip orjson, inline here (a call is a good part of a frame's
         # cost): the symbol found by a byte search picks the book, and one numba call checks
         # that it is the event's own symbol, parses and, when the frame continues the chain,

@@ -132,7 +132,7 @@ def _event_kind(frame: bytes, start: int, end: int) -> int:
 
 @inline_kernel
 def _on_grid(units: int, grid: int) -> int:
-    # Units of a value read by `_quoted` in steps of `grid`, or a negative status.
+    # Units of a value read by `quoted_` in steps of `grid`, or a negative status.
     if units < 0 or grid == 1:
         return units
     if units % grid != 0:

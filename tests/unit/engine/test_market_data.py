@@ -370,6 +370,22 @@ def test_an_id_written_as_a_float_is_not_read_as_an_integer(written: bytes) -> N
     assert not synced(market, "BTCUSDT")
 
 
+@pytest.mark.parametrize("kind", [bytearray, memoryview, bytes.decode])
+def test_a_frame_in_any_bytes_like_form_is_read_as_its_bytes(kind: object) -> None:
+    # The fast paths find the book by a slice of the frame, which must hash: a bytearray
+    # raised TypeError there before.
+    market, venues, _ = engine()
+    sync_all(market, venues)
+    btc = venues["BTCUSDT"]
+    for frame in (wire(btc.event()), venue_ticker(btc), wire(btc.event())):
+        market.on_frame(kind(frame), 0)  # type: ignore[operator]
+    assert market.bad_frames == 0
+    assert levels(market, "BTCUSDT") == btc.levels()
+    feed = market.feed("BTCUSDT")
+    assert feed is not None
+    assert feed.checked_u == feed.ticker_u > 0
+
+
 def test_values_a_parser_could_take_for_others_are_read_exactly() -> None:
     # Leading zeros and extra zero decimals are the same price; a bad parser would shift it.
     market, venues, _ = engine()
