@@ -973,12 +973,19 @@ class MarketData:
             return
         self._on_json(frame, recv_ns)
 
+    def _feed_of(self, raw: bytes) -> SymbolFeed | None:
+        # The feed named by the frame's first "s" value, as on_frame finds it inline (the
+        # kernel then checks that it is the event's own symbol).
+        start = raw.find(b'"s":"') + 5
+        if start < 5:
+            return None
+        return self._by_symbol_bytes.get(raw[start : raw.find(b'"', start)])
+
     def _ticker_frame(self, raw: bytes, recv_ns: int) -> bool:
         # A bookTicker read by its book's kernel, as in a burst (a run of one frame); False
         # if the kernel leaves it to the JSON path.
-        start = raw.find(b'"s":"') + 5
-        feed = self._by_symbol_bytes.get(raw[start : raw.find(b'"', start)])
-        sync = feed.sync if feed is not None and start >= 5 else None
+        feed = self._feed_of(raw)
+        sync = feed.sync if feed is not None else None
         if feed is None or sync is None:
             return False
         blob, sizes = one_frame(raw, self._one_size)
@@ -1008,11 +1015,9 @@ class MarketData:
         while i < count:
             raw = frames[i]
             feed = sync = None
-            # As on_frame finds the book.
             if raw.find(b'"depthUpdate"') >= 0 or raw.find(b'"bookTicker"') >= 0:
-                start = raw.find(b'"s":"') + 5
-                feed = self._by_symbol_bytes.get(raw[start : raw.find(b'"', start)])
-                sync = feed.sync if feed is not None and start >= 5 else None
+                feed = self._feed_of(raw)
+                sync = feed.sync if feed is not None else None
             # Untimed books (a replay's clock) observe each frame's own E in Python.
             if feed is None or sync is None or not sync.timed:
                 self.on_frame(raw, recv_ns)
