@@ -24,6 +24,7 @@ from hftui.engine.book import OrderBook, frame_run
 from hftui.engine.depth_sync import DepthSync, SyncResult
 from hftui.engine.market_data import MarketData, _data_next, _queue_of
 from tests.fuzz import examples
+from tests.support.servers import serving
 from tests.unit.engine.test_market_data import (
     DROPPED,
     LOST,
@@ -327,13 +328,6 @@ async def test_frames_queued_at_the_socket_are_taken_as_bursts() -> None:
         await ws.receive()  # until the client closes
         return ws
 
-    app = web.Application()
-    app.router.add_get("/ws", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     bursts: list[int] = []
     take = data.on_frames
 
@@ -343,25 +337,23 @@ async def test_frames_queued_at_the_socket_are_taken_as_bursts() -> None:
 
     data.on_frames = counted  # type: ignore[method-assign,assignment]
     before = data.msgs_total
-    try:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.ws_connect(f"http://127.0.0.1:{port}/ws", compress=0) as ws,
-        ):
-            await asyncio.wait_for(sent.wait(), 10)
-            await asyncio.sleep(0.05)  # aiohttp reads them all into its queue meanwhile
-            # The queue the receive loop drains is this one, and it can tell data frames.
-            assert len(_queue_of(ws)) > 0
-            assert _data_next(_queue_of(ws))
-            receiving = asyncio.create_task(data._receive(ws, "depth"))
-            for _ in range(500):
-                if data.msgs_total - before == len(frames):
-                    break
-                await asyncio.sleep(0.01)
-            await ws.close()
-            await asyncio.wait_for(receiving, 10)
-    finally:
-        await runner.cleanup()
+    async with (
+        serving({"/ws": handler}) as port,
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"http://127.0.0.1:{port}/ws", compress=0) as ws,
+    ):
+        await asyncio.wait_for(sent.wait(), 10)
+        await asyncio.sleep(0.05)  # aiohttp reads them all into its queue meanwhile
+        # The queue the receive loop drains is this one, and it can tell data frames.
+        assert len(_queue_of(ws)) > 0
+        assert _data_next(_queue_of(ws))
+        receiving = asyncio.create_task(data._receive(ws, "depth"))
+        for _ in range(500):
+            if data.msgs_total - before == len(frames):
+                break
+            await asyncio.sleep(0.01)
+        await ws.close()
+        await asyncio.wait_for(receiving, 10)
     assert data.msgs_total - before == len(frames)
     assert data.bad_frames == 0
     assert bursts
@@ -394,30 +386,21 @@ async def test_a_burst_is_taken_before_a_ping_queued_behind_it() -> None:
         await ws.receive()
         return ws
 
-    app = web.Application()
-    app.router.add_get("/ws", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     before = data.msgs_total
-    try:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.ws_connect(f"http://127.0.0.1:{port}/ws", compress=0) as ws,
-        ):
-            await asyncio.wait_for(sent.wait(), 10)
-            await asyncio.sleep(0.05)  # all of it queued at the client, the ping last
-            receiving = asyncio.create_task(data._receive(ws, "depth"))
-            for _ in range(100):
-                if data.msgs_total - before == len(frames):
-                    break
-                await asyncio.sleep(0.01)
-            taken = data.msgs_total - before
-            await ws.close()
-            await asyncio.wait_for(receiving, 10)
-    finally:
-        await runner.cleanup()
+    async with (
+        serving({"/ws": handler}) as port,
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"http://127.0.0.1:{port}/ws", compress=0) as ws,
+    ):
+        await asyncio.wait_for(sent.wait(), 10)
+        await asyncio.sleep(0.05)  # all of it queued at the client, the ping last
+        receiving = asyncio.create_task(data._receive(ws, "depth"))
+        for _ in range(100):
+            if data.msgs_total - before == len(frames):
+                break
+            await asyncio.sleep(0.01)
+        taken = data.msgs_total - before
+        await ws.close()
+        await asyncio.wait_for(receiving, 10)
     assert taken == len(frames)
     assert levels(data, "BTCUSDT") == venues["BTCUSDT"].levels()

@@ -25,6 +25,7 @@ from hftui.engine.instrument import Instrument
 from hftui.engine.market_data import _MAX_FRAME, Backoff, CircuitBreaker, MarketData, _Conn
 from hftui.exchange.symbols import SYMBOLS, exchange_info
 from hftui.protocol import FeedState
+from tests.support.servers import serving
 
 NAMES = ("BTCUSDT", "ETHUSDT")
 Levels = dict[int, int]
@@ -611,24 +612,15 @@ async def test_oversized_frame_from_the_socket_is_counted() -> None:
         await ws.receive()
         return ws
 
-    app = web.Application()
-    app.router.add_get("/ws", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     market = MarketData(None, "ws://127.0.0.1:9", NAMES, "100ms", 5.0)
-    try:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.ws_connect(
-                f"http://127.0.0.1:{port}/ws", max_msg_size=_MAX_FRAME, compress=0
-            ) as ws,
-        ):
-            await asyncio.wait_for(market._receive(ws, "depth"), 10)
-    finally:
-        await runner.cleanup()
+    async with (
+        serving({"/ws": handler}) as port,
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            f"http://127.0.0.1:{port}/ws", max_msg_size=_MAX_FRAME, compress=0
+        ) as ws,
+    ):
+        await asyncio.wait_for(market._receive(ws, "depth"), 10)
     assert market.bad_frames == 1
     assert market.msgs_total == 0
 
