@@ -307,15 +307,21 @@ def test_frame_run_keeps_the_size_of_each_frame() -> None:
 # ---- from the socket -----------------------------------------------------------------------
 
 
-async def test_frames_queued_at_the_socket_are_taken_as_bursts() -> None:
-    # A real websocket: the venue sends a few hundred events for two symbols at once; by the
-    # time the engine reads, aiohttp has queued many, and the receive loop takes them in
-    # bursts. The books end as the venue's, every frame counted once.
-    venues = {s: Venue(s, 11 + k) for k, s in enumerate(NAMES)}
+async def synced_market(seed: int) -> tuple[MarketData, dict[str, Venue]]:
+    """A MarketData on the wall clock with both books synced to their venues."""
+    venues = {s: Venue(s, seed + k) for k, s in enumerate(NAMES)}
     data = MarketData(VenueRest(venues), "ws://127.0.0.1:9", NAMES, "100ms", 5.0)
     data.fetch_snapshots = False
     await data.load_specs()
     sync_all(data, venues)
+    return data, venues
+
+
+async def test_frames_queued_at_the_socket_are_taken_as_bursts() -> None:
+    # A real websocket: the venue sends a few hundred events for two symbols at once; by the
+    # time the engine reads, aiohttp has queued many, and the receive loop takes them in
+    # bursts. The books end as the venue's, every frame counted once.
+    data, venues = await synced_market(11)
     frames = [wire(venues[NAMES[k % 2]].event()) for k in range(400)]
     sent = asyncio.Event()
 
@@ -367,11 +373,7 @@ async def test_frames_queued_at_the_socket_are_taken_as_bursts() -> None:
 async def test_a_burst_is_taken_before_a_ping_queued_behind_it() -> None:
     # aiohttp answers a ping inside `receive` and then waits for the next message: frames
     # held for a burst until then would wait for the venue's next frame. They go first.
-    venues = {s: Venue(s, 21 + k) for k, s in enumerate(NAMES)}
-    data = MarketData(VenueRest(venues), "ws://127.0.0.1:9", NAMES, "100ms", 5.0)
-    data.fetch_snapshots = False
-    await data.load_specs()
-    sync_all(data, venues)
+    data, venues = await synced_market(21)
     frames = [wire(venues["BTCUSDT"].event()) for _ in range(12)]
     sent = asyncio.Event()
 
