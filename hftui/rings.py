@@ -99,6 +99,7 @@ _RING_MAGIC: Final = 0x474E4952_49555446  # b"FTUIRING"
 _RING_LAYOUT: Final = 2
 _FLAG_CLAIM: Final = 8  # a heartbeat that claims control (COMMAND_DTYPE.flags)
 _FLAG_WATCH: Final = 16  # WatchSymbol: follow (set) or drop (clear) the symbol
+_POPULATE: Final = getattr(mmap, "MAP_POPULATE", 0)  # Linux only
 
 # Counters on their own cache lines: producers write `head`, the consumer `tail`.
 _RING_HEADER: Final = np.dtype(
@@ -141,6 +142,10 @@ def _create(name: str, record: np.dtype[np.void], capacity: int) -> shared_memor
     shm = shared_memory.SharedMemory(name=name, create=True, size=size)
     if shm.buf is None:
         raise RingError(f"segment {name!r} could not be mapped")
+    # Fault every page in now: a first touch of a page later costs its writer a page fault
+    # (about 3 us here) on the engine's loop, once per page, and the first lap of the event
+    # ring set its latency p99 (benchmarks/bench_ring.py). Clients map with MAP_POPULATE.
+    np.ndarray((size,), np.uint8, buffer=shm.buf)[:: mmap.PAGESIZE] = 0
     header = np.ndarray((), _RING_HEADER, buffer=shm.buf)
     header["capacity"] = capacity
     header["record_size"] = record.itemsize
@@ -167,7 +172,8 @@ def _attach(name: str, record: np.dtype[np.void], writable: bool) -> tuple[mmap.
         if size < _RING_HEADER.itemsize:
             raise RingError(f"ring segment {name!r} is too small")
         prot = mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0)
-        mapping = mmap.mmap(fd, size, prot=prot)
+        # MAP_POPULATE: the page tables are filled now, not by a fault per page on first read.
+        mapping = mmap.mmap(fd, size, flags=mmap.MAP_SHARED | _POPULATE, prot=prot)
     finally:
         os.close(fd)
     header = np.ndarray((), _RING_HEADER, buffer=mapping)

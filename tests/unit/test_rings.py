@@ -4,7 +4,9 @@ and hygiene of the segments."""
 from __future__ import annotations
 
 import dataclasses
+import mmap
 import os
+import resource
 import subprocess
 import sys
 import textwrap
@@ -47,6 +49,7 @@ from hftui.protocol import (
     Side,
 )
 from hftui.rings import (
+    EVENT_CAPACITY,
     CommandReceiver,
     CommandSender,
     EventReader,
@@ -378,6 +381,40 @@ def test_a_client_exiting_does_not_unlink_the_rings(names: tuple[str, str]) -> N
         assert os.path.exists(f"/dev/shm/{names[1]}")
     finally:
         receiver.close()
+        writer.close()
+
+
+def _minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="MAP_POPULATE is Linux's")
+def test_the_first_lap_of_the_event_ring_takes_no_page_faults(names: tuple[str, str]) -> None:
+    # Pages are faulted in when the engine makes the ring and when a client maps it, not on
+    # the hot path: a fault costs microseconds, and the first lap of a fresh ring used to
+    # take one per page in the writer and one per 16 pages (the kernel maps the pages around
+    # a read fault) in every reader.
+    writer = EventWriter(names[1])
+    reader = EventReader(names[1])
+    try:
+        pages = EVENT_CAPACITY * EVENT_DTYPE.itemsize // mmap.PAGESIZE
+        event = AlertRaised(20, "x" * 100)
+        before = _minor_faults()
+        for _ in range(EVENT_CAPACITY):
+            writer.publish(event)
+        written = _minor_faults()
+        taken = 0
+        while taken < EVENT_CAPACITY:
+            batch, overrun = reader.poll(16)  # a few events at a time: no heap to grow
+            assert not overrun
+            taken += len(batch)
+        read = _minor_faults()
+        assert taken == EVENT_CAPACITY
+        assert pages > 200
+        assert written - before < pages // 50, f"{written - before} faults writing {pages} pages"
+        assert read - written < pages // 50, f"{read - written} faults reading {pages} pages"
+    finally:
+        reader.close()
         writer.close()
 
 
