@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import _posixshmem
 import contextlib
-import dataclasses
 import fcntl
 import mmap
 import os
@@ -32,7 +31,7 @@ import time
 from collections.abc import Callable
 from multiprocessing import shared_memory
 from pathlib import Path
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 
@@ -479,7 +478,6 @@ def decode_event(record: np.void) -> Event:
     return _decode_at(record.tobytes(), 0)
 
 
-_E = TypeVar("_E")
 _KIND_ANSWER: Final = int(EventKind.ANSWER)  # plain ints: compared once per record
 _KIND_ORDER: Final = int(EventKind.ORDER)
 _KIND_FILL: Final = int(EventKind.FILL)
@@ -491,35 +489,6 @@ _REASONS: Final = {m.value: m for m in Reason}
 _SIDES: Final = {m.value: m for m in Side}
 _STATUSES: Final = {m.value: m for m in OrderStatus}
 _MODES: Final = {m.value: m for m in Mode}
-
-
-def _builder(cls: type[_E]) -> Callable[..., _E]:
-    # A constructor of the frozen, slotted event class `cls` that sets its slots directly,
-    # in field order (the tag last, from its default). The dataclass __init__ of a frozen
-    # class calls object.__setattr__ per field; a loop over the slots' setters still cost
-    # about 880 ns for an answer. Straight-line code made here, as dataclasses makes its own
-    # __init__, costs about 400 ns, and the reader builds one event per record.
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    names = [f"v{i}" for i in range(len(fields) - 1)]
-    scope: dict[str, object] = {"new": object.__new__, "cls": cls, "tag": fields[-1].default}
-    lines = [f"def build({', '.join(names)}):", "    event = new(cls)"]
-    for i, field in enumerate(fields):
-        scope[f"set{i}"] = getattr(cls, field.name).__set__
-        lines.append(f"    set{i}(event, {names[i] if i < len(names) else 'tag'})")
-    lines.append("    return event")
-    exec("\n".join(lines), scope)  # noqa: S102 - code built above from field positions only
-    return scope["build"]  # type: ignore[return-value]
-
-
-_ANSWER: Final = _builder(CommandAnswered)
-_ORDER: Final = _builder(OrderChanged)
-_FILL: Final = _builder(OrderFilled)
-_ALERT: Final = _builder(AlertRaised)
-_MODE: Final = _builder(ModeChanged)
-
-
-def _text_of(raw: bytes) -> str:
-    return raw.rstrip(b"\0").decode("utf-8", "replace")  # decode_text, one call less
 
 
 def _fields_struct(names: tuple[str, ...], start: int, end: int | None = None) -> struct.Struct:
@@ -539,58 +508,83 @@ def _fields_struct(names: tuple[str, ...], start: int, end: int | None = None) -
     return struct.Struct(fmt + "x" * ((end or pos) - pos))
 
 
-# The reader unpacks, from the slot's start, only the fields its event's kind has: fewer
-# objects made than by the whole record (an answer: about 590 ns decoded against 850).
-_Read = tuple[struct.Struct, Callable[[tuple[Any, ...]], Event]]
-_READERS: Final[dict[int, _Read]] = {
-    _KIND_ANSWER: (
-        _fields_struct(("request_id", "ok", "reason", "text"), 0),
-        lambda v: _ANSWER(v[0], v[1] != 0, _REASONS[v[2]], _text_of(v[3])),
-    ),
-    _KIND_ORDER: (
-        _fields_struct(
-            ("side", "status", "reason", "symbol", "client_id", "qty", "price", "filled", "text"),
-            0,
-        ),
-        lambda v: _ORDER(
-            _text_of(v[4]),
-            _text_of(v[3]),
-            _SIDES[v[0]],
-            _STATUSES[v[1]],
-            _text_of(v[5]),
-            _text_of(v[6]),
-            _text_of(v[7]),
-            _REASONS[v[2]],
-            _text_of(v[8]),
-        ),
-    ),
-    _KIND_FILL: (
-        _fields_struct(("side", "symbol", "client_id", "qty", "price", "text"), 0),
-        lambda v: _FILL(
-            _text_of(v[2]),
-            _text_of(v[1]),
-            _SIDES[v[0]],
-            _text_of(v[3]),
-            _text_of(v[4]),
-            _text_of(v[5]),
-        ),
-    ),
-    _KIND_ALERT: (_fields_struct(("reason", "text"), 0), lambda v: _ALERT(v[0], _text_of(v[1]))),
-    _KIND_MODE: (
-        _fields_struct(("ok", "mode", "text"), 0),
-        lambda v: _MODE(_MODES[v[1]], v[0] != 0, _text_of(v[2])),
-    ),
-}
+# A reader per kind unpacks, from the slot's start, only the fields its kind has (fewer
+# objects made than from the whole record) and builds the event. Text fields come back
+# padded with zeros: `.rstrip(b"\0").decode(...)` is decode_text, written out to save a call.
+_ANSWER_IN: Final = _fields_struct(("request_id", "ok", "reason", "text"), 0).unpack_from
+_ORDER_IN: Final = _fields_struct(
+    ("side", "status", "reason", "symbol", "client_id", "qty", "price", "filled", "text"), 0
+).unpack_from
+_FILL_IN: Final = _fields_struct(
+    ("side", "symbol", "client_id", "qty", "price", "text"), 0
+).unpack_from
+_ALERT_IN: Final = _fields_struct(("reason", "text"), 0).unpack_from
+_MODE_IN: Final = _fields_struct(("ok", "mode", "text"), 0).unpack_from
+
+
+def _read_answer(buf: bytes | mmap.mmap, at: int) -> CommandAnswered:
+    request_id, ok, reason, text = _ANSWER_IN(buf, at)
+    return CommandAnswered(
+        request_id, ok != 0, _REASONS[reason], text.rstrip(b"\0").decode("utf-8", "replace")
+    )
+
+
+def _read_order(buf: bytes | mmap.mmap, at: int) -> OrderChanged:
+    side, status, reason, symbol, client_id, qty, price, filled, text = _ORDER_IN(buf, at)
+    return OrderChanged(
+        client_id.rstrip(b"\0").decode("utf-8", "replace"),
+        symbol.rstrip(b"\0").decode("utf-8", "replace"),
+        _SIDES[side],
+        _STATUSES[status],
+        qty.rstrip(b"\0").decode("utf-8", "replace"),
+        price.rstrip(b"\0").decode("utf-8", "replace"),
+        filled.rstrip(b"\0").decode("utf-8", "replace"),
+        _REASONS[reason],
+        text.rstrip(b"\0").decode("utf-8", "replace"),
+    )
+
+
+def _read_fill(buf: bytes | mmap.mmap, at: int) -> OrderFilled:
+    side, symbol, client_id, qty, price, text = _FILL_IN(buf, at)
+    return OrderFilled(
+        client_id.rstrip(b"\0").decode("utf-8", "replace"),
+        symbol.rstrip(b"\0").decode("utf-8", "replace"),
+        _SIDES[side],
+        qty.rstrip(b"\0").decode("utf-8", "replace"),
+        price.rstrip(b"\0").decode("utf-8", "replace"),
+        text.rstrip(b"\0").decode("utf-8", "replace"),
+    )
+
+
+def _read_alert(buf: bytes | mmap.mmap, at: int) -> AlertRaised:
+    level, text = _ALERT_IN(buf, at)
+    return AlertRaised(level, text.rstrip(b"\0").decode("utf-8", "replace"))
+
+
+def _read_mode(buf: bytes | mmap.mmap, at: int) -> ModeChanged:
+    ok, mode, text = _MODE_IN(buf, at)
+    return ModeChanged(_MODES[mode], ok != 0, text.rstrip(b"\0").decode("utf-8", "replace"))
+
+
+# The readers indexed by the record's kind byte (None: a kind this build cannot read). A
+# list indexed by the byte is cheaper than a dict lookup.
+_Read = Callable[[bytes | mmap.mmap, int], Event]
+_READERS: Final[list[_Read | None]] = [None] * 256
+_READERS[_KIND_ANSWER] = _read_answer
+_READERS[_KIND_ORDER] = _read_order
+_READERS[_KIND_FILL] = _read_fill
+_READERS[_KIND_ALERT] = _read_alert
+_READERS[_KIND_MODE] = _read_mode
 _KIND_AT: Final = EVENT_DTYPE.fields["kind"][1] if EVENT_DTYPE.fields else 24
 
 
 def _decode_at(buf: bytes | mmap.mmap, at: int) -> Event:
     kind = buf[at + _KIND_AT]
-    read = _READERS.get(kind)
+    read = _READERS[kind]
     if read is None:
         raise RingError(f"malformed event record: unknown event kind {kind}")
     try:
-        return read[1](read[0].unpack_from(buf, at))
+        return read(buf, at)
     except KeyError as exc:
         raise RingError(f"malformed event record: no such value {exc}") from None
 
@@ -748,35 +742,35 @@ class EventReader:
         """New events, oldest first, and whether this reader was overrun since the last poll
         (then it should resync its view from the snapshots)."""
         # struct on the mapping, not numpy records: a record view and its field reads cost
-        # about 10 us per event, this about 1 us (benchmarks/bench_ring.py).
+        # about 10 us per event, this under 1 us (benchmarks/bench_ring.py). The cursor is
+        # kept in a local and stored once.
         events: list[Event] = []
         overrun = False
-        buf, words, capacity = self._map, self._words, self._capacity
-        readers, kind_at = _READERS, _KIND_AT
+        buf, words, capacity, readers = self._map, self._words, self._capacity, _READERS
+        n = self.cursor
         while len(events) < limit:
-            n = self.cursor
             at = _SLOTS_AT + (n % capacity) * _EVENT_SIZE
             seq = words[at >> 3]
             if seq == 2 * n + 2:
-                read = readers.get(buf[at + kind_at])
-                values = read[0].unpack_from(buf, at) if read is not None else None
+                read = readers[buf[at + _KIND_AT]]
+                try:
+                    event = read(buf, at) if read is not None else None
+                except KeyError:
+                    event = None  # an enum value this reader does not know
                 if words[at >> 3] != seq:
                     continue  # rewritten while copying: look again
-                self.cursor = n + 1
-                if read is not None:  # else a kind this reader cannot read: a lost event
-                    try:  # noqa: SIM105 - suppress() costs a context manager per event
-                        events.append(read[1](values))  # type: ignore[arg-type]
-                    except KeyError:
-                        pass  # an enum value this reader does not know: a lost event
+                n += 1
+                if event is not None:  # else a lost event (a kind or value unknown here)
+                    events.append(event)
             elif seq > 2 * n + 2:
                 # Lapped: skip to the oldest event the writer cannot be overwriting.
-                head = words[_HEAD_WORD]
-                skip_to = max(n + 1, head - capacity + 1)
+                skip_to = max(n + 1, words[_HEAD_WORD] - capacity + 1)
                 self.overruns += skip_to - n
-                self.cursor = skip_to
+                n = skip_to
                 overrun = True
             else:
                 break  # not written yet, or being written
+        self.cursor = n
         return events, overrun
 
     def close(self) -> None:

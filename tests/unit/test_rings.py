@@ -384,6 +384,35 @@ def test_a_client_exiting_does_not_unlink_the_rings(names: tuple[str, str]) -> N
         writer.close()
 
 
+def test_events_are_values_and_the_type_checker_keeps_them_immutable(tmp_path: Path) -> None:
+    # Event classes are plain slotted dataclasses at run time (cheaper to build off the
+    # ring) and frozen to mypy: hashed and compared by value, and no code may assign a field.
+    for event in EVENTS:
+        twin = dataclasses.replace(event)
+        assert twin == event
+        assert hash(twin) == hash(event)
+        assert twin != dataclasses.replace(event, text=event.text + "!")
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "from hftui.protocol import AlertRaised, CommandAnswered, ModeChanged, OrderChanged,"
+        " OrderFilled\n"
+        + "".join(
+            f"def f{i}(e: {cls.__name__}) -> None:\n    e.text = ''\n"
+            for i, cls in enumerate(
+                (CommandAnswered, OrderChanged, OrderFilled, AlertRaised, ModeChanged)
+            )
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", str(probe)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.stdout.count("is read-only") == 5, done.stdout + done.stderr
+
+
 def _minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
