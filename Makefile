@@ -32,10 +32,12 @@ demo: $(STAMP)  ## start the engine and the local exchange and open the TUI (mod
 	$(BIN)/hftui
 
 # Unit, fuzz and UI tests share nothing on the machine: two workers. The end-to-end tests run
-# engines and exchanges as processes and wait on them (timing checks included): one at a time.
+# engines and exchanges as processes in private dirs and mostly wait on them: two workers too,
+# except those that assert wall-clock bounds (marked timing), which run one at a time after.
 test: $(DEV_STAMP)  ## run the whole test suite (soak tests excluded)
 	$(BIN)/python -m pytest -q -n 2 --ignore=tests/e2e
-	$(BIN)/python -m pytest -q tests/e2e
+	$(BIN)/python -m pytest -q -n 2 -m 'not slow and not timing' tests/e2e
+	$(BIN)/python -m pytest -q -m 'timing and not slow' tests/e2e
 
 lint: $(DEV_STAMP)  ## ruff format check, ruff, mypy and the import contracts
 	$(BIN)/ruff format --check .

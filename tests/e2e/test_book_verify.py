@@ -32,7 +32,8 @@ from tests.support.processes import (
     process,
 )
 
-pytestmark = pytest.mark.e2e
+# Asserts wall-clock bounds: run one at a time, never beside another end-to-end test.
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 

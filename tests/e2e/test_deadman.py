@@ -24,7 +24,8 @@ from tests.e2e.test_tui_process import Terminal
 from tests.support.processes import HFTUI, cli, cli_json, eventually, isolated_env, local_exchange
 from tests.support.processes import process as hftui_process
 
-pytestmark = pytest.mark.e2e
+# Asserts wall-clock bounds: run one at a time, never beside another end-to-end test.
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
 
 async def _venue_orders(url: str) -> list[dict[str, object]]:

@@ -12,7 +12,8 @@ import pytest
 
 from hftui.exchange.main import DEMO_API_KEY, ExchangeConfig, RunningExchange, start
 
-pytestmark = pytest.mark.e2e
+# Asserts wall-clock bounds: run one at a time, never beside another end-to-end test.
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
 
 @pytest.fixture

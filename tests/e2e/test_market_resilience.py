@@ -40,7 +40,8 @@ from tests.support.processes import (
     process,
 )
 
-pytestmark = pytest.mark.e2e
+# Asserts wall-clock bounds: run one at a time, never beside another end-to-end test.
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 GAP_HEAL_S = 1.0  # the issue: "a gap is healed within 1 s"

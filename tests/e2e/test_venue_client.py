@@ -22,7 +22,8 @@ from hftui.engine.binance.rest import VenueError
 from hftui.engine.instrument import RateLimit
 from tests.support.processes import isolated_env, local_exchange
 
-pytestmark = pytest.mark.e2e
+# Asserts wall-clock bounds: run one at a time, never beside another end-to-end test.
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
 SYMBOL = "BTCUSDT"
 TICK = Decimal("0.10")

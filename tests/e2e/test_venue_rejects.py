@@ -43,7 +43,8 @@ from tests.support.processes import (
     stop,
 )
 
-pytestmark = pytest.mark.e2e
+# Asserts wall-clock bounds: run one at a time, never beside another end-to-end test.
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
 T = TypeVar("T")
 
