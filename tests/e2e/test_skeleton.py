@@ -58,6 +58,7 @@ def test_engine_book_matches_the_exchange(tmp_path: Path) -> None:
             assert status["mode"] == "observe"
             assert status["killed"] is False
             assert status["engine_pid"] == engine.pid
+            assert shm_segments(f"hftui_e2e_{engine.pid}_")  # what must be gone after
             symbols = status["symbols"]
             assert isinstance(symbols, dict)
             for entry in symbols.values():
@@ -94,7 +95,7 @@ def test_engine_book_matches_the_exchange(tmp_path: Path) -> None:
             )
             assert stop(engine) == 0
         assert cli(["status"], env).returncode == 1
-        assert shm_segments("hftui_e2e_") == []
+        assert shm_segments(f"hftui_e2e_{engine.pid}_") == []
 
 
 def test_book_and_status_without_an_engine(tmp_path: Path) -> None:
@@ -130,7 +131,7 @@ def test_engine_with_its_own_exchange_shuts_down_cleanly(tmp_path: Path, sig: in
         assert len(children) == 1, children  # the exchange
         assert stop(engine, sig) == 0
         eventually(lambda: not os.path.exists(f"/proc/{children[0]}"), timeout_s=10)
-    assert shm_segments("hftui_own_") == []
+    assert shm_segments(f"hftui_own_{engine.pid}_") == []
     assert not (tmp_path / "data" / "hftui" / "run" / "own.json").exists()
 
 
@@ -146,7 +147,7 @@ def test_killed_engine_takes_its_exchange_and_leaves_no_segment(tmp_path: Path) 
         engine.wait()
         eventually(lambda: not os.path.exists(f"/proc/{children[0]}"), timeout_s=10)
     assert cli(["status"], env).returncode == 1  # finds the stale file, removes it
-    eventually(lambda: shm_segments("hftui_k9_") == [], timeout_s=5)
+    eventually(lambda: shm_segments(f"hftui_k9_{engine.pid}_") == [], timeout_s=5)
     assert not (tmp_path / "data" / "hftui" / "run" / "k9.json").exists()
     # And a new engine starts cleanly in its place.
     with process(["engine"], env) as engine:

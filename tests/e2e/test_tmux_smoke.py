@@ -180,6 +180,6 @@ def test_book_paper_order_kill_and_quit_in_tmux(tmp_path: Path) -> None:
         eventually(lambda: not os.path.exists(f"/proc/{engine_pid}"), timeout_s=15)
         eventually(lambda: not os.path.exists(f"/proc/{exchanges[0]}"), timeout_s=10)
         assert cli_json(["status", "--json"], env)["running"] is False
-        assert shm_segments(f"hftui_{_INSTANCE}_") == []
+        assert shm_segments(f"hftui_{_INSTANCE}_{engine_pid}_") == []
         # The private tmux server went with its last session.
         eventually(lambda: tmux.run("list-sessions").returncode != 0, timeout_s=5)

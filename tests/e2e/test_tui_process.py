@@ -101,6 +101,7 @@ def test_quit_and_stop_the_engine_by_keys(tmp_path: Path) -> None:
         engine_pid = int(str(status["engine_pid"]))
         exchange = pids_of_children(engine_pid, "hftui exchange")
         assert len(exchange) == 1
+        assert shm_segments(f"hftui_tui_{engine_pid}_")  # what must be gone after
         eventually(lambda: b"BTCUSDT book" in term.output, timeout_s=10)
         term.type(b"q")
         eventually(lambda: b"Stop the engine too?" in term.output, timeout_s=5)
@@ -109,7 +110,7 @@ def test_quit_and_stop_the_engine_by_keys(tmp_path: Path) -> None:
         assert not os.path.exists(f"/proc/{engine_pid}")
         eventually(lambda: not os.path.exists(f"/proc/{exchange[0]}"), timeout_s=10)
         assert cli_json(["status", "--json"], env)["running"] is False
-        assert shm_segments("hftui_tui_") == []
+        assert shm_segments(f"hftui_tui_{engine_pid}_") == []
 
 
 def test_leave_the_engine_running_then_attach(tmp_path: Path) -> None:
@@ -132,8 +133,9 @@ def test_hangup_or_sigterm_stops_the_engine_it_started(tmp_path: Path, sig: int)
         status = eventually(lambda: _engine_synced(env), timeout_s=30)
         engine_pid = int(str(status["engine_pid"]))
         exchange = pids_of_children(engine_pid, "hftui exchange")
+        assert shm_segments(f"hftui_tui_{engine_pid}_")  # what must be gone after
         proc.send_signal(sig)
         proc.wait(timeout=10)
         eventually(lambda: not os.path.exists(f"/proc/{engine_pid}"), timeout_s=15)
         eventually(lambda: not os.path.exists(f"/proc/{exchange[0]}"), timeout_s=10)
-        assert shm_segments("hftui_tui_") == []
+        assert shm_segments(f"hftui_tui_{engine_pid}_") == []
