@@ -516,7 +516,7 @@ async def test_a_poll_tick_after_the_last_screen_went_does_nothing(desk: Desk) -
     app = desk.app()
     async with app.run_test(size=SIZES[0]) as pilot, desk.engine.running():
         await pilot.pause()
-        view = app.view
     assert not app.screen_stack
+    view = app.view  # as the last tick before the screens went left it
     app.poll_engine()
     assert app.view is view
