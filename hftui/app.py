@@ -295,6 +295,7 @@ class HftuiApp(App[str]):
     def _follow_ticket(self, ticket: OrderEntryScreen) -> None:
         # An open ticket judges against the live book top and position, not those of the
         # moment it opened: a price that was passive then may cross now.
+        ticket.follow_mode(self.view.mode)
         for symbol in self.view.symbols:
             if symbol.symbol == ticket.symbol.symbol:
                 ticket.follow(symbol)

@@ -242,7 +242,8 @@ class OrderEntryScreen(ModalScreen[bool]):
         side: buy or sell, as the key that opened it.
         price: the price to start with (the ladder's cursor or the touch); "" for none.
         qty: the quantity to start with (the last one sent on this symbol); "" for none.
-        mode: the engine's mode, shown in the title.
+        mode: the engine's mode, shown in the title (the app keeps it current through
+            `follow_mode`).
         send: queues a command and returns its "sent" notice (or why it was not sent).
     """
 
@@ -336,6 +337,15 @@ class OrderEntryScreen(ModalScreen[bool]):
             return
         self.query_one("#ticket-box").border_subtitle = self._touch()
         self._recheck()
+
+    def follow_mode(self, mode: Mode) -> None:
+        """The engine's mode of now in the title: a kill or a switch elsewhere while the
+        ticket is open must not leave it saying where the order would have gone before."""
+        if mode is self.mode:
+            return
+        self.mode = mode
+        if self.is_mounted:
+            self.query_one("#ticket-box").border_title = self._title()
 
     def _touch(self) -> str:
         return f"bid {self.symbol.best_bid} · ask {self.symbol.best_ask}"

@@ -267,11 +267,15 @@ async def test_kill_from_inside_the_ticket(desk: Desk, size: tuple[int, int]) ->
         await pilot.press("b", *"0.010")
         qty = field(app, "qty")
         assert app.focused is qty  # an Input binds ctrl+k itself: the app's must win
+        box = ticket(app).query_one("#ticket-box")
+        assert box.border_title == "BUY BTCUSDT · paper"
         await pilot.press("home", "ctrl+k")
         await eventually(pilot, lambda: desk.engine.received == [Kill(flatten=False)])
         await eventually(pilot, lambda: app.view.killed)
         assert qty.value == "0.010"  # the input did not see the key
         assert isinstance(current(app), OrderEntryScreen)  # what was open stays open
+        # The kill dropped the engine to observe: the title says so, not "paper".
+        await eventually(pilot, lambda: box.border_title == "BUY BTCUSDT · observe")
         # An order sent now is refused by the latch, and the ticket says so.
         await pilot.press("enter")
         expected = f"refused, KILLED: {Reason.KILLED.text}"
