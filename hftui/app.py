@@ -139,6 +139,14 @@ class HftuiApp(App[str]):
             show=False,
             tooltip="Watching: take control once the other TUI has gone",
         ),
+        Binding(
+            "E",
+            "engine_lost",
+            "Engine lost",
+            id="app.engine_lost",
+            show=False,
+            tooltip="Engine lost: ask again to restart or reattach (after keep watching)",
+        ),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key binding"),
         Binding(
             "A",
@@ -305,10 +313,7 @@ class HftuiApp(App[str]):
         # An engine that stopped, or went silent and whose process is gone, is lost: offer
         # to restart it or to reattach (once per loss, after a moment).
         status, now = self.view.status, time.monotonic()
-        gone = status is EngineStatus.STOPPED or (
-            status is EngineStatus.NOT_RESPONDING and not pid_alive(self.link.engine_pid)
-        )
-        if not gone:
+        if not self._engine_gone():
             self._lost_since, self._lost_offered = None, False
             return
         if self._lost_since is None:
@@ -331,6 +336,34 @@ class HftuiApp(App[str]):
                 self.exit("leave")
 
         self.push_screen(EngineLostScreen(why, elsewhere), chosen)
+
+    def _engine_gone(self) -> bool:
+        """The engine stopped, or went silent and its process is gone."""
+        status = self.view.status
+        return status is EngineStatus.STOPPED or (
+            status is EngineStatus.NOT_RESPONDING and not pid_alive(self.link.engine_pid)
+        )
+
+    def action_engine_lost(self) -> None:
+        # The dialog is asked once per loss; a trader who chose to keep watching (or pressed
+        # escape by reflex) gets it back here instead of having to quit.
+        if self._engine_gone():
+            self._lost_offered = False
+            self._lost_since = time.monotonic() - _LOST_AFTER_S  # now, not in a moment
+            self._watch_engine()
+            return
+        self.bell()
+        pid, status = self.link.engine_pid, self.view.status
+        if self.view.alive:
+            self.notify(f"the engine (pid {pid}) is {status}", title="engine", markup=False)
+            return
+        self.notify(
+            f"the engine (pid {pid}) is {status} but its process still runs: "
+            f"stop it (kill {pid}) for a restart, or wait",
+            title="engine",
+            severity="warning",
+            markup=False,
+        )
 
     def _show(self) -> None:
         self.dashboard.show(self.view, self.selected, self.symbols_hint, self.notice)

@@ -84,7 +84,7 @@ def _pieces(view: EngineView | None, compact: bool) -> list[_Piece]:
             (9, [(f"engine {view.status}: feed state unknown", "health-bar--bad")])
         ]
         if view.status is not EngineStatus.STOPPING:
-            pieces.append((1, [("q quits; run hftui to start a new engine", "")]))
+            pieces.append((1, [("E restarts or reattaches · q quits", "")]))
         return pieces
     if view.status is EngineStatus.STARTING or not view.symbols:
         return [

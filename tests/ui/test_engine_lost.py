@@ -48,10 +48,40 @@ async def test_watching_on_is_asked_once_per_loss(desk: Desk) -> None:
         await pilot.press("w")
         await pilot.pause(2.5)
         assert app.screen is app.dashboard
+        # Asked once; E asks again, at once (an escape pressed by reflex is not final).
+        await pilot.press("E")
+        await eventually(pilot, lambda: "[r] restart the engine" in _text(app))
+        await pilot.press("escape")
+        assert app.screen is app.dashboard
         # The kill switch still answers from here (it waits in the ring for an engine).
         await pilot.press("ctrl+k")
         await pilot.press("q")  # and quitting asks as always
         assert app.screen is not app.dashboard
+
+
+async def test_e_on_an_engine_that_still_runs_says_why_there_is_no_restart(desk: Desk) -> None:
+    def messages() -> list[str]:
+        return [n.message for n in app._notifications]
+
+    app = desk.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("E")
+        await eventually(pilot, lambda: "the engine (pid 4242) is up" in messages())
+        # Silent, and its process is there (this one stands in for it): hung, not lost.
+        app.link.engine_pid = os.getpid()
+        fill_header(desk.region, heartbeat_age_s=5.0)
+        await eventually(pilot, lambda: not app.view.alive)
+        await pilot.pause(2.5)  # past the moment a lost engine is asked about
+        assert app.screen is app.dashboard
+        await pilot.press("E")
+        pid = os.getpid()
+        hung = (
+            f"the engine (pid {pid}) is not responding but its process still runs: "
+            f"stop it (kill {pid}) for a restart, or wait"
+        )
+        await eventually(pilot, lambda: hung in messages())
+        assert app.screen is app.dashboard
 
 
 async def test_an_engine_running_elsewhere_is_reattached(desk: Desk, tmp_path: Path) -> None:
