@@ -312,21 +312,23 @@ class HftuiApp(App[str]):
     def _watch_engine(self) -> None:
         # An engine that stopped, or went silent and whose process is gone, is lost: offer
         # to restart it or to reattach (once per loss, after a moment).
-        status, now = self.view.status, time.monotonic()
+        now = time.monotonic()
         if not self._engine_gone():
             self._lost_since, self._lost_offered = None, False
             return
         if self._lost_since is None:
             self._lost_since = now
-        if self._lost_offered or now - self._lost_since < _LOST_AFTER_S:
-            return
+        if not self._lost_offered and now - self._lost_since >= _LOST_AFTER_S:
+            self._ask_about_loss()
+
+    def _ask_about_loss(self) -> None:
         if isinstance(self.screen, EngineLostScreen | QuitScreen):
             return  # already asked, or the trader is leaving
         # Over any other dialog too: with the engine gone, nothing it would send can go.
         self._lost_offered = True
         other = find_running(self.instance)
         elsewhere = other is not None and other.pid != self.link.engine_pid
-        ended = "stopped" if status is EngineStatus.STOPPED else "died"
+        ended = "stopped" if self.view.status is EngineStatus.STOPPED else "died"
         why = f"the engine (pid {self.link.engine_pid}) {ended}"
 
         def chosen(choice: str | None) -> None:
@@ -348,9 +350,7 @@ class HftuiApp(App[str]):
         # The dialog is asked once per loss; a trader who chose to keep watching (or pressed
         # escape by reflex) gets it back here instead of having to quit.
         if self._engine_gone():
-            self._lost_offered = False
-            self._lost_since = time.monotonic() - _LOST_AFTER_S  # now, not in a moment
-            self._watch_engine()
+            self._ask_about_loss()
             return
         self.bell()
         pid, status = self.link.engine_pid, self.view.status
